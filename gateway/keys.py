@@ -1,0 +1,71 @@
+"""Every Redis key and aiohttp AppKey of the gateway, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis.asyncio as aioredis
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from config.directory import Directory
+    from config.settings import Settings
+    from connectors.storage import AttachmentStore
+    from gateway.metrics import Metrics
+    from gateway.replies import ReplyBus
+    from gateway.stream import IntakeStream
+    from nlu.client import NluClient
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str
+
+    @property
+    def intake(self) -> str:
+        return f"{self.prefix}:intake"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:intake:dead"
+
+    group = "workers"
+
+    def reply(self, channel: str, native_id: str) -> str:
+        return f"{self.prefix}:reply:{channel}:{native_id}"
+
+    @property
+    def reply_ready(self) -> str:
+        return f"{self.prefix}:reply-ready"
+
+    def web_session(self, session_id: str) -> str:
+        return f"{self.prefix}:web:session:{session_id}"
+
+    @property
+    def console_events(self) -> str:
+        return f"{self.prefix}:console:events"
+
+    def rate(self, scope: str, client: str, window: int) -> str:
+        return f"{self.prefix}:rate:{scope}:{client}:{window}"
+
+    def connector(self, name: str) -> str:
+        """Prefix a connector may use for its own private keys."""
+        return f"{self.prefix}:conn:{name}"
+
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DIRECTORY: web.AppKey[Directory] = web.AppKey("directory")
+KEYS: web.AppKey[RedisKeys] = web.AppKey("redis_keys", RedisKeys)
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
+ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine")
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+STREAM: web.AppKey[IntakeStream] = web.AppKey("stream")
+REPLIES: web.AppKey[ReplyBus] = web.AppKey("replies")
+NLU: web.AppKey[NluClient] = web.AppKey("nlu")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")
+CONNECTORS: web.AppKey[dict] = web.AppKey("connectors", dict)

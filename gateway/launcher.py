@@ -1,0 +1,95 @@
+"""``hotline run``: the whole system in one launcher on embedded defaults.
+
+Starts the embedded Redis (unless REDIS_URL), migrates the database, trains an NLU model
+if none matches the data and starts ``rasa run`` as a child (unless RASA_URL, or no Rasa
+virtualenv), then serves the gateway with its worker.  Ctrl-C stops every child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from aiohttp import web
+
+from config.settings import Settings
+from gateway.app import create_app
+from gateway.redis_conn import EmbeddedRedis
+from ticketing.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+RASA_PORT = int(os.environ.get("HOTLINE_RASA_PORT", "5005"))
+
+
+def rasa_available() -> bool:
+    return Path(os.environ.get("HOTLINE_RASA_BIN", REPO / ".venv-rasa" / "bin" / "rasa")).exists()
+
+
+def start_rasa_server() -> tuple[subprocess.Popen, str]:
+    from nlu import server, training
+
+    model = training.ensure_model(progress=True)
+    cmd = server.rasa_command(model, host="127.0.0.1", port=RASA_PORT)
+    log.info("starting the NLU server: %s", " ".join(map(str, cmd)))
+    # Own process group: Ctrl-C reaches us once, and we stop Rasa ourselves, in order.
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)
+    url = f"http://127.0.0.1:{RASA_PORT}"
+    try:
+        asyncio.run(server.wait_ready(url, timeout=300))
+    except Exception:
+        stop_child(proc)
+        raise
+    return proc, url
+
+
+def stop_child(proc: subprocess.Popen, timeout: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def launch(settings: Settings, *, start_rasa: bool = True) -> int:
+    embedded = None
+    rasa_proc = None
+    try:
+        redis_url = settings.redis_url
+        if not redis_url:
+            embedded = EmbeddedRedis(settings.embedded_redis_path)
+            redis_url = embedded.url
+        upgrade(settings.effective_database_url)
+        log.info("database ready: %s", settings.effective_database_url.split("@")[-1])
+        if settings.rasa_url is None and start_rasa and settings.nlu_enabled and rasa_available():
+            rasa_proc, rasa_url = start_rasa_server()
+            settings = settings.model_copy(update={"rasa_url": rasa_url})
+        elif settings.rasa_url is None:
+            log.warning("no NLU server (set RASA_URL or create .venv-rasa): every message goes to the operators")
+        app = create_app(settings, redis_url=redis_url, run_worker=True)
+        print(f"\n  12345 intake gateway: http://{settings.http_host}:{settings.http_port}/\n"
+              "  Ctrl-C stops everything.\n", flush=True)
+        web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None,
+                    print=lambda s: None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if rasa_proc is not None:
+            log.info("stopping the NLU server")
+            stop_child(rasa_proc)
+        if embedded is not None:
+            embedded.shutdown()
+    return 0
+
+

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.directory import DEFAULT_PATH, DirectoryError, load_directory
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference" / "directory.md"
+
+
+def test_directory_has_every_code_of_the_reference():
+    d = load_directory()
+    assert d.department_codes == {
+        "commerce", "agriculture", "culture_tourism", "urban_management", "natural_resources",
+        "emergency_management", "market_supervision", "transport", "human_resources", "ecology_environment",
+        "justice", "housing_construction", "education", "health", "public_security", "civil_affairs", "utilities",
+    }
+    assert {h.code: h.hotline for h in d.non_integrated_hotlines} == {
+        "weather": "12121", "tax": "12366", "housing_fund": "12329"}
+    assert {e.number: e.kind for e in d.emergency_numbers} == {
+        "110": "police", "119": "fire", "120": "medical", "122": "traffic"}
+    assert d.region_codes == {"xinhua", "weidong", "zhanhe", "shifanqu", "gaoxin", "ruzhou", "wugang",
+                              "baofeng", "jiaxian", "lushan", "yexian", "shilong"}
+    assert d.request_type_codes == {"consult", "complaint", "report", "help", "suggestion", "praise"}
+    assert d.channel_codes == {"wechat", "web", "email", "national_platform", "phone", "letter"}
+    assert "郟县" in d.region("jiaxian").aliases
+    assert d.department("market_supervision").hotline == "12315"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared/ reference not beside the checkout")
+def test_codes_match_the_shared_reference_table():
+    text = SHARED.read_text(encoding="utf-8")
+    d = load_directory()
+    for code in d.department_codes | d.region_codes | d.request_type_codes | d.channel_codes:
+        assert f"| {code} |" in text, code
+
+
+def _write(tmp_path, mutate) -> Path:
+    data = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    mutate(data)
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_unknown_key_names_the_entry(tmp_path):
+    path = _write(tmp_path, lambda d: d["departments"][3].update({"colour": "red"}))
+    with pytest.raises(DirectoryError, match=r"departments\[urban_management\]\.colour"):
+        load_directory(path)
+
+
+def test_duplicate_code_is_refused(tmp_path):
+    path = _write(tmp_path, lambda d: d["regions"].append(dict(d["regions"][0], aliases=[])))
+    with pytest.raises(DirectoryError, match="duplicate code 'xinhua'"):
+        load_directory(path)
+
+
+def test_missing_name_names_the_entry(tmp_path):
+    path = _write(tmp_path, lambda d: d["departments"][0].pop("name"))
+    with pytest.raises(DirectoryError, match=r"departments\[commerce\]\.name"):
+        load_directory(path)
+
+
+def test_alias_shared_by_two_regions_is_refused(tmp_path):
+    path = _write(tmp_path, lambda d: d["regions"][1]["aliases"].append("新华"))
+    with pytest.raises(DirectoryError, match="alias '新华'"):
+        load_directory(path)

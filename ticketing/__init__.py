@@ -1,0 +1,1 @@
+"""The ticket store: models, migrations and the services that change tickets."""
