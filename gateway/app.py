@@ -22,7 +22,9 @@ from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
 from gateway.replies import ReplyBus
+from gateway.security import SECRET, resolve_secret_key, security_headers
 from gateway.stream import IntakeStream
+from gateway.templating import setup_templates
 from gateway.worker import Worker
 from ticketing.db import create_engine, session_factory
 
@@ -88,8 +90,9 @@ def create_app(
     directory: Directory | None = None,
 ) -> web.Application:
     directory = directory or load_directory()
-    app = web.Application(middlewares=[json_errors], client_max_size=25 * 1024 * 1024)
+    app = web.Application(middlewares=[security_headers, json_errors], client_max_size=25 * 1024 * 1024)
     app[K.SETTINGS] = settings
+    app[SECRET] = resolve_secret_key(settings)
     app[K.DIRECTORY] = directory
     app[K.KEYS] = K.RedisKeys(settings.redis_prefix)
     app[K.METRICS] = Metrics()
@@ -99,4 +102,5 @@ def create_app(
         app.cleanup_ctx.append(_worker(settings, consumer))
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)
+    setup_templates(app)
     return app

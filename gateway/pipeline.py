@@ -153,7 +153,7 @@ class Pipeline:
         if existing.ticket_id is not None:
             ticket_no = (await session.get(Ticket, existing.ticket_id)).number
         if reply is not None:
-            await self.replies.deliver(msg.channel, msg.native_id, reply)
+            await self.replies.deliver(msg.channel, msg.native_id, reply, ticket_no)
         self.metrics.duplicates.labels(msg.channel).inc()
         return Outcome("duplicate", reply, ticket_no, existing.id)
 
@@ -237,7 +237,8 @@ class Pipeline:
             await bot_entry(None, reply)
             return Outcome("faq", reply, None, entry.id)
 
-        if cls.faq and not cls.handoff:
+        # A web form message (网民留言) or a platform item always becomes a ticket.
+        if cls.faq and not cls.handoff and not msg.metadata.get("force_ticket"):
             entry = await citizen_entry(None)
             await bot_entry(None, cls.faq["answer"])
             return Outcome("faq", cls.faq["answer"], None, entry.id)
@@ -286,7 +287,7 @@ class Pipeline:
 
     async def _announce(self, msg: InboundMessage, outcome: Outcome) -> None:
         if outcome.reply is not None:
-            await self.replies.deliver(msg.channel, msg.native_id, outcome.reply)
+            await self.replies.deliver(msg.channel, msg.native_id, outcome.reply, outcome.ticket_no)
         if msg.channel == "web":
             event = {"type": "message", "author": "bot", "text": outcome.reply, "ticket_no": outcome.ticket_no,
                      "kind": outcome.kind}

@@ -25,15 +25,22 @@ class ReplyBus:
         self.redis = redis
         self.keys = keys
 
-    async def deliver(self, channel: str, native_id: str, text: str) -> None:
+    async def deliver(self, channel: str, native_id: str, text: str, ticket_no: str | None = None) -> None:
         key = self.keys.reply(channel, native_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, text.encode(), ex=REPLY_TTL_SECONDS)
+            if ticket_no:
+                pipe.set(key + ":ticket", ticket_no.encode(), ex=REPLY_TTL_SECONDS)
             pipe.publish(self.keys.reply_ready, f"{channel}:{native_id}".encode())
             await pipe.execute()
 
     async def get(self, channel: str, native_id: str) -> str | None:
         raw = await self.redis.get(self.keys.reply(channel, native_id))
+        return raw.decode() if raw is not None else None
+
+    async def ticket_no(self, channel: str, native_id: str) -> str | None:
+        """The ticket a replied message opened or joined (set together with the reply)."""
+        raw = await self.redis.get(self.keys.reply(channel, native_id) + ":ticket")
         return raw.decode() if raw is not None else None
 
     async def wait_reply(self, channel: str, native_id: str, timeout: float) -> str | None:

@@ -56,7 +56,7 @@ class Worker:
                 if time.monotonic() >= next_claim:
                     await self.reclaim_once()
                     next_claim = time.monotonic() + max(self.claim_idle_ms / 2000, 0.2)
-                await self.step()
+                await self.step(stop)
                 backoff = 0.5
             except (RedisError, OSError) as exc:
                 # Redis away: keep trying, nothing was acknowledged so nothing is lost.
@@ -67,8 +67,18 @@ class Worker:
                     pass
                 backoff = min(backoff * 2, 10.0)
 
-    async def step(self) -> int:
-        entries = await self.stream.read(self.consumer, count=self.batch, block_ms=self.block_ms)
+    async def step(self, stop: asyncio.Event | None = None) -> int:
+        read = asyncio.ensure_future(self.stream.read(self.consumer, count=self.batch, block_ms=self.block_ms))
+        if stop is not None:
+            # Shutting down should not wait out a blocking read.  An entry delivered to a
+            # read we abandon stays pending and is reclaimed: at-least-once still holds.
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({read, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not read.done():
+                read.cancel()
+                return 0
+        entries = await read
         await self.handle_batch(entries)
         return len(entries)
 

@@ -1,0 +1,314 @@
+"""HTTP client of the Rasa NLU server, used by the gateway.
+
+`NluClient.parse(text)` calls Rasa's `POST /model/parse` and turns the raw prediction into the
+gateway's contract (`NluResult.to_dict()`, the body of `POST /api/v1/nlu/parse`):
+
+    {"request_type", "department", "department_alternatives": [{"code", "confidence"}] x3,
+     "region", "emergency": {"number", "kind"} | null, "faq": {"key", "answer"} | null,
+     "handoff": bool, "intent": {"name", "confidence"} | null, "model": version | null}
+
+It never raises. When Rasa is down, slow or answers nonsense, the result says so (`handoff: true`,
+nothing classified) and the message becomes an unclassified ticket. The emergency safety net
+(nlu/emergency.py) runs locally, so an emergency is still recognised without the server.
+
+`handoff` means "a person has to take this message over": Rasa unavailable, the classification not
+confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
+when the bot answered by itself (`faq`) or when the department pre-classification is confident
+enough to dispatch. Thresholds: nlu/thresholds.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from config.directory import Directory, load_directory
+from nlu import emergency as emergency_rules
+from nlu import request_type as request_type_rules
+from nlu.regions import Gazetteer
+from nlu.textnorm import to_simplified
+from nlu.thresholds import DEFAULT as DEFAULT_THRESHOLDS
+from nlu.thresholds import Thresholds
+
+log = logging.getLogger(__name__)
+
+ANSWERS_PATH = Path(__file__).with_name("faq_answers.yml")
+
+# Intents whose answer the bot gives by itself (key = intent name in faq_answers.yml).
+ANSWERED_INTENTS = ("hotline_weather", "hotline_tax", "hotline_housing_fund", "greet", "thanks")
+FAQ_INTENT = "faq"
+FALLBACK_INTENT = "nlu_fallback"
+DEPT_PREFIX = "dept_"
+EMERGENCY_PREFIX = "emergency_"
+MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows up within this time
+
+
+@dataclass(frozen=True)
+class NluResult:
+    request_type: str | None = None
+    department: str | None = None
+    department_alternatives: list[dict] = field(default_factory=list)  # [{"code", "confidence"}] x3
+    region: str | None = None
+    emergency: dict | None = None  # {"number", "kind"}
+    faq: dict | None = None  # {"key", "answer"}
+    handoff: bool = True
+    intent: dict | None = None  # {"name", "confidence"}
+    model: str | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON contract of `POST /api/v1/nlu/parse` (issue 3)."""
+        return asdict(self)
+
+
+def load_answers(path: str | Path | None = None, directory: Directory | None = None) -> dict[str, str]:
+    """FAQ answer texts by key, placeholders filled from the directory.
+
+    The YAML uses folded blocks for readability; folding puts a space at each line break, which is
+    wrong in Chinese, so a space next to a non-ASCII character is dropped.
+    """
+    path = Path(path) if path else ANSWERS_PATH
+    directory = directory or load_directory()
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    values = {
+        "network_start": directory.network_hotline.shift_start,
+        "network_end": directory.network_hotline.shift_end,
+    }
+    out = {}
+    for key, text in raw.items():
+        text = re.sub(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])", "", str(text).strip())
+        out[str(key)] = text.format_map(_Keep(values))
+    return out
+
+
+class _Keep(dict):
+    """format_map helper: an unknown {placeholder} is left as it is instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class NluClient:
+    def __init__(
+        self,
+        base_url: str | None,
+        *,
+        timeout: float = 2.0,
+        session: aiohttp.ClientSession | None = None,
+        answers_path: str | Path | None = None,
+        directory: Directory | None = None,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.timeout = timeout
+        self.thresholds = thresholds
+        self._session = session
+        self._own_session = session is None
+        self._directory = directory or load_directory()
+        self._answers_path = answers_path
+        self.answers = load_answers(answers_path, self._directory)
+        self.gazetteer = Gazetteer(self._directory)
+        self._model: str | None = None
+        self._model_checked = 0.0
+
+    # ---------------------------------------------------------------- public API
+
+    async def parse(self, text: str) -> NluResult:
+        """Classify one citizen message. Never raises."""
+        text = text if isinstance(text, str) else ""
+        assessment = emergency_rules.assess(text)
+        raw = await self._rasa_parse(text) if text.strip() else None
+        if raw is None:
+            return self._unavailable(assessment)
+        try:
+            return self._interpret(text, raw, assessment, await self._cached_model())
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            # A Rasa answer of an unexpected shape (another Rasa version, a proxy error page...).
+            log.warning("NLU: unexpected /model/parse answer (%s): %.200r", exc, raw)
+            return self._unavailable(assessment)
+
+    async def healthy(self) -> bool:
+        """True when the Rasa server answers and has a model loaded."""
+        return await self.model_version() is not None
+
+    async def model_version(self) -> str | None:
+        """Name of the loaded model (the model file name without .tar.gz), from `GET /status`."""
+        data = await self._get_json("/status")
+        if not isinstance(data, dict) or not data.get("model_file"):
+            return None
+        name = Path(str(data["model_file"])).name
+        self._model = name.removesuffix(".tar.gz")
+        self._model_checked = time.monotonic()
+        return self._model
+
+    def answer_for(self, key: str) -> str | None:
+        """An answer text by key (also the emergency reply texts `emergency_<kind>`)."""
+        return self.answers.get(key)
+
+    def reload_answers(self) -> None:
+        """Re-read faq_answers.yml (an admin edited an answer; no retraining needed)."""
+        self.answers = load_answers(self._answers_path, self._directory)
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> NluClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- HTTP
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+    async def _rasa_parse(self, text: str) -> dict | None:
+        if not self.base_url:
+            return None
+        # The model was trained mostly on simplified characters: send it the simplified form.
+        payload = {"text": to_simplified(text)}
+        try:
+            async with self._http().post(
+                f"{self.base_url}/model/parse",
+                json=payload,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as resp:
+                if resp.status != 200:
+                    log.warning("NLU: /model/parse answered HTTP %s", resp.status)
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as exc:
+            log.warning("NLU: Rasa unavailable at %s: %s", self.base_url, exc or type(exc).__name__)
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def _get_json(self, path: str) -> Any:
+        if not self.base_url:
+            return None
+        try:
+            async with self._http().get(
+                f"{self.base_url}{path}", timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as resp:
+                if resp.status != 200:
+                    return None
+                return await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
+            return None
+
+    async def _cached_model(self) -> str | None:
+        if self._model is None or time.monotonic() - self._model_checked > MODEL_VERSION_TTL:
+            await self.model_version()
+        return self._model
+
+    # ---------------------------------------------------------------- interpretation
+
+    def _unavailable(self, assessment: emergency_rules.Assessment) -> NluResult:
+        emergency = emergency_rules.emergency_for(assessment.kind) if assessment.kind else None
+        return NluResult(emergency=emergency, handoff=True)
+
+    def _interpret(
+        self, text: str, raw: dict, assessment: emergency_rules.Assessment, model: str | None
+    ) -> NluResult:
+        th = self.thresholds
+        ranking = [r for r in raw.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+        if not ranking and raw.get("intent", {}).get("name") not in (None, FALLBACK_INTENT):
+            ranking = [raw["intent"]]
+        if not ranking:
+            return self._unavailable(assessment)
+        fell_back = (raw.get("intent") or {}).get("name") == FALLBACK_INTENT
+        top = ranking[0]
+        top_name, top_conf = str(top["name"]), float(top["confidence"])
+
+        alternatives = [
+            {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
+            for r in ranking
+            if str(r["name"]).startswith(DEPT_PREFIX)
+        ][:3]
+        region = self._region(text, raw.get("entities") or [])
+        intent = {"name": top_name, "confidence": round(top_conf, 4)}
+        common = dict(department_alternatives=alternatives, region=region, model=model)
+
+        # 1. Emergencies: the rules decide; the classifier adds recall above its threshold; a
+        #    negated message (past event, fees, prevention...) is never an emergency.
+        kind = None
+        clf_kind = top_name[len(EMERGENCY_PREFIX):] if top_name.startswith(EMERGENCY_PREFIX) else None
+        if assessment.kind:
+            # Several kinds named: let the classifier break the tie if it agrees with one of them.
+            kind = assessment.kind
+            if clf_kind in assessment.hits and len(assessment.hits) > 1 and not assessment.asked_number:
+                kind = clf_kind
+        elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
+            kind = clf_kind
+        if kind:
+            department = top_name[len(DEPT_PREFIX):] if top_name.startswith(DEPT_PREFIX) else None
+            return NluResult(
+                request_type="help",
+                department=department,
+                emergency=emergency_rules.emergency_for(kind),
+                handoff=True,
+                intent=intent,
+                **common,
+            )
+
+        # 2. The bot answers by itself: FAQ retrieval intents, non-integrated hotlines, chit-chat.
+        if top_name == FAQ_INTENT:
+            selected = (raw.get("response_selector") or {}).get(FAQ_INTENT, {}).get("response", {})
+            key = selected.get("intent_response_key")
+            answer = self.answers.get(key) if key else None
+            intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
+            if (
+                answer
+                and not fell_back
+                and top_conf >= th.faq_intent
+                and float(selected.get("confidence") or 0.0) >= th.faq_response
+            ):
+                return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
+            return NluResult(
+                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
+            )
+        if top_name in ANSWERED_INTENTS:
+            answer = self.answers.get(top_name)
+            if answer and not fell_back and top_conf >= th.answer_intent:
+                return NluResult(faq={"key": top_name, "answer": answer}, handoff=False, intent=intent, **common)
+            return NluResult(
+                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
+            )
+
+        # 3. A ticket: department pre-classification, request type, region.
+        department = None
+        handoff = True
+        if top_name.startswith(DEPT_PREFIX):
+            department = top_name[len(DEPT_PREFIX):]
+            handoff = fell_back or top_conf < th.department_auto
+        return NluResult(
+            request_type=request_type_rules.classify(text),
+            department=department,
+            handoff=handoff,
+            intent=intent,
+            **common,
+        )
+
+    def _region(self, text: str, entities: list[dict]) -> str | None:
+        """Gazetteer first (deterministic, handles traditional characters); model entities as backup."""
+        found = self.gazetteer.find(text)
+        if found:
+            return found
+        for ent in entities:
+            if ent.get("entity") == "region" and ent.get("value"):
+                code = self.gazetteer.canonical(str(ent["value"]))
+                if code:
+                    return code
+        return None

@@ -1,0 +1,160 @@
+"""Emergency safety net: high-recall rules that run locally, with or without the Rasa server.
+
+12345 never handles 110/119/120/122 matters; a citizen who writes 「着火了」 to the WeChat account must get
+the number at once. The classifier (emergency_* intents) is backed by this net because a missed emergency
+costs far more than a false alarm — but not at any price: 「上个月着过火，墙还没修」 (past event, repair
+request) and 「120急救车收费标准」 (a question about fees) are ordinary tickets. So:
+
+* `EVENTS` lists, per kind, words that describe an emergency happening (not the number's name: 「火警电话
+  是多少」 is an FAQ question);
+* `NEGATIVE_CUES` mark text that is about the past, the aftermath, fees/standards, prevention or training,
+  a hypothetical, or a complaint about a service;
+* `NOW_CUES` (正在, 救命, 快来…) override the negatives: 「去年也着过火，现在又着火了，快来人」 is urgent.
+
+The client combines the result with the classifier: the net fires on its own; the classifier's
+emergency intent counts only above its threshold; a negated message is never an emergency.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from nlu.textnorm import normalize
+
+NUMBERS = {"police": "110", "fire": "119", "medical": "120", "traffic": "122"}
+KIND_OF_NUMBER = {v: k for k, v in NUMBERS.items()}
+
+# Order of precedence when one message names several kinds: a fire or a violent crime first (their
+# service coordinates the ambulance), then a road accident (122 brings 120 along), then medical.
+PRECEDENCE = ("fire", "police", "traffic", "medical")
+
+# Words containing an event word that mean something harmless; removed before matching.
+_FALSE_FRIENDS = re.compile(
+    "火锅|火车|火爆|火腿|火龙果|火柴|上火|发火|火气|大火车|打火机|防火墙|火力发电|炸鸡|炸酱|油炸|炸串|"
+    "报警器|报警装置|报警系统|撞衫|心脏病医院|中毒性|抽风机|抽风扇|被困扰|困难户|交通事故责任|"
+    "110平|110千伏|110kv|120平|120元|119路|122路|120路|110路"
+)
+
+EVENTS: dict[str, tuple[str, ...]] = {
+    "fire": (
+        r"着火", r"起火", r"失火", r"火灾", r"大火", r"火很大", r"火势", r"烧起来", r"烧着了", r"烧了起来",
+        r"冒烟", r"冒黑烟", r"浓烟", r"烟很大", r"全是烟", r"(煤气|燃气|天然气|液化气)味",
+        r"(煤气|燃气|天然气|液化气|气罐|气瓶|管道).{0,6}(泄漏|泄露|漏气|漏了)", r"漏气.{0,8}(味|呛)",
+        r"爆炸", r"炸了", r"电梯困人", r"困在.{0,6}(电梯|里面|屋里|楼上|水里)", r"被困", r"出不来",
+        r"落水", r"溺水", r"掉进.{0,6}(河|水|井|湖|坑)", r"救火", r"fire",
+    ),
+    "police": (
+        r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
+        r"捅了", r"杀人", r"要杀", r"杀了", r"行凶", r"正在打人", r"打人", r"打架", r"斗殴", r"群殴", r"殴打",
+        r"被打", r"绑架", r"劫持", r"非礼", r"强奸", r"猥亵", r"入室", r"撬门", r"撬锁", r"小偷", r"有贼",
+        r"家暴", r"跳楼", r"自杀", r"轻生", r"想不开", r"跟踪我", r"报警", r"孩子(丢|不见|走丢)", r"走失",
+        r"失踪", r"有人闹事", r"救命", r"police", r"robbery",
+    ),
+    "traffic": (
+        r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",
+        r"交通事故", r"肇事", r"逃逸", r"连环撞", r"相撞", r"剐蹭", r"撞到", r"撞上", r"车撞", r"car accident",
+    ),
+    "medical": (
+        r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
+        r"喘不上气", r"喘不过气", r"呼吸困难", r"心脏病", r"心梗", r"心肌梗", r"心脏骤停", r"脑出血", r"脑梗",
+        r"中风", r"抽搐", r"口吐白沫", r"大出血", r"流血不止", r"流了(很多|好多|一地)血", r"好多血", r"血流不止",
+        r"休克", r"中毒", r"喝了农药", r"喝农药", r"安眠药", r"快不行了", r"起不来了", r"摔倒.{0,6}(起不来|不动)",
+        r"骨折", r"烫伤", r"烧伤", r"难产", r"要生了", r"羊水破", r"救护车", r"急救", r"heart attack", r"ambulance",
+    ),
+}
+
+# The numbers themselves count when the citizen asks for them to be called (「快叫120」, 「打110」).
+_CALL_NUMBER = re.compile(r"(?:打|拨|拨打|叫|报|call|找)\s*(110|119|120|122)(?!\d)|(?<!\d)(110|119|120|122)\s*(?:吗|快|来|!|！)")
+
+NEGATIVE_CUES: tuple[str, ...] = (
+    # past events
+    r"上个月", r"上月", r"上周", r"上星期", r"上礼拜", r"去年", r"前年", r"前几天", r"前些天", r"前阵子", r"前段时间",
+    r"几天前", r"几年前", r"个月前", r"年前", r"上次", r"之前", r"以前", r"曾经", r"当年", r"那年", r"过火", r"着过",
+    r"撞过", r"已经(灭|扑灭|处理)", r"被扑灭", r"扑灭了", r"火灭了", r"处理完",
+    # aftermath: repairs, compensation, responsibility
+    r"赔偿", r"理赔", r"赔钱", r"定损", r"保险", r"维修", r"修缮", r"没修", r"没人修", r"重建", r"认定", r"事故责任",
+    r"处理结果", r"鉴定", r"起诉", r"判决", r"调解", r"善后", r"后续",
+    # information, fees, standards
+    r"收费", r"费用", r"多少钱", r"标准", r"价格", r"报销", r"发票", r"电话是多少", r"号码是多少", r"电话多少",
+    r"什么电话", r"哪个电话", r"什么号码", r"怎么收", r"归谁管", r"哪个部门",
+    # hypothetical, prevention, training, fiction
+    r"如果", r"万一", r"容易", r"担心", r"防止", r"避免", r"可能会", r"假如", r"假设", r"要是", r"以防", r"预防", r"防范", r"培训", r"演练", r"宣传", r"知识",
+    r"讲座", r"科普", r"预案", r"检查", r"验收", r"隐患", r"灭火器", r"消防栓", r"消火栓", r"消防通道", r"安全出口",
+    r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻",
+    # complaints about a service, reports about conditions
+    r"投诉", r"态度", r"太慢", r"不及时", r"服务差", r"举报",
+)
+
+NOW_CUES: tuple[str, ...] = (
+    r"正在", r"救命", r"快来", r"快点来", r"赶紧来", r"赶快来", r"速来", r"马上来", r"快救", r"快叫", r"快打",
+    r"还在烧", r"还在冒", r"还在流", r"出不来", r"快不行", r"不行了", r"求救", r"现在着", r"现在有人", r"紧急",
+    r"help", r"sos",
+)
+
+_EVENT_RES = {kind: re.compile("|".join(words)) for kind, words in EVENTS.items()}
+_NEGATIVE_RE = re.compile("|".join(NEGATIVE_CUES))
+_NOW_RE = re.compile("|".join(NOW_CUES))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the rules see in a message."""
+
+    kind: str | None  # the emergency kind the net decides on (None: not an emergency by the rules)
+    hits: dict[str, list[str]] = field(default_factory=dict)  # kind -> matched event words
+    negatives: list[str] = field(default_factory=list)
+    now: list[str] = field(default_factory=list)
+
+    @property
+    def negated(self) -> bool:
+        """True when the message is about the past, fees, prevention... and nothing says it is happening now."""
+        return bool(self.negatives) and not self.now
+
+    @property
+    def asked_number(self) -> bool:
+        """The citizen named the number to call (「快叫120」): that choice is not second-guessed."""
+        return any(re.search(r"(?<!\d)(110|119|120|122)(?!\d)", h) for hs in self.hits.values() for h in hs)
+
+    @property
+    def number(self) -> str | None:
+        return NUMBERS[self.kind] if self.kind else None
+
+
+def assess(text: str) -> Assessment:
+    norm = _FALSE_FRIENDS.sub(" ", normalize(text))
+    hits: dict[str, list[str]] = {}
+    for kind, rx in _EVENT_RES.items():
+        found = [m.group(0) for m in rx.finditer(norm)]
+        if found:
+            hits[kind] = found
+    for m in _CALL_NUMBER.finditer(norm):
+        number = m.group(1) or m.group(2)
+        hits.setdefault(KIND_OF_NUMBER[number], []).append(m.group(0))
+    negatives = [m.group(0) for m in _NEGATIVE_RE.finditer(norm)]
+    now = [m.group(0) for m in _NOW_RE.finditer(norm)]
+    kind = None
+    if hits and not (negatives and not now):
+        kind = pick_kind(hits)
+    return Assessment(kind=kind, hits=hits, negatives=negatives, now=now)
+
+
+# Words that ask for help without saying what happened: they mean 110 only when nothing more specific
+# is named (「剐蹭了别人的车，怎么报警」 is a 122 matter).
+GENERIC = frozenset({"报警", "救命", "police"})
+
+
+def pick_kind(hits: dict[str, list[str]]) -> str:
+    """A number the citizen asked for wins; then specific words by precedence; then generic ones."""
+    for kind in PRECEDENCE:
+        if any(re.search(rf"(?<!\d){NUMBERS[kind]}(?!\d)", h) for h in hits.get(kind, [])):
+            return kind
+    specific = [k for k in PRECEDENCE if any(h not in GENERIC for h in hits.get(k, []))]
+    if specific:
+        return specific[0]
+    return next(kind for kind in PRECEDENCE if kind in hits)
+
+
+def emergency_for(kind: str) -> dict:
+    """The contract's `emergency` object."""
+    return {"number": NUMBERS[kind], "kind": kind}

@@ -1,0 +1,89 @@
+"""Request type (诉求类型) of a ticketable message by weighted rules.
+
+Why rules and not a second model: the six types are signalled by a small, stable vocabulary (投诉, 举报,
+建议, 咨询, 求助, 表扬 and their paraphrases) that is independent of the department, and labelled training
+data per type does not exist yet. The rules are measured by nlu/evaluate.py on the held-out sets
+(request-type accuracy); replace them by a model once operators' corrections give labelled data.
+
+Each type has explicit words (the citizen names the type: weight 3) and indirect cues (weight 1).
+The highest score wins; ties go by `_TIE_ORDER`. With no signal at all: a question is a consultation,
+anything else a complaint (the most common type of 12345 tickets).
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlu.textnorm import normalize
+
+TYPES = ("consult", "complaint", "report", "help", "suggestion", "praise")
+
+_EXPLICIT: dict[str, tuple[str, ...]] = {
+    "consult": (r"咨询", r"请问", r"问一下", r"问下", r"想问", r"打听", r"想了解", r"了解一下"),
+    "complaint": (r"投诉", r"控告", r"反映.{0,4}问题.{0,10}(没|未|不).{0,4}(解决|处理)"),
+    "report": (r"举报", r"检举", r"揭发"),
+    "help": (r"求助", r"求求", r"帮帮", r"救助", r"求帮忙", r"请求帮助", r"恳请.{0,8}帮"),
+    "suggestion": (r"建议", r"提议", r"提个意见", r"提点意见", r"呼吁", r"献策"),
+    "praise": (r"表扬", r"点赞", r"赞扬", r"称赞", r"感谢信", r"锦旗", r"致谢", r"好评", r"嘉奖"),
+}
+
+_CUES: dict[str, tuple[str, ...]] = {
+    "consult": (
+        r"怎么办理", r"如何办理", r"怎么申请", r"如何申请", r"怎么办", r"怎么弄", r"怎样", r"如何", r"需要(什么|哪些|带)",
+        r"(什么|哪些)材料", r"在哪", r"哪里(可以|能)", r"什么时候", r"几点", r"多久", r"多长时间", r"流程", r"手续", r"条件",
+        r"政策", r"是否", r"能不能", r"可不可以", r"可以吗", r"吗[?？]?$", r"[?？]", r"有没有", r"多少", r"哪个部门", r"谁管",
+    ),
+    "complaint": (
+        r"扰民", r"噪音", r"噪声", r"太吵", r"吵得", r"态度(差|恶劣|不好|蛮横)", r"不作为", r"乱作为", r"推诿", r"踢皮球",
+        r"拖延", r"没人管", r"无人管", r"不管", r"乱收费", r"多收", r"强制", r"刁难", r"恶臭", r"臭味", r"污染", r"占道",
+        r"乱停", r"乱摆", r"拖欠", r"欠薪", r"不给", r"不退", r"虚假", r"欺骗", r"严重影响", r"影响(休息|生活|出行|睡觉)",
+        r"一直(没|不|未)", r"至今(没|未)", r"迟迟", r"多次反映", r"反复反映", r"没有解决", r"没解决", r"敷衍", r"不满",
+        r"不合理", r"坑人", r"霸王", r"太差", r"受不了", r"扬尘", r"油烟", r"违停", r"黑车", r"拒绝", r"不让", r"不处理",
+    ),
+    "report": (
+        r"偷排", r"偷倒", r"乱倒", r"违法", r"违规", r"非法", r"无证", r"黑作坊", r"传销", r"赌博", r"卖淫", r"吸毒",
+        r"假冒", r"假货", r"造假", r"骗取", r"套取", r"冒领", r"私挖", r"盗采", r"违建", r"违章建", r"私搭乱建", r"偷税",
+        r"漏税", r"走私", r"贪污", r"受贿", r"吃空饷", r"过期食品", r"地沟油", r"私自", r"偷偷",
+    ),
+    "help": (
+        r"帮忙", r"帮我", r"帮助", r"困难", r"无力", r"没钱", r"低保", r"停水", r"停电", r"没水", r"没电", r"不供暖",
+        r"暖气不热", r"漏水", r"堵了", r"堵塞", r"坏了", r"找不到", r"丢了", r"急需", r"急用", r"请求", r"恳请",
+        r"麻烦.{0,8}(帮|解决|处理|协调)", r"尽快(解决|处理|修)", r"希望.{0,6}(解决|处理|协调)", r"协调", r"救救",
+    ),
+    "suggestion": (
+        r"希望.{0,12}(增加|设置|开通|加强|延长|增设|多设|规划|安装)", r"能否.{0,10}(增加|设置|开通|安装|延长|调整|增设)",
+        r"可否", r"是否可以.{0,8}(增加|设置|开通|安装)", r"应该.{0,8}(增加|设置|安装|多建)", r"增设", r"多设", r"多建",
+        r"意见", r"改进", r"完善", r"优化",
+    ),
+    "praise": (
+        r"(非常|特别|衷心|真心|十分)感谢", r"感谢.{0,15}(工作人员|同志|师傅|民警|警官|医生|护士|老师|部门|热线|局|中心)",
+        r"表示感谢", r"效率(很|真|非常)?高", r"服务(很|真|非常)?好", r"态度(很|真|非常)好", r"热情", r"认真负责", r"尽职尽责",
+        r"为民办实事", r"暖心", r"给.{0,6}(赞|点赞)",
+    ),
+}
+
+# Ties: the more specific, more serious type first.
+_TIE_ORDER = ("report", "complaint", "praise", "suggestion", "help", "consult")
+
+_EXPLICIT_RE = {t: re.compile("|".join(w)) for t, w in _EXPLICIT.items()}
+_CUE_RE = {t: re.compile("|".join(w)) for t, w in _CUES.items()}
+_QUESTION = re.compile(r"[?？]|吗$|吗[。!！]?$|呢$")
+
+
+def scores(text: str) -> dict[str, int]:
+    norm = normalize(text)
+    out = {}
+    for t in TYPES:
+        s = 3 * len(_EXPLICIT_RE[t].findall(norm)) + len(_CUE_RE[t].findall(norm))
+        # 「不满意」/「不作为」 etc. must not read as praise; 「态度差」 is covered by complaint.
+        out[t] = s
+    # A polite 「谢谢」/「感谢」 closing a complaint is not praise: praise needs more than the closing.
+    return out
+
+
+def classify(text: str) -> str:
+    s = scores(text)
+    best = max(s.values())
+    if best == 0:
+        return "consult" if _QUESTION.search(normalize(text).strip()) else "complaint"
+    return next(t for t in _TIE_ORDER if s[t] == best)

@@ -1,0 +1,30 @@
+"""Every confidence threshold the client applies, in one place.
+
+DIET's softmax is over-confident on small data (0.99 on near-anything), so these numbers are not
+"probabilities": they were chosen on the held-out sets with `python -m nlu.cli eval` (which prints the
+calibration table: accuracy of the messages kept above each confidence). Change them only with
+that table in front of you, and note the measurement in nlu/README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # The bot answers an FAQ by itself only when DIET says "faq" at least this confidently...
+    faq_intent: float = 0.50
+    # ...and the ResponseSelector's choice of the answer is at least this confident.
+    faq_response: float = 0.50
+    # Non-integrated hotlines (12121/12366/12329), greeting, thanks: answered by the bot above this.
+    answer_intent: float = 0.50
+    # The classifier alone (no rule fired) may flag an emergency above this. The rules in
+    # nlu/emergency.py fire regardless; negated messages never are emergencies.
+    emergency_intent: float = 0.60
+    # A department pre-classification below this goes to the operators' queue (handoff) for
+    # confirmation; above it the ticket can be dispatched as classified.
+    department_auto: float = 0.70
+
+
+DEFAULT = Thresholds()

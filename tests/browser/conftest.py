@@ -1,0 +1,68 @@
+"""Browser tests: a live gateway on a real port, driven by Debian's Chromium via Playwright.
+
+No browser is ever downloaded: Playwright launches /usr/bin/chromium (installed by .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def backend() -> str:
+    # Browser tests exercise the pages, not the storage: the embedded stack is enough.
+    return "embedded"
+
+
+@pytest.fixture
+async def live_gateway(stack):
+    """Start the whole gateway (worker included) on a free port; yields (base_url, app)."""
+    app = create_app(stack.settings(), redis_url=stack.redis_url, run_worker=True)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    yield f"http://127.0.0.1:{port}", app
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context(locale="zh-CN")
+    page = await context.new_page()
+    yield page
+    await context.close()
