@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from aiohttp import web
 
@@ -18,6 +18,7 @@ from connectors.storage import AttachmentStore
 from gateway import keys as K
 from gateway.api import admin, health, nlu, progress, web_chat
 from gateway.api.errors import json_errors
+from gateway.channels import national_feed_ctx
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
@@ -86,9 +87,12 @@ def create_app(
     *,
     redis_url: str,
     run_worker: bool = False,
+    services: Collection[str] = (),
     consumer: str | None = None,
     directory: Directory | None = None,
 ) -> web.Application:
+    """The gateway app.  ``services`` picks the background services this process runs:
+    ``worker`` (stream consumer; also ``run_worker=True``), ``feed`` (national platform poller)."""
     directory = directory or load_directory()
     app = web.Application(middlewares=[security_headers, json_errors], client_max_size=25 * 1024 * 1024)
     app[K.SETTINGS] = settings
@@ -97,9 +101,11 @@ def create_app(
     app[K.KEYS] = K.RedisKeys(settings.redis_prefix)
     app[K.METRICS] = Metrics()
     app[K.ATTACHMENTS] = AttachmentStore(settings.data_dir)
+    app[K.CONNECTORS] = {}
     app.cleanup_ctx.append(_resources(settings, redis_url, directory))
-    if run_worker:
+    if run_worker or "worker" in services:
         app.cleanup_ctx.append(_worker(settings, consumer))
+    app.cleanup_ctx.append(national_feed_ctx(poll="feed" in services))
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)
     setup_templates(app)

@@ -95,6 +95,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+    from gateway.standalone import run_services
+
+    settings = _load()
+    redis_url, embedded = _redis_url(settings)
+    try:
+        asyncio.run(run_services(create_app(settings, redis_url=redis_url, services={"feed"})))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if embedded:
+            embedded.shutdown()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.target == "national-feed":
+        from connectors.national_feed.simulator import main as simulator_main
+
+        return simulator_main(args.rest)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.launcher import launch
 
@@ -144,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="consume the intake stream")
     p.add_argument("--consumer", help="consumer name in the group (default host-pid)")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("feed", help="poll the national platform feed (NATIONAL_FEED_URL)")
+    p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("simulate", help="serve a local simulator of an outside service")
+    p.add_argument("target", choices=["national-feed"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options (--port, --items …)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)

@@ -27,7 +27,7 @@ from ticketing import services
 from ticketing.deadlines import deadline_for
 from ticketing.lifecycle import OPEN_STATUSES, Action, Status
 from ticketing.models import Entry, Ticket
-from ticketing.numbering import NUMBER_RE
+from ticketing.numbering import NUMBER_RE, detached_minting, mint_number_detached
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,11 @@ def _parse_deadline(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
+# Each item of the national platform is a case of its own, answered (回传) on its own,
+# however many the same citizen has open.
+STANDALONE_CHANNELS = frozenset({"national_platform"})
+
+
 def _title(msg: InboundMessage) -> str | None:
     if msg.subject or msg.metadata.get("title"):
         return msg.subject or str(msg.metadata["title"])
@@ -109,6 +114,7 @@ class Pipeline:
         self.directory = directory
         self.metrics = metrics
         self.nlu = nlu
+        self.detached_numbers = detached_minting(sessions)
 
     async def classify(self, text: str) -> Classification:
         if self.nlu is None or not text.strip():
@@ -189,6 +195,8 @@ class Pipeline:
         ticket = await self._thread_ticket(session, msg)
         if ticket is None or ticket.channel != msg.channel or ticket.status not in OPEN_STATUSES:
             ticket = await services.open_ticket_of(session, conv.id)
+        if msg.channel in STANDALONE_CHANNELS:
+            ticket = None
 
         def citizen_entry(t: Ticket | None):
             return services.add_entry(
@@ -238,7 +246,8 @@ class Pipeline:
             return Outcome("faq", reply, None, entry.id)
 
         # A web form message (网民留言) or a platform item always becomes a ticket.
-        if cls.faq and not cls.handoff and not msg.metadata.get("force_ticket"):
+        if cls.faq and not cls.handoff and not msg.metadata.get("force_ticket") \
+                and msg.channel not in STANDALONE_CHANNELS:
             entry = await citizen_entry(None)
             await bot_entry(None, cls.faq["answer"])
             return Outcome("faq", cls.faq["answer"], None, entry.id)
@@ -267,6 +276,7 @@ class Pipeline:
             request_type = None
         department = cls.department if cls.department in self.directory.department_codes else None
         contact = msg.contact
+        number = await mint_number_detached(self.sessions, msg.received_at) if self.detached_numbers else None
         return await services.create_ticket(
             session,
             conversation=conv,
@@ -283,6 +293,7 @@ class Pipeline:
             deadline=deadline_for(self.directory, request_type, msg.received_at, urgent=urgent),
             external_deadline=_parse_deadline(msg.metadata.get("deadline")),
             at=msg.received_at,
+            number=number,
         )
 
     async def _announce(self, msg: InboundMessage, outcome: Outcome) -> None:

@@ -61,6 +61,7 @@ class Worker:
             except (RedisError, OSError) as exc:
                 # Redis away: keep trying, nothing was acknowledged so nothing is lost.
                 log.warning("worker %s: intake stream unavailable: %s", self.consumer, exc)
+                ready = False  # a restarted Redis without its data needs the group again
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 except TimeoutError:

@@ -1,8 +1,11 @@
 """Human-readable ticket numbers: PDS + local date + a daily sequence (PDS2026112700042).
 
-The sequence lives in one row per day, bumped with an atomic upsert inside the caller's
-transaction: PostgreSQL row-locks it until commit and SQLite serialises writers, so two
-workers can never mint the same number, and a rolled-back ticket gives its number back.
+The sequence lives in one row per day, bumped with an atomic upsert, so two workers can
+never mint the same number.  On SQLite (one writer at a time anyway) the bump runs inside
+the ticket's transaction and a rolled-back ticket gives its number back.  On PostgreSQL it
+runs in its own short transaction (:func:`mint_number_detached`): holding the day's row
+lock until the ticket commits would serialise every worker on that row; the price is a
+gap in the sequence when a ticket transaction rolls back.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.models import NumberCounter
 
@@ -41,3 +44,14 @@ async def mint_number(session: AsyncSession, at: datetime) -> str:
     )
     seq = (await session.execute(stmt)).scalar_one()
     return format_number(day, seq)
+
+
+def detached_minting(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether this database should mint numbers outside the ticket's transaction."""
+    return sessions.kw["bind"].dialect.name == "postgresql"
+
+
+async def mint_number_detached(sessions: async_sessionmaker[AsyncSession], at: datetime) -> str:
+    """Mint in a short transaction of its own (PostgreSQL)."""
+    async with sessions() as session, session.begin():
+        return await mint_number(session, at)

@@ -187,10 +187,11 @@ async def create_ticket(
     deadline: datetime | None = None,
     external_deadline: datetime | None = None,
     at: datetime | None = None,
+    number: str | None = None,
 ) -> Ticket:
     at = at or utcnow()
     ticket = Ticket(
-        number=await mint_number(session, at),
+        number=number or await mint_number(session, at),
         conversation_id=conversation.id if conversation else None,
         channel=channel,
         origin_hotline=origin_hotline,

@@ -10,9 +10,10 @@ from gateway.app import create_app
 def make_client(stack, aiohttp_client):
     """Build a gateway app on the test's stack (worker included unless told otherwise)."""
 
-    async def make(*, run_worker: bool = True, redis_url: str | None = None, **overrides):
+    async def make(*, run_worker: bool = True, redis_url: str | None = None, services=(), **overrides):
         settings = stack.settings(**overrides)
-        app = create_app(settings, redis_url=redis_url or stack.redis_url, run_worker=run_worker)
+        app = create_app(settings, redis_url=redis_url or stack.redis_url, run_worker=run_worker,
+                         services=services)
         return await aiohttp_client(app)
 
     return make

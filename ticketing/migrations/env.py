@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from ticketing.db import create_engine
 from ticketing.models import Base
+import ticketing.console_services  # noqa: F401,E402  (registers the console tables and indexes for autogenerate)
 
 target_metadata = Base.metadata
 

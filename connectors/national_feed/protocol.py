@@ -1,0 +1,511 @@
+"""The national platform feed protocol as we define it (docs/national-feed.md): signing,
+wire models, errors and the one item → :class:`InboundMessage` mapping.
+
+Both sides use this module: the client signs with :func:`signed_headers`, the simulator
+(and any real server written against our document) checks with :func:`verify_request`, so
+the two can never disagree about the string to sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from config.directory import Directory
+from connectors.base import Contact, DeliveryResult, InboundMessage
+
+CHANNEL = "national_platform"
+
+ITEMS_PATH = "/api/v1/items"
+FEEDBACK_PATH = "/api/v1/items/{item_id}/feedback"
+
+HEADER_APP_KEY = "X-App-Key"
+HEADER_TIMESTAMP = "X-Timestamp"
+HEADER_NONCE = "X-Nonce"
+HEADER_SIGNATURE = "X-Signature"
+
+# A request is accepted only within this many seconds of the server's clock, and a nonce
+# must not repeat within it: together they make a captured request useless after the window.
+TIMESTAMP_WINDOW_SECONDS = 300
+MAX_PAGE_SIZE = 100
+MAX_REPLY_CHARS = 5000
+
+FEEDBACK_STATUSES = ("answered", "closed")
+
+# China has had no daylight saving time since 1991: a fixed offset is exact.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+_NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+# Administrative division codes (行政区划代码) of Pingdingshan's counties and districts.
+# The two functional zones (高新区, 城乡一体化示范区) have no administrative code of their
+# own, so items from them are recognised by 区划名称 (see :func:`division_to_region`).
+DIVISION_CODES: Mapping[str, str] = {
+    "410402": "xinhua",
+    "410403": "weidong",
+    "410404": "shilong",
+    "410411": "zhanhe",
+    "410421": "baofeng",
+    "410422": "yexian",
+    "410423": "lushan",
+    "410425": "jiaxian",
+    "410481": "wugang",
+    "410482": "ruzhou",
+}
+
+# 类型 as the platform may spell it, beyond the directory's own names (咨询, 投诉, ...).
+_TYPE_SYNONYMS: Mapping[str, str] = {
+    "意见建议": "suggestion",
+    "意见": "suggestion",
+    "建言献策": "suggestion",
+    "感谢": "praise",
+    "表扬感谢": "praise",
+    "检举": "report",
+    "求决": "help",
+    "求助求决": "help",
+    "查询": "consult",
+}
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+class FeedError(Exception):
+    """A call to the platform failed.  ``retryable`` says whether trying again may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after  # seconds, from a Retry-After header
+
+    def detail(self) -> str:
+        """One line for logs, admin pages and :attr:`DeliveryResult.detail`."""
+        if self.status is not None:
+            return f"HTTP {self.status} {self.code or '-'}: {self.message}"
+        return f"{self.code or 'ERROR'}: {self.message}"
+
+
+class FeedHTTPError(FeedError):
+    """The platform answered with an error status (the documented error body, if any)."""
+
+
+class FeedNetworkError(FeedError):
+    """No answer: connection refused or reset, DNS, timeout."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="NETWORK", retryable=True)
+
+
+class FeedProtocolError(FeedError):
+    """The platform answered 2xx with something that is not the documented shape."""
+
+    def __init__(self, message: str):
+        # A server that breaks the protocol once will usually do it again; still, the next
+        # poll round tries anyway, so this is only about write-back retries.
+        super().__init__(message, code="PROTOCOL", retryable=False)
+
+
+class BadItem(ValueError):
+    """An item that cannot become a message (no id, no content): skipped and reported."""
+
+    def __init__(self, item_id: str | None, reason: str):
+        super().__init__(f"item {item_id or '(no id)'}: {reason}")
+        self.item_id = item_id
+        self.reason = reason
+
+
+def is_retryable_status(status: int) -> bool:
+    """5xx and 429 are worth retrying; any other 4xx means the request itself is wrong."""
+    return status >= 500 or status == 429
+
+
+def is_retryable_detail(detail: str) -> bool:
+    """Whether a failed write-back's :attr:`DeliveryResult.detail` (as the client formats
+    it) describes a transient failure.  Kept beside :meth:`FeedError.detail` so format and
+    parse change together."""
+    if detail.startswith("NETWORK"):
+        return True
+    m = re.match(r"HTTP (\d{3}) ", detail)
+    return bool(m) and is_retryable_status(int(m.group(1)))
+
+
+def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """The documented error body: ``{"error": {"code", "message"}, "request_id"}``."""
+    return {"error": {"code": code, "message": message}, "request_id": request_id or secrets.token_hex(8)}
+
+
+# ---- signing ---------------------------------------------------------------------------------
+
+def _enc(value: str) -> str:
+    # RFC 3986: only unreserved characters stay literal, so both sides encode alike.
+    return quote(value, safe="-_.~")
+
+
+def canonical_query(query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> str:
+    """``k=v`` pairs, percent-encoded (RFC 3986), sorted by key then value, joined by ``&``.
+
+    Accepts a mapping, a multidict (aiohttp's ``request.query``) or pairs.  ``None`` values
+    are left out, so the client can pass ``cursor=None`` and sign what it actually sends.
+    """
+    if query is None:
+        return ""
+    items = query.items() if hasattr(query, "items") else query
+    pairs = sorted((_enc(str(k)), _enc(str(v))) for k, v in items if v is not None)
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def string_to_sign(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """``METHOD\\nPATH\\nCANONICAL_QUERY\\nTIMESTAMP\\nNONCE\\nhex(sha256(body))``.
+
+    ``path`` is the percent-encoded path exactly as it appears in the request line,
+    ``query`` already canonical (see :func:`canonical_query`).
+    """
+    return "\n".join((method.upper(), path, query, timestamp, nonce, body_digest(body)))
+
+
+def sign(app_secret: str, method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> str:
+    message = string_to_sign(method, path, query, timestamp, nonce, body)
+    return hmac.new(app_secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def signed_headers(
+    app_key: str,
+    app_secret: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes = b"",
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The four authentication headers for one request (a fresh nonce every call, so a
+    retried request is a new request, never a replay)."""
+    ts = str(int(time.time()) if timestamp is None else int(timestamp))
+    nonce = nonce or new_nonce()
+    return {
+        HEADER_APP_KEY: app_key,
+        HEADER_TIMESTAMP: ts,
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: sign(app_secret, method, path, query, ts, nonce, body),
+    }
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    """Why :func:`verify_request` refused a request: HTTP 401 with this code."""
+
+    code: str
+    message: str
+
+
+def verify_request(
+    *,
+    app_key: str,
+    app_secret: str,
+    method: str,
+    path: str,
+    query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    window: int = TIMESTAMP_WINDOW_SECONDS,
+    nonce_seen: Any = None,
+) -> AuthFailure | None:
+    """Server-side check of the four headers; ``None`` when the request is authentic.
+
+    ``nonce_seen(nonce) -> bool`` is called only after the signature matched (so forged
+    requests cannot burn nonces) and must remember the nonce for at least ``2 * window``.
+    """
+    got_key = headers.get(HEADER_APP_KEY)
+    ts = headers.get(HEADER_TIMESTAMP)
+    nonce = headers.get(HEADER_NONCE)
+    signature = headers.get(HEADER_SIGNATURE)
+    if not (got_key and ts and nonce and signature):
+        return AuthFailure("MISSING_AUTH", "缺少认证头：X-App-Key、X-Timestamp、X-Nonce、X-Signature")
+    if not hmac.compare_digest(got_key.encode(), app_key.encode()):
+        return AuthFailure("INVALID_APP_KEY", "应用标识（App Key）无效")
+    if not ts.isdigit():
+        return AuthFailure("TIMESTAMP_EXPIRED", "时间戳格式错误，应为Unix秒数")
+    now = time.time() if now is None else now
+    if abs(now - int(ts)) > window:
+        return AuthFailure("TIMESTAMP_EXPIRED", f"时间戳超出允许范围（±{window}秒），请校准时钟")
+    if not _NONCE_RE.match(nonce):
+        return AuthFailure("INVALID_SIGNATURE", "随机串（X-Nonce）格式错误，应为16至64位字母数字")
+    if not _HEX64_RE.match(signature):
+        return AuthFailure("INVALID_SIGNATURE", "签名格式错误")
+    expected = sign(app_secret, method, path, canonical_query(query), ts, nonce, body)
+    if not hmac.compare_digest(expected, signature.lower()):
+        return AuthFailure("INVALID_SIGNATURE", "签名校验失败")
+    if nonce_seen is not None and nonce_seen(nonce):
+        return AuthFailure("NONCE_REUSED", "随机串已使用，疑似重放请求")
+    return None
+
+
+# ---- wire models -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One answer of ``GET /api/v1/items``.  Items stay raw: each is mapped (and possibly
+    rejected) on its own, so one bad item never spoils its page."""
+
+    items: tuple[Any, ...]
+    next_cursor: str | None
+    has_more: bool
+
+
+def parse_page(data: Any) -> FeedPage:
+    if not isinstance(data, dict):
+        raise FeedProtocolError("page is not a JSON object")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise FeedProtocolError("page has no 'items' list")
+    cursor = data.get("next_cursor")
+    if cursor is not None and not isinstance(cursor, (str, int)):
+        raise FeedProtocolError("'next_cursor' is neither a string nor null")
+    has_more = data.get("has_more", False)
+    if not isinstance(has_more, bool):
+        raise FeedProtocolError("'has_more' is not a boolean")
+    return FeedPage(tuple(items), None if cursor in (None, "") else str(cursor), has_more)
+
+
+def feedback_id(item_id: str, status: str, reply_text: str, handled_at: datetime) -> str:
+    """Deterministic id of one write-back, sent in the body so the platform can drop
+    repeats: a retry after a lost response, a replayed failure or a second gateway replica
+    all send the same id for the same feedback."""
+    raw = "\n".join((item_id, status, handled_at.astimezone(timezone.utc).isoformat(), reply_text))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def feedback_body(
+    item_id: str, status: str, reply_text: str, handled_at: datetime, handler_unit: str
+) -> dict[str, Any]:
+    """The JSON body of ``POST /api/v1/items/{id}/feedback``; raises ``ValueError`` for
+    values the platform would refuse anyway (so they are not sent, let alone retried)."""
+    if status not in FEEDBACK_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(FEEDBACK_STATUSES)}")
+    if not reply_text or not reply_text.strip():
+        raise ValueError("reply text is empty")
+    if len(reply_text) > MAX_REPLY_CHARS:
+        raise ValueError(f"reply text is longer than {MAX_REPLY_CHARS} characters")
+    if handled_at.tzinfo is None:
+        raise ValueError("handled_at must be timezone-aware")
+    return {
+        "feedback_id": feedback_id(item_id, status, reply_text, handled_at),
+        "status": status,
+        "reply": reply_text,
+        # The platform works in Beijing time; the explicit offset removes any doubt.
+        "handled_at": handled_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+        "handler_unit": handler_unit,
+    }
+
+
+# ---- times -----------------------------------------------------------------------------------
+
+def parse_platform_time(value: Any, *, end_of_day: bool = False) -> datetime | None:
+    """A platform time as an aware datetime; ``None`` when absent or unreadable.
+
+    The platform sends Beijing wall time (``2024-05-06 09:30:00``); an explicit offset or
+    ``Z`` is honoured.  A bare date (``2024-05-20``, common for 办理时限) means the whole day:
+    with ``end_of_day`` it becomes 23:59:59 Beijing time.  Unix seconds/milliseconds are
+    accepted too.
+    """
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if value > 100_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("/", "-")
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        y, m, d = (int(p) for p in text.split("-"))
+        try:
+            day = date(y, m, d)
+        except ValueError:
+            return None
+        clock = (23, 59, 59) if end_of_day else (0, 0, 0)
+        return datetime(day.year, day.month, day.day, *clock, tzinfo=BEIJING)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=BEIJING)
+
+
+# ---- field mapping ---------------------------------------------------------------------------
+
+def division_to_region(code: Any, name: Any, directory: Directory) -> str | None:
+    """区划 → region code: the administrative code first (authoritative), then the name
+    against the directory's region names and aliases (the zones have no code)."""
+    if code is not None:
+        digits = str(code).strip()
+        # Town-level codes (9 or 12 digits) start with their county's six digits.
+        if digits.isdigit() and len(digits) >= 6 and digits[:6] in DIVISION_CODES:
+            return DIVISION_CODES[digits[:6]]
+    if not isinstance(name, str) or not name.strip():
+        return None
+    name = name.strip()
+    aliases: list[tuple[str, str]] = []
+    for region in directory.regions:
+        for alias in (region.name, *region.aliases):
+            if alias == name:
+                return region.code
+            aliases.append((alias, region.code))
+    # "平顶山市新华区", "平顶山高新技术产业开发区": the longest alias contained wins, so that
+    # 高新技术产业开发区 beats any shorter name that happens to be inside it.
+    for alias, region_code in sorted(aliases, key=lambda a: len(a[0]), reverse=True):
+        if len(alias) >= 2 and alias in name:
+            return region_code
+    return None
+
+
+def type_to_request_type(value: Any, directory: Directory) -> str | None:
+    """类型 → request type code (consult, complaint, report, help, suggestion, praise)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    by_name = {t.name: t.code for t in directory.request_types}
+    if text in directory.request_type_codes:
+        return text
+    if text in by_name:
+        return by_name[text]
+    if text in _TYPE_SYNONYMS:
+        return _TYPE_SYNONYMS[text]
+    # "投诉类", "咨询事项": the first type named inside, in the directory's order.
+    for name, code in by_name.items():
+        if name in text:
+            return code
+    for word, code in _TYPE_SYNONYMS.items():
+        if word in text:
+            return code
+    return None
+
+
+def _text(item: Mapping[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def item_to_message(item: Any, directory: Directory, *, now: datetime | None = None) -> InboundMessage:
+    """The one mapping of a platform item (docs/national-feed.md, "Item fields") to the
+    gateway's :class:`InboundMessage`.
+
+    Raises :class:`BadItem` when the item has no usable id (编号) or content (内容): there
+    is nothing to dedupe on or nothing to handle.  Everything else degrades gracefully: an
+    unreadable 提交时间 falls back to ``now`` and an unreadable 办理时限 to no deadline, each
+    with the raw value kept in the metadata, because dropping a citizen's complaint over a
+    date format would be worse.
+    """
+    if not isinstance(item, Mapping):
+        raise BadItem(None, "item is not a JSON object")
+    item_id = _text(item, "id")
+    if item_id is None:
+        raise BadItem(None, "missing id (编号)")
+    if len(item_id) > 128 or any(ord(c) < 32 for c in item_id):
+        raise BadItem(item_id[:64], "id (编号) is not a short printable string")
+    content = _text(item, "content")
+    if content is None:
+        raise BadItem(item_id, "missing content (内容)")
+
+    title = _text(item, "title")
+    phone = _text(item, "phone")
+    citizen_id = _text(item, "citizen_id")
+    division_code = _text(item, "division_code")
+    division_name = _text(item, "division_name")
+    platform_type = _text(item, "type")
+
+    metadata: dict[str, Any] = {
+        "platform_item_id": item_id,
+        "region_hint": division_to_region(division_code, division_name, directory),
+        "request_type_hint": type_to_request_type(platform_type, directory),
+        "deadline": None,
+        "title": title,
+    }
+    # Raw platform facts for operators, when the hints above could not place them.
+    for key, value in (("division_code", division_code), ("division_name", division_name),
+                       ("platform_type", platform_type)):
+        if value is not None:
+            metadata[key] = value
+
+    submitted = parse_platform_time(item.get("submitted_at"))
+    if submitted is None:
+        submitted = now or datetime.now(timezone.utc)
+        if item.get("submitted_at") not in (None, ""):
+            metadata["submitted_at_raw"] = str(item.get("submitted_at"))
+    deadline = parse_platform_time(item.get("deadline"), end_of_day=True)
+    if deadline is not None:
+        metadata["deadline"] = deadline.astimezone(timezone.utc).isoformat()
+    elif item.get("deadline") not in (None, ""):
+        metadata["deadline_raw"] = str(item.get("deadline"))
+
+    return InboundMessage(
+        channel=CHANNEL,
+        native_id=item_id,
+        # Anonymous submissions carry neither a citizen id nor a phone: the item itself is
+        # then the only address the reply (the write-back) can go to.
+        sender_id=citizen_id or phone or f"item:{item_id}",
+        text=content,
+        received_at=submitted.astimezone(timezone.utc),
+        subject=title,
+        contact=Contact(name=_text(item, "citizen_name"), phone=phone),
+        metadata=metadata,
+    )
+
+
+# ---- the replaceable adapter's interface -----------------------------------------------------
+
+class FeedClient(Protocol):
+    """What :class:`~connectors.national_feed.poller.FeedPoller` needs from the adapter.
+
+    :class:`~connectors.national_feed.client.NationalPlatformClient` is the implementation
+    for our documented protocol; a platform that speaks differently gets another class with
+    these three methods, and nothing else changes.
+    """
+
+    async def fetch_page(self, cursor: str | None, limit: int) -> FeedPage:
+        """Raises :class:`FeedError` on any failure."""
+        ...
+
+    async def write_back(
+        self, item_id: str, status: str, reply_text: str, handled_at: datetime
+    ) -> DeliveryResult:
+        """Never raises for platform trouble: the reason is in ``detail``."""
+        ...
+
+    def to_message(self, item: Any) -> InboundMessage:
+        """Raises :class:`BadItem` for an item that cannot be imported."""
+        ...

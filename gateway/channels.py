@@ -1,0 +1,67 @@
+"""Wiring of the channel connectors into the app: their settings, background services and
+reply senders (``app[K.CONNECTORS][channel]``).  Connectors know nothing of the gateway;
+this module hands each one the stream's ``publish``, the reply bus and its Redis prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from connectors.base import DeliveryResult, ReplyTarget
+from gateway import keys as K
+
+log = logging.getLogger(__name__)
+
+FEED_POLLER: web.AppKey = web.AppKey("national_feed_poller")
+
+
+class NationalPlatformReplies:
+    """Replies to a platform item are its write-back (回传); the item id is the thread key."""
+
+    name = "national_platform"
+
+    def __init__(self, poller) -> None:
+        self.poller = poller
+
+    async def send_reply(self, target: ReplyTarget, text: str) -> DeliveryResult:
+        return await self.write_back(target, "answered", text)
+
+    async def write_back(self, target: ReplyTarget, status: str, text: str) -> DeliveryResult:
+        if not target.thread_key:
+            return DeliveryResult(False, "缺少平台事项编号，无法回传")
+        return await self.poller.write_back(target.thread_key, status, text, datetime.now(timezone.utc))
+
+
+def national_feed_ctx(*, poll: bool):
+    """The feed's poller as a background service (``poll``) or only as a write-back sender."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from connectors.national_feed import load_national_feed_settings, poller_from_settings
+
+        feed_settings = load_national_feed_settings()
+        poller = poller_from_settings(feed_settings, app[K.STREAM].publish, app[K.REDIS],
+                                      app[K.KEYS].connector("national_feed"), directory=app[K.DIRECTORY])
+        if poller is None:
+            yield
+            return
+        app[FEED_POLLER] = poller
+        app[K.CONNECTORS]["national_platform"] = NationalPlatformReplies(poller)
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(stop), name="national-feed") if poll else None
+        if poll:
+            log.info("national platform feed: polling %s", feed_settings.url)
+        yield
+        stop.set()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+        await poller.close()
+
+    return ctx

@@ -1,0 +1,44 @@
+"""The national platform feed inside the gateway: items become tickets; answers are written back."""
+
+from sqlalchemy import select
+
+from connectors.base import ReplyTarget
+from connectors.national_feed.simulator import SIMULATOR, create_simulator_app, demo_items
+from gateway import keys as K
+from ticketing.models import Entry, Ticket
+from tests.gateway.conftest import eventually
+
+APP_KEY, APP_SECRET = "pds-12345", "simulator-secret-0123456789"
+
+
+async def test_feed_items_become_tickets_and_answers_are_written_back(make_client, aiohttp_server, monkeypatch):
+    items = demo_items(4)
+    # The same citizen twice: each platform item is still its own ticket.
+    items[1]["phone"] = items[0]["phone"]
+    items[1]["citizen_name"] = items[0]["citizen_name"]
+    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=items))
+    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
+    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
+    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", "1")
+    client = await make_client(services={"feed"})
+    app = client.app
+
+    async def four_tickets():
+        async with app[K.SESSIONS]() as session:
+            rows = list((await session.execute(select(Ticket).where(Ticket.channel == "national_platform"))).scalars())
+        return rows if len(rows) == 4 else None
+
+    tickets = await eventually(four_tickets, timeout=20)
+    assert all(t.external_deadline is not None and t.deadline == t.external_deadline for t in tickets)
+    assert all(t.region in app[K.DIRECTORY].region_codes for t in tickets)
+
+    first = tickets[0]
+    async with app[K.SESSIONS]() as session:
+        entry = (await session.execute(
+            select(Entry).where(Entry.ticket_id == first.id, Entry.author == "citizen"))).scalar_one()
+    target = ReplyTarget("national_platform", first.citizen_phone or "", thread_key=entry.channel_message_id)
+    result = await app[K.CONNECTORS]["national_platform"].send_reply(target, "经核实，已协调属地处理完毕。")
+    assert result.delivered, result.detail
+    state = sim.app[SIMULATOR]
+    assert [w["status"] for w in state.write_backs_of(entry.channel_message_id)] == ["answered"]
