@@ -78,6 +78,8 @@ class Worker:
             stopper.cancel()
             if not read.done():
                 read.cancel()
+                # The abandoned read may still end in a connection error; consume it.
+                read.add_done_callback(lambda t: t.cancelled() or t.exception())
                 return 0
         entries = await read
         await self.handle_batch(entries)

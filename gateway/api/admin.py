@@ -46,3 +46,29 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
 async def intake_status(request: web.Request) -> web.Response:
     require_admin(request)
     return json_response(await request.app[K.STREAM].backlog())
+
+
+def _feed_poller(request: web.Request):
+    from gateway.channels import FEED_POLLER
+
+    poller = request.app.get(FEED_POLLER)
+    if poller is None:
+        raise ApiError(404, "feed_disabled", "未配置全国一体化在线政务服务平台接口（NATIONAL_FEED_URL）")
+    return poller
+
+
+@routes.get("/api/v1/admin/national-feed")
+async def national_feed_status(request: web.Request) -> web.Response:
+    require_admin(request)
+    poller = _feed_poller(request)
+    return json_response({
+        "status": await poller.status(),
+        "failed_write_backs": await poller.failed_write_backs(),
+        "skipped_items": await poller.skipped_items(),
+    })
+
+
+@routes.post("/api/v1/admin/national-feed/retry")
+async def national_feed_retry(request: web.Request) -> web.Response:
+    require_admin(request)
+    return json_response(await _feed_poller(request).retry_failed())

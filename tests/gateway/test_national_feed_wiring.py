@@ -42,3 +42,31 @@ async def test_feed_items_become_tickets_and_answers_are_written_back(make_clien
     assert result.delivered, result.detail
     state = sim.app[SIMULATOR]
     assert [w["status"] for w in state.write_backs_of(entry.channel_message_id)] == ["answered"]
+
+
+async def test_failed_write_backs_are_visible_to_admins_and_retryable(make_client, aiohttp_server, monkeypatch):
+    item = demo_items(1)[0]
+    item_id = str(item["id"])
+    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=[item]))
+    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
+    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
+    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
+    client = await make_client()
+    auth = {"Authorization": "Bearer test-admin-token-0123456789"}
+    state = sim.app[SIMULATOR]
+    state.fail_write_backs(10)
+    result = await client.app[K.CONNECTORS]["national_platform"].send_reply(
+        ReplyTarget("national_platform", "x", thread_key=item_id), "已办理")
+    assert not result.delivered and "500" in result.detail
+    body = await (await client.get("/api/v1/admin/national-feed", headers=auth)).json()
+    assert [f["item_id"] for f in body["failed_write_backs"]] == [item_id]
+    state.fail_write_backs(0)
+    retried = await (await client.post("/api/v1/admin/national-feed/retry", headers=auth)).json()
+    assert retried["delivered"] == 1
+    assert state.write_backs_of(item_id)
+
+
+async def test_feed_admin_api_says_when_the_feed_is_not_configured(client):
+    resp = await client.get("/api/v1/admin/national-feed",
+                            headers={"Authorization": "Bearer test-admin-token-0123456789"})
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "feed_disabled"
