@@ -18,7 +18,7 @@ from connectors.storage import AttachmentStore
 from gateway import keys as K
 from gateway.api import admin, health, nlu, progress, web_chat
 from gateway.api.errors import json_errors
-from gateway.channels import national_feed_ctx
+from gateway.channels import national_feed_ctx, setup_channels
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
@@ -43,24 +43,27 @@ def make_nlu_client(settings: Settings, directory: Directory):
                      directory=directory)
 
 
-def _resources(settings: Settings, redis_url: str, directory: Directory):
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.effective_database_url)
-        redis = connect(redis_url)
-        app[K.ENGINE] = engine
-        app[K.SESSIONS] = session_factory(engine)
-        app[K.REDIS] = redis
-        app[K.STREAM] = IntakeStream(redis, app[K.KEYS])
-        app[K.REPLIES] = ReplyBus(redis, app[K.KEYS])
-        app[K.NLU] = make_nlu_client(settings, directory)
-        app[PIPELINE] = Pipeline(app[K.SESSIONS], app[K.REPLIES], app[K.KEYS], directory, app[K.METRICS],
-                                 nlu=app[K.NLU] if settings.nlu_enabled else None)
+def _wire_resources(app: web.Application, settings: Settings, redis_url: str, directory: Directory) -> None:
+    """Clients are created now (none connects before first use) so connectors can be wired
+    with them; a cleanup context closes them when the app stops."""
+    engine = create_engine(settings.effective_database_url)
+    redis = connect(redis_url)
+    app[K.ENGINE] = engine
+    app[K.SESSIONS] = session_factory(engine)
+    app[K.REDIS] = redis
+    app[K.STREAM] = IntakeStream(redis, app[K.KEYS])
+    app[K.REPLIES] = ReplyBus(redis, app[K.KEYS])
+    app[K.NLU] = make_nlu_client(settings, directory)
+    app[PIPELINE] = Pipeline(app[K.SESSIONS], app[K.REPLIES], app[K.KEYS], directory, app[K.METRICS],
+                             nlu=app[K.NLU] if settings.nlu_enabled else None)
+
+    async def close(app: web.Application) -> AsyncIterator[None]:
         yield
         await app[K.NLU].close()
         await redis.aclose()
         await engine.dispose()
 
-    return ctx
+    app.cleanup_ctx.append(close)
 
 
 def _worker(settings: Settings, consumer: str | None):
@@ -102,10 +105,11 @@ def create_app(
     app[K.METRICS] = Metrics()
     app[K.ATTACHMENTS] = AttachmentStore(settings.data_dir)
     app[K.CONNECTORS] = {}
-    app.cleanup_ctx.append(_resources(settings, redis_url, directory))
+    _wire_resources(app, settings, redis_url, directory)
     if run_worker or "worker" in services:
         app.cleanup_ctx.append(_worker(settings, consumer))
     app.cleanup_ctx.append(national_feed_ctx(poll="feed" in services))
+    setup_channels(app)
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)
     setup_templates(app)

@@ -129,14 +129,16 @@ async def reveal(app: web.Application, actor: cs.Actor, number: str) -> dict[str
 
 # --------------------------------------------------------------------------- working a ticket
 
-async def classify(app: web.Application, actor: cs.Actor, number: str, values: dict[str, Any]) -> Ticket:
+async def classify(app: web.Application, actor: cs.Actor, number: str,
+                   values: dict[str, Any]) -> list[cs.ClassificationChange]:
+    """Confirm or correct; returns the fields changed (empty: a bare confirmation)."""
     notices = Notices()
     async with app[K.SESSIONS]() as session, session.begin():
         ticket = await _handle(session, number, actor, notices)
-        await cs.set_classification(session, ticket, actor, app[K.DIRECTORY], values=values)
+        changes = await cs.set_classification(session, ticket, actor, app[K.DIRECTORY], values=values)
     notices.console.append(_updated(ticket, actor, "classify"))
     await notices.publish(app)
-    return ticket
+    return changes
 
 
 async def reply(app: web.Application, actor: cs.Actor, number: str, text: Any, *, mark_answered: bool = False) -> Entry:
