@@ -1,7 +1,10 @@
 # The two commands: `make run` and `make test`. Everything else is set-up they call.
 SHELL := /bin/bash
-PY311 ?= $(shell command -v python3.11 || command -v python3)
-PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n 1)
+# The first interpreter of each version that really runs (a pyenv shim may exist and fail).
+find_python = $(shell for p in $(1) $$HOME/.pyenv/versions/$(2).*/bin/python$(2); do \
+  $$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+PY311 ?= $(call find_python,python3.11 python3,3.11)
+PY310 ?= $(call find_python,python3.10,3.10)
 VENV := .venv
 RASA_VENV := .venv-rasa
 
