@@ -18,7 +18,7 @@ from connectors.storage import AttachmentStore
 from gateway import keys as K
 from gateway.api import admin, health, nlu, progress, web_chat
 from gateway.api.errors import json_errors
-from gateway.channels import national_feed_ctx, setup_channels
+from gateway.channels import national_feed_ctx, setup_channels, smtp_ctx
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
@@ -69,7 +69,7 @@ def _wire_resources(app: web.Application, settings: Settings, redis_url: str, di
 def _worker(settings: Settings, consumer: str | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         worker = Worker(
-            app[K.STREAM], app[PIPELINE], app[K.METRICS], consumer=consumer, batch=settings.worker_batch,
+            app[K.STREAM], app[PIPELINE], app[K.METRICS], consumer=consumer or settings.worker_consumer, batch=settings.worker_batch,
             max_deliveries=settings.worker_max_deliveries, claim_idle_ms=settings.worker_claim_idle_ms,
         )
         stop = asyncio.Event()
@@ -95,7 +95,8 @@ def create_app(
     directory: Directory | None = None,
 ) -> web.Application:
     """The gateway app.  ``services`` picks the background services this process runs:
-    ``worker`` (stream consumer; also ``run_worker=True``), ``feed`` (national platform poller)."""
+    ``worker`` (stream consumer; also ``run_worker=True``), ``feed`` (national platform poller),
+    ``smtp`` (the mayor's mailbox server)."""
     directory = directory or load_directory()
     app = web.Application(middlewares=[security_headers, json_errors], client_max_size=25 * 1024 * 1024)
     app[K.SETTINGS] = settings
@@ -109,6 +110,7 @@ def create_app(
     if run_worker or "worker" in services:
         app.cleanup_ctx.append(_worker(settings, consumer))
     app.cleanup_ctx.append(national_feed_ctx(poll="feed" in services))
+    app.cleanup_ctx.append(smtp_ctx(serve="smtp" in services))
     setup_channels(app)
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)

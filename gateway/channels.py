@@ -18,6 +18,7 @@ from gateway import keys as K
 log = logging.getLogger(__name__)
 
 FEED_POLLER: web.AppKey = web.AppKey("national_feed_poller")
+SMTP_SERVER: web.AppKey[asyncio.Server] = web.AppKey("smtp_server", asyncio.Server)
 
 
 class NationalPlatformReplies:
@@ -78,3 +79,31 @@ def setup_channels(app: web.Application) -> None:
             attachments=app[K.ATTACHMENTS], redis=app[K.REDIS], key_prefix=app[K.KEYS].connector("wechat"),
         )
         log.info("WeChat callback enabled at /wechat")
+
+
+def smtp_ctx(*, serve: bool):
+    """The mayor's mailbox: the SMTP server in this loop (``serve``), or only the outbound side
+    (operator replies and the outbox) for processes that do not take mail."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from connectors.email import EmailConnector, load_email_settings, start_smtp_server, stop_smtp_server
+
+        email_settings = load_email_settings()
+        prefix = app[K.KEYS].connector("email")
+        if not serve:
+            connector = EmailConnector(email_settings, wait_reply=app[K.REPLIES].wait_reply, redis=app[K.REDIS],
+                                       key_prefix=prefix)
+            app[K.CONNECTORS]["email"] = connector
+            yield
+            await connector.aclose()
+            return
+        server, connector = await start_smtp_server(
+            email_settings, publish=app[K.STREAM].publish, wait_reply=app[K.REPLIES].wait_reply,
+            attachments=app[K.ATTACHMENTS], redis=app[K.REDIS], key_prefix=prefix,
+        )
+        app[SMTP_SERVER] = server
+        app[K.CONNECTORS]["email"] = connector
+        yield
+        await stop_smtp_server(server, connector)
+
+    return ctx

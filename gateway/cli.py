@@ -3,6 +3,9 @@
     hotline run              everything in one launcher (embedded Redis/SQLite, Rasa child)
     hotline web              the HTTP gateway (add --with-worker to also consume the stream)
     hotline worker           a stream consumer (run N of them in one consumer group)
+    hotline smtp             the mayor's mailbox SMTP server
+    hotline feed             the national platform feed poller
+    hotline simulate national-feed   a local stand-in of the platform (tests, demos)
     hotline db upgrade       apply the migrations
     hotline nlu train|eval|activate MODEL
     hotline check            validate settings and the directory, then exit
@@ -81,12 +84,19 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from gateway.standalone import run_worker
+    if args.consumer:
+        os.environ["HOTLINE_CONSUMER"] = args.consumer
+    return _run_services({"worker"})
+
+
+def _run_services(services: set[str]) -> int:
+    from gateway.app import create_app
+    from gateway.standalone import run_services
 
     settings = _load()
     redis_url, embedded = _redis_url(settings)
     try:
-        asyncio.run(run_worker(settings, redis_url, consumer=args.consumer))
+        asyncio.run(run_services(create_app(settings, redis_url=redis_url, services=services)))
     except KeyboardInterrupt:
         pass
     finally:
@@ -96,19 +106,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
-    from gateway.standalone import run_services
+    return _run_services({"feed"})
 
-    settings = _load()
-    redis_url, embedded = _redis_url(settings)
-    try:
-        asyncio.run(run_services(create_app(settings, redis_url=redis_url, services={"feed"})))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if embedded:
-            embedded.shutdown()
-    return 0
+
+def cmd_smtp(args: argparse.Namespace) -> int:
+    return _run_services({"smtp"})
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -168,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="consume the intake stream")
     p.add_argument("--consumer", help="consumer name in the group (default host-pid)")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("smtp", help="serve the mayor's mailbox over SMTP (HOTLINE_SMTP_PORT)")
+    p.set_defaults(func=cmd_smtp)
 
     p = sub.add_parser("feed", help="poll the national platform feed (NATIONAL_FEED_URL)")
     p.set_defaults(func=cmd_feed)

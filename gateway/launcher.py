@@ -77,7 +77,7 @@ def launch(settings: Settings, *, start_rasa: bool = True) -> int:
             settings = settings.model_copy(update={"rasa_url": rasa_url})
         elif settings.rasa_url is None:
             log.warning("no NLU server (set RASA_URL or create .venv-rasa): every message goes to the operators")
-        app = create_app(settings, redis_url=redis_url, services={"worker", "feed"})
+        app = create_app(settings, redis_url=redis_url, services={"worker", "feed", "smtp"})
         print(f"\n  12345 intake gateway: http://{settings.http_host}:{settings.http_port}/\n"
               "  Ctrl-C stops everything.\n", flush=True)
         web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None,

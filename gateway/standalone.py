@@ -7,9 +7,6 @@ import signal
 
 from aiohttp import web
 
-from config.settings import Settings
-from gateway.app import create_app
-
 
 async def run_services(app: web.Application) -> None:
     """Start the app's cleanup contexts, wait for SIGINT/SIGTERM, then stop them."""
@@ -23,7 +20,3 @@ async def run_services(app: web.Application) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
-
-
-async def run_worker(settings: Settings, redis_url: str, *, consumer: str | None = None) -> None:
-    await run_services(create_app(settings, redis_url=redis_url, run_worker=True, consumer=consumer))

@@ -1,0 +1,343 @@
+"""The aiosmtpd handler of the mayor's mailbox: who may receive mail, and what 250 promises.
+
+A 250 is only ever sent after ``publish`` returned, i.e. after the message is durably in the
+intake stream.  Anything that keeps it from getting there (Redis down, disk full) is a
+451: the sending server keeps the mail and retries.  A mail the parser cannot make sense
+of is still accepted with its raw text, so a person can read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP
+
+from connectors.base import AttachmentRef, Contact, InboundMessage, IntakeUnavailable, Publish
+from connectors.email import loop_guard
+from connectors.email.decoding import clean_text
+from connectors.email.parsing import ParsedEmail, parse_email, parse_unparseable
+from connectors.email.settings import EmailSettings
+from connectors.storage import AttachmentRejected, AttachmentStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from connectors.email.connector import EmailConnector
+
+log = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 20
+# Parsing a few KB inline is cheaper than a thread hop; big mails go to a thread so one
+# 20 MB upload does not stall every other session on the loop.
+INLINE_PARSE_BYTES = 64 * 1024
+UNKNOWN_SENDER = "unknown-sender@invalid"
+
+
+class HotlineSMTP(SMTP):
+    """aiosmtpd's SMTP protocol, tolerant of over-long lines and tracked for shutdown.
+
+    RFC 5321 caps lines at 1000 octets, but webmail clients still send unwrapped HTML; a
+    citizen's letter should not bounce for that.  Total size stays capped by SIZE.
+    """
+
+    line_length_limit = 256 * 1024
+
+    def __init__(self, handler: MailboxHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._mailbox = handler
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:  # a new connection, not the STARTTLS re-entry
+            self._over_capacity = len(self._mailbox.sessions) >= self._mailbox.settings.max_sessions
+            self._mailbox.sessions.add(self)
+        super().connection_made(transport)
+
+    async def _handle_client(self) -> None:
+        # Each session may buffer a whole mail (up to max_bytes) in memory; past the cap a
+        # 421 makes the sending server come back later instead of exhausting memory.
+        # (_handle_client is aiosmtpd-internal; the version is pinned in requirements.lock.)
+        if getattr(self, "_over_capacity", False):
+            await self.push("421 4.7.0 Too many connections, try again later")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._mailbox.sessions.discard(self)
+        super().connection_lost(error)
+
+
+def _attachment_kind(content_type: str) -> str:
+    if content_type.startswith("image/"):
+        return "image"
+    if content_type.startswith("audio/"):
+        return "voice"
+    return "file"
+
+
+def _ascii_token(value: Any, limit: int = 200) -> str:
+    return re.sub(r"[^\x21-\x7e]", "?", str(value or ""))[:limit]
+
+
+def _clean_json(value: Any) -> Any:
+    """Metadata safe to serialise: strings cleaned of surrogates and control characters."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+class ByteBudget:
+    """At most ``limit`` bytes of mail in processing at once (one mail always fits)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, n: int):
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= n
+                self._changed.notify_all()
+
+
+class MailboxHandler:
+    def __init__(
+        self,
+        settings: EmailSettings,
+        *,
+        publish: Publish,
+        attachments: AttachmentStore,
+        connector: EmailConnector,
+        memory_budget: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.settings = settings
+        self.publish = publish
+        self.attachments = attachments
+        self.connector = connector
+        self.mailboxes = {a.lower() for a in settings.mailbox_addresses}
+        self.sessions: set[HotlineSMTP] = set()
+        self.in_flight: set[asyncio.Task] = set()
+        # Bounds parse/store memory by bytes, not by count: many small mails proceed in
+        # parallel (their fsyncs overlap), a few 20 MB ones take turns.
+        self._budget = ByteBudget(max(memory_budget, settings.max_bytes))
+
+    # ------------------------------------------------------------------ SMTP hooks
+
+    async def handle_RCPT(self, server: SMTP, session, envelope, address: str, rcpt_options: list[str]) -> str:
+        addr = address.strip().strip("<>").lower()
+        if addr not in self.mailboxes:
+            # Never an open relay: only our own mailbox addresses are local.
+            return "550 5.7.1 Relay access denied: no such mailbox here"
+        if any(r.strip().lower() == addr for r in envelope.rcpt_tos):
+            return "250 2.1.5 OK"
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session, envelope) -> str:
+        raw: bytes = envelope.original_content or b""
+        if len(raw) > self.settings.max_bytes:  # aiosmtpd enforces it too; belt and braces
+            return "552 5.3.4 Message size exceeds fixed maximum message size"
+        # Shielded: a client that hangs up while we publish must not cut the publish in
+        # half.  The mail then is in the stream without a 250; the sender's retry is
+        # deduplicated downstream by Message-ID.
+        task = asyncio.ensure_future(self._accept(raw, session, envelope))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+        return await asyncio.shield(task)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.exception("SMTP session error", exc_info=error)
+        return "451 4.3.0 Temporary server error, please retry"
+
+    # ------------------------------------------------------------------ intake
+
+    async def _accept(self, raw: bytes, session, envelope) -> str:
+        received_at = datetime.now(timezone.utc)
+        try:
+            async with self._budget.reserve(len(raw)):
+                parsed = await self._parse(raw)
+                try:
+                    stored, rejected = await self._store(raw, parsed, session, envelope, received_at)
+                except Exception:
+                    log.exception("could not store mail from %s", _ascii_token(envelope.mail_from))
+                    return "451 4.3.0 Temporary storage failure, please retry"
+        except Exception:
+            log.exception("unexpected error while reading a mail")
+            return "451 4.3.0 Temporary server error, please retry"
+
+        try:
+            message, suppressed = self._build(parsed, stored, rejected, session, envelope, received_at)
+        except Exception:
+            # Should not happen (every field is cleaned), but a bad mail must not be a 451
+            # loop either: keep it as raw text under a content-hash id.
+            log.exception("could not build the message; falling back to raw text")
+            parsed = parse_unparseable(raw, hostname=self.settings.server_hostname,
+                                       max_text_chars=self.settings.max_text_chars)
+            message, suppressed = self._build(parsed, stored, rejected, session, envelope, received_at)
+
+        try:
+            entry_id = await self.publish(message)
+        except IntakeUnavailable as exc:
+            log.warning("intake stream unavailable, mail %s deferred: %s", message.native_id, exc)
+            return "451 4.3.0 Intake temporarily unavailable, please retry"
+        except Exception:
+            log.exception("publish failed for mail %s", message.native_id)
+            return "451 4.3.0 Intake temporarily unavailable, please retry"
+        # Stored files are never deleted after a failed publish: the publish may have
+        # reached Redis before the error, and then the stream entry refers to them.
+
+        self.connector.after_accept(parsed, message, suppressed)
+        return f"250 2.0.0 OK queued as {_ascii_token(entry_id, 64)}"
+
+    async def _parse(self, raw: bytes) -> ParsedEmail:
+        kwargs = dict(
+            hostname=self.settings.server_hostname,
+            max_text_chars=self.settings.max_text_chars,
+            max_attachments=self.settings.max_attachments,
+        )
+        if len(raw) <= INLINE_PARSE_BYTES:
+            return parse_email(raw, **kwargs)
+        return await asyncio.to_thread(parse_email, raw, **kwargs)
+
+    def _trace_headers(self, session, envelope, received_at: datetime) -> bytes:
+        # Return-Path and Received as any final-delivery MTA adds them, so the stored .eml
+        # shows where the mail came from (RFC 5321 §4.4).
+        peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+        helo = _ascii_token(session.host_name or "unknown", 100)
+        proto = "ESMTPS" if session.ssl is not None else ("ESMTP" if session.extended_smtp else "SMTP")
+        rcpt = _ascii_token(envelope.rcpt_tos[0] if envelope.rcpt_tos else "", 200)
+        return (
+            f"Return-Path: <{_ascii_token(envelope.mail_from).strip('<>')}>\r\n"
+            f"Received: from {helo} ({_ascii_token(peer, 64)})\r\n"
+            f"\tby {self.settings.server_hostname} with {proto} id {uuid.uuid4().hex[:16]}\r\n"
+            f"\tfor <{rcpt}>; {format_datetime(received_at)}\r\n"
+        ).encode("ascii")
+
+    async def _store(
+        self, raw: bytes, parsed: ParsedEmail, session, envelope, received_at: datetime
+    ) -> tuple[list[AttachmentRef], list[dict[str, Any]]]:
+        rejected = list(parsed.rejected)
+        original = self._trace_headers(session, envelope, received_at) + raw
+        # All files of one mail are written concurrently: each save ends in an fsync, and
+        # the 250 waits for the slowest one, not for their sum.
+        saves = [
+            self.attachments.save(
+                original,
+                filename="original.eml",
+                content_type="message/rfc822",
+                kind="original_email",
+                check_type=False,
+                max_bytes=self.settings.max_bytes + 64 * 1024,
+            )
+        ]
+        saves += [
+            self.attachments.save(
+                att.data,
+                filename=att.filename,
+                content_type=att.content_type,
+                kind=_attachment_kind(att.content_type),
+                max_bytes=self.settings.attachment_max_bytes,
+            )
+            for att in parsed.attachments
+        ]
+        results = await asyncio.gather(*saves, return_exceptions=True)
+        stored = [r for r in results if isinstance(r, AttachmentRef)]
+        failure = next(
+            (r for r in results if isinstance(r, BaseException) and not isinstance(r, AttachmentRejected)), None
+        )
+        if failure is not None:
+            # Nothing was published yet, so these files are referenced by nothing.
+            for ref in stored:
+                try:
+                    self.attachments.path_of(ref.storage_key).unlink(missing_ok=True)
+                except (OSError, AttachmentRejected):
+                    pass
+            raise failure
+        for att, result in zip(parsed.attachments, results[1:]):
+            if isinstance(result, AttachmentRejected):
+                rejected.append(
+                    {"filename": att.filename, "content_type": att.content_type, "size": len(att.data),
+                     "reason": str(result)}
+                )
+        return stored, rejected
+
+    def _build(
+        self,
+        parsed: ParsedEmail,
+        stored: list[AttachmentRef],
+        rejected: list[dict[str, Any]],
+        session,
+        envelope,
+        received_at: datetime,
+    ) -> tuple[InboundMessage, str | None]:
+        mail_from = clean_text(envelope.mail_from or "").strip("<>").lower()
+        sender = parsed.sender or (mail_from if "@" in mail_from else None)
+        suppressed = loop_guard.suppression_reason(
+            parsed.headers,
+            envelope_from=envelope.mail_from,
+            sender=sender,
+            own_addresses=self.mailboxes,
+            loop_token=self.connector.loop_token,
+            content_type=parsed.content_type,
+        )
+        metadata: dict[str, Any] = {
+            "message_id": parsed.message_id,
+            "message_id_generated": parsed.message_id_generated,
+            "in_reply_to": parsed.in_reply_to,
+            "references": parsed.references,
+            "mail_from": mail_from,
+            "rcpt_to": [r.lower() for r in envelope.rcpt_tos],
+            "date": parsed.date,
+            "charset": parsed.charset,
+            "html_only": parsed.html_only,
+            "truncated": parsed.truncated,
+            "auto_reply": f"suppressed:{suppressed}" if suppressed else "pending",
+            "tls": session.ssl is not None,
+        }
+        if parsed.ticket_no:
+            metadata["ticket_no"] = parsed.ticket_no
+        if parsed.mentioned_tickets:
+            metadata["mentioned_tickets"] = parsed.mentioned_tickets
+        if rejected:
+            metadata["rejected_attachments"] = rejected
+        if parsed.defects:
+            metadata["defects"] = parsed.defects
+        if parsed.unparsed:
+            metadata["unparsed"] = True
+        if sender is None:
+            metadata["sender_unknown"] = True
+        message = InboundMessage(
+            channel="email",
+            native_id=clean_text(parsed.native_id),
+            sender_id=clean_text(sender or UNKNOWN_SENDER)[:254],
+            text=clean_text(parsed.text),
+            received_at=received_at,
+            thread_key=clean_text(parsed.thread_key) if parsed.thread_key else None,
+            subject=parsed.subject,
+            contact=Contact(name=parsed.sender_name, phone=parsed.phone, email=sender),
+            attachments=tuple(stored),
+            metadata=_clean_json(metadata),
+        )
+        message.to_json().encode("utf-8")  # proves it serialises before anything is promised
+        return message, suppressed
+

@@ -1,0 +1,65 @@
+"""The mayor's mailbox through the whole gateway: a mail becomes a ticket, a reply joins it."""
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.email import bound_address
+from gateway import keys as K
+from gateway.channels import SMTP_SERVER
+from ticketing.models import Entry, Ticket
+from tests.gateway.conftest import eventually
+
+MAILBOX = "mayor@12345.pds.gov.cn"
+
+
+@pytest.fixture
+async def mailbox(make_client, monkeypatch):
+    monkeypatch.setenv("HOTLINE_SMTP_PORT", "0")
+    client = await make_client(services={"smtp"})
+    host, port = bound_address(client.app[SMTP_SERVER])
+    return client, host, port
+
+
+def _send(host, port, subject, body, sender="citizen@example.com", to=MAILBOX):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg.set_content(body)
+    with smtplib.SMTP(host, port, timeout=10) as smtp:
+        return smtp.send_message(msg)
+
+
+async def _tickets(app):
+    async with app[K.SESSIONS]() as session:
+        return list((await session.execute(select(Ticket).where(Ticket.channel == "email"))).scalars())
+
+
+async def test_a_mail_becomes_a_ticket_and_a_reply_naming_it_joins_it(mailbox):
+    client, host, port = mailbox
+    await asyncio.to_thread(_send, host, port, "关于新华区光明路噪音扰民的反映",
+                            "尊敬的市长：光明路夜市每天凌晨两点还在营业，噪音很大。联系电话13837512345。")
+    tickets = await eventually(lambda: _tickets(client.app))
+    ticket = tickets[0]
+    assert ticket.citizen_email == "citizen@example.com" and ticket.citizen_phone == "13837512345"
+
+    await asyncio.to_thread(_send, host, port, f"Re: 关于新华区光明路噪音扰民的反映 [{ticket.number}]",
+                            "补充：今晚依旧吵到三点。")
+
+    async def two_citizen_entries():
+        async with client.app[K.SESSIONS]() as session:
+            n = (await session.execute(select(func.count(Entry.id)).where(
+                Entry.ticket_id == ticket.id, Entry.author == "citizen"))).scalar()
+        return n == 2
+
+    await eventually(two_citizen_entries)
+    assert len(await _tickets(client.app)) == 1
+
+
+async def test_the_mailbox_is_not_an_open_relay(mailbox):
+    _client, host, port = mailbox
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
+        await asyncio.to_thread(_send, host, port, "spam", "buy now", to="someone@example.org")
+    assert list(exc.value.recipients.values())[0][0] == 550
