@@ -125,18 +125,17 @@ class Pipeline:
         return Classification.from_nlu(result)
 
     async def process(self, msg: InboundMessage) -> Outcome:
-        # Cheap pre-check so a redelivered message costs no NLU call.
         async with self.sessions() as session:
+            # Checked first so a redelivered message costs no NLU call.
             if (existing := await services.find_entry(session, msg.channel, msg.native_id)) is not None:
                 return await self._redeliver(session, msg, existing)
-
-        cls = await self.classify(msg.text)
-        try:
-            async with self.sessions() as session, session.begin():
-                outcome = await self._store(session, msg, cls)
-        except IntegrityError:
-            # A concurrent worker stored the same channel message first.
-            async with self.sessions() as session:
+            await session.rollback()  # hold no snapshot while the NLU thinks
+            cls = await self.classify(msg.text)
+            try:
+                async with session.begin():
+                    outcome = await self._store(session, msg, cls)
+            except IntegrityError:
+                # A concurrent worker stored the same channel message first.
                 existing = await services.find_entry(session, msg.channel, msg.native_id)
                 if existing is None:
                     raise

@@ -27,7 +27,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout): a connection broken by a server restart fails
+    # one message, which stays unacknowledged and is retried.
+    return create_async_engine(url, echo=echo, pool_size=30, max_overflow=10, pool_recycle=1800)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,9 +3,10 @@
 The sequence lives in one row per day, bumped with an atomic upsert, so two workers can
 never mint the same number.  On SQLite (one writer at a time anyway) the bump runs inside
 the ticket's transaction and a rolled-back ticket gives its number back.  On PostgreSQL it
-runs in its own short transaction (:func:`mint_number_detached`): holding the day's row
-lock until the ticket commits would serialise every worker on that row; the price is a
-gap in the sequence when a ticket transaction rolls back.
+runs as one autocommitted statement (:func:`mint_number_detached`): holding the day's row
+lock until the ticket commits — or even across one more round trip to a busy event loop —
+would serialise every worker on that row; the price is a gap in the sequence when a ticket
+transaction rolls back.
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ def format_number(day: date, seq: int) -> str:
     return f"{PREFIX}{day:%Y%m%d}{seq:05d}"
 
 
-async def mint_number(session: AsyncSession, at: datetime) -> str:
-    day = local_day(at)
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
+def _upsert(insert, day: date):
+    return (
         insert(NumberCounter)
         .values(day=day, value=1)
         .on_conflict_do_update(index_elements=[NumberCounter.day], set_={"value": NumberCounter.value + 1})
         .returning(NumberCounter.value)
     )
-    seq = (await session.execute(stmt)).scalar_one()
+
+
+async def mint_number(session: AsyncSession, at: datetime) -> str:
+    """Mint inside the caller's transaction."""
+    day = local_day(at)
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    seq = (await session.execute(_upsert(insert, day))).scalar_one()
     return format_number(day, seq)
 
 
@@ -53,5 +57,8 @@ def detached_minting(sessions: async_sessionmaker[AsyncSession]) -> bool:
 
 async def mint_number_detached(sessions: async_sessionmaker[AsyncSession], at: datetime) -> str:
     """Mint in a short transaction of its own (PostgreSQL)."""
-    async with sessions() as session, session.begin():
-        return await mint_number(session, at)
+    engine = sessions.kw["bind"]
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        seq = (await conn.execute(_upsert(postgresql.insert, local_day(at)))).scalar_one()
+    return format_number(local_day(at), seq)
