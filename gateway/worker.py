@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from redis.exceptions import RedisError
 
+from connectors.base import InboundMessage
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.stream import IntakeStream, StreamEntry
@@ -95,24 +96,28 @@ class Worker:
 
     async def handle_batch(self, entries: list[StreamEntry]) -> None:
         # Different citizens in parallel; one citizen's messages in order.
-        lanes: dict[str, list[StreamEntry]] = defaultdict(list)
+        # Each entry is decoded once here; an undecodable one gets a lane of its own.
+        lanes: dict[str, list[tuple[StreamEntry, InboundMessage | Exception]]] = defaultdict(list)
         for entry in entries:
-            lanes[_lane(entry)].append(entry)
+            try:
+                decoded: InboundMessage | Exception = entry.message()
+                lane = f"{decoded.channel}:{decoded.sender_id}"
+            except Exception as exc:
+                decoded, lane = exc, f"raw:{entry.entry_id}"
+            lanes[lane].append((entry, decoded))
 
-        async def run_lane(lane: list[StreamEntry]) -> None:
-            for entry in lane:
-                await self.handle(entry)
+        async def run_lane(lane: list[tuple[StreamEntry, InboundMessage | Exception]]) -> None:
+            for entry, decoded in lane:
+                await self.handle(entry, decoded)
 
         await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
 
-    async def handle(self, entry: StreamEntry) -> None:
+    async def handle(self, entry: StreamEntry, msg: InboundMessage | Exception) -> None:
         if entry.deliveries > self.max_deliveries:
             await self._dead(entry, "delivered too many times")
             return
-        try:
-            msg = entry.message()
-        except Exception as exc:  # undecodable: retrying can never help
-            await self._dead(entry, f"undecodable entry: {exc!r}")
+        if isinstance(msg, Exception):  # undecodable: retrying can never help
+            await self._dead(entry, f"undecodable entry: {msg!r}")
             return
         started = time.perf_counter()
         try:
@@ -132,10 +137,3 @@ class Worker:
         await self.stream.dead_letter(entry, reason)
         self.metrics.dead_lettered.inc()
 
-
-def _lane(entry: StreamEntry) -> str:
-    try:
-        msg = entry.message()
-    except Exception:
-        return f"raw:{entry.entry_id}"
-    return f"{msg.channel}:{msg.sender_id}"
