@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -50,24 +50,19 @@ async def find_entry(session: AsyncSession, channel: str, channel_message_id: st
 
 
 async def lock_conversation(session: AsyncSession, channel: str, sender_id: str, at: datetime) -> Conversation:
-    """Get or create the citizen's conversation and lock it for this transaction.
+    """Get or create the citizen's conversation, locked for this transaction, in one statement.
 
-    The row lock serialises concurrent messages of one citizen, so two workers cannot both
-    decide "no open ticket" and open two tickets for the same person.
+    The upsert's row lock (PostgreSQL; SQLite serialises writers anyway) orders concurrent
+    messages of one citizen, so two workers cannot both decide "no open ticket" and open
+    two tickets for the same person.
     """
-    stmt = (
-        _insert(session)(Conversation)
-        .values(channel=channel, sender_id=sender_id, created_at=at, last_message_at=at)
-        .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.sender_id])
-    )
-    await session.execute(stmt)
-    query = select(Conversation).where(Conversation.channel == channel, Conversation.sender_id == sender_id)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    conv = (await session.execute(query)).scalar_one()
-    if conv.last_message_at is None or at > conv.last_message_at:
-        conv.last_message_at = at
-    return conv
+    insert = _insert(session)(Conversation).values(
+        channel=channel, sender_id=sender_id, created_at=at, last_message_at=at)
+    stmt = insert.on_conflict_do_update(
+        index_elements=[Conversation.channel, Conversation.sender_id],
+        set_={"last_message_at": insert.excluded.last_message_at},
+    ).returning(Conversation)
+    return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
 
 
 async def open_ticket_of(session: AsyncSession, conversation_id: int) -> Ticket | None:
@@ -328,13 +323,3 @@ async def public_progress(session: AsyncSession, number: str, phone_last4: str) 
         "timeline": timeline,
         "replies": replies,
     }
-
-
-async def search_tickets(session: AsyncSession, *, status: str | None = None, q: str | None = None,
-                         limit: int = 50) -> list[Ticket]:
-    stmt = select(Ticket).order_by(Ticket.urgent.desc(), Ticket.created_at)
-    if status:
-        stmt = stmt.where(Ticket.status == status)
-    if q:
-        stmt = stmt.where(or_(Ticket.number == q, Ticket.citizen_phone == q, Ticket.title.contains(q)))
-    return list((await session.execute(stmt.limit(limit))).scalars())
