@@ -8,14 +8,18 @@ PY310 ?= $(call find_python,python3.10,3.10)
 VENV := .venv
 RASA_VENV := .venv-rasa
 
-.PHONY: run test venv rasa-venv lint-imports browser clean
+.PHONY: run test venv rasa-venv nlu-model lint-imports browser clean
 
 run: venv rasa-venv
 	$(VENV)/bin/hotline run
 
-test: venv rasa-venv
+test: venv rasa-venv nlu-model
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Trained outside pytest (a first training takes minutes); a no-op when the data hash has a model.
+nlu-model: venv rasa-venv
+	$(VENV)/bin/hotline nlu train
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml

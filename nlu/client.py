@@ -95,6 +95,27 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
+_NUMBER = re.compile(r"(?<!\d)\d{3,7}(?!\d)")
+
+
+def hotline_number_keys(directory: Directory) -> dict[str, str]:
+    """Which answer covers which telephone number (from the directory, never typed twice)."""
+    keys: dict[str, str] = {}
+    for dept in directory.departments:
+        if dept.hotline and dept.integration in ("merged", "parallel"):
+            keys[dept.hotline] = f"faq/{dept.integration}_hotlines"
+    for region in directory.regions:
+        if region.former_hotline:
+            keys[region.former_hotline] = (
+                "faq/county_hotlines" if region.role == "remote_seat" else "faq/merged_hotlines"
+            )
+    for hotline in directory.non_integrated_hotlines:
+        keys[hotline.hotline] = f"hotline_{hotline.code}"
+    for number in directory.emergency_numbers:
+        keys[number.number] = "faq/emergency_numbers"
+    return keys
+
+
 class NluClient:
     def __init__(
         self,
@@ -115,6 +136,7 @@ class NluClient:
         self._answers_path = answers_path
         self.answers = load_answers(answers_path, self._directory)
         self.gazetteer = Gazetteer(self._directory)
+        self._number_keys = hotline_number_keys(self._directory)
         self._model: str | None = None
         self._model_checked = 0.0
 
@@ -147,6 +169,15 @@ class NluClient:
         self._model = name.removesuffix(".tar.gz")
         self._model_checked = time.monotonic()
         return self._model
+
+    def hotline_keys(self, text: str) -> list[str]:
+        """Answer keys of the directory's hotline numbers named in the text, in order of mention."""
+        found = []
+        for m in _NUMBER.finditer(text):
+            key = self._number_keys.get(m.group(0))
+            if key and key not in found:
+                found.append(key)
+        return found
 
     def answer_for(self, key: str) -> str | None:
         """An answer text by key (also the emergency reply texts `emergency_<kind>`)."""
@@ -263,26 +294,34 @@ class NluClient:
                 **common,
             )
 
+        # Not an emergency: an emergency intent the rules overruled (「120急救车收费标准」) gives way to
+        # the best other intent of the ranking.
+        if clf_kind:
+            ranking = [r for r in ranking if not str(r["name"]).startswith(EMERGENCY_PREFIX)] or ranking
+            top = ranking[0]
+            top_name, top_conf = str(top["name"]), float(top["confidence"])
+            intent = {"name": top_name, "confidence": round(top_conf, 4)}
+
         # 2. The bot answers by itself: FAQ retrieval intents, non-integrated hotlines, chit-chat.
-        if top_name == FAQ_INTENT:
-            selected = (raw.get("response_selector") or {}).get(FAQ_INTENT, {}).get("response", {})
-            key = selected.get("intent_response_key")
+        if top_name == FAQ_INTENT or top_name in ANSWERED_INTENTS:
+            if top_name == FAQ_INTENT:
+                selected = (raw.get("response_selector") or {}).get(FAQ_INTENT, {}).get("response", {})
+                key = selected.get("intent_response_key")
+                key_conf = float(selected.get("confidence") or 0.0)
+                threshold = th.faq_intent
+            else:
+                key, key_conf, threshold = top_name, 1.0, th.answer_intent
+            # A hotline number of the directory in the question decides which answer it is
+            # (「12319还能打吗」 is about the merged hotlines whatever the ResponseSelector thinks).
+            by_number = self.hotline_keys(text)
+            if len(by_number) == 1 or (by_number and key not in by_number):
+                key, key_conf = by_number[0], 1.0
             answer = self.answers.get(key) if key else None
             intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
-            if (
-                answer
-                and not fell_back
-                and top_conf >= th.faq_intent
-                and float(selected.get("confidence") or 0.0) >= th.faq_response
-            ):
+            # (The FallbackClassifier's nlu_fallback is not used here: its floor is below these
+            # thresholds, which were chosen on held-out data.)
+            if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
-            return NluResult(
-                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
-            )
-        if top_name in ANSWERED_INTENTS:
-            answer = self.answers.get(top_name)
-            if answer and not fell_back and top_conf >= th.answer_intent:
-                return NluResult(faq={"key": top_name, "answer": answer}, handoff=False, intent=intent, **common)
             return NluResult(
                 request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
             )

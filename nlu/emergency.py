@@ -33,34 +33,46 @@ PRECEDENCE = ("fire", "police", "traffic", "medical")
 _FALSE_FRIENDS = re.compile(
     "火锅|火车|火爆|火腿|火龙果|火柴|上火|发火|火气|大火车|打火机|防火墙|火力发电|炸鸡|炸酱|油炸|炸串|"
     "报警器|报警装置|报警系统|撞衫|心脏病医院|中毒性|抽风机|抽风扇|被困扰|困难户|交通事故责任|"
-    "110平|110千伏|110kv|120平|120元|119路|122路|120路|110路"
+    "睡着|压得喘不过气|撞歪|烟囱|烟味|110平|110千伏|110kv|120平|120元|119路|122路|120路|110路|信息泄漏|隐私泄漏|数据泄漏"
 )
 
 EVENTS: dict[str, tuple[str, ...]] = {
     "fire": (
         r"着火", r"起火", r"失火", r"火灾", r"大火", r"火很大", r"火势", r"烧起来", r"烧着了", r"烧了起来",
-        r"冒烟", r"冒黑烟", r"浓烟", r"烟很大", r"全是烟", r"(煤气|燃气|天然气|液化气)味",
-        r"(煤气|燃气|天然气|液化气|气罐|气瓶|管道).{0,6}(泄漏|泄露|漏气|漏了)", r"漏气.{0,8}(味|呛)",
+        r"冒.{0,4}烟", r"浓烟", r"烟(很|好|特别)大", r"全是烟", r"烟雾弥漫", r"火苗", r"火光", r"(煤气|燃气|天然气|液化气)味",
+        r"(煤气|燃气|天然气|液化气|气罐|气瓶|管道).{0,15}(泄漏|泄露|漏气|漏了|冒气|往外冒)", r"泄漏", r"漏气.{0,8}(味|呛)",
         r"爆炸", r"炸了", r"电梯困人", r"困在.{0,6}(电梯|里面|屋里|楼上|水里)", r"被困", r"出不来",
-        r"落水", r"溺水", r"掉进.{0,6}(河|水|井|湖|坑)", r"救火", r"fire",
+        r"落水", r"溺水", r"(掉|摔|跌|滑)(进|到|下|入).{0,6}(河|水|井|湖|坑|沟|塘|渠)", r"救火", r"消防车", r"fire",
+        r"(车|房子|屋|楼|厂房|仓库|草垛|麦垛|柴火垛|秸秆|电瓶车|电动车).{0,2}(着了|烧着)", r"火越来越大",
+        r"gas leak",
     ),
     "police": (
-        r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
-        r"捅了", r"杀人", r"要杀", r"杀了", r"行凶", r"正在打人", r"打人", r"打架", r"斗殴", r"群殴", r"殴打",
-        r"被打", r"绑架", r"劫持", r"非礼", r"强奸", r"猥亵", r"入室", r"撬门", r"撬锁", r"小偷", r"有贼",
-        r"家暴", r"跳楼", r"自杀", r"轻生", r"想不开", r"跟踪我", r"报警", r"孩子(丢|不见|走丢)", r"走失",
-        r"失踪", r"有人闹事", r"救命", r"police", r"robbery",
+        r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"抢(了|走)(我|他|她)", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
+        r"捅了", r"杀人", r"杀了人", r"要杀", r"杀我", r"行凶", r"打人", r"打我", r"打架", r"打起来", r"斗殴", r"群殴", r"殴打",
+        r"被打", r"绑架", r"劫持", r"非礼", r"强奸", r"猥亵", r"入室", r"撬.{0,4}(门|锁|窗)", r"小偷", r"有贼",
+        r"家暴", r"跳(楼|河|湖|江|桥)", r"自杀", r"轻生", r"想不开", r"不想活", r"跟踪我", r"报警",
+        r"(孩子|小孩|儿子|女儿|老人|父亲|母亲|爸|妈|爷爷|奶奶|姥姥|姥爷).{0,10}(丢了|不见了|走丢|找不到了|没回来|联系不上)", r"走失",
+        r"失踪", r"有人闹事", r"扭打", r"打骂", r"哭喊", r"呼救", r"堵.{0,8}(要钱|抢|打)", r"勒索",
+        r"冒充警察", r"救命", r"救救我", r"police", r"robbery", r"robbed", r"broke into", r"break in",
+        r"attack", r"knife", r"\bgun\b", r"kidnap",
     ),
     "traffic": (
         r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",
-        r"交通事故", r"肇事", r"逃逸", r"连环撞", r"相撞", r"剐蹭", r"撞到", r"撞上", r"车撞", r"car accident",
+        r"交通事故", r"肇事", r"逃逸", r"连环撞", r"相撞", r"剐蹭", r"撞到", r"撞上", r"车撞", r"撞了", r"撞(翻|飞)", r"翻到", r"翻进", r"伤员",
+        r"车.{0,8}(碰了|碰上|相碰|怼上|冲(到|进|下))", r"被.{0,4}车.{0,4}(撞|轧|压|碾)",
+        r"car accident", r"crash", r"hit and run",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
         r"喘不上气", r"喘不过气", r"呼吸困难", r"心脏病", r"心梗", r"心肌梗", r"心脏骤停", r"脑出血", r"脑梗",
         r"中风", r"抽搐", r"口吐白沫", r"大出血", r"流血不止", r"流了(很多|好多|一地)血", r"好多血", r"血流不止",
         r"休克", r"中毒", r"喝了农药", r"喝农药", r"安眠药", r"快不行了", r"起不来了", r"摔倒.{0,6}(起不来|不动)",
-        r"骨折", r"烫伤", r"烧伤", r"难产", r"要生了", r"羊水破", r"救护车", r"急救", r"heart attack", r"ambulance",
+        r"骨折", r"烫伤", r"烧伤", r"难产", r"要生了", r"羊水破", r"救护车", r"急救",
+        r"倒(在)?地(上)?(不动|不起|没反应)", r"倒在地上", r"不动了", r"没(有)?意识", r"没反应了", r"吞了", r"卡住.{0,6}(喘|气|脸)",
+        r"胸口(疼|痛)", r"胸痛", r"迷糊了", r"毒蘑菇", r"食物中毒", r"割腕",
+        r"(流|出|淌|吐|是|满|冒)血", r"血(止不住|流不止)", r"说不出话", r"动不了", r"半边身子", r"嘴歪", r"没(有)?反应",
+        r"摔下来", r"(从|在).{0,6}(楼|高处|架子|梯子|房顶).{0,6}(摔|掉|跌)", r"绞(了|伤|断|住)", r"(压|砸)(伤|断|在下面)",
+        r"heart attack", r"ambulance", r"unconscious", r"collapsed", r"not breathing",
     ),
 }
 
@@ -71,19 +83,25 @@ NEGATIVE_CUES: tuple[str, ...] = (
     # past events
     r"上个月", r"上月", r"上周", r"上星期", r"上礼拜", r"去年", r"前年", r"前几天", r"前些天", r"前阵子", r"前段时间",
     r"几天前", r"几年前", r"个月前", r"年前", r"上次", r"之前", r"以前", r"曾经", r"当年", r"那年", r"过火", r"着过",
-    r"撞过", r"已经(灭|扑灭|处理)", r"被扑灭", r"扑灭了", r"火灭了", r"处理完",
+    r"撞过", r"已经(灭|扑灭|处理)", r"报警(以后|之后|也|了也|没用|不管)", r"工伤", r"算不算", r"视频为证",
+    r"污染", r"排放", r"废气", r"老是", r"经常", r"总是", r"常常", r"多次", r"被扑灭", r"扑灭了", r"火灭了", r"处理完",
     # aftermath: repairs, compensation, responsibility
     r"赔偿", r"理赔", r"赔钱", r"定损", r"保险", r"维修", r"修缮", r"没修", r"没人修", r"重建", r"认定", r"事故责任",
     r"处理结果", r"鉴定", r"起诉", r"判决", r"调解", r"善后", r"后续",
     # information, fees, standards
     r"收费", r"费用", r"多少钱", r"标准", r"价格", r"报销", r"发票", r"电话是多少", r"号码是多少", r"电话多少",
-    r"什么电话", r"哪个电话", r"什么号码", r"怎么收", r"归谁管", r"哪个部门",
+    r"什么电话", r"哪个电话", r"什么号码", r"怎么收", r"归谁管", r"谁监管", r"谁管", r"不归", r"哪个部门",
     # hypothetical, prevention, training, fiction
     r"如果", r"万一", r"容易", r"担心", r"防止", r"避免", r"可能会", r"假如", r"假设", r"要是", r"以防", r"预防", r"防范", r"培训", r"演练", r"宣传", r"知识",
     r"讲座", r"科普", r"预案", r"检查", r"验收", r"隐患", r"灭火器", r"消防栓", r"消火栓", r"消防通道", r"安全出口",
-    r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻",
+    r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
+    # questions about the numbers and the platform itself (an FAQ, not a call for help)
+    r"(急救|报警|火警|救护|急救中心|紧急)(电话|号码)", r"打.{0,4}还是", r"还是.{0,3}12345", r"12345(能|管|可以)",
+    r"合并|并入|并进|整合", r"分别是", r"是什么电话",
     # complaints about a service, reports about conditions
     r"投诉", r"态度", r"太慢", r"不及时", r"服务差", r"举报",
+    # thanks and praise look back on something that is over
+    r"表扬", r"感谢", r"点赞", r"锦旗",
 )
 
 NOW_CUES: tuple[str, ...] = (
@@ -114,7 +132,7 @@ class Assessment:
     @property
     def asked_number(self) -> bool:
         """The citizen named the number to call (「快叫120」): that choice is not second-guessed."""
-        return any(re.search(r"(?<!\d)(110|119|120|122)(?!\d)", h) for hs in self.hits.values() for h in hs)
+        return any(_explicit_kind(h) for hs in self.hits.values() for h in hs)
 
     @property
     def number(self) -> str | None:
@@ -139,17 +157,27 @@ def assess(text: str) -> Assessment:
     return Assessment(kind=kind, hits=hits, negatives=negatives, now=now)
 
 
-# Words that ask for help without saying what happened: they mean 110 only when nothing more specific
-# is named (「剐蹭了别人的车，怎么报警」 is a 122 matter).
-GENERIC = frozenset({"报警", "救命", "police"})
+# Words that ask for help, or hint, without saying what happened: they decide the kind only when
+# nothing more specific is named (「剐蹭了别人的车，怎么报警」 is a 122 matter, 「撞车了，车在冒烟」 too).
+_WEAK = re.compile(r"报警|救命|救救我|police|警察|民警|冒.{0,4}烟|不动了|泄漏|交警")
+# The citizen names the service to send: that choice is not second-guessed.
+_EXPLICIT = re.compile(r"(?<!\d)(110|119|120|122)(?!\d)|救护车|消防车")
+_EXPLICIT_KIND = {"救护车": "medical", "消防车": "fire"}
+
+
+def _explicit_kind(hit: str) -> str | None:
+    m = _EXPLICIT.search(hit)
+    if not m:
+        return None
+    return KIND_OF_NUMBER.get(m.group(1) or "") or _EXPLICIT_KIND[m.group(0)]
 
 
 def pick_kind(hits: dict[str, list[str]]) -> str:
-    """A number the citizen asked for wins; then specific words by precedence; then generic ones."""
+    """A number or service the citizen asked for wins; then specific words by precedence; then weak ones."""
     for kind in PRECEDENCE:
-        if any(re.search(rf"(?<!\d){NUMBERS[kind]}(?!\d)", h) for h in hits.get(kind, [])):
+        if any(_explicit_kind(h) == kind for h in hits.get(kind, [])):
             return kind
-    specific = [k for k in PRECEDENCE if any(h not in GENERIC for h in hits.get(k, []))]
+    specific = [k for k in PRECEDENCE if any(not _WEAK.fullmatch(h.strip()) for h in hits.get(k, []))]
     if specific:
         return specific[0]
     return next(kind for kind in PRECEDENCE if kind in hits)

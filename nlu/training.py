@@ -1,0 +1,257 @@
+"""Train the Rasa NLU model, cached by a content hash of everything that defines it.
+
+A model is named `nlu-<hash>.tar.gz` where the hash covers nlu/config.yml, every file under
+nlu/data/ and nlu/jieba_dict/ (and nlu/domain.yml if there is one). So `ensure_model()` retrains only
+when the training data really changed, and the test suite, `make run` and CI on the same machine share
+one model. Models live outside the clone: `~/.cache/hotline-nlu/models`, or `$HOTLINE_NLU_MODEL_DIR`.
+
+Rasa runs from its own virtualenv (Python 3.10): `$HOTLINE_RASA_BIN`, default `<repo>/.venv-rasa/bin/rasa`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+NLU_DIR = Path(__file__).resolve().parent
+REPO_ROOT = NLU_DIR.parent
+CONFIG = NLU_DIR / "config.yml"
+DATA_DIR = NLU_DIR / "data"
+DICT_DIR = NLU_DIR / "jieba_dict"
+DOMAIN = NLU_DIR / "domain.yml"
+MODEL_PREFIX = "nlu-"
+
+
+class TrainingError(RuntimeError):
+    """`rasa train nlu` failed; the message carries the tail of its output."""
+
+
+def rasa_bin() -> str:
+    return os.environ.get("HOTLINE_RASA_BIN") or str(REPO_ROOT / ".venv-rasa" / "bin" / "rasa")
+
+
+def model_cache_dir() -> Path:
+    path = Path(os.environ.get("HOTLINE_NLU_MODEL_DIR") or Path.home() / ".cache" / "hotline-nlu" / "models")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def rasa_env() -> dict[str, str]:
+    """Environment for every Rasa process: no telemetry (no network here), quiet TensorFlow,
+    Rasa's component cache outside the clone (it defaults to ./.rasa in the working directory), and
+    the repository on PYTHONPATH for the custom component."""
+    env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("RASA_CACHE_DIRECTORY", str(model_cache_dir().parent / "rasa-cache"))
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    # The pipeline has a custom component (nlu.rasa_components): Rasa must be able to import it.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _model_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
+    files = [nlu_dir / CONFIG.name]
+    if (nlu_dir / DOMAIN.name).exists():
+        files.append(nlu_dir / DOMAIN.name)
+    for folder in (nlu_dir / DATA_DIR.name, nlu_dir / DICT_DIR.name):
+        files.extend(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(files)
+
+
+def data_hash(nlu_dir: Path | None = None) -> str:
+    """Content hash of config + training data + dictionary (12 hex digits).
+
+    `nlu_dir`: another folder laid out like nlu/ (config.yml, data/, jieba_dict/), e.g. the project the
+    admin pages export from the database working copy; default the repository's nlu/.
+    """
+    nlu_dir = nlu_dir or NLU_DIR
+    digest = hashlib.sha256()
+    for path in _model_inputs(nlu_dir):
+        digest.update(str(path.relative_to(nlu_dir)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def model_name(hash_: str | None = None) -> str:
+    return f"{MODEL_PREFIX}{hash_ or data_hash()}"
+
+
+def find_model(hash_: str | None = None) -> Path | None:
+    """The cached model trained on exactly the current data, if any."""
+    hash_ = hash_ or data_hash()
+    candidates = sorted(
+        (p for p in model_cache_dir().glob("*.tar.gz") if hash_ in p.name),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    return candidates[0] if candidates else None
+
+
+def latest_model() -> Path | None:
+    """The most recently trained model of any data (for tools that accept a stale model)."""
+    models = sorted(model_cache_dir().glob(f"{MODEL_PREFIX}*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+@contextlib.contextmanager
+def _train_lock() -> Iterator[None]:
+    """One training at a time per cache (tests, `make run` and CI may start together)."""
+    with open(model_cache_dir() / ".train.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def train(progress: bool = True) -> Path:
+    """Run `rasa train nlu` and return the model path.
+
+    With `progress`, Rasa's own output (the epoch progress bars of DIET and the ResponseSelector) goes
+    straight to the terminal. Without it, the output is kept and shown only if training fails.
+    The model is written to a temporary folder first and moved into the cache when complete, so a
+    half-written file can never be picked up by `find_model()`.
+    """
+    hash_ = data_hash()
+    cache = model_cache_dir()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="train-", dir=cache) as tmp:
+        cmd = [
+            rasa_bin(), "train", "nlu",
+            "--config", str(CONFIG.relative_to(REPO_ROOT)),
+            "--nlu", str(DATA_DIR.relative_to(REPO_ROOT)),
+            "--out", tmp,
+            "--fixed-model-name", model_name(hash_),
+        ]  # fmt: skip
+        if progress:
+            print(f"[nlu] training model {model_name(hash_)} (data hash {hash_}) ...", file=sys.stderr, flush=True)
+            # cwd = repo root: config.yml names the jieba dictionary relative to it.
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=rasa_env())
+            output = ""
+        else:
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=rasa_env(), capture_output=True, text=True)
+            output = (proc.stdout or "") + (proc.stderr or "")
+        produced = list(Path(tmp).glob("*.tar.gz"))
+        if proc.returncode != 0 or not produced:
+            tail = "\n".join(output.splitlines()[-40:])
+            raise TrainingError(f"rasa train nlu failed (exit {proc.returncode})\n{tail}")
+        target = cache / f"{model_name(hash_)}.tar.gz"
+        shutil.move(str(produced[0]), target)
+    seconds = time.monotonic() - started
+    # Side-car with the training time (bench/nlu.py reports it without retraining).
+    target.with_name(target.name.removesuffix(".tar.gz") + ".json").write_text(
+        json.dumps({"model": target.name, "data_hash": hash_, "train_seconds": round(seconds, 1),
+                    "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}),
+        encoding="utf-8",
+    )
+    if progress:
+        print(f"[nlu] model {target} trained in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return target
+
+
+def training_info(model: Path) -> dict | None:
+    """What train() recorded about a model (training time), if anything."""
+    info = model.with_name(model.name.removesuffix(".tar.gz") + ".json")
+    try:
+        return json.loads(info.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_model(progress: bool = True) -> Path:
+    """The model for the current data: from the cache, or trained now (once, even if called in parallel)."""
+    found = find_model()
+    if found:
+        return found
+    with _train_lock():
+        found = find_model()  # trained by another process while we waited for the lock
+        return found or train(progress=progress)
+
+
+# --------------------------------------------------------------------------- exported projects (admin training)
+
+EPOCHS_ENV = "HOTLINE_NLU_TRAIN_EPOCHS"
+_EPOCHS_LINE = re.compile(r"^(?P<indent>[ \t]+)epochs:[ \t]*\d+", re.MULTILINE)
+# tqdm's bar as Rasa prints it: "Epochs:  45%|████▌     | 45/100 [00:10<00:12, ...]"
+_EPOCH_PROGRESS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+
+
+def epochs_setting() -> int | None:
+    """$HOTLINE_NLU_TRAIN_EPOCHS: train DIET and the ResponseSelector for that many epochs instead
+    of config.yml's (tests and quick trials; a model trained so is named by its own data hash)."""
+    raw = os.environ.get(EPOCHS_ENV, "").strip()
+    if not raw:
+        return None
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"{EPOCHS_ENV} must be a positive number of epochs")
+    return value
+
+
+def config_text(epochs: int | None = None) -> str:
+    """nlu/config.yml, with every `epochs:` (DIET, ResponseSelector) set to `epochs` if given."""
+    text = CONFIG.read_text(encoding="utf-8")
+    if epochs is None:
+        return text
+    return _EPOCHS_LINE.sub(lambda m: f"{m.group('indent')}epochs: {int(epochs)}", text)
+
+
+def config_epochs(text: str) -> list[int]:
+    return [int(m.group(0).split(":")[1]) for m in _EPOCHS_LINE.finditer(text)]
+
+
+def write_project(root: Path, config: str, data_files: dict[str, str]) -> Path:
+    """Lay out a training project under `root`: root/nlu/{config.yml, data/nlu/<files>, jieba_dict/}.
+
+    Rasa runs with cwd = root, so config.yml's `dictionary_path: nlu/jieba_dict` resolves inside the
+    project. Returns root/nlu (pass it to data_hash())."""
+    nlu_dir = Path(root) / "nlu"
+    data = nlu_dir / DATA_DIR.name / "nlu"
+    data.mkdir(parents=True, exist_ok=True)
+    (nlu_dir / CONFIG.name).write_text(config, encoding="utf-8")
+    for name, text in data_files.items():
+        (data / name).write_text(text, encoding="utf-8")
+    shutil.copytree(DICT_DIR, nlu_dir / DICT_DIR.name, dirs_exist_ok=True)
+    return nlu_dir
+
+
+def train_command(nlu_dir: Path, out_dir: Path, name: str) -> list[str]:
+    """`rasa train nlu` for a project written by write_project() (run it with cwd = nlu_dir.parent)."""
+    return [
+        rasa_bin(), "train", "nlu",
+        "--config", str(Path(nlu_dir.name) / CONFIG.name),
+        "--nlu", str(Path(nlu_dir.name) / DATA_DIR.name),
+        "--out", str(out_dir),
+        "--fixed-model-name", name,
+    ]  # fmt: skip
+
+
+def epoch_progress(chunk: str) -> tuple[int, int] | None:
+    """The last "Epochs: n/N" of a chunk of Rasa's output, or None."""
+    found = _EPOCH_PROGRESS.findall(chunk)
+    if not found:
+        return None
+    done, total = found[-1]
+    return int(done), int(total)
+
+
+def write_training_info(target: Path, hash_: str, seconds: float, **extra: object) -> None:
+    target.with_name(target.name.removesuffix(".tar.gz") + ".json").write_text(
+        json.dumps({"model": target.name, "data_hash": hash_, "train_seconds": round(seconds, 1),
+                    "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}),
+        encoding="utf-8",
+    )

@@ -1,0 +1,141 @@
+"""Training data, held-out sets, answers and tooling: consistency checks that need no Rasa."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.directory import load_directory
+from nlu import evaluate, training
+from nlu.client import ANSWERED_INTENTS, load_answers
+from nlu.server import rasa_command
+
+DATA = Path(training.DATA_DIR) / "nlu"
+
+
+def training_examples() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path in sorted(DATA.glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "intent" in item:
+                texts = [
+                    re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:])
+                    for line in item["examples"].splitlines()
+                    if line.strip().startswith("- ")
+                ]
+                out.setdefault(item["intent"], []).extend(texts)
+    return out
+
+
+def test_intents_cover_the_directory():
+    intents = set(training_examples())
+    directory = load_directory()
+    for code in directory.department_codes:
+        if (DATA / "departments.yml").exists():
+            assert f"dept_{code}" in intents
+    for kind in ("police", "fire", "medical", "traffic"):
+        assert f"emergency_{kind}" in intents
+    for hotline in directory.non_integrated_hotlines:
+        assert f"hotline_{hotline.code}" in intents
+    assert {"greet", "thanks", "out_of_scope"} <= intents
+
+
+def test_enough_examples_for_my_intents():
+    for intent, texts in training_examples().items():
+        if intent.startswith(("faq/", "emergency_", "hotline_")) or intent in ("greet", "thanks", "out_of_scope"):
+            assert len(set(texts)) >= 12, intent
+
+
+def test_every_faq_key_and_answered_intent_has_an_answer():
+    answers = load_answers()
+    keys = [i for i in training_examples() if i.startswith("faq/")] + list(ANSWERED_INTENTS)
+    for key in keys:
+        assert answers.get(key), key
+        assert "{" not in answers[key], key
+        assert " " not in answers[key].replace("APP", ""), f"stray space in {key}"
+
+
+def test_answers_carry_the_seed_numbers():
+    answers = load_answers()
+    assert "12329" in answers["hotline_housing_fund"]
+    assert "12366" in answers["hotline_tax"]
+    assert "12121" in answers["hotline_weather"]
+    assert "7×24" in answers["faq/service_hours"]
+    directory = load_directory()
+    for dept in directory.departments:
+        if dept.integration == "merged":
+            assert dept.hotline in answers["faq/merged_hotlines"], dept.code
+        if dept.integration == "parallel":
+            assert dept.hotline in answers["faq/parallel_hotlines"], dept.code
+    for region in directory.regions:
+        target = "faq/county_hotlines" if region.role == "remote_seat" else "faq/merged_hotlines"
+        assert region.former_hotline in answers[target], region.code
+    for number in ("110", "119", "120", "122"):
+        assert number in answers["faq/emergency_numbers"]
+
+
+@pytest.mark.parametrize("path", evaluate.heldout_files(), ids=lambda p: p.name)
+def test_heldout_is_valid_and_never_trained_on(path):
+    directory = load_directory()
+    trained = training_examples()
+    train_texts = {t for texts in trained.values() for t in texts}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert data["examples"]
+    for ex in data["examples"]:
+        assert set(ex) == {"text", "intent", "request_type", "region"}, ex
+        assert ex["text"] not in train_texts, f"held-out text in the training data: {ex['text']}"
+        assert ex["intent"] in trained, f"unknown intent {ex['intent']}"
+        assert ex["region"] is None or ex["region"] in directory.region_codes, ex
+        assert ex["request_type"] is None or ex["request_type"] in directory.request_type_codes, ex
+
+
+def test_heldout_other_has_ten_per_intent():
+    examples = evaluate.load_heldout([evaluate.HELDOUT_DIR / "heldout_other.yml"])
+    counts: dict[str, int] = {}
+    for ex in examples:
+        counts[ex["intent"]] = counts.get(ex["intent"], 0) + 1
+    mine = [i for i in training_examples() if i.startswith(("faq/", "emergency_", "hotline_"))]
+    for intent in mine + ["greet", "thanks", "out_of_scope"]:
+        assert counts.get(intent, 0) >= 10, intent
+
+
+def test_data_hash_and_model_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTLINE_NLU_MODEL_DIR", str(tmp_path))
+    h = training.data_hash()
+    assert re.fullmatch(r"[0-9a-f]{12}", h) and training.data_hash() == h
+    assert training.model_cache_dir() == tmp_path
+    assert training.find_model() is None
+    (tmp_path / "nlu-000000000000.tar.gz").write_bytes(b"old")
+    assert training.find_model() is None
+    model = tmp_path / f"nlu-{h}.tar.gz"
+    model.write_bytes(b"x")
+    assert training.find_model() == model
+    assert training.ensure_model(progress=False) == model  # cached: no training
+
+
+def test_data_hash_follows_content(tmp_path, monkeypatch):
+    # A copy of the project's NLU inputs; changing one example changes the hash.
+    import shutil
+
+    root = tmp_path / "nlu"
+    shutil.copytree(training.NLU_DIR / "data", root / "data")
+    shutil.copytree(training.NLU_DIR / "jieba_dict", root / "jieba_dict")
+    shutil.copy(training.CONFIG, root / "config.yml")
+    for name, value in {"NLU_DIR": root, "CONFIG": root / "config.yml", "DATA_DIR": root / "data",
+                        "DICT_DIR": root / "jieba_dict", "DOMAIN": root / "domain.yml"}.items():
+        monkeypatch.setattr(training, name, value)
+    before = training.data_hash()
+    faq = root / "data" / "nlu" / "faq.yml"
+    faq.write_text(faq.read_text(encoding="utf-8") + "    - 12345周日上班吗\n", encoding="utf-8")
+    assert training.data_hash() != before
+
+
+def test_rasa_command(monkeypatch):
+    monkeypatch.setenv("HOTLINE_RASA_BIN", "/opt/rasa/bin/rasa")
+    cmd = rasa_command("/m/nlu-abc.tar.gz", port=5123)
+    assert cmd[:3] == ["/opt/rasa/bin/rasa", "run", "--enable-api"]
+    assert cmd[cmd.index("-m") + 1] == "/m/nlu-abc.tar.gz"
+    assert cmd[cmd.index("-p") + 1] == "5123" and cmd[cmd.index("-i") + 1] == "127.0.0.1"

@@ -1,0 +1,173 @@
+"""Unit tests of the rules that run without Rasa: emergency net, gazetteer, request type, text norm."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.directory import load_directory
+from nlu import emergency, request_type
+from nlu.regions import REGIONS_DATA, Gazetteer, read_region_data, read_region_lookup
+from nlu.textnorm import normalize, to_simplified
+
+
+# ---------------------------------------------------------------- emergency net
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("救命！家里着火了", "fire"),
+        ("家裡著火了，快來人", "fire"),
+        ("楼道里一股煤气味", "fire"),
+        ("燃气管道被挖断了，一直在泄漏", "fire"),
+        ("我被困在电梯里了", "fire"),
+        ("楼下有人拿刀砍人", "police"),
+        ("有人在撬我家门锁", "police"),
+        ("救命啊", "police"),
+        ("中兴路口出车祸了，有人躺在地上", "traffic"),
+        ("我刚刚剐蹭了别人的车，怎么报警", "traffic"),  # 报警 alone is generic: the accident decides
+        ("我爸晕倒了叫不醒", "medical"),
+        ("快叫120，我爷爷快不行了", "medical"),
+        ("快叫１２０", "medical"),  # full-width digits
+        ("有人打架，被捅了一刀流了很多血", "police"),  # violence before the ambulance
+        ("去年也着过火，现在又着火了，快来人", "fire"),  # a now-cue beats the past
+    ],
+)
+def test_emergency_detected(text, kind):
+    a = emergency.assess(text)
+    assert a.kind == kind
+    assert a.number == emergency.NUMBERS[kind]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "上个月着过火，墙还没修",
+        "120急救车收费标准",
+        "火警电话是多少",
+        "如果着火了怎么办",
+        "小区消防通道被堵了",
+        "路口红绿灯坏了，很容易出车祸",
+        "我要投诉城管打人",
+        "买了一套110平的房子，物业费怎么算",
+        "附近新开的火锅店太吵了",
+        "燃气报警器是不是必须装",
+        "想参加急救知识培训",
+        "交通事故责任认定书多久能出来",
+    ],
+)
+def test_emergency_negatives(text):
+    a = emergency.assess(text)
+    assert a.kind is None, (text, a)
+
+
+def test_negated_flag_vetoes_even_without_event_words():
+    # No event word at all, but the message is explicitly about the past: the client uses
+    # `negated` to overrule an over-confident emergency_* intent of the classifier.
+    a = emergency.assess("上个月着过火，墙还没修")
+    assert a.negated and not a.hits
+
+
+def test_emergency_for_contract_shape():
+    assert emergency.emergency_for("traffic") == {"number": "122", "kind": "traffic"}
+    numbers = {e.number: e.kind for e in load_directory().emergency_numbers}
+    assert numbers == {v: k for k, v in emergency.NUMBERS.items()}
+
+
+# ---------------------------------------------------------------- regions
+
+@pytest.fixture(scope="module")
+def gazetteer():
+    return Gazetteer()
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("郟县冢头镇有人占道经营", "jiaxian"),
+        ("郏县的路坏了", "jiaxian"),
+        ("郟縣縣城停水", "jiaxian"),
+        ("新城区白龟湖边上垃圾没人清", "shifanqu"),
+        ("示范区的学校", "shifanqu"),
+        ("汝州那边的路灯不亮", "ruzhou"),
+        ("舞钢垭口街道", "wugang"),
+        ("鲁山下汤镇温泉", "lushan"),
+        ("魯山縣", "lushan"),
+        ("宝丰县闹店镇", "baofeng"),
+        ("叶县昆阳街道", "yexian"),
+        ("石龙区高庄街道", "shilong"),
+        ("卫东区优越路", "weidong"),
+        ("湛河区姚孟", "zhanhe"),
+        ("高新区的企业", "gaoxin"),
+        ("新华区曙光街", "xinhua"),
+        ("我是郏县人，在新华区打工，新华区的老板拖欠工资", "xinhua"),  # most mentioned wins
+    ],
+)
+def test_gazetteer_finds_region(gazetteer, text, code):
+    assert gazetteer.find(text) == code
+
+
+@pytest.mark.parametrize("text", ["我在新华书店买了本书", "公积金怎么提取", "新华社报道了", ""])
+def test_gazetteer_no_region(gazetteer, text):
+    assert gazetteer.find(text) is None
+
+
+def test_gazetteer_canonical(gazetteer):
+    assert gazetteer.canonical("jiaxian") == "jiaxian"
+    assert gazetteer.canonical("郟县") == "jiaxian"
+    assert gazetteer.canonical("新城区") == "shifanqu"
+    assert gazetteer.canonical("北京") is None
+
+
+def test_region_data_consistent_with_directory():
+    directory = load_directory()
+    synonyms = read_region_data()
+    lookup = read_region_lookup()
+    assert set(synonyms) == set(directory.region_codes)
+    names = [n for ns in synonyms.values() for n in ns]
+    assert len(names) == len(set(names)), "a name maps to two regions"
+    assert set(lookup) == set(names), f"lookup table and synonyms of {REGIONS_DATA} differ"
+    # Longest first: the lookup regex is an alternation and takes the first alternative that matches.
+    assert [len(n) for n in lookup] == sorted((len(n) for n in lookup), reverse=True)
+    for region in directory.regions:
+        for alias in (region.name, *region.aliases):
+            assert alias in synonyms[region.code], f"directory alias {alias} missing from {REGIONS_DATA}"
+
+
+# ---------------------------------------------------------------- request type
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("请问社保卡在哪里补办？", "consult"),
+        ("公积金提取需要什么材料", "consult"),
+        ("我要投诉光明路烧烤店油烟扰民，天天到半夜", "complaint"),
+        ("楼上装修噪音太大，严重影响休息", "complaint"),
+        ("举报有人在河边偷排污水", "report"),
+        ("叶县有个黑作坊无证生产食品", "report"),
+        ("建议在白龟湖多设几个公交站", "suggestion"),
+        ("希望能在小区门口增设一个红绿灯", "suggestion"),
+        ("我家停水三天了，麻烦帮忙协调一下", "help"),
+        ("老人生活困难，想申请救助", "help"),
+        ("表扬卫东区城管的师傅，服务很好", "praise"),
+        ("非常感谢派出所民警帮我找回了钱包", "praise"),
+    ],
+)
+def test_request_type(text, expected):
+    assert request_type.classify(text) == expected
+
+
+def test_request_type_always_a_directory_code():
+    codes = load_directory().request_type_codes
+    for text in ["", "路灯", "？", "……", "hello"]:
+        assert request_type.classify(text) in codes
+
+
+# ---------------------------------------------------------------- text normalisation
+
+def test_textnorm():
+    assert to_simplified("郟縣衛東區著火了") == "郏县卫东区着火了"
+    assert normalize("１２０ ＳＯＳ") == "120 sos"
+    # Every keyword of the rules survives normalisation (they are written in simplified characters).
+    for words in emergency.EVENTS.values():
+        for w in words:
+            assert normalize(w) == w.lower() or "\\" in w or "(" in w, w
