@@ -19,7 +19,11 @@ from gateway import keys as K
 from gateway.api import admin, health, nlu, progress, web_chat
 from gateway.api.errors import json_errors
 from gateway.channels import national_feed_ctx, setup_channels, smtp_ctx
+from gateway.citizen import setup_citizen
+from gateway.console import setup_console
 from gateway.metrics import Metrics
+from gateway.nlu_admin import setup_nlu_admin
+from gateway.openapi import setup_openapi
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
 from gateway.replies import ReplyBus
@@ -114,5 +118,9 @@ def create_app(
     setup_channels(app)
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)
+    setup_console(app)
+    setup_nlu_admin(app)
+    setup_openapi(app)
     setup_templates(app)
+    setup_citizen(app)
     return app

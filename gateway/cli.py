@@ -9,6 +9,7 @@
     hotline db upgrade       apply the migrations
     hotline nlu train|eval|activate MODEL
     hotline check            validate settings and the directory, then exit
+    hotline user add NAME --role R [--password P]   a console account (prompts without --password)
 """
 
 from __future__ import annotations
@@ -136,6 +137,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from gateway.console.bootstrap import add_user
+
+    settings = _load()
+    return add_user(settings.effective_database_url, args.name, args.role, args.password, args.display_name)
+
+
 def cmd_nlu(args: argparse.Namespace) -> int:
     from nlu import cli as nlu_cli
 
@@ -189,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate settings and the directory")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("user", help="console accounts")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="create an operator, supervisor or admin account")
+    ua.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
+    ua.add_argument("--role", required=True, choices=["operator", "supervisor", "admin"])
+    ua.add_argument("--password", help="initial password (prompted for when omitted)")
+    ua.add_argument("--display-name", help="name shown in the console (default: the user name)")
+    ua.set_defaults(func=cmd_user_add)
 
     p = sub.add_parser("nlu", help="train, evaluate and activate NLU models")
     nsub = p.add_subparsers(dest="nlu_command", required=True)

@@ -73,6 +73,11 @@ class ReplyBus:
         try:
             while True:
                 msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
+                # redis-py's timeout handling can swallow a cancellation that lands while it waits;
+                # without this check a cancelled SSE handler would loop here and stall shutdown.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 if msg is None:
                     yield None
                     continue

@@ -26,7 +26,6 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -157,7 +156,7 @@ class Dispatch(Base):
 # Indexes of the ticket store that only the console needs (created by migration 0002); declared
 # here so Alembic's autogenerate sees them without this module editing ``ticketing.models``.
 Index("ix_tickets_status_urgent_created", Ticket.status, Ticket.urgent, Ticket.created_at)
-Index("ix_tickets_assignee_status", Ticket.assignee, Ticket.status)
+Index("ix_tickets_status_assignee", Ticket.status, Ticket.assignee)
 Index("ix_ticket_events_action_at", TicketEvent.action, TicketEvent.at)
 
 
@@ -213,6 +212,16 @@ def arrived_off_hours(directory: Directory, at: datetime) -> bool:
     return not shift_status(directory, at).on_duty
 
 
+def off_hours_note(directory: Directory, at: datetime | None = None) -> str | None:
+    """What the bot can add to its receipt outside the network hotline's shift, else None."""
+    shift = shift_status(directory, at)
+    if shift.on_duty or shift.next_start is None:
+        return None
+    when = shift.next_start.astimezone(ZoneInfo(directory.network_hotline.timezone))
+    return (f"现在是非工作时间（网络热线人工服务时间 {shift.start}—{shift.end}），"
+            f"工作人员将于 {when.month}月{when.day}日 {shift.start} 后依次处理您的诉求。")
+
+
 # --------------------------------------------------------------------------- the queue
 
 @dataclass(frozen=True)
@@ -240,7 +249,21 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_condition(q: str):
+# A text search looks at the newest matching messages/titles only: enough to find what a
+# caller describes, and it keeps a common word from reading every message ever received.
+SEARCH_WINDOW = 500
+
+
+def _like(column, q: str):
+    pattern = f"%{_escape_like(q)}%"
+    # ILIKE only when case can matter: for Chinese text LIKE is the same and much cheaper.
+    if q.lower() != q.upper():
+        return column.ilike(pattern, escape="\\")
+    return column.like(pattern, escape="\\")
+
+
+def _exact_condition(q: str):
+    """Ticket number or phone number, when ``q`` looks like one (index look-ups); else None."""
     q = q.strip()
     compact = q.replace(" ", "").replace("-", "")
     upper = compact.upper()
@@ -251,11 +274,23 @@ def _search_condition(q: str):
     digits = compact.removeprefix("+86")
     if digits.isdigit() and len(digits) >= 7:
         return Ticket.citizen_phone == digits
-    pattern = f"%{_escape_like(q)}%"
-    in_entries = exists().where(
-        Entry.ticket_id == Ticket.id, Entry.author == "citizen", Entry.text.ilike(pattern, escape="\\")
-    )
-    return or_(Ticket.title.ilike(pattern, escape="\\"), in_entries)
+    return None
+
+
+async def _text_matches(session: AsyncSession, q: str) -> set[int]:
+    """Ids of tickets whose citizen messages (text or subject) contain ``q``, newest first.
+
+    A ticket's title is always taken from its first message's subject or text (pipeline,
+    national feed, manual intake), so searching the messages covers titles too.  One bounded
+    query instead of ``title LIKE … OR EXISTS(…)``, which PostgreSQL can only answer by
+    scanning both tables in full.
+    """
+    q = q.strip()
+    in_messages = (select(Entry.ticket_id)
+                   .where(Entry.ticket_id.is_not(None), Entry.author == "citizen",
+                          or_(_like(Entry.text, q), _like(Entry.subject, q)))
+                   .order_by(Entry.id.desc()).limit(SEARCH_WINDOW))
+    return set((await session.execute(in_messages)).scalars())
 
 
 def _filtered(stmt, flt: QueueFilter, searching: bool):
@@ -277,8 +312,6 @@ def _filtered(stmt, flt: QueueFilter, searching: bool):
         stmt = stmt.where(Ticket.assignee == flt.assignee)
     if flt.urgent is not None:
         stmt = stmt.where(Ticket.urgent.is_(flt.urgent))
-    if searching:
-        stmt = stmt.where(_search_condition(flt.q or ""))
     return stmt
 
 
@@ -295,13 +328,22 @@ async def queue(session: AsyncSession, flt: QueueFilter, *, limit: int = 50, off
     searching = bool(flt.q and flt.q.strip())
     base = _filtered(select(Ticket), flt, searching)
     if searching:
+        exact = _exact_condition(flt.q or "")
+        if exact is not None:
+            base = base.where(exact)
+        else:
+            ids = await _text_matches(session, flt.q or "")
+            if not ids:
+                return QueuePage([], 0, limit, offset, True)
+            base = base.where(Ticket.id.in_(sorted(ids)))
         rows = (await session.execute(base.order_by(Ticket.created_at.desc(), Ticket.id.desc())
                                       .limit(limit).offset(offset))).scalars()
         return QueuePage(list(rows), None, limit, offset, True)
 
-    urgent_count = (await session.execute(
-        _filtered(select(func.count()).select_from(Ticket), flt, False).where(Ticket.urgent.is_(True))
-    )).scalar_one() if flt.urgent is not False else 0
+    total, urgent_count = (await session.execute(_filtered(
+        select(func.count(), func.coalesce(func.sum(case((Ticket.urgent.is_(True), 1), else_=0)), 0))
+        .select_from(Ticket), flt, False))).one()
+    total, urgent_count = int(total), int(urgent_count)
     tickets: list[Ticket] = []
     if offset < urgent_count:
         stmt = base.where(Ticket.urgent.is_(True)).order_by(Ticket.created_at.desc(), Ticket.id.desc())
@@ -310,10 +352,7 @@ async def queue(session: AsyncSession, flt: QueueFilter, *, limit: int = 50, off
     if rest > 0 and flt.urgent is not True:
         stmt = base.where(Ticket.urgent.is_(False)).order_by(Ticket.created_at, Ticket.id)
         tickets += (await session.execute(stmt.limit(rest).offset(max(0, offset - urgent_count)))).scalars()
-    total = None
-    if count:
-        total = (await session.execute(_filtered(select(func.count()).select_from(Ticket), flt, False))).scalar_one()
-    return QueuePage(tickets, total, limit, offset, False)
+    return QueuePage(tickets, total if count else None, limit, offset, False)
 
 
 async def get_ticket(session: AsyncSession, number: str, *, full: bool = False) -> Ticket:
@@ -757,7 +796,8 @@ async def dispatch(
     session.add(row)
     await services.record_event(session, ticket, actor=actor.username, action="forward",
                                 to_value=target, public=False,
-                                detail={"target_kind": target_kind, "deadline": deadline.isoformat() if deadline else None})
+                                detail={"target_kind": target_kind,
+                                        "deadline": deadline.isoformat() if deadline else None})
     if note and note.strip():
         await add_note(session, ticket, actor, f"转办说明：{note.strip()}")
     return row
@@ -797,7 +837,8 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
     text = _clean_text(data.text, "诉求内容")
     values = {k: _validate_code(directory, k, getattr(data, k)) for k in ("department", "region", "request_type")}
     # Same caller on the same channel → same conversation, like every other channel.
-    sender = f"{data.channel}:{data.phone}" if data.phone else f"{data.channel}:anon:{now.timestamp():.6f}:{actor.username}"
+    sender = (f"{data.channel}:{data.phone}" if data.phone
+              else f"{data.channel}:anon:{now.timestamp():.6f}:{actor.username}")
     conv = await services.lock_conversation(session, data.channel, sender, now)
     classified = any(values.values())
     ticket = await services.create_ticket(
@@ -847,7 +888,8 @@ async def canned_replies(session: AsyncSession, actor: Actor) -> list[CannedRepl
     return list((await session.execute(stmt)).scalars())
 
 
-async def add_canned_reply(session: AsyncSession, actor: Actor, title: Any, text: Any, *, shared: bool = False) -> CannedReply:
+async def add_canned_reply(session: AsyncSession, actor: Actor, title: Any, text: Any, *,
+                           shared: bool = False) -> CannedReply:
     if shared and not actor.supervisor:
         raise ConsoleError(403, "supervisor_only", "只有班长可以维护公共常用语")
     title = _clean_text(title, "标题")[:100]
@@ -900,7 +942,8 @@ class OperatorStats:
 HANDLING_ACTIONS = (Action.ANSWER.value, Action.DISPATCH.value, Action.MERGE.value)
 
 
-async def operator_stats(session: AsyncSession, *, since: datetime, until: datetime | None = None) -> list[OperatorStats]:
+async def operator_stats(session: AsyncSession, *, since: datetime,
+                         until: datetime | None = None) -> list[OperatorStats]:
     """Per operator, over [since, until): tickets handled, median time to the first reply,
     corrections others made to their classifications, their tickets reopened afterwards.
 
@@ -983,12 +1026,14 @@ async def operator_stats(session: AsyncSession, *, since: datetime, until: datet
 
 
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
-    """Headline numbers for the console header: waiting, urgent waiting, unclaimed."""
-    pending = Ticket.status == Status.PENDING_REVIEW.value
-    row = (await session.execute(select(
-        func.count(),
-        func.coalesce(func.sum(case((Ticket.urgent.is_(True), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Ticket.assignee.is_(None), 1), else_=0)), 0),
-    ).select_from(Ticket).where(pending))).one()
-    return {"pending": int(row[0]), "urgent": int(row[1]), "unclaimed": int(row[2])}
+    """Headline numbers for the console header: waiting, urgent waiting, unclaimed.
 
+    Two counts that the (status, urgent, …) and (status, assignee) indexes answer alone.
+    """
+    pending = Ticket.status == Status.PENDING_REVIEW.value
+    total, urgent = (await session.execute(select(
+        func.count(), func.coalesce(func.sum(case((Ticket.urgent.is_(True), 1), else_=0)), 0),
+    ).select_from(Ticket).where(pending))).one()
+    unclaimed = (await session.execute(
+        select(func.count()).select_from(Ticket).where(pending, Ticket.assignee.is_(None)))).scalar_one()
+    return {"pending": int(total), "urgent": int(urgent), "unclaimed": int(unclaimed)}

@@ -145,7 +145,11 @@ async def reply(app: web.Application, actor: cs.Actor, number: str, text: Any, *
     notices = Notices()
     async with app[K.SESSIONS]() as session:
         ticket = await _handle(session, number, actor, notices)
-        # The claim (if any) commits with the pending reply, before the channel is tried.
+        if notices.web or notices.console:
+            # Claimed just now: the citizen hears "an operator joined" before the answer.
+            await session.commit()
+            await notices.publish(app)
+            notices = Notices()
         entry = await deliver_operator_reply(app, session, ticket, text, actor)
         if mark_answered and ticket.status in ("pending_review", "dispatched"):
             ticket = await _locked(session, number)
@@ -189,7 +193,8 @@ async def merge(app: web.Application, actor: cs.Actor, number: str, into: Any) -
     return source
 
 
-async def lifecycle(app: web.Application, actor: cs.Actor, number: str, action: str, note_text: str | None = None) -> Ticket:
+async def lifecycle(app: web.Application, actor: cs.Actor, number: str, action: str,
+                    note_text: str | None = None) -> Ticket:
     """answer (直接办结) | close | reopen."""
     notices = Notices()
     async with app[K.SESSIONS]() as session, session.begin():

@@ -30,6 +30,7 @@ from gateway.console.auth import (
     public,
     require_role,
     start_session,
+    user_of,
 )
 from gateway.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
 from gateway.console.forms import intake_from_json, intake_from_multipart, queue_filter
@@ -152,7 +153,7 @@ async def me(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def my_shift(request: web.Request) -> web.Response:
     payload = await body(request)
-    return json_response({"user": user_dict(await set_shift(request, request["console_user"].username,
+    return json_response({"user": user_dict(await set_shift(request, user_of(request).username,
                                                              bool(payload.get("on_shift"))))})
 
 
@@ -444,10 +445,11 @@ async def list_users(request: web.Request) -> web.Response:
 async def add_user(request: web.Request) -> web.Response:
     payload = await body(request)
     async with request.app[K.SESSIONS]() as session, session.begin():
-        user = await accounts.create_user(session, str(payload.get("username") or ""), role=str(payload.get("role") or ""),
+        user = await accounts.create_user(session, str(payload.get("username") or ""),
+                                          role=str(payload.get("role") or ""),
                                           password=payload.get("password") or "",
                                           display_name=payload.get("display_name"),
-                                          actor=request["console_user"].username)
+                                          actor=user_of(request).username)
     return json_response({"user": user_dict(user)}, status=201)
 
 
@@ -462,7 +464,7 @@ async def update_user(request: web.Request) -> web.Response:
         user = await accounts.user_by_name(session, request.match_info["username"])
         if user is None:
             raise ApiError(404, "not_found", "没有这个账号")
-        await accounts.update_user(session, user, actor=request["console_user"].username, **payload)
+        await accounts.update_user(session, user, actor=user_of(request).username, **payload)
     return json_response({"user": user_dict(user)})
 
 

@@ -31,7 +31,7 @@ from ticketing.console_services import Actor
 COOKIE_NAME = "hotline_console"
 SESSION_MAX_AGE = 12 * 3600  # one long day shift; then log in again
 STORAGE: web.AppKey[RedisStorage] = web.AppKey("console_session_storage", RedisStorage)
-USER_KEY = "console_user"
+USER_KEY: web.RequestKey[User | None] = web.RequestKey("console_user")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 OPERATORS = ("operator", "supervisor")
@@ -165,6 +165,13 @@ async def pop_flashes(request: web.Request) -> list[tuple[str, str]]:
         return []
     del session["flash"]
     return [(k, m) for k, m in messages]
+
+
+def user_of(request: web.Request) -> User:
+    """The user ``require_role`` admitted (only valid inside a role-checked handler)."""
+    user = request[USER_KEY]
+    assert user is not None
+    return user
 
 
 def actor_of(request: web.Request) -> Actor:

@@ -43,23 +43,40 @@ async def set_auto_assign(app: web.Application, enabled: bool) -> None:
 @require_role(*OPERATORS)
 async def console_events(request: web.Request) -> web.StreamResponse:
     app = request.app
+    # Subscribed before the response starts: once the browser sees the stream open, no
+    # event can fall between "connected" and "listening".
+    pubsub = app[K.REDIS].pubsub()
+    await pubsub.subscribe(app[K.KEYS].console_events)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream; charset=utf-8",
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",
     })
-    await response.prepare(request)
-    await response.write(b"retry: 3000\n: connected\n\n")
     try:
-        async for event in app[K.REPLIES].subscribe(app[K.KEYS].console_events, heartbeat=HEARTBEAT_SECONDS):
-            if event is None:
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n: connected\n\n")
+        while True:
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS)
+            if msg is None:
                 await response.write(b": ping\n\n")
                 continue
-            data = json.dumps(event, ensure_ascii=False)
+            try:
+                data = json.dumps(json.loads(msg["data"]), ensure_ascii=False)
+            except (ValueError, TypeError):
+                continue
             await response.write(f"event: {SSE_EVENT}\ndata: {data}\n\n".encode())
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        await _close(pubsub)
     return response
+
+
+async def _close(pubsub) -> None:
+    # Bounded: a pub/sub connection interrupted mid-read can make aclose() wait forever,
+    # which would hold up the app's shutdown.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(pubsub.aclose()), 2)
 
 
 async def _assigner(app: web.Application) -> None:
@@ -69,9 +86,19 @@ async def _assigner(app: web.Application) -> None:
     one of them win each ticket.
     """
     while True:
+        pubsub = app[K.REDIS].pubsub()
         try:
-            async for event in app[K.REPLIES].subscribe(app[K.KEYS].console_events, heartbeat=30):
-                if not event or event.get("type") not in ("ticket", "emergency") or not event.get("ticket_no"):
+            await pubsub.subscribe(app[K.KEYS].console_events)
+            while True:
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                if msg is None:
+                    continue
+                try:
+                    event = json.loads(msg["data"])
+                except (ValueError, TypeError):
+                    continue
+                if not isinstance(event, dict) or event.get("type") not in ("ticket", "emergency") \
+                        or not event.get("ticket_no"):
                     continue
                 if not await auto_assign_enabled(app):
                     continue
@@ -84,6 +111,8 @@ async def _assigner(app: web.Application) -> None:
         except Exception as exc:  # Redis or DB blip: wait and listen again
             log.warning("console auto-assigner: %s", exc)
             await asyncio.sleep(2)
+        finally:
+            await _close(pubsub)
 
 
 async def _assign_one(app: web.Application, number: str) -> None:
@@ -100,8 +129,7 @@ async def assigner_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ASSIGNER] = task
     yield
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    await asyncio.wait([task], timeout=5)
 
 
 async def assign_backlog(app: web.Application, limit: int = 50) -> int:

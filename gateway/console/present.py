@@ -39,6 +39,9 @@ FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type"
                 "title": "标题", "citizen_phone": "电话", "citizen_name": "姓名", "citizen_email": "邮箱"}
 
 
+CODED_FIELDS = ("department", "region", "request_type", "status", "urgent")
+
+
 class Labels:
     """Chinese names for the directory's codes."""
 
@@ -106,7 +109,8 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None) -> d
         "updated_at": iso(ticket.updated_at),
         "deadline": iso(ticket.deadline),
         "deadline_local": local(ticket.deadline),
-        "overdue": bool(ticket.deadline and ticket.deadline < now and ticket.status in {s.value for s in OPEN_STATUSES}),
+        "overdue": bool(ticket.deadline and ticket.deadline < now
+                        and ticket.status in {s.value for s in OPEN_STATUSES}),
         "waiting_seconds": int(wait),
         "waiting_label": waiting(wait),
         "phone_masked": mask_phone(ticket.citizen_phone),
@@ -179,8 +183,8 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         "action_label": EVENT_LABELS.get(ev.action, ev.action), "field": ev.field,
         "field_label": FIELD_LABELS.get(ev.field or "", ev.field or ""),
         "from_value": ev.from_value, "to_value": ev.to_value,
-        "from_label": labels.of(ev.field, ev.from_value) if ev.field in ("department", "region", "request_type", "status", "urgent") else ev.from_value,
-        "to_label": labels.of(ev.field, ev.to_value) if ev.field in ("department", "region", "request_type", "status", "urgent") else ev.to_value,
+        "from_label": labels.of(ev.field, ev.from_value) if ev.field in CODED_FIELDS else ev.from_value,
+        "to_label": labels.of(ev.field, ev.to_value) if ev.field in CODED_FIELDS else ev.to_value,
     } for ev in ticket.events]
     pred = ticket.predictions[-1] if ticket.predictions else None
     mine = ticket.assignee == actor.username

@@ -31,10 +31,11 @@ from gateway.console.auth import (
     pop_flashes,
     public,
     require_role,
+    user_of,
 )
 from gateway.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
 from gateway.console.forms import intake_from_multipart, queue_filter
-from gateway.console.present import AUDIT_LABELS, Labels, local, summary, waiting
+from gateway.console.present import Labels, local, summary, waiting
 from gateway.ratelimit import RateLimiter, client_address
 from gateway.security import check_csrf
 from ticketing import accounts
@@ -45,6 +46,11 @@ from ticketing.models import Attachment, utcnow
 
 routes = web.RouteTableDef()
 
+# Where a refused form goes back to when the browser sent no Referer.
+BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
+              ("/console/admin/suggestions", "/console/admin/suggestions"),
+              ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
+              ("/console/intake", "/console/intake"))
 HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users"}
 
 
@@ -92,7 +98,8 @@ def page_action(handler):
         if number:
             raise web.HTTPSeeOther(f"/console/tickets/{number}")
         ref = urlparse(request.headers.get("Referer", ""))
-        raise web.HTTPSeeOther(_safe_next(ref.path + (f"?{ref.query}" if ref.query else ""), "/console"))
+        fallback = next((page for prefix, page in BACK_PAGES if request.path.startswith(prefix)), "/console")
+        raise web.HTTPSeeOther(_safe_next(ref.path + (f"?{ref.query}" if ref.query else ""), fallback))
 
     return wrapper
 
@@ -141,7 +148,7 @@ async def logout(request: web.Request) -> web.Response:
 @page_action
 async def toggle_shift(request: web.Request) -> web.Response:
     form = await request.post()
-    user = await set_shift(request, request["console_user"].username, form.get("on_shift") == "1")
+    user = await set_shift(request, user_of(request).username, form.get("on_shift") == "1")
     await flash(request, "已开始上班，可接收自动分配的工单" if user.on_shift else "已下班，不再接收自动分配")
     raise web.HTTPSeeOther(_safe_next(str(form.get("next", "")), "/console"))
 
@@ -182,7 +189,7 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         "prev_offset": max(0, offset - limit) if offset > 0 else None,
         "next_offset": offset + limit if len(page.tickets) == limit else None,
         "options": _filter_options(directory),
-        "me": request["console_user"].username,
+        "me": user_of(request).username,
     }
 
 
@@ -305,7 +312,8 @@ async def reply(request: web.Request) -> web.Response:
 async def retry(request: web.Request) -> web.Response:
     entry = await actions.retry_delivery(request.app, actor_of(request), _number(request),
                                          int(request.match_info["entry_id"]))
-    await flash(request, "答复已发送" if entry.delivery_status == "sent" else f"仍未发出：{entry.delivery_detail or ''}",
+    sent = entry.delivery_status == "sent"
+    await flash(request, "答复已发送" if sent else f"仍未发出：{entry.delivery_detail or ''}",
                 "info" if entry.delivery_status == "sent" else "error")
     raise _back(request)
 
@@ -498,7 +506,8 @@ async def audit_page(request: web.Request) -> web.Response:
     async with request.app[K.SESSIONS]() as session:
         rows = await accounts.audit_entries(session, action=request.query.get("action") or None,
                                             actor=request.query.get("actor") or None)
-    return await render(request, "console/audit.html", {"nav": "audit", "rows": rows, "audit_labels": AUDIT_LABELS})
+    return await render(request, "console/audit.html",
+                        {"nav": "audit", "rows": rows, "audit_labels": accounts.AUDIT_LABELS})
 
 
 # --------------------------------------------------------------------------- admins
@@ -521,7 +530,7 @@ async def users_add(request: web.Request) -> web.Response:
         user = await accounts.create_user(session, str(form.get("username", "")), role=str(form.get("role", "")),
                                           password=str(form.get("password", "")),
                                           display_name=str(form.get("display_name", "")) or None,
-                                          actor=request["console_user"].username)
+                                          actor=user_of(request).username)
     await flash(request, f"已创建账号 {user.username}")
     raise web.HTTPSeeOther("/console/admin/users")
 
@@ -544,7 +553,7 @@ async def users_update(request: web.Request) -> web.Response:
         user = await accounts.user_by_name(session, request.match_info["username"])
         if user is None:
             raise cs.ConsoleError(404, "not_found", "没有这个账号")
-        await accounts.update_user(session, user, actor=request["console_user"].username, **changes)
+        await accounts.update_user(session, user, actor=user_of(request).username, **changes)
     await flash(request, f"已更新账号 {user.username}")
     raise web.HTTPSeeOther("/console/admin/users")
 

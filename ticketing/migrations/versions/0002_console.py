@@ -129,7 +129,7 @@ def upgrade() -> None:
     # scans of this index; the supervisor figures read events by action and time.
     with op.batch_alter_table("tickets") as batch:
         batch.create_index("ix_tickets_status_urgent_created", ["status", "urgent", "created_at"])
-        batch.create_index("ix_tickets_assignee_status", ["assignee", "status"])
+        batch.create_index("ix_tickets_status_assignee", ["status", "assignee"])
     with op.batch_alter_table("ticket_events") as batch:
         batch.create_index("ix_ticket_events_action_at", ["action", "at"])
 
@@ -138,7 +138,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ticket_events") as batch:
         batch.drop_index("ix_ticket_events_action_at")
     with op.batch_alter_table("tickets") as batch:
-        batch.drop_index("ix_tickets_assignee_status")
+        batch.drop_index("ix_tickets_status_assignee")
         batch.drop_index("ix_tickets_status_urgent_created")
     op.drop_index("ix_dispatches_ticket_id", table_name="dispatches")
     op.drop_table("dispatches")

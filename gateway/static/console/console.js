@@ -1,0 +1,259 @@
+/* Operator console: keyboard shortcuts, live-queue cues, small form helpers.
+ * Loaded as a file (the CSP forbids inline scripts); no eval, no inline handlers. */
+(function () {
+  'use strict';
+
+  var page = document.body.getAttribute('data-page') || '';
+  var selectedNumber = null;
+  var liveTimer = null;
+
+  function isTyping(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
+  }
+
+  function submit(id) {
+    var form = document.getElementById(id);
+    if (form) {
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      return true;
+    }
+    return false;
+  }
+
+  function focus(id) {
+    var el = document.getElementById(id);
+    if (el) { el.focus(); return true; }
+    return false;
+  }
+
+  function toggleHelp() {
+    var help = document.getElementById('help');
+    if (help) help.hidden = !help.hidden;
+  }
+
+  /* ---------------------------------------------------------------- queue */
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll('#queue-rows tr.row'));
+  }
+
+  function selectRow(index) {
+    var all = rows();
+    if (!all.length) return;
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach(function (r) { r.classList.remove('selected'); });
+    var row = all[index];
+    row.classList.add('selected');
+    row.scrollIntoView({ block: 'nearest' });
+    selectedNumber = row.getAttribute('data-number');
+  }
+
+  function selectedIndex() {
+    var all = rows();
+    for (var i = 0; i < all.length; i++) {
+      if (all[i].getAttribute('data-number') === selectedNumber) return i;
+    }
+    return -1;
+  }
+
+  function openSelected() {
+    var all = rows();
+    var i = selectedIndex();
+    if (i >= 0) window.location.href = all[i].getAttribute('data-href');
+  }
+
+  function claimSelected() {
+    var all = rows();
+    var i = selectedIndex();
+    if (i < 0) return;
+    var form = all[i].querySelector('form.claim-form');
+    if (form) { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
+  }
+
+  function restoreSelection() {
+    if (!selectedNumber) return;
+    var i = selectedIndex();
+    if (i >= 0) rows()[i].classList.add('selected');
+  }
+
+  /* ---------------------------------------------------------------- live cue */
+
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      var ctx = new Ctx();
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.frequency.value = 880;
+      gain.gain.value = 0.05;
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.15);
+      osc.onended = function () { ctx.close(); };
+    } catch (e) { /* audio is a nicety; browsers may block it before a click */ }
+  }
+
+  var CUE_TEXT = {
+    ticket: '新工单', followup: '群众补充了信息', emergency: '紧急工单', claimed: '工单已被认领',
+    assigned: '工单已自动分配', updated: '工单已更新', delivery: '答复发送状态更新'
+  };
+
+  function onLiveEvent(data) {
+    var cue = document.getElementById('live-cue');
+    var important = data.type === 'ticket' || data.type === 'followup' || data.type === 'emergency';
+    if (cue) {
+      cue.textContent = (CUE_TEXT[data.type] || '队列已更新') + (data.ticket_no ? '：' + data.ticket_no : '');
+      cue.className = 'live-cue' + (data.type === 'emergency' ? ' emergency' : '');
+      cue.hidden = false;
+      clearTimeout(liveTimer);
+      liveTimer = setTimeout(function () { cue.hidden = true; }, 8000);
+    }
+    if (important) {
+      window.__lastLiveTicket = data.ticket_no;
+      if (document.hidden && document.title.indexOf('【新】') !== 0) document.title = '【新】' + document.title;
+      beep();
+    }
+  }
+
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) document.title = document.title.replace(/^【新】/, '');
+  });
+
+  // Live connection state, shown by the header dot (and waited on by the browser test).
+  document.body.addEventListener('htmx:sseOpen', function () { document.body.setAttribute('data-live', 'open'); });
+  document.body.addEventListener('htmx:sseError', function () { document.body.setAttribute('data-live', 'error'); });
+
+  document.body.addEventListener('htmx:sseMessage', function (ev) {
+    var raw = ev.detail && ev.detail.data;
+    if (!raw) return;
+    try { onLiveEvent(JSON.parse(raw)); } catch (e) { /* not ours */ }
+  });
+
+  document.body.addEventListener('htmx:afterSwap', function (ev) {
+    if (ev.target && ev.target.id === 'queue-panel') {
+      restoreSelection();
+      var fresh = window.__lastLiveTicket;
+      if (fresh) {
+        var row = document.querySelector('#queue-rows tr[data-number="' + fresh + '"]');
+        if (row) row.classList.add('flash-new');
+      }
+    }
+    if (ev.target && ev.target.id === 'nlu-suggest') applySuggestion(false);
+  });
+
+  /* ---------------------------------------------------------------- ticket page */
+
+  function pickAlternative(n) {
+    var btn = document.querySelector('.alternatives button.alt[data-key="' + n + '"]');
+    if (btn) setField(btn.getAttribute('data-field'), btn.getAttribute('data-code'));
+  }
+
+  function setField(field, code) {
+    var sel = document.getElementById('f-' + field);
+    if (sel) {
+      sel.value = code;
+      sel.classList.add('changed');
+    }
+  }
+
+  document.addEventListener('click', function (ev) {
+    var t = ev.target;
+    if (t && t.classList && t.classList.contains('alt')) {
+      setField(t.getAttribute('data-field'), t.getAttribute('data-code'));
+    }
+    if (t && t.id === 'apply-suggest') applySuggestion(true);
+    if (page === 'queue' && t && t.closest) {
+      var row = t.closest('tr.row');
+      if (row && !t.closest('a, button, form')) {
+        selectedNumber = row.getAttribute('data-number');
+        rows().forEach(function (r) { r.classList.toggle('selected', r === row); });
+      }
+    }
+  });
+
+  var canned = document.getElementById('canned-select');
+  if (canned) {
+    canned.addEventListener('change', function () {
+      var opt = canned.options[canned.selectedIndex];
+      var text = opt && opt.getAttribute('data-text');
+      var box = document.getElementById('reply-text');
+      if (text && box) {
+        var start = box.selectionStart || box.value.length;
+        box.value = box.value.slice(0, start) + text + box.value.slice(box.selectionEnd || start);
+        box.focus();
+      }
+      canned.selectedIndex = 0;
+    });
+  }
+
+  /* ---------------------------------------------------------------- manual intake */
+
+  var touched = {};
+  ['department', 'region', 'request_type'].forEach(function (f) {
+    var sel = document.getElementById('i-' + f);
+    if (sel) sel.addEventListener('change', function () { touched[f] = true; });
+  });
+
+  function applySuggestion(force) {
+    var box = document.querySelector('#nlu-suggest .suggest');
+    if (!box) return;
+    ['department', 'region', 'request_type'].forEach(function (f) {
+      var code = box.getAttribute('data-' + f);
+      var sel = document.getElementById('i-' + f);
+      // Fill what the operator has not chosen themselves; the button overrides.
+      if (sel && code && (force || !touched[f])) sel.value = code;
+    });
+  }
+
+  /* ---------------------------------------------------------------- keys */
+
+  document.addEventListener('keydown', function (ev) {
+    var el = document.activeElement;
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && el && el.id === 'reply-text') {
+      ev.preventDefault();
+      submit('reply-form');
+      return;
+    }
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && el && el.id === 'note-text') {
+      ev.preventDefault();
+      submit('note-form');
+      return;
+    }
+    if (isTyping(el)) {
+      if (ev.key === 'Escape') el.blur();
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var key = ev.key;
+    // Enter on a focused button or link keeps its native meaning.
+    if (key === 'Enter' && el && (el.tagName === 'BUTTON' || el.tagName === 'A')) return;
+    if (key === '?') { toggleHelp(); ev.preventDefault(); return; }
+    if (key === 'Escape') {
+      var help = document.getElementById('help');
+      if (help && !help.hidden) { help.hidden = true; return; }
+    }
+    if (page === 'queue') {
+      if (key === 'j') { selectRow(selectedIndex() + 1); ev.preventDefault(); }
+      else if (key === 'k') { selectRow(Math.max(0, selectedIndex() - 1)); ev.preventDefault(); }
+      else if (key === 'Enter' || key === 'o') { openSelected(); ev.preventDefault(); }
+      else if (key === 'c') { claimSelected(); ev.preventDefault(); }
+      else if (key === '/') { focus('search'); ev.preventDefault(); }
+    } else if (page === 'ticket') {
+      if (key === 'c') { submit('claim-form'); ev.preventDefault(); }
+      else if (key === 'Enter') { submit('classify-form'); ev.preventDefault(); }
+      else if (key === 'r') { focus('reply-text'); ev.preventDefault(); }
+      else if (key === 'n') { focus('note-text'); ev.preventDefault(); }
+      else if (key === '1' || key === '2' || key === '3') { pickAlternative(key); ev.preventDefault(); }
+      else if (key === 'a') {
+        if (document.getElementById('answer-form') && window.confirm('确认标记为已答复（直接办结）？')) submit('answer-form');
+        ev.preventDefault();
+      }
+      else if (key === 'u' || key === 'Escape') { window.location.href = '/console'; }
+      else if (key === '/') { window.location.href = '/console'; }
+    }
+  });
+})();

@@ -1,0 +1,139 @@
+"""The operator console in a real browser (Debian's Chromium through Playwright).
+
+An operator logs in; a citizen's web-chat message appears live in the queue; the operator
+claims it with the keyboard, corrects the department, replies; the citizen's chat gets the
+reply; a second operator cannot claim it; an unauthenticated console request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import aiohttp
+import pytest
+
+from gateway import keys as K
+from ticketing import accounts
+
+pytestmark = pytest.mark.browser
+PASSWORD = "browser-pass-1"
+
+
+async def _users(app) -> None:
+    async with app[K.SESSIONS]() as session, session.begin():
+        await accounts.create_user(session, "li", role="operator", password=PASSWORD, display_name="李坐席")
+        await accounts.create_user(session, "wang", role="operator", password=PASSWORD, display_name="王坐席")
+
+
+async def _login(page, base: str, username: str) -> None:
+    await page.goto(base + "/console/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(base + "/console")
+
+
+async def _citizen_events(base: str, session_id: str, into: list, ready: asyncio.Event) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/v1/web/sessions/{session_id}/events") as resp:
+            ready.set()
+            async for raw in resp.content:
+                line = raw.decode().strip()
+                if line.startswith("data: "):
+                    into.append(json.loads(line[6:]))
+
+
+async def test_operator_handles_a_web_message_end_to_end(live_gateway, browser):
+    base, app = live_gateway
+    await _users(app)
+    errors: list[str] = []
+
+    ctx = await browser.new_context(locale="zh-CN")
+    page = await ctx.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await _login(page, base, "li")
+    await page.wait_for_selector("#queue-rows")
+    assert await page.locator("#queue-rows tr.row").count() == 0
+    # Let the SSE connection open before the citizen writes.
+    await page.wait_for_selector("body[data-live=open]", timeout=10000)
+
+    session_id = "s" + uuid.uuid4().hex
+    citizen_events: list = []
+    ready = asyncio.Event()
+    listener = asyncio.create_task(_citizen_events(base, session_id, citizen_events, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{base}/api/v1/web/messages", json={
+            "session_id": session_id, "text": "卫东区建设路的路灯坏了一个月了", "phone": "13837512345"})
+        assert resp.status == 202
+
+    # Live: the hand-off shows up without a reload, with a visual cue.
+    row = page.locator("#queue-rows tr.row", has_text="卫东区建设路的路灯坏了一个月了")
+    await row.wait_for(timeout=15000)
+    await page.locator("#live-cue").wait_for(state="visible", timeout=5000)
+    assert "新工单" in await page.locator("#live-cue").inner_text()
+    number = await row.get_attribute("data-number")
+    assert "138****2345" in await row.inner_text()
+
+    # Keyboard: j selects the first row, c claims it and opens the ticket.
+    await page.keyboard.press("j")
+    await page.keyboard.press("c")
+    await page.wait_for_url(f"{base}/console/tickets/{number}")
+    assert "由我处理" in await page.locator("#claimbar").inner_text()
+
+    # Correct the department, confirm with Enter.
+    await page.select_option("#f-department", "urban_management")
+    await page.evaluate("document.activeElement.blur()")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".flash:has-text('已更正分类')")
+    assert await page.locator("#f-department").input_value() == "urban_management"
+
+    # Reply: r focuses the box, Ctrl+Enter sends.
+    await page.keyboard.press("r")
+    await page.keyboard.type("您好，路灯维修已转市城市管理局，请耐心等待。")
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector(".flash:has-text('答复已发送')")
+    reply = page.locator("article.author-operator").last
+    assert "您好，路灯维修已转市城市管理局" in await reply.inner_text()
+    assert "已发送" in await reply.locator(".delivery").inner_text()
+
+    # The citizen's chat: live event and history.
+    async def got_reply():
+        while not any(e.get("author") == "operator" for e in citizen_events):
+            await asyncio.sleep(0.1)
+    await asyncio.wait_for(got_reply(), 10)
+    assert any(e.get("type") == "operator_joined" and e.get("operator") == "李坐席" for e in citizen_events)
+    listener.cancel()
+    async with aiohttp.ClientSession() as http:
+        history = await (await http.get(f"{base}/api/v1/web/sessions/{session_id}/messages")).json()
+    assert history["messages"][-1]["author"] == "operator"
+    assert history["messages"][-1]["text"] == "您好，路灯维修已转市城市管理局，请耐心等待。"
+
+    # A second operator sees who has it and cannot claim it.
+    ctx2 = await browser.new_context(locale="zh-CN")
+    page2 = await ctx2.new_page()
+    await _login(page2, base, "wang")
+    await page2.goto(f"{base}/console/tickets/{number}")
+    assert await page2.locator("#claim-form").count() == 0
+    assert "li 正在处理" in await page2.locator("#claimbar").inner_text()
+    status = await page2.evaluate("""async (n) => {
+        const headers = JSON.parse(document.body.getAttribute('hx-headers'));
+        const r = await fetch('/api/v1/console/tickets/' + n + '/claim', {method: 'POST', headers});
+        return [r.status, (await r.json()).error.code];
+    }""", number)
+    assert status == [409, "already_claimed"]
+
+    # Without logging in, the console is refused.
+    ctx3 = await browser.new_context(locale="zh-CN")
+    page3 = await ctx3.new_page()
+    await page3.goto(f"{base}/console/tickets/{number}")
+    assert page3.url.startswith(f"{base}/console/login")
+    assert "坐席台登录" in await page3.content()
+    api = await page3.evaluate("async () => (await fetch('/api/v1/console/tickets')).status")
+    assert api == 401
+
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    for c in (ctx, ctx2, ctx3):
+        await c.close()
