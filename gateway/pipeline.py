@@ -24,6 +24,7 @@ from gateway.keys import RedisKeys
 from gateway.metrics import Metrics
 from gateway.replies import ReplyBus
 from ticketing import services
+from ticketing.console_services import off_hours_note
 from ticketing.deadlines import deadline_for
 from ticketing.lifecycle import OPEN_STATUSES, Action, Status
 from ticketing.models import Entry, Ticket
@@ -234,7 +235,7 @@ class Pipeline:
                 await services.transition(session, ticket, Action.REOPEN, actor="citizen", note="群众补充诉求")
             await services.record_event(session, ticket, actor="citizen", action="followup",
                                         detail={"entry_id": entry.id})
-            reply = texts.followup_ack(ticket.number)
+            reply = texts.followup_ack(ticket.number, off_hours_note(self.directory, msg.received_at))
             await bot_entry(ticket, reply)
             return Outcome("followup", reply, ticket.number, entry.id)
 
@@ -259,9 +260,9 @@ class Pipeline:
                 request_type=cls.request_type, intent=cls.intent, confidence=cls.confidence,
                 alternatives=list(cls.alternatives), model_version=cls.model,
             )
-            reply = texts.ticket_created(ticket.number, ticket.deadline)
+            reply = texts.ticket_created(ticket.number, ticket.deadline, off_hours_note(self.directory, msg.received_at))
         else:
-            reply = texts.ticket_created_unclassified(ticket.number)
+            reply = texts.ticket_created_unclassified(ticket.number, off_hours_note(self.directory, msg.received_at))
         await bot_entry(ticket, reply)
         return Outcome("ticket", reply, ticket.number, entry.id)
 

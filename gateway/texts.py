@@ -28,15 +28,15 @@ def ticket_created(number: str, deadline: datetime | None, off_hours_note: str |
     return text
 
 
-def ticket_created_unclassified(number: str) -> str:
+def ticket_created_unclassified(number: str, off_hours_note: str | None = None) -> str:
     return (
         f"您的诉求已受理，工单号：{number}。工作人员将人工审核后转交承办单位办理，"
         "您可凭工单号和手机号后四位查询办理进度。"
-    )
+    ) + (off_hours_note or "")
 
 
-def followup_ack(number: str) -> str:
-    return f"已收到您的补充信息，已转给正在处理工单 {number} 的工作人员，请耐心等待答复。"
+def followup_ack(number: str, off_hours_note: str | None = None) -> str:
+    return f"已收到您的补充信息，已转给正在处理工单 {number} 的工作人员，请耐心等待答复。" + (off_hours_note or "")
 
 
 def empty_message() -> str:
