@@ -15,7 +15,7 @@ Rasa) with e.g. ``--app gateway.app:build_app`` and the same WECHAT_* environmen
 Servers run in child processes on 127.0.0.1 (loopback only); loops are bounded by
 ``--requests``.  Usage::
 
-    .venv/bin/python bench/wechat.py [--levels 1,8,32] [--requests 400] [--app mod:fn]
+    .venv/bin/python bench/wechat.py [--levels 1,8,32] [--requests 400] [--app mod:fn] [--full]
 """
 
 from __future__ import annotations
@@ -49,6 +49,27 @@ ANSWER = "您好，您的诉求已收到，我们将尽快办理。"
 
 
 # ---- the apps ---------------------------------------------------------------------------
+
+
+def build_full_gateway() -> web.Application:
+    """The whole gateway (worker included) on PostgreSQL + Redis + Rasa, from BENCH_FULL_* variables.
+
+    Set by ``--full``: a freshly migrated PostgreSQL database and a Rasa server on the current
+    model, so each message really goes WeChat → stream → worker → NLU → ticket → passive reply.
+    """
+    from config.settings import load_settings
+    from gateway.app import create_app
+
+    settings = load_settings(
+        DATABASE_URL=os.environ["BENCH_FULL_DATABASE_URL"], REDIS_URL=REDIS_URL, RASA_URL=os.environ["BENCH_FULL_RASA_URL"],
+        HOTLINE_REDIS_PREFIX=os.environ["BENCH_FULL_PREFIX"], HOTLINE_DATA_DIR=tempfile.mkdtemp(prefix="bench-wechat-"),
+        HOTLINE_RATE_LIMIT_PER_MINUTE=10**9,
+    )
+    # The connector reads its own WECHAT_* variables (as in production).
+    os.environ.update(WECHAT_TOKEN=TOKEN, WECHAT_ENCODING_AES_KEY=AES_KEY, WECHAT_APP_ID=APP_ID,
+                      WECHAT_APP_SECRET="bench")
+    return create_app(settings, redis_url=REDIS_URL, run_worker=True)
+
 
 
 def build_app() -> web.Application:
@@ -292,7 +313,38 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="messages per level (bounded)")
     parser.add_argument("--app", default="bench.wechat:build_app", help="module:function building the app under test")
     parser.add_argument("--baseline", default="bench.wechat:build_baseline_app")
+    parser.add_argument("--full", action="store_true",
+                        help="the whole gateway on PostgreSQL + Redis + a Rasa server (the issue's set-up)")
     args = parser.parse_args(argv)
+    rasa = None
+    if args.full:
+        rasa = await _start_full_stack()
+        args.app = "bench.wechat:build_full_gateway"
+    try:
+        return await _main(parser, args)
+    finally:
+        if rasa is not None:
+            rasa.stop()
+
+
+async def _start_full_stack():
+    """Fresh database, migrations, a Rasa server on the current model; the child reads the env."""
+    from bench.intake import _fresh_db
+    from nlu import training
+    from nlu.server import RasaProcess
+    from ticketing.migrate import upgrade
+
+    db_url = await _fresh_db()
+    await asyncio.to_thread(upgrade, db_url)
+    rasa = RasaProcess(training.ensure_model(progress=True)).start()
+    await rasa.wait_ready(timeout=240)
+    os.environ.update(BENCH_FULL_DATABASE_URL=db_url, BENCH_FULL_RASA_URL=rasa.url,
+                      BENCH_FULL_PREFIX=f"benchwx{uuid.uuid4().hex[:8]}")
+    print(f"full stack: PostgreSQL {db_url.rsplit('/', 1)[-1]}, Redis, Rasa {rasa.url} ({rasa.load_seconds:.0f} s to load)")
+    return rasa
+
+
+async def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     count = max(1, min(args.requests, 20_000))
     if any(not 1 <= c <= 256 for c in levels):
@@ -300,7 +352,7 @@ async def main(argv: list[str] | None = None) -> int:
 
     print(f"WeChat callback bench: safe mode, {count} messages per level, levels {levels}, cpus {os.cpu_count()}")
     base = await _bench_app("baseline", args.baseline, levels, count, expect="echo")
-    default_app = args.app == parser.get_default("app")
+    default_app = args.app == parser.get_default("app") and not args.full
     test = await _bench_app("wechat", args.app, levels, count, expect="answer" if default_app else "any")
     print()
     print("ratio (app under test / baseline):")
