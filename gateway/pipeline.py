@@ -195,7 +195,9 @@ class Pipeline:
         ticket = await self._thread_ticket(session, msg)
         if ticket is None or ticket.channel != msg.channel or ticket.status not in OPEN_STATUSES:
             ticket = await services.open_ticket_of(session, conv.id)
-        if msg.channel in STANDALONE_CHANNELS:
+        # A platform item or a written web message (网民留言, with its own title) is a case of its own,
+        # even when the same citizen has another ticket open.
+        if msg.channel in STANDALONE_CHANNELS or msg.metadata.get("force_ticket"):
             ticket = None
 
         def citizen_entry(t: Ticket | None):

@@ -45,3 +45,18 @@ async def test_a_ticket_opened_during_the_shift_has_no_off_hours_note(pipeline):
     assert outcome.kind == "ticket"
     assert outcome.ticket_no and outcome.ticket_no in outcome.reply
     assert "非工作时间" not in outcome.reply
+
+
+async def test_each_written_web_message_is_a_ticket_of_its_own(pipeline):
+    sender = "s-" + uuid.uuid4().hex
+    morning = datetime(2026, 3, 2, 10, 0, tzinfo=BEIJING)
+
+    def form(title: str, text: str) -> InboundMessage:
+        return InboundMessage(channel="web", native_id=uuid.uuid4().hex, sender_id=sender, text=text,
+                              received_at=morning, contact=Contact(phone="13900001111"),
+                              metadata={"force_ticket": True, "title": title})
+
+    first = await pipeline.process(form("路灯不亮", "建设路路灯坏了一周"))
+    second = await pipeline.process(form("噪音扰民", "小区旁工地夜间施工"))
+    assert first.kind == second.kind == "ticket"
+    assert first.ticket_no != second.ticket_no
