@@ -32,8 +32,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+from bench.common import REDIS_URL, fresh_database, pct
+
 DB_NAME = "hotline_bench_console"
 PORT = 18190
 PASSWORD = "bench-password-1"
@@ -44,22 +44,6 @@ PROBLEMS = ["路灯不亮", "垃圾无人清运", "噪音扰民", "下水道堵�
             "占道经营", "违章建筑", "公交车不按站停靠", "拖欠工资", "社保卡补办", "学校乱收费", "医院挂号难",
             "燃气管道漏气", "电梯故障", "井盖丢失", "窨井冒水", "广告牌松动", "油烟污染"]
 RARE = "琥珀色消防栓"
-
-
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-async def _fresh_db() -> tuple[str, str]:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    return base + f"/{DB_NAME}", base.replace("postgresql://", "postgresql+asyncpg://") + f"/{DB_NAME}"
 
 
 async def _load(pg_url: str, n: int, seed: int = 12345) -> dict:
@@ -175,7 +159,7 @@ async def _run(args) -> None:
 
     from ticketing.migrate import upgrade
 
-    pg_url, db_url = await _fresh_db()
+    pg_url, db_url = await fresh_database(DB_NAME)
     await asyncio.to_thread(upgrade, db_url)
     t0 = time.perf_counter()
     probes = await _load(pg_url, args.tickets)
@@ -235,7 +219,7 @@ async def _run(args) -> None:
           f"server time from a middleware; {os.cpu_count()} cores")
     print(f"{'':40}{'p50 ms':>9}{'p95 ms':>9}{'p50 ÷ PK':>10}")
     for label, values in timings.items():
-        p50, p95 = _pct(values, 50) * 1000, _pct(values, 95) * 1000
+        p50, p95 = pct(values, 50) * 1000, pct(values, 95) * 1000
         print(f"{label:40}{p50:>9.2f}{p95:>9.2f}{p50 / base_p50:>9.1f}×")
 
 

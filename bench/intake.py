@@ -18,11 +18,10 @@ import time
 import uuid
 
 import aiohttp
-import asyncpg
 import redis.asyncio as aioredis
 
-PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+from bench.common import REDIS_URL, fresh_database, pct
+
 DB_NAME = "hotline_bench"
 
 
@@ -72,11 +71,6 @@ async def _wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def _pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 async def _drive(port: int, n: int, concurrency: int, *, wait_commit: str | None) -> dict:
     """POST n messages with `concurrency` clients; latency to 202, or to the commit announcement."""
     url = f"http://127.0.0.1:{port}/api/v1/web/messages"
@@ -124,17 +118,11 @@ async def _drive(port: int, n: int, concurrency: int, *, wait_commit: str | None
         await redis.aclose()
     elapsed = max(finished.values()) - t0
     lat = [finished[k] - started[k] for k in started if k in finished]
-    return {"n": len(lat), "rate": len(lat) / elapsed, "p50": _pct(lat, 50) * 1000, "p99": _pct(lat, 99) * 1000}
+    return {"n": len(lat), "rate": len(lat) / elapsed, "p50": pct(lat, 50) * 1000, "p99": pct(lat, 99) * 1000}
 
 
 async def _fresh_db() -> str:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{DB_NAME}"
+    return (await fresh_database(DB_NAME))[1]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -329,12 +329,12 @@ async def main(argv: list[str] | None = None) -> int:
 
 async def _start_full_stack():
     """Fresh database, migrations, a Rasa server on the current model; the child reads the env."""
-    from bench.intake import _fresh_db
+    from bench.common import fresh_database
     from nlu import training
     from nlu.server import RasaProcess
     from ticketing.migrate import upgrade
 
-    db_url = await _fresh_db()
+    _, db_url = await fresh_database("hotline_bench_wechat")
     await asyncio.to_thread(upgrade, db_url)
     rasa = RasaProcess(training.ensure_model(progress=True)).start()
     await rasa.wait_ready(timeout=240)
