@@ -1,6 +1,6 @@
 """Mayor's mailbox benchmark: mails per second accepted over real SMTP sessions.
 
-    .venv/bin/python -m bench.smtp [--mails 400] [--clients 4] [--rounds 2] [--reuse]
+    .venv/bin/python -m bench.smtp [--mails 400] [--clients 4] [--rounds 2] [--reuse] [--tickets]
 
 Two servers run in this process's event loop, in the same run, on loopback:
 
@@ -47,7 +47,8 @@ from connectors.base import InboundMessage, IntakeUnavailable, Publish, WaitRepl
 from connectors.email import bound_address, load_email_settings, start_smtp_server, stop_smtp_server
 from connectors.storage import AttachmentStore
 
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+from bench.common import REDIS_URL, fresh_database
+
 MAILBOX = "mayor@12345.pds.gov.cn"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
 
@@ -260,6 +261,79 @@ async def run_bench(
     }
 
 
+# --------------------------------------------------------------------------- the whole gateway
+
+
+def _serve_gateway(db_url: str, prefix: str, smtp_port: int, http_port: int, data_dir: str) -> None:
+    """Child process: the gateway with its worker and SMTP server, NLU off (it is benched apart)."""
+    from aiohttp import web
+
+    from config.settings import load_settings
+    from gateway.app import create_app
+
+    os.environ.update(HOTLINE_SMTP_PORT=str(smtp_port), MAILBOX_ADDRESSES=MAILBOX)
+    settings = load_settings(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, HOTLINE_REDIS_PREFIX=prefix,
+                             HOTLINE_NLU_ENABLED=False, HOTLINE_DATA_DIR=data_dir)
+    app = create_app(settings, redis_url=REDIS_URL, run_worker=True, services={"worker", "smtp"})
+    web.run_app(app, host="127.0.0.1", port=http_port, print=None, access_log=None)
+
+
+async def run_ticket_bench(*, mails: int, clients: int, reuse: bool) -> dict[str, Any]:
+    """Mails over SMTP until every one is a committed ticket, through the real gateway on PostgreSQL + Redis."""
+    import multiprocessing
+    import socket
+
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from ticketing.migrate import upgrade
+    from ticketing.models import Ticket
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    _, db_url = await fresh_database("hotline_bench_smtp")
+    await asyncio.to_thread(upgrade, db_url)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-smtp-gw-"))
+    smtp_port, http_port = free_port(), free_port()
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_serve_gateway, args=(db_url, f"benchsmtp{uuid.uuid4().hex[:8]}", smtp_port, http_port,
+                                     str(workdir / "var")), daemon=True)
+    proc.start()
+    engine = create_async_engine(db_url)
+    try:
+        for _ in range(300):  # the SMTP server listens once the app has started
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", smtp_port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        batch_dir = workdir / "mails"
+        batch_dir.mkdir()
+        for i, raw in enumerate(make_mails(mails)):
+            (batch_dir / f"{i:06d}.eml").write_bytes(raw)
+        start = time.perf_counter()
+        accepted = await _drive("127.0.0.1", smtp_port, clients, str(batch_dir), reuse)
+        tickets = 0
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            async with engine.connect() as conn:
+                tickets = (await conn.execute(select(func.count(Ticket.id)).where(Ticket.channel == "email"))).scalar()
+            if tickets >= accepted["ok"]:
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - start
+    finally:
+        await engine.dispose()
+        proc.terminate()
+        proc.join(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"accepted": accepted, "tickets": tickets, "elapsed": elapsed, "rate": tickets / elapsed}
+
+
 def _print(figures: dict[str, Any]) -> None:
     print(f"mails per round: {figures['mails_per_round']}, concurrent clients: {figures['clients']}")
     for name in ("sink", "mailbox"):
@@ -286,11 +360,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent SMTP clients")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--reuse", action="store_true", help="several mails per SMTP connection")
+    parser.add_argument("--tickets", action="store_true",
+                        help="also: through the whole gateway (PostgreSQL + Redis) until every mail is a ticket")
     args = parser.parse_args(argv)
     if not 1 <= args.mails <= 100_000 or not 1 <= args.clients <= 256:
         parser.error("--mails must be 1..100000 and --clients 1..256")
     figures = asyncio.run(run_bench(mails=args.mails, clients=args.clients, rounds=args.rounds, reuse=args.reuse))
     _print(figures)
+    if args.tickets:
+        full = asyncio.run(run_ticket_bench(mails=args.mails, clients=args.clients, reuse=args.reuse))
+        acc = full["accepted"]
+        print("gateway (SMTP → stream → worker → ticket committed, PostgreSQL + Redis, NLU off):")
+        print(f"  {acc['ok']}/{acc['mails']} accepted at {acc['rate']:.1f} mails/s (p50 {acc['p50_ms']:.1f} ms); "
+              f"{full['tickets']} tickets committed in {full['elapsed']:.2f} s = {full['rate']:.1f} mails/s")
+        print(f"ratio tickets/sink: {full['rate'] / figures['sink_rate']:.2f}")
 
 
 if __name__ == "__main__":
