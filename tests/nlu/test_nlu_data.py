@@ -139,3 +139,14 @@ def test_rasa_command(monkeypatch):
     assert cmd[:3] == ["/opt/rasa/bin/rasa", "run", "--enable-api"]
     assert cmd[cmd.index("-m") + 1] == "/m/nlu-abc.tar.gz"
     assert cmd[cmd.index("-p") + 1] == "5123" and cmd[cmd.index("-i") + 1] == "127.0.0.1"
+
+
+def test_forty_examples_per_department_and_ten_held_out():
+    examples = training_examples()
+    heldout: dict[str, int] = {}
+    for ex in evaluate.load_heldout([evaluate.HELDOUT_DIR / "heldout_departments.yml"]):
+        heldout[ex["intent"]] = heldout.get(ex["intent"], 0) + 1
+    for code in load_directory().department_codes:
+        intent = f"dept_{code}"
+        assert len(set(examples[intent])) >= 40, intent
+        assert heldout.get(intent, 0) >= 10, intent

@@ -10,7 +10,7 @@ and prints the overhead of the client and of the gateway as ratios to the baseli
 path runs an in-process gateway app (embedded Redis, SQLite in a temporary folder) unless
 --gateway-url names a running one; if it cannot start, `bench_gateway(url, texts)` is the hook.
 
-    .venv/bin/python bench/nlu_parse.py [--url RASA_URL] [--gateway-url URL] [-n 200] [-c 8] [--train]
+    .venv/bin/python bench/nlu.py [--url RASA_URL] [--gateway-url URL] [-n 200] [-c 8] [--train]
 
 Without --url a temporary Rasa server is started with the model of the current data; its start-up
 until the model answers is the "model load" figure, and a hot swap (PUT /model, same model) is
