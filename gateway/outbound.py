@@ -104,6 +104,38 @@ async def _send(app: web.Application, session: AsyncSession, ticket: Ticket, ent
     return "failed", result.detail or "发送失败", None
 
 
+# What the platform is told when an operator closes its item without a written answer of their own.
+PLATFORM_STATUS_TEXT = {
+    "answered": "您的诉求已由平顶山市12345政务服务热线直接办结。",
+    "closed": "您的诉求已办理完毕，工单已办结归档。",
+}
+
+
+async def report_status_to_platform(app: web.Application, session: AsyncSession, ticket: Ticket,
+                                    status: str) -> DeliveryResult | None:
+    """Write back (回传) a national-platform item's new status with the latest public answer.
+
+    Only for tickets from the platform; a failure is kept by the poller for admins (failed
+    write-backs, retried) and is not raised: the ticket's own change is already committed.
+    """
+    if ticket.channel != "national_platform":
+        return None
+    connector = (app.get(K.CONNECTORS) or {}).get("national_platform")
+    if connector is None:
+        log.warning("ticket %s became %s but the national feed is not configured: no write-back",
+                    ticket.number, status)
+        return None
+    thread_key, _ = await cs.reply_thread(session, ticket)
+    answer = await cs.latest_public_reply(session, ticket)
+    target = ReplyTarget(channel="national_platform", sender_id="", thread_key=thread_key)
+    try:
+        return await asyncio.wait_for(
+            connector.write_back(target, status, answer or PLATFORM_STATUS_TEXT[status]), SEND_TIMEOUT)
+    except Exception as exc:  # kept visible by the poller when it got that far; never lose the ticket's change
+        log.warning("write-back of %s (%s) failed: %s", ticket.number, status, exc)
+        return DeliveryResult(False, f"ERROR: {type(exc).__name__}")
+
+
 async def _announce(app: web.Application, event: dict) -> None:
     try:
         await app[K.REPLIES].publish_event(app[K.KEYS].console_events, event)

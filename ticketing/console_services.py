@@ -705,6 +705,13 @@ async def reply_thread(session: AsyncSession, ticket: Ticket) -> tuple[str | Non
     return last.channel_message_id, last.subject or ticket.title
 
 
+async def latest_public_reply(session: AsyncSession, ticket: Ticket) -> str | None:
+    """The text of the operators' latest public answer on this ticket, if any."""
+    stmt = (select(Entry.text).where(Entry.ticket_id == ticket.id, Entry.author == "operator", Entry.public.is_(True))
+            .order_by(Entry.id.desc()).limit(1))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 # --------------------------------------------------------------------------- lifecycle actions
 
 async def answer(session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None = None) -> Ticket:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import keys as K
 from gateway.console.present import Labels, detail
-from gateway.outbound import deliver_operator_reply, send_entry
+from gateway.outbound import deliver_operator_reply, report_status_to_platform, send_entry
 from ticketing import console_services as cs
 from ticketing.models import Conversation, Entry, Ticket, TicketEvent
 
@@ -206,6 +206,9 @@ async def lifecycle(app: web.Application, actor: cs.Actor, number: str, action: 
             ticket = await _handle(session, number, actor, notices)
             fn = {"answer": cs.answer, "close": cs.close}[action]
             await fn(session, ticket, actor, note_text)
+    if action in ("answer", "close"):
+        async with app[K.SESSIONS]() as session:
+            await report_status_to_platform(app, session, ticket, "answered" if action == "answer" else "closed")
     notices.console.append(_updated(ticket, actor, action))
     await notices.publish(app)
     return ticket

@@ -70,3 +70,30 @@ async def test_feed_admin_api_says_when_the_feed_is_not_configured(client):
     resp = await client.get("/api/v1/admin/national-feed",
                             headers={"Authorization": "Bearer test-admin-token-0123456789"})
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "feed_disabled"
+
+
+async def test_direct_answer_and_closing_in_the_console_are_written_back(make_client, aiohttp_server, monkeypatch):
+    from gateway.console import actions
+    from ticketing.console_services import Actor
+
+    item = demo_items(1)[0]
+    item_id = str(item["id"])
+    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=[item]))
+    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
+    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
+    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", "1")
+    app = (await make_client(services={"feed"})).app
+
+    async def the_ticket():
+        async with app[K.SESSIONS]() as session:
+            return (await session.execute(select(Ticket).where(Ticket.channel == "national_platform"))).scalar()
+
+    ticket = await eventually(the_ticket, timeout=20)
+    operator = Actor("liu", "刘静", "operator")
+    # 直接办结 without a written reply, then closing: the platform hears both, in that order.
+    await actions.lifecycle(app, operator, ticket.number, "answer", "电话回访已解决")
+    await actions.lifecycle(app, operator, ticket.number, "close")
+    writes = sim.app[SIMULATOR].write_backs_of(item_id)
+    assert [w["status"] for w in writes] == ["answered", "closed"]
+    assert all(w["reply"].strip() for w in writes)
