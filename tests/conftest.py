@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings, load_settings
+from nlu import training
+from nlu.server import RasaProcess
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -167,3 +170,31 @@ async def stack(backend, request, tmp_path) -> AsyncIterator[Stack]:
         st = Stack(backend, url, REDIS_SERVER_URL, data_dir, prefix)
     yield st
     await _drop_prefix(st.redis_url, prefix)
+
+
+# --- the NLU -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def rasa_url():
+    """A real Rasa server on the model of the current training data, for the whole session.
+
+    The model is cached by data hash (~/.cache/hotline-nlu/models or $HOTLINE_NLU_MODEL_DIR; `make
+    test` trains it before pytest when the data changed). HOTLINE_TEST_RASA_URL: use a running server.
+    """
+    external = os.environ.get("HOTLINE_TEST_RASA_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    if not Path(training.rasa_bin()).exists():
+        pytest.skip(f"Rasa is not installed at {training.rasa_bin()} (make creates .venv-rasa)")
+    model = training.ensure_model(progress=True)
+    log = Path(tempfile.gettempdir()) / f"hotline-test-rasa-{os.getpid()}.log"
+    server = RasaProcess(model, log_path=log).start()
+    try:
+        asyncio.run(server.wait_ready(timeout=240))
+    except Exception:
+        server.stop()
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        pytest.fail(f"Rasa did not start with {model}:\n{tail}")
+    yield server.url
+    server.stop()
