@@ -5,6 +5,7 @@ No browser is ever downloaded: Playwright launches /usr/bin/chromium (installed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -36,17 +37,33 @@ def backend() -> str:
     return "embedded"
 
 
-@pytest.fixture
-async def live_gateway(stack):
-    """Start the whole gateway (worker included) on a free port; yields (base_url, app)."""
-    app = create_app(stack.settings(), redis_url=stack.redis_url, run_worker=True)
+@contextlib.asynccontextmanager
+async def serve_gateway(stack, **overrides):
+    """The whole gateway (worker included) on a free port: (base_url, app)."""
+    app = create_app(stack.settings(**overrides), redis_url=stack.redis_url, run_worker=True)
     runner = web.AppRunner(app)
     await runner.setup()
     port = _free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    yield f"http://127.0.0.1:{port}", app
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def live_gateway(stack):
+    """The gateway with the NLU off: every message is a ticket (the pages, not the bot, under test)."""
+    async with serve_gateway(stack) as served:
+        yield served
+
+
+@pytest.fixture
+async def live_gateway_nlu(stack, rasa_url):
+    """The gateway answering through the real Rasa server."""
+    async with serve_gateway(stack, RASA_URL=rasa_url, HOTLINE_NLU_ENABLED=True) as served:
+        yield served
 
 
 @pytest.fixture

@@ -90,6 +90,17 @@ async def test_chat_with_the_bot_shows_the_ticket_number_live(citizen):
     await expect(page.locator("#ticket-no")).to_have_text(number)
 
 
+async def test_the_bot_answers_a_question_in_the_chat(live_gateway_nlu, page):
+    base, app = live_gateway_nlu
+    await page.set_viewport_size(PHONE)
+    await _open_chat(page, base)
+    await page.locator("#chat-input").fill("公积金提取打哪个电话？")
+    await page.locator("#chat-send").click()
+    reply = page.locator("#chat-log .msg-bot:not(.msg-welcome) .msg-text")
+    await expect(reply).to_contain_text("12329", timeout=TIMEOUT)
+    assert not TICKET.search(await page.locator("#chat-log").inner_text())  # answered, no ticket opened
+
+
 async def test_an_operator_taking_over_is_announced_and_replies_live(citizen):
     base, app, page = citizen
     await _open_chat(page, base)
