@@ -24,9 +24,11 @@ async def mailbox(make_client, monkeypatch):
     return client, host, port
 
 
-def _send(host, port, subject, body, sender="citizen@example.com", to=MAILBOX):
+def _send(host, port, subject, body, sender="citizen@example.com", to=MAILBOX, **headers):
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
     msg.set_content(body)
     with smtplib.SMTP(host, port, timeout=10) as smtp:
         return smtp.send_message(msg)
@@ -55,6 +57,34 @@ async def test_a_mail_becomes_a_ticket_and_a_reply_naming_it_joins_it(mailbox):
         return n == 2
 
     await eventually(two_citizen_entries)
+    assert len(await _tickets(client.app)) == 1
+
+
+async def _citizen_entries(app, ticket) -> int:
+    async with app[K.SESSIONS]() as session:
+        return (await session.execute(select(func.count(Entry.id)).where(
+            Entry.ticket_id == ticket.id, Entry.author == "citizen"))).scalar()
+
+
+@pytest.mark.parametrize("how", ["in_reply_to", "ticket_number_in_subject"])
+async def test_a_reply_from_another_address_joins_by_its_thread(mailbox, how):
+    # Another sender address: only the threading can join it (not "the same citizen's open ticket").
+    client, host, port = mailbox
+    await asyncio.to_thread(_send, host, port, "卫东区建设路井盖丢失", "建设路与优越路口井盖丢了，很危险。",
+                            Message_ID="<first-0001@mail.example.com>")
+    ticket = (await eventually(lambda: _tickets(client.app)))[0]
+    if how == "in_reply_to":
+        headers = {"In_Reply_To": "<first-0001@mail.example.com>", "References": "<first-0001@mail.example.com>"}
+        subject = "Re: 卫东区建设路井盖丢失"
+    else:
+        headers, subject = {}, f"回复：井盖的事 {ticket.number}"
+    await asyncio.to_thread(_send, host, port, subject, "补充照片说明：井口在人行道上。",
+                            sender="citizen.work@example.org", **headers)
+
+    async def joined():
+        return await _citizen_entries(client.app, ticket) == 2
+
+    await eventually(joined)
     assert len(await _tickets(client.app)) == 1
 
 
