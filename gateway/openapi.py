@@ -167,15 +167,15 @@ OPERATIONS: list[Op] = [
     Op("get", "/healthz", "运维", "健康检查：数据库、Redis、NLU", responses={200: "全部正常", 503: "有组件不可用"}),
     Op("get", "/metrics", "运维", "Prometheus 指标", responses={200: "text/plain 指标"}),
     # --- admin token --------------------------------------------------------------------------
-    Op("get", "/api/v1/admin/dead-letters", "管理（令牌）", "死信列表（处理失败的消息）",
+    Op("get", "/api/v1/admin/dead-letters", "管理（令牌或管理员登录）", "死信列表（处理失败的消息）",
        query=(("limit", "最多条数"),), security="admin_token", responses={200: "死信", 401: "令牌无效"}),
-    Op("post", "/api/v1/admin/dead-letters/{entry_id}/replay", "管理（令牌）", "重放一条死信",
+    Op("post", "/api/v1/admin/dead-letters/{entry_id}/replay", "管理（令牌或管理员登录）", "重放一条死信",
        security="admin_token", responses={202: "已重新入队", 404: "没有这条死信"}),
-    Op("get", "/api/v1/admin/intake", "管理（令牌）", "受理队列积压情况", security="admin_token",
+    Op("get", "/api/v1/admin/intake", "管理（令牌或管理员登录）", "受理队列积压情况", security="admin_token",
        responses={200: "积压"}),
-    Op("get", "/api/v1/admin/national-feed", "管理（令牌）", "全国平台对接状态", security="admin_token",
+    Op("get", "/api/v1/admin/national-feed", "管理（令牌或管理员登录）", "全国平台对接状态", security="admin_token",
        responses={200: "状态"}),
-    Op("post", "/api/v1/admin/national-feed/retry", "管理（令牌）", "重试失败的回传", security="admin_token",
+    Op("post", "/api/v1/admin/national-feed/retry", "管理（令牌或管理员登录）", "重试失败的回传", security="admin_token",
        responses={200: "结果"}),
     # --- console: session ---------------------------------------------------------------------
     Op("get", f"{P}/csrf", "坐席台：登录", "取得 CSRF 令牌",
@@ -285,7 +285,7 @@ OPERATIONS: list[Op] = [
 
 SECURITY = {
     "console": [{"consoleSession": [], "csrfHeader": []}],
-    "admin_token": [{"adminToken": []}],
+    "admin_token": [{"adminToken": []}, {"consoleSession": [], "csrfHeader": []}],
 }
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway import keys as K
 from gateway.api.common import json_response
 from gateway.api.errors import ApiError
+from gateway.console.auth import require_role
 
 routes = web.RouteTableDef()
 
 
-def require_admin(request: web.Request) -> None:
+def _check_token(request: web.Request) -> None:
     token = request.app[K.SETTINGS].admin_token
     if not token:
         raise ApiError(403, "admin_disabled", "未配置管理员令牌（HOTLINE_ADMIN_TOKEN），管理接口已关闭")
@@ -22,9 +25,25 @@ def require_admin(request: web.Request) -> None:
         raise ApiError(401, "unauthorized", "管理员令牌无效")
 
 
+def admin_only(handler: Handler) -> Handler:
+    """Scripts authenticate with the admin token (Authorization: Bearer …); people with an admin
+    account's console session (and its CSRF header), like every other console API."""
+    by_session = require_role("admin", api=True)(handler)
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if "Authorization" in request.headers:
+            _check_token(request)
+            return await handler(request)
+        return await by_session(request)
+
+    wrapper.console_roles = by_session.console_roles  # type: ignore[attr-defined]
+    return wrapper
+
+
 @routes.get("/api/v1/admin/dead-letters")
+@admin_only
 async def list_dead_letters(request: web.Request) -> web.Response:
-    require_admin(request)
     letters = await request.app[K.STREAM].dead_letters(count=int(request.query.get("limit", "100")))
     return json_response({"dead_letters": [
         {"id": d.entry_id, "original_id": d.original_id, "error": d.error, "deliveries": d.deliveries,
@@ -34,8 +53,8 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/admin/dead-letters/{entry_id}/replay")
+@admin_only
 async def replay_dead_letter(request: web.Request) -> web.Response:
-    require_admin(request)
     new_id = await request.app[K.STREAM].replay(request.match_info["entry_id"])
     if new_id is None:
         raise ApiError(404, "not_found", "没有这条死信")
@@ -43,8 +62,8 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/intake")
+@admin_only
 async def intake_status(request: web.Request) -> web.Response:
-    require_admin(request)
     return json_response(await request.app[K.STREAM].backlog())
 
 
@@ -58,8 +77,8 @@ def _feed_poller(request: web.Request):
 
 
 @routes.get("/api/v1/admin/national-feed")
+@admin_only
 async def national_feed_status(request: web.Request) -> web.Response:
-    require_admin(request)
     poller = _feed_poller(request)
     return json_response({
         "status": await poller.status(),
@@ -69,6 +88,6 @@ async def national_feed_status(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/admin/national-feed/retry")
+@admin_only
 async def national_feed_retry(request: web.Request) -> web.Response:
-    require_admin(request)
     return json_response(await _feed_poller(request).retry_failed())

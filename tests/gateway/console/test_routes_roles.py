@@ -58,6 +58,12 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/api/v1/console/users/nobody", ADM),
     ("GET", "/api/v1/console/training-suggestions", ADM),
     ("POST", "/api/v1/console/training-suggestions/999", ADM),
+    # the pipeline's admin API (also reachable with the admin token)
+    ("GET", "/api/v1/admin/dead-letters", ADM),
+    ("POST", "/api/v1/admin/dead-letters/1-0/replay", ADM),
+    ("GET", "/api/v1/admin/intake", ADM),
+    ("GET", "/api/v1/admin/national-feed", ADM),
+    ("POST", "/api/v1/admin/national-feed/retry", ADM),
     # pages
     ("GET", "/console/login", PUBLIC),
     ("POST", "/console/login", PUBLIC),
@@ -115,7 +121,7 @@ async def test_the_table_covers_every_console_route_with_its_roles(console):
     registered = {}
     for route in client.app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
-        if route.method == "HEAD" or not (path.startswith("/console") or path.startswith("/api/v1/console")):
+        if route.method == "HEAD" or not path.startswith(("/console", "/api/v1/console", "/api/v1/admin/")):
             continue
         registered[(route.method, path)] = route
     covered = set()
