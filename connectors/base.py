@@ -107,6 +107,12 @@ WaitReply = Callable[[str, str, float], Awaitable[str | None]]
 message, or ``None`` when it was not ready within ``timeout`` seconds."""
 
 
+ReportDelivery = Callable[[str, str, DeliveryResult], Awaitable[None]]
+"""``report_delivery(channel, native_id, result)``: how the bot's answer to the citizen's message
+``native_id`` fared when the connector sent it later (e.g. a WeChat customer-service message
+refused with 45015), so the gateway can record it where operators see it."""
+
+
 class Connector(Protocol):
     name: str
 

@@ -71,12 +71,14 @@ def national_feed_ctx(*, poll: bool):
 def setup_channels(app: web.Application) -> None:
     """Connectors with HTTP endpoints, enabled by their own settings (WECHAT_TOKEN …)."""
     from connectors.wechat import load_wechat_settings, setup_wechat
+    from gateway.outbound import delivery_reporter
 
     wechat_settings = load_wechat_settings()
     if wechat_settings.enabled:
         app[K.CONNECTORS]["wechat"] = setup_wechat(
             app, wechat_settings, publish=app[K.STREAM].publish, wait_reply=app[K.REPLIES].wait_reply,
             attachments=app[K.ATTACHMENTS], redis=app[K.REDIS], key_prefix=app[K.KEYS].connector("wechat"),
+            report_delivery=delivery_reporter(app),
         )
         log.info("WeChat callback enabled at /wechat")
 

@@ -136,6 +136,26 @@ async def report_status_to_platform(app: web.Application, session: AsyncSession,
         return DeliveryResult(False, f"ERROR: {type(exc).__name__}")
 
 
+def delivery_reporter(app: web.Application):
+    """``report_delivery`` for connectors: the bot's later-sent answer to a citizen message gets
+    its delivery status, so a refusal (WeChat 45015 …) shows on the ticket and in open consoles."""
+
+    async def report(channel: str, native_id: str, result: DeliveryResult) -> None:
+        async with app[K.SESSIONS]() as session:
+            entry = await cs.bot_answer_to(session, channel, native_id)
+            if entry is None:
+                return
+            entry.delivery_status = "sent" if result.delivered else "failed"
+            entry.delivery_detail = None if result.delivered else (result.detail or "发送失败")[:300]
+            ticket = await session.get(Ticket, entry.ticket_id) if entry.ticket_id else None
+            await session.commit()
+        if ticket is not None and not result.delivered:
+            await _announce(app, {"type": "delivery", "ticket_no": ticket.number, "channel": channel,
+                                  "status": "failed"})
+
+    return report
+
+
 async def _announce(app: web.Application, event: dict) -> None:
     try:
         await app[K.REPLIES].publish_event(app[K.KEYS].console_events, event)

@@ -705,6 +705,20 @@ async def reply_thread(session: AsyncSession, ticket: Ticket) -> tuple[str | Non
     return last.channel_message_id, last.subject or ticket.title
 
 
+async def bot_answer_to(session: AsyncSession, channel: str, native_id: str) -> Entry | None:
+    """The bot's entry answering the citizen message ``(channel, native_id)``, if any."""
+    citizen = (await session.execute(select(Entry).where(
+        Entry.channel == channel, Entry.channel_message_id == native_id))).scalar_one_or_none()
+    if citizen is None:
+        return None
+    stmt = (select(Entry).where(Entry.conversation_id == citizen.conversation_id, Entry.author == "bot",
+                                Entry.id > citizen.id).order_by(Entry.id).limit(5))
+    for entry in (await session.execute(stmt)).scalars():
+        if (entry.meta or {}).get("in_reply_to") == native_id:
+            return entry
+    return None
+
+
 async def latest_public_reply(session: AsyncSession, ticket: Ticket) -> str | None:
     """The text of the operators' latest public answer on this ticket, if any."""
     stmt = (select(Entry.text).where(Entry.ticket_id == ticket.id, Entry.author == "operator", Entry.public.is_(True))

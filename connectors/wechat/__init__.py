@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import Publish, WaitReply
+from connectors.base import Publish, ReportDelivery, WaitReply
 from connectors.storage import AttachmentStore
 from connectors.wechat.callback import WeChatCallback
 from connectors.wechat.connector import WeChatConnector
@@ -39,6 +39,7 @@ def setup_wechat(
     attachments: AttachmentStore,
     redis: Any,
     key_prefix: str,
+    report_delivery: ReportDelivery | None = None,
 ) -> WeChatConnector:
     """Add GET/POST ``/wechat`` to ``app`` and return the connector (for outbound replies).
 
@@ -49,7 +50,8 @@ def setup_wechat(
     if not settings.enabled:
         raise WeChatSettingsError("invalid setting WECHAT_TOKEN: required to serve the WeChat callback")
     connector = WeChatConnector(
-        settings, publish=publish, wait_reply=wait_reply, attachments=attachments, redis=redis, key_prefix=key_prefix
+        settings, publish=publish, wait_reply=wait_reply, attachments=attachments, redis=redis, key_prefix=key_prefix,
+        report_delivery=report_delivery,
     )
     callback = WeChatCallback(connector)
     app.router.add_get(CALLBACK_PATH, callback.verify)

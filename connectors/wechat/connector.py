@@ -27,7 +27,15 @@ from typing import Any
 
 import redis.exceptions
 
-from connectors.base import DeliveryResult, InboundMessage, IntakeUnavailable, Publish, ReplyTarget, WaitReply
+from connectors.base import (
+    DeliveryResult,
+    InboundMessage,
+    IntakeUnavailable,
+    Publish,
+    ReplyTarget,
+    ReportDelivery,
+    WaitReply,
+)
 from connectors.storage import AttachmentRejected, AttachmentStore
 from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS
 from connectors.wechat.inbound import Interpretation, interpret
@@ -54,12 +62,14 @@ class WeChatConnector:
         attachments: AttachmentStore,
         redis: Any,
         key_prefix: str,
+        report_delivery: ReportDelivery | None = None,
     ) -> None:
         if settings.token is None:
             raise ValueError("invalid setting WECHAT_TOKEN: required to serve the WeChat callback")
         self.settings = settings
         self.publish = publish
         self.wait_reply = wait_reply
+        self.report_delivery = report_delivery
         self.attachments = attachments
         self.state = MessageState(redis, key_prefix, dedupe_ttl=settings.dedupe_ttl)
         self.api = WeChatApi(settings, redis, key_prefix)
@@ -219,6 +229,11 @@ class WeChatConnector:
             log.info("wechat %s: answer sent as customer-service message", it.native_id)
         else:
             log.warning("wechat %s: deferred answer not delivered: %s", it.native_id, result.detail)
+        if self.report_delivery is not None:
+            try:
+                await self.report_delivery(CHANNEL, it.native_id, result)
+            except Exception:  # the record is a courtesy to operators; the send itself is done
+                log.exception("wechat %s: delivery report failed", it.native_id)
 
     async def _retried_delivery(self, it: Interpretation, deadline: float) -> str | None:
         """A later delivery of a MsgId some delivery already claimed: never publish again."""

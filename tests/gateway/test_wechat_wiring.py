@@ -60,3 +60,27 @@ async def test_operator_reply_goes_out_as_a_customer_service_message(wechat):
         ReplyTarget("wechat", "oCitizen003"), "您反映的问题已转交宝丰县远端坐席办理。")
     assert result.delivered, result.detail
     assert (api.sent[-1].touser, api.sent[-1].content) == ("oCitizen003", "您反映的问题已转交宝丰县远端坐席办理。")
+
+
+async def test_a_late_answer_refused_by_wechat_is_marked_undelivered_for_the_operator(
+        make_client, aiohttp_server, monkeypatch):
+    from tests.gateway.conftest import eventually
+
+    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
+    server = await aiohttp_server(api.make_app())
+    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
+                       "WECHAT_APP_SECRET": SECRET, "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/")),
+                       "WECHAT_REPLY_BUDGET": "0.001"}.items():  # never ready in time: sent later
+        monkeypatch.setenv(var, value)
+    client = await make_client()
+    platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    api.fail_next("send", 45015)  # outside the 48-hour window
+    assert await _post(client, platform, platform.text("oCitizen004", "郏县长桥镇的自来水发黄")) is None
+
+    async def bot_entry():
+        async with client.app[K.SESSIONS]() as session:
+            entry = (await session.execute(select(Entry).where(Entry.author == "bot"))).scalar_one_or_none()
+        return entry if entry is not None and entry.delivery_status == "failed" else None
+
+    entry = await eventually(bot_entry, timeout=15)
+    assert entry.delivery_detail.startswith("45015") and entry.ticket_id is not None
