@@ -91,6 +91,13 @@ async def test_queue_filters(console):
     assert await numbers("assignee=none") == [web_t, wx_t]
     assert (await op.get("/api/v1/console/tickets?department=nonsense")).status == 400
 
+    # status: answered tickets leave the default (review) queue and are found under their status
+    assert (await op.post(f"/api/v1/console/tickets/{web_t}/answer", {})).status == 200
+    assert await numbers("") == [wx_t]
+    assert await numbers("status=answered") == [web_t]
+    assert set(await numbers("status=all")) == {web_t, wx_t}
+    assert (await op.get("/api/v1/console/tickets?status=nonsense")).status == 400
+
 
 async def test_search_by_number_phone_and_text_across_statuses(console):
     client, agent, user = console
