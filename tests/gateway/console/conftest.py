@@ -62,9 +62,15 @@ class Agent:
 
 
 @pytest.fixture
-async def console(make_client):
+def console_settings() -> dict[str, Any]:
+    """Settings overrides of the console's gateway; a test module redefines it (e.g. the NLU on)."""
+    return {}
+
+
+@pytest.fixture
+async def console(make_client, console_settings):
     """(client, make_agent, make_user) on a gateway with its worker."""
-    client = await make_client()
+    client = await make_client(**console_settings)
     agents: list[Agent] = []
 
     async def agent(username: str | None = None, *, role: str = "operator") -> Agent:
