@@ -75,6 +75,9 @@ def test_hotline_run_serves_everything_and_ctrl_c_stops_every_child(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            # A killed launcher cannot stop its children (Rasa runs in its own process group).
+            for line in _processes_mentioning(f"-p {rasa}"):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
         log.close()
     time.sleep(0.5)
     assert not _processes_mentioning(f"-p {rasa}"), "the Rasa child outlived the launcher"
