@@ -22,6 +22,7 @@ from gateway.channels import national_feed_ctx, setup_channels, smtp_ctx
 from gateway.citizen import setup_citizen
 from gateway.console import setup_console
 from gateway.metrics import Metrics
+from gateway.nlu_admin import setup_nlu_admin
 from gateway.openapi import setup_openapi
 from gateway.pipeline import Pipeline
 from gateway.redis_conn import connect
@@ -118,6 +119,7 @@ def create_app(
     for module in (web_chat, progress, health, admin, nlu):
         app.router.add_routes(module.routes)
     setup_console(app)
+    setup_nlu_admin(app)
     setup_openapi(app)
     setup_templates(app)
     setup_citizen(app)

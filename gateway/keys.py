@@ -52,6 +52,27 @@ class RedisKeys:
     def rate(self, scope: str, client: str, window: int) -> str:
         return f"{self.prefix}:rate:{scope}:{client}:{window}"
 
+    # NLU administration (gateway/nlu_admin): the model every process's NluClient follows, the
+    # training lock, the answers' version (reload on change), a training job's cancel flag.
+    @property
+    def nlu_active(self) -> str:
+        return f"{self.prefix}:nlu:active"
+
+    @property
+    def nlu_train_lock(self) -> str:
+        return f"{self.prefix}:nlu:train-lock"
+
+    @property
+    def nlu_activate_lock(self) -> str:
+        return f"{self.prefix}:nlu:activate-lock"
+
+    @property
+    def nlu_answers_version(self) -> str:
+        return f"{self.prefix}:nlu:answers-version"
+
+    def nlu_job_cancel(self, job_id: int) -> str:
+        return f"{self.prefix}:nlu:job:{job_id}:cancel"
+
     def connector(self, name: str) -> str:
         """Prefix a connector may use for its own private keys."""
         return f"{self.prefix}:conn:{name}"
@@ -69,3 +90,6 @@ NLU: web.AppKey[NluClient] = web.AppKey("nlu")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")
 CONNECTORS: web.AppKey[dict] = web.AppKey("connectors", dict)
+# The Rasa server this process started itself (embedded mode: launcher or tests), so that model
+# activation can run blue/green; absent with an external RASA_URL (activation uses PUT /model).
+RASA_MANAGED: web.AppKey[object] = web.AppKey("rasa_managed")

@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from gateway import keys as K
 from gateway.app import create_app
 from gateway.console.bootstrap import first_admin_hint
 from gateway.redis_conn import EmbeddedRedis
@@ -32,10 +33,12 @@ def rasa_available() -> bool:
     return Path(os.environ.get("HOTLINE_RASA_BIN", REPO / ".venv-rasa" / "bin" / "rasa")).exists()
 
 
-def start_rasa_server() -> tuple[subprocess.Popen, str]:
+def start_rasa_server(database_url: str | None = None) -> tuple[subprocess.Popen, str, Path]:
+    from gateway.nlu_admin.state import active_model_path
     from nlu import server, training
 
-    model = training.ensure_model(progress=True)
+    # The model an admin activated last (registry), else the one of the repository's data.
+    model = (active_model_path(database_url) if database_url else None) or training.ensure_model(progress=True)
     cmd = server.rasa_command(model, host="127.0.0.1", port=RASA_PORT)
     log.info("starting the NLU server: %s", " ".join(map(str, cmd)))
     # Own process group: Ctrl-C reaches us once, and we stop Rasa ourselves, in order.
@@ -47,7 +50,7 @@ def start_rasa_server() -> tuple[subprocess.Popen, str]:
     except Exception:
         stop_child(proc)
         raise
-    return proc, url
+    return proc, url, model
 
 
 def stop_child(proc: subprocess.Popen, timeout: float = 20) -> None:
@@ -75,11 +78,16 @@ def launch(settings: Settings, *, start_rasa: bool = True) -> int:
         upgrade(settings.effective_database_url)
         log.info("database ready: %s", settings.effective_database_url.split("@")[-1])
         if settings.rasa_url is None and start_rasa and settings.nlu_enabled and rasa_available():
-            rasa_proc, rasa_url = start_rasa_server()
+            rasa_proc, rasa_url, rasa_model = start_rasa_server(settings.effective_database_url)
             settings = settings.model_copy(update={"rasa_url": rasa_url})
         elif settings.rasa_url is None:
             log.warning("no NLU server (set RASA_URL or create .venv-rasa): every message goes to the operators")
         app = create_app(settings, redis_url=redis_url, services={"worker", "feed", "smtp"})
+        if rasa_proc is not None:
+            # This process owns the NLU server: model activation runs blue/green (gateway/nlu_admin).
+            from gateway.nlu_admin import ManagedRasa
+
+            app[K.RASA_MANAGED] = ManagedRasa(url=rasa_url, model_path=rasa_model, process=rasa_proc)
         print(f"\n  12345 intake gateway: http://{settings.http_host}:{settings.http_port}/\n"
               "  Ctrl-C stops everything.\n", flush=True)
         if (hint := first_admin_hint(settings.effective_database_url)) is not None:

@@ -56,7 +56,7 @@ HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/con
 
 def _safe_next(value: str | None, default: str) -> str:
     # Only same-site paths: an attacker's link must not bounce a fresh login elsewhere.
-    if value and value.startswith("/console") and not value.startswith("//") and "\\" not in value:
+    if value and value.startswith(("/console", "/admin/")) and not value.startswith("//") and "\\" not in value:
         return value
     return default
 

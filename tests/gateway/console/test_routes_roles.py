@@ -64,6 +64,27 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("GET", "/api/v1/admin/intake", ADM),
     ("GET", "/api/v1/admin/national-feed", ADM),
     ("POST", "/api/v1/admin/national-feed/retry", ADM),
+    # NLU administration (intents, examples, answers, training, models)
+    ("GET", "/api/v1/admin/nlu/intents", ADM),
+    ("POST", "/api/v1/admin/nlu/intents", ADM),
+    ("DELETE", "/api/v1/admin/nlu/intents", ADM),
+    ("GET", "/api/v1/admin/nlu/examples", ADM),
+    ("POST", "/api/v1/admin/nlu/examples", ADM),
+    ("PUT", "/api/v1/admin/nlu/examples/999", ADM),
+    ("DELETE", "/api/v1/admin/nlu/examples/999", ADM),
+    ("GET", "/api/v1/admin/nlu/answers", ADM),
+    ("PUT", "/api/v1/admin/nlu/answers", ADM),
+    ("GET", "/api/v1/admin/nlu/export", ADM),
+    ("POST", "/api/v1/admin/nlu/import", ADM),
+    ("GET", "/api/v1/admin/nlu/suggestions", ADM),
+    ("POST", "/api/v1/admin/nlu/suggestions/review", ADM),
+    ("POST", "/api/v1/admin/nlu/train", ADM),
+    ("GET", "/api/v1/admin/nlu/jobs", ADM),
+    ("GET", "/api/v1/admin/nlu/jobs/999", ADM),
+    ("POST", "/api/v1/admin/nlu/jobs/999/cancel", ADM),
+    ("GET", "/api/v1/admin/nlu/models", ADM),
+    ("GET", "/api/v1/admin/nlu/models/999", ADM),
+    ("POST", "/api/v1/admin/nlu/models/999/activate", ADM),
     # pages
     ("GET", "/console/login", PUBLIC),
     ("POST", "/console/login", PUBLIC),
@@ -142,7 +163,9 @@ async def _call(agent, method: str, path: str):
         resp.close()
         return status
     if path.startswith("/api/"):
-        body = {} if method in ("POST", "DELETE") else None
+        body = {} if method in ("POST", "DELETE", "PUT") else None
+        if path.endswith("/nlu/train"):
+            body = {"epochs": 0}  # refused as invalid: the table checks access, it must not start a training
         resp = await agent.request(method, path, json=body)
     elif method == "POST":
         resp = await agent.form(path, {})
