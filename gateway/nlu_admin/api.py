@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aiohttp import web
@@ -10,10 +9,10 @@ from aiohttp import web
 from gateway import keys as K
 from gateway.api.common import json_response, read_json
 from gateway.api.errors import ApiError
-from gateway.console.auth import ADMINS, actor_of, require_role
+from gateway.console.auth import actor_of
 from gateway.nlu_admin import activation, evaluation, jobs
 from gateway.nlu_admin.state import bump_answers, guard_margin
-from gateway.nlu_admin.workspace import ensure_seeded, export_single, parse_uploads
+from gateway.nlu_admin.workspace import admin_route, export_single, parse_uploads
 from nlu import training
 from nlu.yaml_io import NluYamlError
 from ticketing import nlu_workspace as ws
@@ -23,18 +22,7 @@ P = "/api/v1/admin/nlu"
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
 
 
-def admin_api(handler):
-    """Admin only (+CSRF), the working copy seeded, service errors as JSON errors."""
-
-    @functools.wraps(handler)
-    async def inner(request: web.Request) -> web.StreamResponse:
-        await ensure_seeded(request.app)
-        try:
-            return await handler(request)
-        except ws.WorkspaceError as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from None
-
-    return require_role(*ADMINS, api=True)(inner)
+admin_api = admin_route(api=True, on_error=lambda exc: ApiError(exc.status, exc.code, exc.message))
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

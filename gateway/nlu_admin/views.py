@@ -6,16 +6,14 @@ sends the CSRF header), so every action has one implementation.
 
 from __future__ import annotations
 
-import functools
 
 from aiohttp import web
 
 from gateway import keys as K
-from gateway.console.auth import ADMINS, require_role
 from gateway.console.views import render
 from gateway.nlu_admin import activation, evaluation, jobs
 from gateway.nlu_admin.state import guard_margin
-from gateway.nlu_admin.workspace import ensure_seeded
+from gateway.nlu_admin.workspace import admin_route
 from nlu import training
 from ticketing import nlu_workspace as ws
 
@@ -28,16 +26,7 @@ JOB_LABELS = {"running": "进行中", "succeeded": "完成", "failed": "失败",
 FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型"}
 
 
-def admin_page(handler):
-    @functools.wraps(handler)
-    async def inner(request: web.Request) -> web.StreamResponse:
-        await ensure_seeded(request.app)
-        try:
-            return await handler(request)
-        except ws.WorkspaceError as exc:
-            raise web.HTTPNotFound(text=exc.message) from None
-
-    return require_role(*ADMINS)(inner)
+admin_page = admin_route(api=False, on_error=lambda exc: web.HTTPNotFound(text=exc.message))
 
 
 def _ctx(section: str, **extra) -> dict:

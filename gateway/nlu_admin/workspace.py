@@ -3,13 +3,16 @@ Rasa YAML into it (the gateway is the only place that knows both nlu/ and ticket
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from gateway import keys as K
+from gateway.console.auth import ADMINS, require_role
 from gateway.nlu_admin.state import STATE
 from nlu import training, yaml_io
 from nlu.client import ANSWERS_PATH
@@ -92,3 +95,21 @@ def parse_uploads(files: list[tuple[str, str]]) -> list[ws.Block]:
     for name, text in files:
         blocks += _ws_blocks(yaml_io.parse_nlu_yaml(text, name))
     return blocks
+
+
+def admin_route(*, api: bool, on_error: Callable[[ws.WorkspaceError], Exception]):
+    """Admin only (+CSRF on changes), the working copy seeded first, service errors translated
+    by ``on_error`` (a JSON error for the API, a page error for the pages)."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        async def inner(request: web.Request) -> web.StreamResponse:
+            await ensure_seeded(request.app)
+            try:
+                return await handler(request)
+            except ws.WorkspaceError as exc:
+                raise on_error(exc) from None
+
+        return require_role(*ADMINS, api=api)(inner)
+
+    return decorate

@@ -21,6 +21,7 @@ from aiohttp import web
 from gateway import keys as K
 from gateway.app import create_app
 from ticketing import accounts
+from tests.gateway.conftest import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa, pytest.mark.slow]
 PASSWORD = "browser-admin-1"
@@ -73,19 +74,6 @@ async def managed_live_gateway(stack):
         await asyncio.to_thread(server.stop)
 
 
-async def until(check, timeout: float = 30.0, interval: float = 0.25):
-    """Poll a page condition from Python (the pages' CSP forbids the string eval of wait_for_function)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"page condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-
-
 async def _parse(base: str, text: str) -> dict:
     async with aiohttp.ClientSession() as http, http.post(f"{base}/api/v1/nlu/parse", json={"text": text}) as resp:
         assert resp.status == 200
@@ -127,7 +115,7 @@ async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_li
         await page.fill("#add-examples-form textarea[name=texts]", "\n".join(MORE))
         await page.click("#add-examples-form button[type=submit]")
         rows = page.locator("#examples tr[data-id]")
-        await until(lambda: _eq(rows.count(), len(EXAMPLES) + len(MORE)))
+        await eventually(lambda: _eq(rows.count(), len(EXAMPLES) + len(MORE)))
         assert await page.input_value(".answer-form textarea[name=text]") == ANSWER
 
         # Train: the progress bar moves, the job ends, the evaluation is one click away.
@@ -135,21 +123,21 @@ async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_li
         await page.goto(base + "/admin/nlu/training")
         await page.click("#train-button")
         await page.wait_for_selector("#job:not([hidden])")
-        await until(lambda: page.text_content("#job-status"))
+        await eventually(lambda: page.text_content("#job-status"))
 
         async def midway() -> bool:
             value = int(await page.get_attribute("#job-progress", "aria-valuenow") or 0)
             cached = "无需重新训练" in (await page.text_content("#job-log") or "")
             return cached or 0 < value < 100
 
-        await until(midway, timeout=180)
+        await eventually(midway, timeout=180)
         if "无需重新训练" not in (await page.text_content("#job-log") or ""):
             assert "训练进度" in await page.text_content("#job-percent")
 
         async def finished() -> bool:
             return await page.get_attribute("#job", "data-status") not in (None, "running")
 
-        await until(finished, timeout=600, interval=1.0)
+        await eventually(finished, timeout=600, interval=1.0)
         assert await page.text_content("#job-status") == "完成", await page.text_content("#job-error")
         assert "评估完成" in await page.text_content("#job-log")
         await page.click("#job-model")

@@ -11,16 +11,23 @@ from tests.gateway.conftest import eventually
 APP_KEY, APP_SECRET = "pds-12345", "simulator-secret-0123456789"
 
 
+async def _platform(aiohttp_server, monkeypatch, items, poll_seconds: str | None = None):
+    """The national platform simulator serving ``items``, and the feed settings pointing at it."""
+    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=items))
+    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
+    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
+    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
+    if poll_seconds:
+        monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", poll_seconds)
+    return sim
+
+
 async def test_feed_items_become_tickets_and_answers_are_written_back(make_client, aiohttp_server, monkeypatch):
     items = demo_items(4)
     # The same citizen twice: each platform item is still its own ticket.
     items[1]["phone"] = items[0]["phone"]
     items[1]["citizen_name"] = items[0]["citizen_name"]
-    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=items))
-    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
-    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
-    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
-    monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", "1")
+    sim = await _platform(aiohttp_server, monkeypatch, items, poll_seconds="1")
     client = await make_client(services={"feed"})
     app = client.app
 
@@ -47,10 +54,7 @@ async def test_feed_items_become_tickets_and_answers_are_written_back(make_clien
 async def test_failed_write_backs_are_visible_to_admins_and_retryable(make_client, aiohttp_server, monkeypatch):
     item = demo_items(1)[0]
     item_id = str(item["id"])
-    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=[item]))
-    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
-    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
-    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
+    sim = await _platform(aiohttp_server, monkeypatch, [item])
     client = await make_client()
     auth = {"Authorization": "Bearer test-admin-token-0123456789"}
     state = sim.app[SIMULATOR]
@@ -78,11 +82,7 @@ async def test_direct_answer_and_closing_in_the_console_are_written_back(make_cl
 
     item = demo_items(1)[0]
     item_id = str(item["id"])
-    sim = await aiohttp_server(create_simulator_app(APP_KEY, APP_SECRET, items=[item]))
-    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
-    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", APP_KEY)
-    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", APP_SECRET)
-    monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", "1")
+    sim = await _platform(aiohttp_server, monkeypatch, [item], poll_seconds="1")
     app = (await make_client(services={"feed"})).app
 
     async def the_ticket():
