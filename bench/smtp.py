@@ -281,18 +281,13 @@ def _serve_gateway(db_url: str, prefix: str, smtp_port: int, http_port: int, dat
 async def run_ticket_bench(*, mails: int, clients: int, reuse: bool) -> dict[str, Any]:
     """Mails over SMTP until every one is a committed ticket, through the real gateway on PostgreSQL + Redis."""
     import multiprocessing
-    import socket
 
     from sqlalchemy import func, select
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from nlu.server import free_port
     from ticketing.migrate import upgrade
     from ticketing.models import Ticket
-
-    def free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
 
     _, db_url = await fresh_database("hotline_bench_smtp")
     await asyncio.to_thread(upgrade, db_url)

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import os
 import sys
-import time
 
 from config.directory import DirectoryError, load_directory
 from config.settings import Settings, SettingsError, load_settings
@@ -164,22 +163,20 @@ def cmd_nlu(args: argparse.Namespace) -> int:
 
 
 async def _activate_in_swap_window(settings: Settings, model: str, url: str) -> int:
-    """`PUT /model` blocks Rasa for seconds: open the swap window every gateway process follows
-    (gateway/nlu_admin/state.py), so their parses wait for the new model instead of timing out."""
+    """`PUT /model` blocks Rasa for seconds: open the swap window every gateway process follows,
+    so their parses wait for the new model instead of timing out."""
     import redis.asyncio as aioredis
 
     from gateway.keys import RedisKeys
-    from gateway.nlu_admin.state import FOLLOW_INTERVAL
+    from gateway.nlu_admin.state import FOLLOW_INTERVAL, swap_window
     from nlu import cli as nlu_cli
 
     redis = aioredis.Redis.from_url(settings.redis_url)
-    key = RedisKeys(settings.redis_prefix).nlu_active
     try:
-        await redis.hset(key, "swap_until", str(time.time() + 600))
-        await asyncio.sleep(FOLLOW_INTERVAL * 2 + settings.nlu_timeout + 1)  # every process has seen it
-        return await asyncio.to_thread(nlu_cli.cmd_activate, model, url)
+        async with swap_window(redis, RedisKeys(settings.redis_prefix),
+                               drain=FOLLOW_INTERVAL * 2 + settings.nlu_timeout + 1):
+            return await asyncio.to_thread(nlu_cli.cmd_activate, model, url)
     finally:
-        await redis.hdel(key, "swap_until")
         await redis.aclose()
 
 

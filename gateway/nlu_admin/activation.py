@@ -30,7 +30,15 @@ from aiohttp import web
 from gateway import keys as K
 from gateway.api.errors import ApiError
 from gateway.nlu_admin import evaluation
-from gateway.nlu_admin.state import FOLLOW_INTERVAL, STATE, SWAP_TIMEOUT, ManagedRasa, guard_margin, publish_managed
+from gateway.nlu_admin.state import (
+    FOLLOW_INTERVAL,
+    STATE,
+    SWAP_TIMEOUT,
+    ManagedRasa,
+    guard_margin,
+    publish_managed,
+    swap_window,
+)
 from nlu.client import NluClient
 from nlu.server import RasaProcess
 from ticketing import nlu_workspace as ws
@@ -45,11 +53,14 @@ def drain_seconds(app: web.Application) -> float:
     return FOLLOW_INTERVAL * 2 + app[STATE].base_timeout + 1.0
 
 
-async def check(app: web.Application, version: int) -> dict[str, Any]:
-    """What activating `version` would do: guard reasons, comparison, whether it is a rollback."""
+async def load(app: web.Application, version: int) -> tuple[ws.NluModel, ws.NluModel | None]:
+    """The registry row of `version` and the active model's."""
     async with app[K.SESSIONS]() as session:
-        row = await ws.get_model(session, version)
-        active = await ws.active_model(session)
+        return await ws.get_model(session, version), await ws.active_model(session)
+
+
+def check(row: ws.NluModel, active: ws.NluModel | None) -> dict[str, Any]:
+    """What activating `row` would do: guard reasons, comparison, whether it is a rollback."""
     rollback = row.activated_at is not None
     reasons = [] if rollback else evaluation.guard(row.metrics, active.metrics if active else None, guard_margin())
     return {"version": row.version, "model": row.name, "active": active.version if active else None,
@@ -58,15 +69,14 @@ async def check(app: web.Application, version: int) -> dict[str, Any]:
 
 
 async def activate(app: web.Application, version: int, *, actor: str, override_reason: str | None = None) -> dict[str, Any]:
-    verdict = await check(app, version)
+    row, active = await load(app, version)
+    verdict = check(row, active)
     if verdict["already_active"]:
         raise ApiError(409, "already_active", f"v{version} 已是当前使用的模型")
     reason = (override_reason or "").strip()
     if verdict["refused"] and not reason:
         raise ApiError(409, "guard_refused", "模型未通过启用检查：" + "；".join(verdict["refused"]),
                        reasons=verdict["refused"])
-    async with app[K.SESSIONS]() as session:
-        row = await ws.get_model(session, version)
     path = Path(row.path)
     if not path.is_file():
         raise ApiError(409, "model_missing", f"模型文件不存在：{path}")
@@ -134,20 +144,17 @@ async def _put_model(app: web.Application, path: Path, name: str) -> None:
     redis, keys = app[K.REDIS], app[K.KEYS]
     client = app[K.NLU]
     url = client.base_url
-    await redis.hset(keys.nlu_active, mapping={"mode": "external", "url": url,
-                                               "swap_until": str(time.time() + 600)})
     client.timeout = max(app[STATE].base_timeout, SWAP_TIMEOUT)
-    await asyncio.sleep(drain_seconds(app))  # every process has the long timeout now
     try:
-        async with aiohttp.ClientSession() as http, http.put(
-            f"{url}/model", json={"model_file": str(path)}, timeout=aiohttp.ClientTimeout(total=600)
-        ) as resp:
-            body = await resp.text()
-            if resp.status != 204:
-                raise ApiError(502, "swap_failed", f"NLU 服务拒绝加载模型（HTTP {resp.status}）：{body[:300]}")
-        await _verify(url, name)
-        await redis.hset(keys.nlu_active, mapping={"model": name, "path": str(path)})
-        await client.model_version()  # refresh the client's cached model name
+        async with swap_window(redis, keys, drain=drain_seconds(app), mode="external", url=url):
+            async with aiohttp.ClientSession() as http, http.put(
+                f"{url}/model", json={"model_file": str(path)}, timeout=aiohttp.ClientTimeout(total=600)
+            ) as resp:
+                body = await resp.text()
+                if resp.status != 204:
+                    raise ApiError(502, "swap_failed", f"NLU 服务拒绝加载模型（HTTP {resp.status}）：{body[:300]}")
+            await _verify(url, name)
+            await redis.hset(keys.nlu_active, mapping={"model": name, "path": str(path)})
+            await client.model_version()  # refresh the client's cached model name
     finally:
-        await redis.hdel(keys.nlu_active, "swap_until")
         client.timeout = app[STATE].base_timeout

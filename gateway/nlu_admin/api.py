@@ -319,13 +319,10 @@ async def list_models(request: web.Request) -> web.Response:
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
     """模型的评估结果（与当前模型对照）和启用检查"""
-    version = int(request.match_info["version"])
-    async with request.app[K.SESSIONS]() as session:
-        row = await ws.get_model(session, version)
-        active = await ws.active_model(session)
+    row, active = await activation.load(request.app, int(request.match_info["version"]))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
-                          "check": await activation.check(request.app, version)})
+                          "check": activation.check(row, active)})
 
 
 @routes.post(r"/api/v1/admin/nlu/models/{version:\d+}/activate")

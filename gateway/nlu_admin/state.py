@@ -15,6 +15,7 @@ Every gateway process runs a follower (a `cleanup_ctx` task, once a second):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -37,6 +38,19 @@ ACTIVE_TTL = 30  # seconds the managed-server entry lives without renewal (owner
 SWAP_TIMEOUT = float(os.environ.get("HOTLINE_NLU_SWAP_TIMEOUT", "45"))
 TRAIN_LOCK_TTL = 60
 MARGIN_ENV = "HOTLINE_NLU_GUARD_MARGIN"
+
+
+@contextlib.asynccontextmanager
+async def swap_window(redis: Any, keys: K.RedisKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
+    """An external Rasa server is loading a model (`PUT /model` blocks it for seconds): every
+    process's follower sees `swap_until` and lets its parses wait (SWAP_TIMEOUT) instead of timing
+    out. The body runs once they all had `drain` seconds to see it."""
+    await redis.hset(keys.nlu_active, mapping={**fields, "swap_until": str(time.time() + 600)})
+    try:
+        await asyncio.sleep(drain)
+        yield
+    finally:
+        await redis.hdel(keys.nlu_active, "swap_until")
 
 
 def guard_margin() -> float:

@@ -101,11 +101,8 @@ async def models_page(request: web.Request) -> web.Response:
 @routes.get(r"/admin/nlu/models/{version:\d+}")
 @admin_page
 async def model_page(request: web.Request) -> web.Response:
-    version = int(request.match_info["version"])
-    async with request.app[K.SESSIONS]() as session:
-        row = await ws.get_model(session, version)
-        active = await ws.active_model(session)
-    check = await activation.check(request.app, version)
+    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    check = activation.check(row, active)
     metrics = row.metrics or {}
     active_metrics = (active.metrics or {}) if active is not None else {}
     intents = sorted(set(metrics.get("per_intent", {})) | set(active_metrics.get("per_intent", {})))

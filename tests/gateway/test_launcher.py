@@ -14,16 +14,11 @@ from pathlib import Path
 import pytest
 
 from nlu import training
+from nlu.server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.rasa]
 
 HOTLINE = Path(sys.executable).parent / "hotline"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -42,7 +37,7 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_hotline_run_serves_everything_and_ctrl_c_stops_every_child(tmp_path):
     if not Path(training.rasa_bin()).exists():
         pytest.skip("no .venv-rasa")
-    http, smtp, rasa = _free_port(), _free_port(), _free_port()
+    http, smtp, rasa = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "RASA_URL")}
     env.update(HOTLINE_DATA_DIR=str(tmp_path / "var"), HOTLINE_HTTP_PORT=str(http), HOTLINE_SMTP_PORT=str(smtp),
                HOTLINE_RASA_PORT=str(rasa))
