@@ -33,6 +33,8 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench.common import REDIS_URL, fresh_database, pct
+from gateway.infra.resources import SESSIONS
+from ticketing.accounts import users
 
 DB_NAME = "hotline_bench_console"
 PORT = 18190
@@ -126,9 +128,8 @@ def _serve(db_url: str, prefix: str, timings: dict[str, list[float]]):
     from aiohttp import web
 
     from config.settings import load_settings
-    from gateway import keys as K
-    from gateway.app import create_app
-    from ticketing.models import Ticket
+    from gateway.runtime.assembly import create_app
+    from ticketing.db.models.tickets import Ticket
 
     settings = load_settings(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, HOTLINE_REDIS_PREFIX=prefix,
                              HOTLINE_NLU_ENABLED=False, HOTLINE_DATA_DIR="/tmp/hotline-bench-console")
@@ -145,7 +146,7 @@ def _serve(db_url: str, prefix: str, timings: dict[str, list[float]]):
                 timings.setdefault(label, []).append(time.perf_counter() - started)
 
     async def pk_lookup(request: web.Request) -> web.Response:
-        async with request.app[K.SESSIONS]() as session:
+        async with request.app[SESSIONS]() as session:
             ticket = await session.get(Ticket, int(request.match_info["id"]))
         return web.json_response({"number": ticket.number if ticket else None})
 
@@ -157,7 +158,7 @@ def _serve(db_url: str, prefix: str, timings: dict[str, list[float]]):
 async def _run(args) -> None:
     from aiohttp import web
 
-    from ticketing.migrate import upgrade
+    from ticketing.db.migrate import upgrade
 
     pg_url, db_url = await fresh_database(DB_NAME)
     await asyncio.to_thread(upgrade, db_url)
@@ -173,11 +174,9 @@ async def _run(args) -> None:
     await web.TCPSite(runner, "127.0.0.1", PORT).start()
     base = f"http://127.0.0.1:{PORT}"
     try:
-        from gateway import keys as K
-        from ticketing import accounts
 
-        async with app[K.SESSIONS]() as session, session.begin():
-            await accounts.create_user(session, "bench", role="operator", password=PASSWORD)
+        async with app[SESSIONS]() as session, session.begin():
+            await users.create_user(session, "bench", role="operator", password=PASSWORD)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             token = (await (await http.get(base + "/api/v1/console/csrf")).json())["csrf_token"]
             resp = await http.post(base + "/api/v1/console/login", json={"username": "bench", "password": PASSWORD},

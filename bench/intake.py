@@ -29,7 +29,7 @@ def _serve_gateway(port: int, prefix: str, db_url: str) -> None:
     from aiohttp import web
 
     from config.settings import load_settings
-    from gateway.app import create_app
+    from gateway.runtime.assembly import create_app
 
     settings = load_settings(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, HOTLINE_REDIS_PREFIX=prefix,
                              HOTLINE_NLU_ENABLED=False, HOTLINE_RATE_LIMIT_PER_MINUTE=10**9,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
 
-    from ticketing.migrate import upgrade
+    from ticketing.db.migrate import upgrade
 
     db_url = asyncio.run(_fresh_db())
     upgrade(db_url)

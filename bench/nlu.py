@@ -107,8 +107,8 @@ async def inprocess_gateway(rasa_url: str) -> AsyncIterator[str]:
     from aiohttp import web
 
     from config.settings import load_settings
-    from gateway.app import create_app
-    from gateway.redis_conn import EmbeddedRedis
+    from gateway.infra.redis_client import EmbeddedRedis
+    from gateway.runtime.assembly import create_app
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         redis = EmbeddedRedis(Path(tmp) / "redis.db")

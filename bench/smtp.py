@@ -43,11 +43,10 @@ import redis.asyncio as aioredis
 from aiosmtpd.smtp import SMTP
 from redis.exceptions import RedisError
 
+from bench.common import REDIS_URL, fresh_database
 from connectors.base import InboundMessage, IntakeUnavailable, Publish, WaitReply
 from connectors.email import bound_address, load_email_settings, start_smtp_server, stop_smtp_server
 from connectors.storage import AttachmentStore
-
-from bench.common import REDIS_URL, fresh_database
 
 MAILBOX = "mayor@12345.pds.gov.cn"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
@@ -269,7 +268,7 @@ def _serve_gateway(db_url: str, prefix: str, smtp_port: int, http_port: int, dat
     from aiohttp import web
 
     from config.settings import load_settings
-    from gateway.app import create_app
+    from gateway.runtime.assembly import create_app
 
     os.environ.update(HOTLINE_SMTP_PORT=str(smtp_port), MAILBOX_ADDRESSES=MAILBOX)
     settings = load_settings(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, HOTLINE_REDIS_PREFIX=prefix,
@@ -286,8 +285,8 @@ async def run_ticket_bench(*, mails: int, clients: int, reuse: bool) -> dict[str
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from nlu.server import free_port
-    from ticketing.migrate import upgrade
-    from ticketing.models import Ticket
+    from ticketing.db.migrate import upgrade
+    from ticketing.db.models.tickets import Ticket
 
     _, db_url = await fresh_database("hotline_bench_smtp")
     await asyncio.to_thread(upgrade, db_url)

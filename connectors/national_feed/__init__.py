@@ -28,14 +28,7 @@ Wiring (done by the gateway, which owns the Redis prefix and the publish callabl
 
 from connectors.national_feed.client import NationalPlatformClient
 from connectors.national_feed.poller import FeedPoller, PollResult, poller_from_settings
-from connectors.national_feed.protocol import (
-    CHANNEL,
-    BadItem,
-    FeedClient,
-    FeedError,
-    FeedPage,
-    item_to_message,
-)
+from connectors.national_feed.protocol import CHANNEL, BadItem, FeedClient, FeedError, FeedPage, item_to_message
 from connectors.national_feed.settings import NationalFeedSettings, load_national_feed_settings
 
 __all__ = [

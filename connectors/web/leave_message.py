@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from connectors.base import AttachmentRef, Contact, InboundMessage
+from connectors.phones import InvalidPhone, normalize_phone
 from connectors.storage import sniff_matches
-from connectors.web.messages import MOBILE_RE, WebInputError, normalize_phone
 
 MAX_IMAGES = 3
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -66,15 +66,6 @@ def _text(fields: Mapping[str, str], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _normalize_phone(raw: str) -> str:
-    # People write mobiles as 138-3751-2345; the dashes carry nothing for a mobile.
-    # (Landlines keep the chat API's rules, dash after the area code allowed.)
-    digits = re.sub(r"[\s\-()（）]", "", raw)
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if MOBILE_RE.match(digits):
-        return digits
-    return normalize_phone(raw)
 
 
 def _check_image(image: UploadedImage) -> str | None:
@@ -114,9 +105,9 @@ def validate_leave_message(
         errors["phone"] = "电话号码过长，请填写11位手机号或带区号的固定电话"
     else:
         try:
-            phone = _normalize_phone(phone_raw)
-        except WebInputError as exc:
-            errors["phone"] = exc.message
+            phone = normalize_phone(phone_raw)
+        except InvalidPhone:
+            errors["phone"] = "手机号格式不正确，请填写11位手机号或带区号的固定电话"
 
     region = _text(fields, "region")
     if not region:

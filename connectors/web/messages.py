@@ -8,11 +8,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from connectors.base import Contact, InboundMessage
+from connectors.phones import InvalidPhone, normalize_phone
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 ALLOWED_FIELDS = {"session_id", "text", "name", "phone", "client_message_id"}
 
 
@@ -22,13 +21,11 @@ class WebInputError(ValueError):
         self.status, self.code, self.message = status, code, message
 
 
-def normalize_phone(raw: str) -> str:
-    phone = re.sub(r"[\s()（）]", "", raw)
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    if not (MOBILE_RE.match(phone) or LANDLINE_RE.match(phone)):
-        raise WebInputError(400, "invalid_phone", "手机号格式不正确，请填写11位手机号或带区号的固定电话")
-    return phone
+def _phone(raw: str) -> str:
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone:
+        raise WebInputError(400, "invalid_phone", "手机号格式不正确，请填写11位手机号或带区号的固定电话") from None
 
 
 def _optional_str(payload: dict[str, Any], key: str, max_len: int, label: str) -> str | None:
@@ -62,7 +59,7 @@ def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetim
         raise WebInputError(413, "text_too_long", f"留言内容不能超过 {max_text_chars} 个字")
     name = _optional_str(payload, "name", 50, "姓名")
     phone_raw = _optional_str(payload, "phone", 20, "电话")
-    phone = normalize_phone(phone_raw) if phone_raw else None
+    phone = _phone(phone_raw) if phone_raw else None
     client_id = payload.get("client_message_id")
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
         raise WebInputError(400, "invalid_client_message_id", "client_message_id 格式不正确")

@@ -15,10 +15,11 @@ import zlib
 import pytest
 from playwright.async_api import expect
 
-from gateway import keys as K
-from gateway.outbound import deliver_operator_reply
-from ticketing import services
-from ticketing.console_services import Actor
+from gateway.channels.delivery import deliver_operator_reply
+from gateway.infra.replies import REPLIES
+from gateway.infra.resources import KEYS, SESSIONS
+from ticketing.accounts.roles import Actor
+from ticketing.tickets import store
 
 pytestmark = pytest.mark.browser
 
@@ -113,7 +114,7 @@ async def test_an_operator_taking_over_is_announced_and_replies_live(citizen):
     assert re.fullmatch(r"[A-Za-z0-9_-]{22,64}", session_id)
 
     # What the console publishes when an operator takes the ticket.
-    await app[K.REPLIES].publish_event(app[K.KEYS].web_session(session_id),
+    await app[REPLIES].publish_event(app[KEYS].web_session(session_id),
                                        {"type": "operator_joined", "operator": "王芳", "ticket_no": number})
     notice = page.locator("#operator-notice")
     await expect(notice).to_be_visible(timeout=TIMEOUT)
@@ -122,8 +123,8 @@ async def test_an_operator_taking_over_is_announced_and_replies_live(citizen):
 
     # The operator's reply, through the same path the console uses.
     operator = Actor("wangfang", "王芳", "operator")
-    async with app[K.SESSIONS]() as session:
-        ticket = await services.ticket_by_number(session, number)
+    async with app[SESSIONS]() as session:
+        ticket = await store.ticket_by_number(session, number)
         await deliver_operator_reply(app, session, ticket, "您好，已联系物业今天下午疏通。", operator)
     bubble = page.locator("#chat-log .msg-operator")
     await expect(bubble.locator(".msg-text")).to_have_text("您好，已联系物业今天下午疏通。", timeout=TIMEOUT)
@@ -157,8 +158,8 @@ async def test_leave_a_message_get_a_ticket_number_and_look_it_up(citizen, tmp_p
     number = await number_el.inner_text()
     await expect(page.locator("#receipt-title")).to_have_text("建设路路灯不亮")
 
-    async with app[K.SESSIONS]() as session:
-        ticket = await services.ticket_by_number(session, number, full=True)
+    async with app[SESSIONS]() as session:
+        ticket = await store.ticket_by_number(session, number, full=True)
     assert ticket.region == "weidong" and ticket.citizen_phone == "13837512345"
     assert [a.filename for a in ticket.attachments] == ["路灯.png"]
 

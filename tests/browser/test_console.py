@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import keys as K
-from ticketing import accounts
+from gateway.infra.resources import SESSIONS
+from ticketing.accounts import users
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass-1"
 
 
 async def _users(app) -> None:
-    async with app[K.SESSIONS]() as session, session.begin():
-        await accounts.create_user(session, "li", role="operator", password=PASSWORD, display_name="李坐席")
-        await accounts.create_user(session, "wang", role="operator", password=PASSWORD, display_name="王坐席")
+    async with app[SESSIONS]() as session, session.begin():
+        await users.create_user(session, "li", role="operator", password=PASSWORD, display_name="李坐席")
+        await users.create_user(session, "wang", role="operator", password=PASSWORD, display_name="王坐席")
 
 
 async def _login(page, base: str, username: str) -> None:

@@ -18,10 +18,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway import keys as K
-from gateway.app import create_app
-from ticketing import accounts
+from gateway.infra.resources import SESSIONS
+from gateway.runtime.assembly import create_app
+from gateway.web.admin.state import RASA_MANAGED
 from tests.gateway.conftest import eventually
+from ticketing.accounts import users
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa, pytest.mark.slow]
 PASSWORD = "browser-admin-1"
@@ -49,7 +50,7 @@ def _free_port() -> int:
 @pytest.fixture
 async def managed_live_gateway(stack):
     """The gateway on a real port, owning its Rasa server (as `hotline run` does)."""
-    from gateway.nlu_admin import ManagedRasa
+    from gateway.web.admin import ManagedRasa
     from nlu import training
     from nlu.server import RasaProcess
 
@@ -62,7 +63,7 @@ async def managed_live_gateway(stack):
     try:
         await server.wait_ready(timeout=300)
         app = create_app(stack.settings(RASA_URL=server.url, HOTLINE_NLU_ENABLED=True), redis_url=stack.redis_url)
-        app[K.RASA_MANAGED] = ManagedRasa(url=server.url, model_path=model, process=server.process)
+        app[RASA_MANAGED] = ManagedRasa(url=server.url, model_path=model, process=server.process)
         runner = web.AppRunner(app)
         await runner.setup()
         port = _free_port()
@@ -82,8 +83,8 @@ async def _parse(base: str, text: str) -> dict:
 
 async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_live_gateway, browser):
     base, app = managed_live_gateway
-    async with app[K.SESSIONS]() as session, session.begin():
-        await accounts.create_user(session, "root", role="admin", password=PASSWORD, display_name="管理员")
+    async with app[SESSIONS]() as session, session.begin():
+        await users.create_user(session, "root", role="admin", password=PASSWORD, display_name="管理员")
     before = await _parse(base, NEW_PHRASING)
     assert (before.get("faq") or {}).get("key") != TOPIC
 

@@ -32,7 +32,7 @@ def test_postgres_url_gets_the_async_driver(monkeypatch):
 
 
 def test_cli_refuses_to_start_on_a_bad_setting(monkeypatch, capsys):
-    from gateway.cli import main
+    from gateway.runtime.cli import main
 
     monkeypatch.setenv("HOTLINE_HTTP_PORT", "nope")
     with pytest.raises(SystemExit) as exc:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.cli import build_parser
+from gateway.runtime.cli import build_parser
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 

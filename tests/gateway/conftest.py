@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from gateway.app import create_app
+from gateway.runtime.assembly import create_app
 
 
 @pytest.fixture

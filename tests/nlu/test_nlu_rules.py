@@ -9,7 +9,6 @@ from nlu import emergency, request_type
 from nlu.regions import REGIONS_DATA, Gazetteer, read_region_data, read_region_lookup
 from nlu.textnorm import normalize, to_simplified
 
-
 # ---------------------------------------------------------------- emergency net
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from ticketing.db import create_engine, session_factory
+from ticketing.db.engine import create_engine, session_factory
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def directory() -> Directory:
 
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    # decode_responses=False, like the gateway's own client (gateway/redis_conn.py).
+    # decode_responses=False, like the gateway's own client (gateway/infra/redis_client.py).
     client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         await client.ping()

@@ -8,12 +8,7 @@ from datetime import datetime, timezone
 import aiohttp
 import pytest
 
-from connectors.national_feed.protocol import (
-    FeedHTTPError,
-    FeedNetworkError,
-    canonical_query,
-    signed_headers,
-)
+from connectors.national_feed.protocol import FeedHTTPError, FeedNetworkError, canonical_query, signed_headers
 
 from .conftest import APP_KEY, APP_SECRET, closed_port, make_item
 

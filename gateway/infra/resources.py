@@ -1,0 +1,66 @@
+"""The long-lived resources every process shares, and their AppKeys.
+
+Settings, the directory, the database, Redis, the intake stream, the reply bus, the NLU client,
+metrics and the attachment store: what the web app, a worker, the mailbox and the feed poller
+all need, and nothing any one of them alone needs.  Clients are created at once (none connects
+before first use) so channels can be wired with them; a cleanup context closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from config.directory import Directory
+from config.settings import Settings
+from connectors.storage import AttachmentStore
+from gateway.infra.keys import RedisKeys
+from gateway.infra.metrics import METRICS, Metrics
+from gateway.infra.redis_client import connect
+from gateway.infra.replies import REPLIES, ReplyBus
+from gateway.infra.stream import STREAM, IntakeStream
+from nlu.client import NluClient
+from ticketing.db.engine import create_engine, session_factory
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
+KEYS: web.AppKey[RedisKeys] = web.AppKey("redis_keys", RedisKeys)
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis", aioredis.Redis)
+ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+NLU: web.AppKey[NluClient] = web.AppKey("nlu", NluClient)
+ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments", AttachmentStore)
+
+
+def make_nlu_client(settings: Settings, directory: Directory) -> NluClient:
+    return NluClient(settings.rasa_url if settings.nlu_enabled else None, timeout=settings.nlu_timeout,
+                     directory=directory)
+
+
+def add_resources(app: web.Application, settings: Settings, *, redis_url: str, directory: Directory) -> None:
+    """Put the shared resources on ``app`` and close them when it stops."""
+    engine = create_engine(settings.effective_database_url)
+    redis = connect(redis_url)
+    keys = RedisKeys(settings.redis_prefix)
+    app[SETTINGS] = settings
+    app[DIRECTORY] = directory
+    app[KEYS] = keys
+    app[METRICS] = Metrics()
+    app[ATTACHMENTS] = AttachmentStore(settings.data_dir)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    app[REDIS] = redis
+    app[STREAM] = IntakeStream(redis, keys)
+    app[REPLIES] = ReplyBus(redis, keys)
+    app[NLU] = make_nlu_client(settings, directory)
+
+    async def close(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[NLU].close()
+        await redis.aclose()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(close)

@@ -1,0 +1,46 @@
+"""The one server-sent-events loop: a live topic relayed to a browser (aiohttp-sse).
+
+Every SSE endpoint (the web chat's session events, the console's live queue) is this loop over
+an async iterator of events; the iterator is advanced once before the response starts, so a
+subscription is live before the browser sees the stream open and no event can fall between
+"connected" and "listening".  ``None`` items are the subscription's heartbeats: aiohttp-sse sends
+its own pings, so they only give the loop a chance to notice a cancelled request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+PING_SECONDS = 15.0
+RETRY_MS = 3000
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+EventName = Callable[[dict[str, Any]], str]
+
+
+def event_type(event: dict[str, Any]) -> str:
+    return str(event.get("type") or "message")
+
+
+async def relay(request: web.Request, events: AsyncIterator[dict[str, Any] | None], *,
+                name: EventName = event_type) -> web.StreamResponse:
+    """Stream ``events`` to the browser until it goes away or the server stops."""
+    async with contextlib.aclosing(events):
+        await anext(events, None)  # subscribed before the stream opens
+        response = None
+        try:
+            async with sse_response(request, headers=_HEADERS, ping_interval=PING_SECONDS) as response:
+                # A comment first: the browser sees the stream open at once, and learns the retry delay.
+                await response.write(f"retry: {RETRY_MS}\n: connected\n\n".encode())
+                async for event in events:
+                    if event is not None:
+                        await response.send(json.dumps(event, ensure_ascii=False), event=name(event))
+        except (ConnectionResetError, TimeoutError):
+            pass  # the browser went away or stalled; the subscription closes with the iterator
+        return response if response is not None else web.Response(status=204)

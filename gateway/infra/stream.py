@@ -1,0 +1,172 @@
+"""The intake stream: connectors XADD normalized messages, workers read them in a group.
+
+Delivery is at-least-once: an entry is acknowledged only after the database commit, a
+crashed worker's pending entries are reclaimed with XAUTOCLAIM, and an entry delivered
+too often is moved to a dead-letter stream that admins can list and replay.  Exactly-once
+*effects* come from the database's (channel, channel message id) uniqueness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis.asyncio as aioredis
+
+
+import logging
+from datetime import datetime, timezone
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from connectors.base import InboundMessage, IntakeUnavailable
+from gateway.infra.keys import RedisKeys
+
+log = logging.getLogger(__name__)
+
+# Bounded so a runaway producer cannot fill memory; far above any backlog the six
+# operators' city could produce, and trimming only ever drops the oldest (long acked) entries.
+STREAM_MAXLEN = 1_000_000
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    entry_id: str
+    payload: bytes
+    deliveries: int = 1
+
+    def message(self) -> InboundMessage:
+        return InboundMessage.from_json(self.payload)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    entry_id: str
+    original_id: str
+    payload: str
+    error: str
+    deliveries: int
+    failed_at: str
+
+
+class IntakeStream:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def publish(self, message: InboundMessage) -> str:
+        try:
+            entry_id = await self.redis.xadd(
+                self.keys.intake, {"msg": message.to_json().encode()}, maxlen=STREAM_MAXLEN, approximate=True
+            )
+        except (RedisError, OSError) as exc:
+            raise IntakeUnavailable(str(exc)) from exc
+        return entry_id.decode()
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.intake, self.keys.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, *, count: int, block_ms: int) -> list[StreamEntry]:
+        result = await self.redis.xreadgroup(
+            self.keys.group, consumer, {self.keys.intake: ">"}, count=count, block=block_ms
+        )
+        entries = []
+        for _stream, items in result or []:
+            for entry_id, fields in items:
+                entries.append(StreamEntry(entry_id.decode(), fields.get(b"msg", b"")))
+        return entries
+
+    async def reclaim(self, consumer: str, *, min_idle_ms: int, count: int) -> list[StreamEntry]:
+        """Take over entries another consumer read but never acknowledged."""
+        reply = await self.redis.xautoclaim(
+            self.keys.intake, self.keys.group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+        )
+        claimed = reply[1] if len(reply) > 1 else []
+        if not claimed:
+            return []
+        ids = [entry_id for entry_id, _ in claimed]
+        counts = await self._delivery_counts(ids)
+        return [
+            StreamEntry(entry_id.decode(), (fields or {}).get(b"msg", b""), counts.get(entry_id.decode(), 1))
+            for entry_id, fields in claimed
+            if fields is not None  # deleted meanwhile; XAUTOCLAIM already dropped it from the PEL
+        ]
+
+    async def _delivery_counts(self, ids: list[bytes]) -> dict[str, int]:
+        if not ids:
+            return {}
+        lo, hi = min(ids, key=_id_key), max(ids, key=_id_key)
+        rows = await self.redis.xpending_range(self.keys.intake, self.keys.group, min=lo, max=hi, count=len(ids) + 100)
+        return {row["message_id"].decode(): int(row["times_delivered"]) for row in rows}
+
+    async def ack(self, entry_id: str) -> None:
+        await self.redis.xack(self.keys.intake, self.keys.group, entry_id)
+
+    async def dead_letter(self, entry: StreamEntry, error: str) -> None:
+        """Move an entry to the dead-letter stream and acknowledge it, atomically."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self.keys.dead_letters,
+                {
+                    "msg": entry.payload,
+                    "original_id": entry.entry_id,
+                    "error": error[:2000],
+                    "deliveries": str(entry.deliveries),
+                    "failed_at": datetime.now(timezone.utc).isoformat(),
+                },
+            )
+            pipe.xack(self.keys.intake, self.keys.group, entry.entry_id)
+            await pipe.execute()
+
+    async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        rows = await self.redis.xrange(self.keys.dead_letters, count=count)
+        return [
+            DeadLetter(
+                entry_id=entry_id.decode(),
+                original_id=f.get(b"original_id", b"").decode(),
+                payload=f.get(b"msg", b"").decode("utf-8", "replace"),
+                error=f.get(b"error", b"").decode("utf-8", "replace"),
+                deliveries=int(f.get(b"deliveries", b"0") or 0),
+                failed_at=f.get(b"failed_at", b"").decode(),
+            )
+            for entry_id, f in rows
+        ]
+
+    async def replay(self, dead_id: str) -> str | None:
+        """Put a dead letter back on the intake stream; returns the new entry id."""
+        rows = await self.redis.xrange(self.keys.dead_letters, min=dead_id, max=dead_id)
+        if not rows:
+            return None
+        fields = rows[0][1]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.intake, {"msg": fields[b"msg"]}, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xdel(self.keys.dead_letters, dead_id)
+            new_id, _ = await pipe.execute()
+        return new_id.decode()
+
+    async def backlog(self) -> dict[str, int]:
+        """Entries not yet read plus entries read but not acknowledged."""
+        try:
+            groups = await self.redis.xinfo_groups(self.keys.intake)
+        except ResponseError:
+            return {"pending": 0, "lag": 0}
+        for g in groups:
+            if g["name"] in (self.keys.group, self.keys.group.encode()):
+                return {"pending": int(g.get("pending") or 0), "lag": int(g.get("lag") or 0)}
+        return {"pending": 0, "lag": 0}
+
+
+def _id_key(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.decode().partition("-")
+    return int(ms), int(seq or 0)
+
+
+STREAM: web.AppKey[IntakeStream] = web.AppKey("stream", IntakeStream)

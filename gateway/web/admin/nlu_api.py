@@ -1,0 +1,341 @@
+"""JSON API of the NLU administration under /api/v1/admin/nlu (role admin; CSRF on every change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.infra.resources import NLU, SESSIONS
+from gateway.web.admin import activation, evaluation, jobs
+from gateway.web.admin.state import bump_answers, guard_margin
+from gateway.web.admin.workspace import admin_route, export_single, parse_uploads
+from gateway.web.auth import actor_of
+from gateway.web.errors import ApiError
+from gateway.web.json_io import json_response, read_json
+from nlu import training
+from nlu.yaml_io import NluYamlError
+from ticketing.db.models.nlu import NluModel, NluTrainingJob
+from ticketing.nlu_workspace import answers, intents, registry, suggestions
+from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
+from ticketing.nlu_workspace.intents import IntentSummary
+
+routes = web.RouteTableDef()
+P = "/api/v1/admin/nlu"
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+
+
+admin_api = admin_route(api=True, on_error=lambda exc: ApiError(exc.status, exc.code, exc.message))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    payload = await read_json(request, max_bytes=MAX_IMPORT_BYTES)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象")
+    return payload
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def intent_dict(i: IntentSummary) -> dict[str, Any]:
+    return {"name": i.name, "kind": i.kind, "examples": i.examples, "updated_at": _iso(i.updated_at),
+            "updated_by": i.updated_by, "has_answer": i.has_answer}
+
+
+def model_dict(m: NluModel, *, full: bool = False) -> dict[str, Any]:
+    out = {"version": m.version, "name": m.name, "data_hash": m.data_hash, "status": m.status, "epochs": m.epochs,
+           "trained_by": m.trained_by, "trained_at": _iso(m.trained_at), "train_seconds": m.train_seconds,
+           "activated_at": _iso(m.activated_at), "activated_by": m.activated_by, "note": m.note,
+           "summary": evaluation.summary(m.metrics)}
+    if full:
+        out["metrics"] = m.metrics
+    return out
+
+
+def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
+    out = {"id": j.id, "status": j.status, "phase": j.phase, "progress": j.progress, "epochs": j.epochs,
+           "data_hash": j.data_hash, "requested_by": j.requested_by, "created_at": _iso(j.created_at),
+           "finished_at": _iso(j.finished_at), "error": j.error, "model_id": j.model_id}
+    if log:
+        out["log"] = j.log
+    return out
+
+
+# --------------------------------------------------------------------------- intents, examples, answers
+
+@routes.get(f"{P}/intents")
+@admin_api
+async def list_intents(request: web.Request) -> web.Response:
+    """意图列表（例句数、最后修改）"""
+    async with request.app[SESSIONS]() as session:
+        rows = await intents.intents_overview(session)
+    return json_response({"intents": [intent_dict(i) for i in rows]})
+
+
+@routes.post(f"{P}/intents")
+@admin_api
+async def create_intent(request: web.Request) -> web.Response:
+    """新建意图（例如新的 FAQ 主题及其答复）"""
+    data = await _body(request)
+    examples = data.get("examples") or []
+    if not isinstance(examples, list):
+        raise ApiError(400, "invalid_body", "examples 必须是列表")
+    actor = actor_of(request).username
+    async with request.app[SESSIONS]() as session, session.begin():
+        intent = await intents.create_intent(session, data.get("name"), actor=actor, examples=examples,
+                                        answer=data.get("answer"))
+        name = intent.name
+    if data.get("answer"):
+        await bump_answers(request.app)
+    return json_response({"name": name}, status=201)
+
+
+@routes.delete(f"{P}/intents")
+@admin_api
+async def delete_intent(request: web.Request) -> web.Response:
+    """删除意图及其全部例句"""
+    name = request.query.get("name", "")
+    async with request.app[SESSIONS]() as session, session.begin():
+        await intents.delete_intent(session, name, actor=actor_of(request).username)
+    return json_response({"deleted": name})
+
+
+@routes.get(f"{P}/examples")
+@admin_api
+async def list_examples(request: web.Request) -> web.Response:
+    """某个意图的例句"""
+    name = request.query.get("intent", "")
+    async with request.app[SESSIONS]() as session:
+        rows = await intents.examples_of(session, name)
+    return json_response({"intent": name, "examples": [
+        {"id": e.id, "text": e.text, "source": e.source, "created_by": e.created_by,
+         "created_at": _iso(e.created_at)} for e in rows]})
+
+
+@routes.post(f"{P}/examples")
+@admin_api
+async def add_examples(request: web.Request) -> web.Response:
+    """给意图添加例句（重复的跳过）"""
+    data = await _body(request)
+    texts = data.get("texts")
+    if isinstance(data.get("text"), str):
+        texts = [data["text"]]
+    if not isinstance(texts, list):
+        raise ApiError(400, "invalid_body", "texts 必须是列表")
+    async with request.app[SESSIONS]() as session, session.begin():
+        added = await intents.add_examples(session, str(data.get("intent") or ""), texts, actor=actor_of(request).username)
+    return json_response({"added": added, "skipped": len(texts) - added}, status=201)
+
+
+@routes.put(r"/api/v1/admin/nlu/examples/{example_id:\d+}")
+@admin_api
+async def edit_example(request: web.Request) -> web.Response:
+    """修改一条例句"""
+    data = await _body(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        row = await intents.update_example(session, int(request.match_info["example_id"]), data.get("text"),
+                                      actor=actor_of(request).username)
+    return json_response({"id": row.id, "text": row.text})
+
+
+@routes.delete(r"/api/v1/admin/nlu/examples/{example_id:\d+}")
+@admin_api
+async def delete_example(request: web.Request) -> web.Response:
+    """删除一条例句"""
+    async with request.app[SESSIONS]() as session, session.begin():
+        intent = await intents.delete_example(session, int(request.match_info["example_id"]), actor=actor_of(request).username)
+    return json_response({"deleted": int(request.match_info["example_id"]), "intent": intent})
+
+
+@routes.get(f"{P}/answers")
+@admin_api
+async def list_answers(request: web.Request) -> web.Response:
+    """答复文本（按键；修改后立即生效，无需重新训练）"""
+    async with request.app[SESSIONS]() as session:
+        rows = await answers.answer_rows(session)
+    return json_response({"answers": [{"key": a.key, "text": a.text, "updated_at": _iso(a.updated_at),
+                                       "updated_by": a.updated_by} for a in rows]})
+
+
+@routes.put(f"{P}/answers")
+@admin_api
+async def put_answer(request: web.Request) -> web.Response:
+    """修改（或新增）一条答复"""
+    data = await _body(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        row = await answers.set_answer(session, str(data.get("key") or ""), data.get("text"), actor=actor_of(request).username)
+        key = row.key
+    await bump_answers(request.app)
+    return json_response({"key": key, "answer": request.app[NLU].answer_for(key)})
+
+
+# --------------------------------------------------------------------------- export / import
+
+@routes.get(f"{P}/export")
+@admin_api
+async def export(request: web.Request) -> web.Response:
+    """导出工作副本为 Rasa NLU YAML"""
+    async with request.app[SESSIONS]() as session:
+        text = await export_single(session)
+    return web.Response(text=text, content_type="application/x-yaml", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="nlu.yml"'})
+
+
+async def _uploaded_files(request: web.Request) -> tuple[list[tuple[str, str]], bool]:
+    if request.content_type == "application/json":
+        data = await _body(request)
+        files = data.get("files")
+        if not isinstance(files, list) or not files:
+            raise ApiError(400, "invalid_body", "files 必须是非空列表：[{name, text}]")
+        return [(str(f.get("name") or f"file{i + 1}.yml"), str(f.get("text") or "")) for i, f in enumerate(files)
+                if isinstance(f, dict)], bool(data.get("replace"))
+    if request.content_type != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type", "请上传 YAML 文件（multipart/form-data）或提交 JSON")
+    reader = await request.multipart()
+    files, replace, total = [], False, 0
+    async for part in reader:
+        if part.name == "replace":
+            replace = (await part.text()).strip() in ("1", "true", "on")
+            continue
+        if part.name != "files" or not part.filename:
+            continue
+        raw = await part.read()
+        total += len(raw)
+        if total > MAX_IMPORT_BYTES:
+            raise ApiError(413, "payload_too_large", "上传的文件过大")
+        try:
+            files.append((part.filename, raw.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise ApiError(400, "bad_encoding", f"{part.filename}: 文件必须是 UTF-8 编码") from None
+    if not files:
+        raise ApiError(400, "no_files", "请选择要导入的 YAML 文件")
+    return files, replace
+
+
+@routes.post(f"{P}/import")
+@admin_api
+async def import_yaml(request: web.Request) -> web.Response:
+    """导入 Rasa NLU YAML（先校验全部文件，有错误则整体拒绝并指出行号和原因）"""
+    files, replace = await _uploaded_files(request)
+    try:
+        blocks = parse_uploads(files)
+    except NluYamlError as exc:
+        raise ApiError(400, "invalid_yaml", str(exc), file=exc.source, line=exc.line, reason=exc.reason) from None
+    async with request.app[SESSIONS]() as session, session.begin():
+        result = await intents.import_blocks(session, blocks, actor=actor_of(request).username, replace_intents=replace)
+    return json_response({"imported": result, "files": [name for name, _ in files]})
+
+
+# --------------------------------------------------------------------------- suggestions
+
+@routes.get(f"{P}/suggestions")
+@admin_api
+async def list_suggestions(request: web.Request) -> web.Response:
+    """坐席更正形成的训练建议"""
+    status = request.query.get("status", "new")
+    async with request.app[SESSIONS]() as session:
+        rows = await suggestions.suggestions(session, status=None if status == "all" else status)
+    return json_response({"suggestions": [
+        {"id": s.id, "field": s.field, "text": s.text, "predicted": s.predicted, "chosen": s.chosen,
+         "intent": suggestions.suggestion_intent(s), "confidence": s.confidence, "operator": s.operator, "status": s.status,
+         "created_at": _iso(s.created_at), "model_version": s.model_version} for s in rows]})
+
+
+@routes.post(f"{P}/suggestions/review")
+@admin_api
+async def review_suggestions(request: web.Request) -> web.Response:
+    """批量采纳（可先修改文本/意图）或驳回训练建议"""
+    data = await _body(request)
+    decisions = data.get("decisions")
+    if not isinstance(decisions, list) or not decisions or not all(isinstance(d, dict) for d in decisions):
+        raise ApiError(400, "invalid_body", "decisions 必须是非空列表：[{id, action, text?, intent?}]")
+    async with request.app[SESSIONS]() as session, session.begin():
+        result = await suggestions.review_suggestions(session, decisions, actor=actor_of(request).username)
+    return json_response(result)
+
+
+# --------------------------------------------------------------------------- training
+
+@routes.post(f"{P}/train")
+@admin_api
+async def train(request: web.Request) -> web.Response:
+    """开始训练（后台任务；同一时间只能有一个）"""
+    data = await _body(request) if request.content_length else {}
+    epochs = data.get("epochs")
+    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= 500):
+        raise ApiError(400, "invalid_epochs", "epochs 须为 1–500 的整数")
+    job_id = await jobs.start_training(request.app, actor_of(request).username, epochs)
+    return json_response({"job_id": job_id}, status=202)
+
+
+@routes.get(f"{P}/jobs")
+@admin_api
+async def list_jobs(request: web.Request) -> web.Response:
+    """训练任务列表"""
+    await jobs.reap_orphans(request.app)
+    async with request.app[SESSIONS]() as session:
+        rows = await nlu_workspace_jobs.jobs(session)
+    return json_response({"jobs": [job_dict(j, log=False) for j in rows],
+                          "running": await jobs.running_job_id(request.app),
+                          "epochs_setting": training.epochs_setting()})
+
+
+@routes.get(r"/api/v1/admin/nlu/jobs/{job_id:\d+}")
+@admin_api
+async def get_job(request: web.Request) -> web.Response:
+    """训练任务的进度、日志和失败原因"""
+    async with request.app[SESSIONS]() as session:
+        job = await nlu_workspace_jobs.get_job(session, int(request.match_info["job_id"]))
+        model = await session.get(NluModel, job.model_id) if job.model_id else None
+    out = job_dict(job)
+    out["model_version"] = model.version if model is not None else None
+    return json_response(out)
+
+
+@routes.post(r"/api/v1/admin/nlu/jobs/{job_id:\d+}/cancel")
+@admin_api
+async def cancel_job(request: web.Request) -> web.Response:
+    """取消正在运行的训练"""
+    job_id = int(request.match_info["job_id"])
+    async with request.app[SESSIONS]() as session:
+        job = await nlu_workspace_jobs.get_job(session, job_id)
+    if job.status != "running":
+        raise ApiError(409, "not_running", "该训练任务已结束")
+    await jobs.cancel(request.app, job_id)
+    return json_response({"job_id": job_id, "cancelling": True}, status=202)
+
+
+# --------------------------------------------------------------------------- models
+
+@routes.get(f"{P}/models")
+@admin_api
+async def list_models(request: web.Request) -> web.Response:
+    """模型登记表"""
+    async with request.app[SESSIONS]() as session:
+        rows = await registry.models(session)
+    return json_response({"models": [model_dict(m) for m in rows], "margin_points": guard_margin()})
+
+
+@routes.get(r"/api/v1/admin/nlu/models/{version:\d+}")
+@admin_api
+async def get_model(request: web.Request) -> web.Response:
+    """模型的评估结果（与当前模型对照）和启用检查"""
+    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    return json_response({"model": model_dict(row, full=True),
+                          "active": model_dict(active, full=True) if active is not None else None,
+                          "check": activation.check(row, active)})
+
+
+@routes.post(r"/api/v1/admin/nlu/models/{version:\d+}/activate")
+@admin_api
+async def activate(request: web.Request) -> web.Response:
+    """启用模型（不中断解析的热切换）；回滚＝启用较早的版本；未通过检查时须填写理由"""
+    data = await _body(request) if request.content_length else {}
+    reason = data.get("override_reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ApiError(400, "invalid_body", "override_reason 必须是文本")
+    result = await activation.activate(request.app, int(request.match_info["version"]),
+                                       actor=actor_of(request).username, override_reason=reason)
+    return json_response(result)

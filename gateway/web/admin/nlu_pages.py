@@ -1,0 +1,113 @@
+"""Admin pages (Chinese) of the NLU administration under /admin/nlu.
+
+The pages are rendered on the server; their buttons call the JSON API (static/nlu_admin/nlu_admin.js
+sends the CSRF header), so every action has one implementation.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.infra.resources import NLU, SESSIONS
+from gateway.web.admin import activation, evaluation, jobs
+from gateway.web.admin.state import guard_margin
+from gateway.web.admin.workspace import admin_route
+from gateway.web.staff_pages import render
+from nlu import training
+from ticketing.nlu_workspace import answers as nlu_workspace_answers
+from ticketing.nlu_workspace import intents as nlu_workspace_intents
+from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
+from ticketing.nlu_workspace import registry, suggestions
+
+routes = web.RouteTableDef()
+KIND_LABELS = {"faq": "常见问题", "department": "承办部门", "emergency": "紧急求助", "hotline": "其他热线",
+               "chitchat": "寒暄", "other": "其他"}
+STATUS_LABELS = {"trained": "已训练", "evaluated": "已评估", "active": "使用中", "retired": "已停用",
+                 "eval_failed": "评估失败"}
+JOB_LABELS = {"running": "进行中", "succeeded": "完成", "failed": "失败", "cancelled": "已取消"}
+FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型"}
+
+
+admin_page = admin_route(api=False, on_error=lambda exc: web.HTTPNotFound(text=exc.message))
+
+
+def _ctx(section: str, **extra) -> dict:
+    return {"nav": "nlu", "section": section, "kind_labels": KIND_LABELS, "status_labels_nlu": STATUS_LABELS,
+            "job_labels": JOB_LABELS, **extra}
+
+
+@routes.get("/admin/nlu")
+@admin_page
+async def intents_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        intents = await nlu_workspace_intents.intents_overview(session)
+    return await render(request, "nlu_admin/intents.html", _ctx("intents", intents=intents,
+                                                                 total=sum(i.examples for i in intents)))
+
+
+@routes.get("/admin/nlu/intent")
+@admin_page
+async def intent_page(request: web.Request) -> web.Response:
+    name = request.query.get("name", "")
+    async with request.app[SESSIONS]() as session:
+        intent = await nlu_workspace_intents.get_intent(session, name)
+        examples = await nlu_workspace_intents.examples_of(session, name)
+        answers = await nlu_workspace_answers.answers(session)
+    return await render(request, "nlu_admin/intent.html", _ctx(
+        "intents", intent=intent, examples=examples, answer=answers.get(name),
+        answerable=name in answers or name.startswith("faq/")))
+
+
+@routes.get("/admin/nlu/answers")
+@admin_page
+async def answers_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        rows = await nlu_workspace_answers.answer_rows(session)
+    return await render(request, "nlu_admin/answers.html", _ctx("answers", answers=rows))
+
+
+@routes.get("/admin/nlu/suggestions")
+@admin_page
+async def suggestions_page(request: web.Request) -> web.Response:
+    status = request.query.get("status", "new")
+    async with request.app[SESSIONS]() as session:
+        rows = await suggestions.suggestions(session, status=None if status == "all" else status)
+        intents = [i.name for i in await nlu_workspace_intents.intents_overview(session)]
+    items = [{"row": s, "intent": suggestions.suggestion_intent(s)} for s in rows]
+    return await render(request, "nlu_admin/suggestions.html", _ctx(
+        "suggestions", items=items, status=status, intents=intents, field_labels=FIELD_LABELS))
+
+
+@routes.get("/admin/nlu/training")
+@admin_page
+async def training_page(request: web.Request) -> web.Response:
+    await jobs.reap_orphans(request.app)
+    async with request.app[SESSIONS]() as session:
+        rows = await nlu_workspace_jobs.jobs(session)
+    running = await jobs.running_job_id(request.app)
+    return await render(request, "nlu_admin/training.html", _ctx(
+        "training", jobs=rows, running=running, epochs_setting=training.epochs_setting(),
+        config_epochs=training.config_epochs(training.config_text())))
+
+
+@routes.get("/admin/nlu/models")
+@admin_page
+async def models_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        rows = await registry.models(session)
+    return await render(request, "nlu_admin/models.html", _ctx(
+        "models", models=rows, summaries={m.version: evaluation.summary(m.metrics) for m in rows},
+        margin=guard_margin(), serving=request.app[NLU].base_url))
+
+
+@routes.get(r"/admin/nlu/models/{version:\d+}")
+@admin_page
+async def model_page(request: web.Request) -> web.Response:
+    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    check = activation.check(row, active)
+    metrics = row.metrics or {}
+    active_metrics = (active.metrics or {}) if active is not None else {}
+    intents = sorted(set(metrics.get("per_intent", {})) | set(active_metrics.get("per_intent", {})))
+    return await render(request, "nlu_admin/model.html", _ctx(
+        "models", model=row, active=active, metrics=metrics, active_metrics=active_metrics, check=check,
+        per_intent_labels=intents, margin=guard_margin()))

@@ -1,0 +1,266 @@
+"""Runtime of the NLU administration: settings, the per-app state, and the follower.
+
+Every gateway process runs a follower (a `cleanup_ctx` task, once a second):
+
+* the NLU server URL: in embedded mode the process that started Rasa (launcher, tests) owns the
+  server; it publishes `{url, model}` under `keys.nlu_active` with a short expiry it keeps renewing.
+  Every other process points its `NluClient.base_url` there (or back at its own RASA_URL when the
+  entry is gone), so a blue/green switch reaches all processes within a second;
+* the swap window of an external server (`PUT /model` blocks Rasa for ~13 s): while `swap_until`
+  is in the future the client waits longer (`SWAP_TIMEOUT`) instead of handing messages off;
+* the answers: an admin's edit bumps `keys.nlu_answers_version`; every process reloads the answer
+  texts from the database into `NluClient.answers` (no retraining, no restart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+
+    pass
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from gateway.infra.keys import RedisKeys
+from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.web.admin import state as admin_state
+from ticketing.nlu_workspace import answers, registry
+
+log = logging.getLogger(__name__)
+
+FOLLOW_INTERVAL = 1.0
+ACTIVE_TTL = 30  # seconds the managed-server entry lives without renewal (owner gone -> followers fall back)
+SWAP_TIMEOUT = float(os.environ.get("HOTLINE_NLU_SWAP_TIMEOUT", "45"))
+TRAIN_LOCK_TTL = 60
+MARGIN_ENV = "HOTLINE_NLU_GUARD_MARGIN"
+
+
+@contextlib.asynccontextmanager
+async def swap_window(redis: Any, keys: RedisKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
+    """An external Rasa server is loading a model (`PUT /model` blocks it for seconds): every
+    process's follower sees `swap_until` and lets its parses wait (SWAP_TIMEOUT) instead of timing
+    out. The body runs once they all had `drain` seconds to see it."""
+    await redis.hset(keys.nlu_active, mapping={**fields, "swap_until": str(time.time() + 600)})
+    try:
+        await asyncio.sleep(drain)
+        yield
+    finally:
+        await redis.hdel(keys.nlu_active, "swap_until")
+
+
+def guard_margin() -> float:
+    """Allowed drop against the active model, in percentage points ($HOTLINE_NLU_GUARD_MARGIN, default 2)."""
+    try:
+        return float(os.environ.get(MARGIN_ENV, "2"))
+    except ValueError:
+        return 2.0
+
+
+@dataclass
+class ManagedRasa:
+    """A Rasa server this process started (launcher or tests) and may stop."""
+
+    url: str
+    model_path: Path
+    process: subprocess.Popen | None = None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class NluAdminState:
+    configured_url: str | None
+    base_timeout: float
+    managed: ManagedRasa | None = None
+    retired: list[ManagedRasa] = field(default_factory=list)
+    answers_version: bytes | None = None
+    followed_model: str | None = None
+    file_answers: dict[str, str] = field(default_factory=dict)
+    tasks: set[asyncio.Task] = field(default_factory=set)
+    seeded: bool = False
+    seed_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+STATE: web.AppKey[NluAdminState] = web.AppKey("nlu_admin_state", NluAdminState)
+
+
+def format_answers(raw: dict[str, str], directory: Any) -> dict[str, str]:
+    """Placeholders filled from the directory, like nlu.client.load_answers does for the file."""
+    values = {"network_start": directory.network_hotline.shift_start,
+              "network_end": directory.network_hotline.shift_end}
+
+    class Keep(dict):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    out = {}
+    for key, text in raw.items():
+        try:
+            out[key] = text.format_map(Keep(values))
+        except (ValueError, IndexError):  # a stray brace in an admin's text: show it as written
+            out[key] = text
+    return out
+
+
+async def reload_answers(app: web.Application) -> None:
+    """The running client answers with the database's texts (the file's for keys not in the DB)."""
+    state = app[STATE]
+    async with app[SESSIONS]() as session:
+        db_answers = await answers.answers(session)
+    if not db_answers:
+        return
+    app[NLU].answers = {**state.file_answers, **format_answers(db_answers, app[DIRECTORY])}
+
+
+async def bump_answers(app: web.Application) -> None:
+    """After an edit: this process reloads now, the others on their next follower tick."""
+    await app[REDIS].incr(app[KEYS].nlu_answers_version)
+    await reload_answers(app)
+    state = app[STATE]
+    state.answers_version = await app[REDIS].get(app[KEYS].nlu_answers_version)
+
+
+async def publish_managed(app: web.Application, managed: ManagedRasa, model: str | None = None) -> None:
+    keys = app[KEYS]
+    mapping = {"url": managed.url, "mode": "managed", "model": model or managed.model_path.name.removesuffix(".tar.gz"),
+               "path": str(managed.model_path)}
+    redis = app[REDIS]
+    await redis.hset(keys.nlu_active, mapping=mapping)
+    await redis.hdel(keys.nlu_active, "swap_until")
+    await redis.expire(keys.nlu_active, ACTIVE_TTL)
+
+
+async def sync_once(app: web.Application) -> None:
+    state = app[STATE]
+    client = app[NLU]
+    redis = app[REDIS]
+    keys = app[KEYS]
+    settings = app[SETTINGS]
+    if state.managed is not None:
+        # The owner: renew the entry (its own client always uses its own server).
+        if await redis.expire(keys.nlu_active, ACTIVE_TTL) == 0:
+            await publish_managed(app, state.managed)
+        client.base_url = state.managed.url
+        active = {}
+    else:
+        active = {k.decode(): v.decode() for k, v in (await redis.hgetall(keys.nlu_active)).items()}
+        if settings.nlu_enabled:
+            url = active.get("url") if active.get("mode") == "managed" else None
+            target = (url or state.configured_url or "").rstrip("/") or None
+            if client.base_url != target:
+                log.info("NLU: following the active server %s", target)
+                client.base_url = target
+                await client.model_version()  # refresh the client's cached model name
+        if active.get("model") and active["model"] != state.followed_model and client.base_url:
+            state.followed_model = active["model"]
+            await client.model_version()  # a swap on the same URL (PUT /model): refresh the cached name
+    # An external server loading a model (PUT /model): wait for it instead of handing messages off.
+    swap_until = float(active.get("swap_until") or 0)
+    client.timeout = max(state.base_timeout, SWAP_TIMEOUT) if swap_until > time.time() else state.base_timeout
+    version = await redis.get(keys.nlu_answers_version)
+    if version != state.answers_version:
+        state.answers_version = version
+        await reload_answers(app)
+
+
+async def follower_ctx(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    state.file_answers = dict(app[NLU].answers)
+    managed = app.get(admin_state.RASA_MANAGED)
+    if isinstance(managed, ManagedRasa):
+        state.managed = managed
+        try:
+            await publish_managed(app, managed)
+        except Exception as exc:  # Redis down at start: the follower retries
+            log.warning("NLU admin: could not publish the managed server: %s", exc)
+
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            try:
+                await sync_once(app)
+            except Exception as exc:  # Redis or DB hiccup: keep following
+                log.debug("NLU follower: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), FOLLOW_INTERVAL)
+            except TimeoutError:
+                pass
+
+    task = asyncio.create_task(loop(), name="nlu-follower")
+    yield
+    # Let the current tick finish instead of cancelling a Redis/DB call half-way (a connection
+    # cancelled mid-command can hang the pool's shutdown).
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), 10)
+    except TimeoutError:
+        task.cancel()
+    for t in list(state.tasks):
+        t.cancel()
+    await asyncio.gather(task, *state.tasks, return_exceptions=True)
+    # Servers this process started for blue/green: stop them with the app (the launcher stops its own).
+    for proc in state.retired:
+        await asyncio.to_thread(proc.stop)
+    if state.managed is not None and state.managed is not managed:
+        await asyncio.to_thread(state.managed.stop)
+        try:
+            await app[REDIS].delete(app[KEYS].nlu_active)
+        except Exception:
+            pass
+
+
+def active_model_path(database_url: str) -> Path | None:
+    """The registry's active model, if its file exists (the launcher serves it after a restart)."""
+    from ticketing.db.engine import create_engine, session_factory
+
+    async def query() -> Path | None:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                row = await registry.active_model(session)
+        except Exception:
+            return None
+        finally:
+            await engine.dispose()
+        if row is not None and Path(row.path).is_file():
+            return Path(row.path)
+        return None
+
+    return asyncio.run(query())
+
+
+# The Rasa server this process started itself (embedded mode: launcher or tests), so that model
+# activation can run blue/green; absent with an external RASA_URL (activation uses PUT /model).
+RASA_MANAGED: web.AppKey[object] = web.AppKey("rasa_managed")

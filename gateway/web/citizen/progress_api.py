@@ -1,0 +1,38 @@
+"""Citizen progress query: ticket number + last four digits of the phone."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from gateway.infra.ratelimit import RateLimiter, client_address
+from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.web.errors import ApiError
+from gateway.web.json_io import json_response
+from ticketing.tickets import progress as tickets_progress
+
+routes = web.RouteTableDef()
+
+NOT_FOUND = "未找到该工单，请核对工单号和手机号后四位"
+
+
+@routes.get("/api/v1/tickets/{ticket_no}")
+async def ticket_progress(request: web.Request) -> web.Response:
+    app = request.app
+    limiter = RateLimiter(app[REDIS], app[KEYS])
+    # Counted before validation so guessing costs the same whatever is guessed.
+    if not await limiter.allow("progress", client_address(request), 10):
+        raise ApiError(429, "rate_limited", "查询过于频繁，请一分钟后再试")
+    number = request.match_info["ticket_no"].strip().upper()
+    last4 = request.query.get("phone_last4", "")
+    if not re.fullmatch(r"\d{4}", last4):
+        raise ApiError(400, "invalid_phone_last4", "请填写手机号后四位数字")
+    if not re.fullmatch(r"[A-Z0-9]{6,32}", number):
+        raise ApiError(404, "not_found", NOT_FOUND)
+    async with app[SESSIONS]() as session:
+        progress = await tickets_progress.public_progress(session, number, last4)
+    if progress is None:
+        # Same answer for an unknown number and a wrong phone: no enumeration.
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return json_response(progress)

@@ -1,0 +1,142 @@
+"""Turning query strings, JSON bodies and multipart forms into service arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from config.directory import Directory
+from connectors.phones import InvalidPhone, normalize_phone
+from connectors.storage import AttachmentRejected
+from gateway.infra.resources import ATTACHMENTS
+from gateway.web.errors import ApiError
+from ticketing.errors import ConsoleError
+from ticketing.intake.manual import ManualIntake
+from ticketing.tickets.lifecycle import Status
+from ticketing.tickets.queue import QueueFilter
+from ticketing.tickets.store import AttachmentInfo
+
+MAX_ATTACHMENTS = 10
+PAGE_SIZE = 50
+
+
+def _pick(query: Mapping[str, str], key: str, allowed: frozenset[str] | set[str]) -> str | None:
+    value = (query.get(key) or "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        raise ApiError(400, f"invalid_{key}", f"{key} 取值无效：{value}")
+    return value
+
+
+def queue_filter(query: Mapping[str, str], directory: Directory) -> tuple[QueueFilter, int, int]:
+    statuses = {s.value for s in Status} | {"all", "open"}
+    try:
+        limit = int(query.get("limit") or PAGE_SIZE)
+        offset = int(query.get("offset") or 0)
+    except ValueError:
+        raise ApiError(400, "invalid_paging", "limit/offset 必须是整数") from None
+    urgent_raw = (query.get("urgent") or "").strip().lower()
+    urgent = True if urgent_raw in ("1", "true") else False if urgent_raw in ("0", "false") else None
+    q = (query.get("q") or "").strip()[:100] or None
+    assignee = (query.get("assignee") or "").strip()[:100] or None
+    flt = QueueFilter(
+        status=_pick(query, "status", statuses),
+        channel=_pick(query, "channel", directory.channel_codes),
+        department=_pick(query, "department", directory.department_codes),
+        region=_pick(query, "region", directory.region_codes),
+        request_type=_pick(query, "request_type", directory.request_type_codes),
+        assignee=assignee,
+        urgent=urgent,
+        q=q,
+    )
+    return flt, max(1, min(limit, 200)), max(0, offset)
+
+
+def _phone(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise ConsoleError(400, "invalid_phone", "电话必须是文本")
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone as exc:
+        raise ConsoleError(400, "invalid_phone", str(exc)) from None
+
+
+def _opt(value: Any, max_len: int) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConsoleError(400, "invalid_field", "字段必须是文本")
+    return value.strip()[:max_len] or None
+
+
+def _bool(value: Any) -> bool:
+    return value in (True, "1", "true", "on", "yes")
+
+
+def intake_from_json(payload: dict[str, Any], attachments: tuple[AttachmentInfo, ...] = (),
+                     prediction: dict[str, Any] | None = None) -> ManualIntake:
+    allowed = {"channel", "text", "name", "phone", "email", "title", "department", "region", "request_type",
+               "urgent", "prediction", "csrf_token"}
+    unknown = set(payload) - allowed
+    if unknown:
+        raise ConsoleError(400, "unknown_field", f"不支持的字段：{', '.join(sorted(unknown))}")
+    pred = prediction if prediction is not None else payload.get("prediction")
+    return ManualIntake(
+        channel=str(payload.get("channel") or ""),
+        text=payload.get("text") if isinstance(payload.get("text"), str) else "",
+        name=_opt(payload.get("name"), 100),
+        phone=_phone(payload.get("phone")),
+        email=_opt(payload.get("email"), 255),
+        title=_opt(payload.get("title"), 200),
+        department=_opt(payload.get("department"), 64),
+        region=_opt(payload.get("region"), 64),
+        request_type=_opt(payload.get("request_type"), 32),
+        urgent=_bool(payload.get("urgent")),
+        attachments=attachments,
+        prediction=pred if isinstance(pred, dict) else None,
+    )
+
+
+async def intake_from_multipart(request: web.Request, *, nlu_text: bool = True) -> ManualIntake:
+    """The manual-intake form: fields plus scanned pages (``attachments``, repeatable)."""
+    form = await request.post()
+    fields: dict[str, Any] = {}
+    files = []
+    for key, value in form.items():
+        if isinstance(value, web.FileField) or hasattr(value, "file"):
+            if key == "attachments" and getattr(value, "filename", ""):
+                files.append(value)
+            continue
+        if key in ("nlu_department", "nlu_region", "nlu_request_type", "nlu_model", "nlu_confidence"):
+            continue
+        fields[key] = value
+    if len(files) > MAX_ATTACHMENTS:
+        raise ConsoleError(400, "too_many_attachments", f"附件最多 {MAX_ATTACHMENTS} 个")
+    # What the NLU suggested while the operator typed (hidden fields filled by the page).
+    prediction = None
+    if any(form.get(k) for k in ("nlu_department", "nlu_region", "nlu_request_type")):
+        try:
+            conf = float(form.get("nlu_confidence") or "")
+        except ValueError:
+            conf = None
+        prediction = {"department": form.get("nlu_department") or None, "region": form.get("nlu_region") or None,
+                      "request_type": form.get("nlu_request_type") or None, "model": form.get("nlu_model") or None,
+                      "intent": {"name": None, "confidence": conf}}
+    store = request.app[ATTACHMENTS]
+    saved = []
+    for f in files:
+        data = f.file.read()
+        if not data:
+            continue
+        try:
+            ref = await store.save(data, filename=f.filename, content_type=f.content_type, kind="scan")
+        except AttachmentRejected as exc:
+            raise ConsoleError(400, "attachment_rejected", f"附件 {f.filename}：{exc}") from None
+        saved.append(AttachmentInfo(ref.filename, ref.content_type, ref.size, ref.storage_key, ref.kind))
+    fields.pop("csrf_token", None)
+    return intake_from_json(fields, tuple(saved), prediction)

@@ -1,0 +1,566 @@
+"""Server-rendered console pages (Jinja2 + htmx).
+
+Forms post back and redirect (POST → 303 → GET), so a reload never repeats an action and
+the pages work without JavaScript; htmx adds the live queue, the NLU hints while typing and
+in-place contact reveals.  Every handler is wrapped in ``require_role`` (CSRF included).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlencode, urlparse
+
+from aiohttp import web
+
+from gateway.infra.ratelimit import RateLimiter, client_address
+from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.web.auth import (
+    ADMINS,
+    ANY_ROLE,
+    OPERATORS,
+    SUPERVISORS,
+    actor_of,
+    current_user,
+    end_session,
+    flash,
+    public,
+    require_role,
+    user_of,
+)
+from gateway.web.console import actions
+from gateway.web.console.api import LOGIN_ATTEMPTS_PER_MINUTE, canned_list, faq_answers, login_user, set_shift
+from gateway.web.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
+from gateway.web.console.forms import intake_from_multipart, queue_filter
+from gateway.web.errors import ApiError
+from gateway.web.present import Labels, local, summary, waiting
+from gateway.web.security import check_csrf
+from gateway.web.staff_pages import render
+from ticketing.accounts import audit, canned_replies
+from ticketing.accounts import users as accounts_users
+from ticketing.accounts.audit import AUDIT_LABELS
+from ticketing.accounts.roles import CONSOLE_ROLES, ROLE_LABELS
+from ticketing.accounts.users import AccountError
+from ticketing.db.models.base import utcnow
+from ticketing.db.models.tickets import Attachment
+from ticketing.errors import ConsoleError, IllegalTransition
+from ticketing.nlu_workspace import suggestions
+from ticketing.supervision import stats
+from ticketing.tickets import dispatching, queue
+from ticketing.tickets.lifecycle import STATUS_LABELS
+from ticketing.tickets.queue import QueueFilter
+
+routes = web.RouteTableDef()
+
+# Where a refused form goes back to when the browser sent no Referer.
+BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
+              ("/console/admin/suggestions", "/console/admin/suggestions"),
+              ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
+              ("/console/intake", "/console/intake"))
+HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users"}
+
+
+def _safe_next(value: str | None, default: str) -> str:
+    # Only same-site paths: an attacker's link must not bounce a fresh login elsewhere.
+    if value and value.startswith(("/console", "/admin/")) and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def page_action(handler):
+    """Turn refused actions into a message on the page the operator comes back to."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (ConsoleError, ApiError) as exc:
+            await flash(request, exc.message, "error")
+        except IllegalTransition as exc:
+            await flash(request, str(exc), "error")
+        except AccountError as exc:
+            await flash(request, str(exc), "error")
+        number = request.match_info.get("number")
+        if number:
+            raise web.HTTPSeeOther(f"/console/tickets/{number}")
+        ref = urlparse(request.headers.get("Referer", ""))
+        fallback = next((page for prefix, page in BACK_PAGES if request.path.startswith(prefix)), "/console")
+        raise web.HTTPSeeOther(_safe_next(ref.path + (f"?{ref.query}" if ref.query else ""), fallback))
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- login
+
+@routes.get("/console/login")
+@public
+async def login_page(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    if user is not None:
+        raise web.HTTPSeeOther(HOME_BY_ROLE.get(user.role, "/console"))
+    return await render(request, "console/login.html", {"next": _safe_next(request.query.get("next"), ""),
+                                                         "error": None, "username": ""})
+
+
+@routes.post("/console/login")
+@public
+async def login_submit(request: web.Request) -> web.Response:
+    await check_csrf(request)
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    if not await RateLimiter(request.app[REDIS], request.app[KEYS]).allow(
+            "console-login", client_address(request), LOGIN_ATTEMPTS_PER_MINUTE):
+        error = "登录尝试过于频繁，请稍后再试"
+    else:
+        try:
+            user = await login_user(request, username, password)
+        except ApiError as exc:
+            error = exc.message
+        else:
+            raise web.HTTPSeeOther(_safe_next(str(form.get("next", "")), HOME_BY_ROLE.get(user.role, "/console")))
+    return await render(request, "console/login.html", {"next": _safe_next(str(form.get("next", "")), ""),
+                                                         "error": error, "username": username}, status=401)
+
+
+@routes.post("/console/logout")
+@require_role(*ANY_ROLE)
+async def logout(request: web.Request) -> web.Response:
+    await end_session(request)
+    raise web.HTTPSeeOther("/console/login")
+
+
+@routes.post("/console/shift")
+@require_role(*OPERATORS)
+@page_action
+async def toggle_shift(request: web.Request) -> web.Response:
+    form = await request.post()
+    user = await set_shift(request, user_of(request).username, form.get("on_shift") == "1")
+    await flash(request, "已开始上班，可接收自动分配的工单" if user.on_shift else "已下班，不再接收自动分配")
+    raise web.HTTPSeeOther(_safe_next(str(form.get("next", "")), "/console"))
+
+
+# --------------------------------------------------------------------------- queue
+
+def _filter_options(directory) -> dict[str, Any]:
+    return {
+        "statuses": [("", "待审核（默认）"), ("open", "全部未办结"), ("all", "全部状态")]
+        + [(s.value, label) for s, label in STATUS_LABELS.items()],
+        "channels": [(c.code, c.name) for c in directory.channels],
+        "departments": [(d.code, d.name) for d in directory.departments],
+        "regions": [(r.code, r.name) for r in directory.regions],
+        "request_types": [(r.code, r.name) for r in directory.request_types],
+    }
+
+
+async def _queue_context(request: web.Request) -> dict[str, Any]:
+    directory = request.app[DIRECTORY]
+    query = request.query
+    try:
+        flt, limit, offset = queue_filter(query, directory)
+    except ApiError as exc:
+        await flash(request, exc.message, "error")
+        flt, limit, offset = QueueFilter(), 50, 0
+    async with request.app[SESSIONS]() as session:
+        page = await queue.queue(session, flt, limit=limit, offset=offset)
+        counts = await queue.queue_counts(session)
+    labels = Labels(directory)
+    now = utcnow()
+    params = {k: v for k, v in query.items() if k not in ("offset",) and v}
+    return {
+        "page": page,
+        "tickets": [summary(t, labels, now=now) for t in page.tickets],
+        "counts": counts,
+        "flt": flt,
+        "query": urlencode(params),
+        "prev_offset": max(0, offset - limit) if offset > 0 else None,
+        "next_offset": offset + limit if len(page.tickets) == limit else None,
+        "options": _filter_options(directory),
+        "me": user_of(request).username,
+    }
+
+
+@routes.get("/console")
+@require_role(*OPERATORS)
+async def queue_page(request: web.Request) -> web.Response:
+    return await render(request, "console/queue.html", {"nav": "queue", **await _queue_context(request)})
+
+
+@routes.get("/console/queue/panel")
+@require_role(*OPERATORS)
+async def queue_panel(request: web.Request) -> web.Response:
+    """The live part of the queue, re-fetched by htmx when an SSE event arrives."""
+    return await render(request, "console/_queue_panel.html", await _queue_context(request))
+
+
+# --------------------------------------------------------------------------- one ticket
+
+@routes.get("/console/tickets/{number}")
+@require_role(*OPERATORS)
+async def ticket_page(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    try:
+        view = await actions.ticket_view(request.app, actor, request.match_info["number"])
+    except ConsoleError as exc:
+        await flash(request, exc.message, "error")
+        raise web.HTTPSeeOther("/console") from None
+    directory = request.app[DIRECTORY]
+    context: dict[str, Any] = {"nav": "queue", "t": view, "options": _filter_options(directory),
+                               "targets": dispatching.dispatch_targets(directory)}
+    async with request.app[SESSIONS]() as session:
+        context["canned"] = canned_list(await canned_replies.canned_replies(session, actor), faq_answers(request.app))
+        if actor.supervisor:
+            context["operators"] = [u for u in await accounts_users.list_users(session, roles=tuple(CONSOLE_ROLES))
+                                    if u.active]
+        else:
+            context["operators"] = []
+    return await render(request, "console/ticket.html", context)
+
+
+def _number(request: web.Request) -> str:
+    return request.match_info["number"]
+
+
+def _back(request: web.Request) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/console/tickets/{_number(request)}")
+
+
+@routes.post("/console/tickets/{number}/claim")
+@require_role(*OPERATORS)
+@page_action
+async def claim(request: web.Request) -> web.Response:
+    await actions.claim(request.app, actor_of(request), _number(request))
+    await flash(request, f"已认领工单 {_number(request)}")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/release")
+@require_role(*OPERATORS)
+@page_action
+async def release(request: web.Request) -> web.Response:
+    await actions.release(request.app, actor_of(request), _number(request))
+    await flash(request, "已释放，工单回到公共队列")
+    raise web.HTTPSeeOther("/console")
+
+
+@routes.post("/console/tickets/{number}/assign")
+@require_role(*SUPERVISORS)
+@page_action
+async def assign(request: web.Request) -> web.Response:
+    form = await request.post()
+    to = str(form.get("username", "")).strip() or None
+    await actions.assign(request.app, actor_of(request), _number(request), to)
+    await flash(request, f"已改派给 {to}" if to else "已退回公共队列")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/reveal")
+@require_role(*OPERATORS)
+async def reveal(request: web.Request) -> web.Response:
+    """htmx: replace the masked contact block with the full details (audited)."""
+    try:
+        contact = await actions.reveal(request.app, actor_of(request), _number(request))
+        error = None
+    except ConsoleError as exc:
+        contact, error = None, exc.message
+    return await render(request, "console/_contact.html", {"contact": contact, "error": error, "revealed": True,
+                                                            "number": _number(request), "can_reveal": False})
+
+
+@routes.post("/console/tickets/{number}/classify")
+@require_role(*OPERATORS)
+@page_action
+async def classify(request: web.Request) -> web.Response:
+    form = await request.post()
+    values = {k: str(form.get(k, "")) or None for k in ("department", "region", "request_type")}
+    values["urgent"] = form.get("urgent") in ("1", "on", "true")
+    changes = await actions.classify(request.app, actor_of(request), _number(request), values)
+    await flash(request, "已更正分类，更正已记入训练建议" if changes else "已确认分类")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/reply")
+@require_role(*OPERATORS)
+@page_action
+async def reply(request: web.Request) -> web.Response:
+    form = await request.post()
+    entry = await actions.reply(request.app, actor_of(request), _number(request), str(form.get("text", "")),
+                                mark_answered=form.get("mark_answered") in ("1", "on"))
+    if entry.delivery_status == "sent":
+        await flash(request, "答复已发送")
+    else:
+        await flash(request, f"答复已保存，但未能发出：{entry.delivery_detail or ''}", "error")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/retry/{entry_id:\\d+}")
+@require_role(*OPERATORS)
+@page_action
+async def retry(request: web.Request) -> web.Response:
+    entry = await actions.retry_delivery(request.app, actor_of(request), _number(request),
+                                         int(request.match_info["entry_id"]))
+    sent = entry.delivery_status == "sent"
+    await flash(request, "答复已发送" if sent else f"仍未发出：{entry.delivery_detail or ''}",
+                "info" if entry.delivery_status == "sent" else "error")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/note")
+@require_role(*OPERATORS)
+@page_action
+async def note(request: web.Request) -> web.Response:
+    form = await request.post()
+    await actions.note(request.app, actor_of(request), _number(request), str(form.get("text", "")))
+    await flash(request, "已添加内部备注")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/merge")
+@require_role(*OPERATORS)
+@page_action
+async def merge(request: web.Request) -> web.Response:
+    form = await request.post()
+    into = str(form.get("into", "")).strip().upper()
+    await actions.merge(request.app, actor_of(request), _number(request), into)
+    await flash(request, f"已合并到工单 {into}")
+    raise web.HTTPSeeOther(f"/console/tickets/{into}")
+
+
+@routes.post("/console/tickets/{number}/dispatch")
+@require_role(*OPERATORS)
+@page_action
+async def dispatch(request: web.Request) -> web.Response:
+    form = await request.post()
+    kind, _, code = str(form.get("target", "")).partition(":")
+    row = await actions.dispatch(request.app, actor_of(request), _number(request), target_kind=kind, target=code,
+                                 note_text=str(form.get("note", "")))
+    await flash(request, f"已转办，办理时限至 {local(row.deadline)}" if row.deadline else "已转办")
+    raise _back(request)
+
+
+def _lifecycle_page(action: str, message: str):
+    @require_role(*OPERATORS)
+    @page_action
+    async def handler(request: web.Request) -> web.Response:
+        form = await request.post()
+        await actions.lifecycle(request.app, actor_of(request), _number(request), action,
+                                str(form.get("note", "")).strip() or None)
+        await flash(request, message)
+        raise _back(request)
+
+    handler.__name__ = f"page_{action}"
+    return handler
+
+
+routes.post("/console/tickets/{number}/answer")(_lifecycle_page("answer", "已标记为已答复（直接办结）"))
+routes.post("/console/tickets/{number}/close")(_lifecycle_page("close", "工单已办结"))
+routes.post("/console/tickets/{number}/reopen")(_lifecycle_page("reopen", "工单已重新打开，回到待审核队列"))
+
+
+@routes.get("/console/attachments/{attachment_id:\\d+}")
+@require_role(*OPERATORS)
+async def attachment(request: web.Request) -> web.StreamResponse:
+    async with request.app[SESSIONS]() as session:
+        att = await session.get(Attachment, int(request.match_info["attachment_id"]))
+    if att is None:
+        raise web.HTTPNotFound(text="附件不存在")
+    path = request.app[ATTACHMENTS].path_of(att.storage_key)
+    if not path.exists():
+        raise web.HTTPNotFound(text="附件文件已不存在")
+    safe_types = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
+    disposition = "inline" if att.content_type in safe_types else "attachment"
+    return web.FileResponse(path, headers={
+        "Content-Type": att.content_type if att.content_type in safe_types else "application/octet-stream",
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(att.filename)}",
+        "Cache-Control": "private, no-store",
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+    })
+
+
+# --------------------------------------------------------------------------- manual intake
+
+@routes.get("/console/intake")
+@require_role(*OPERATORS)
+async def intake_page(request: web.Request) -> web.Response:
+    return await render(request, "console/intake.html", {"nav": "intake",
+                                                          "options": _filter_options(request.app[DIRECTORY])})
+
+
+@routes.post("/console/intake")
+@require_role(*OPERATORS)
+@page_action
+async def intake_submit(request: web.Request) -> web.Response:
+    data = await intake_from_multipart(request)
+    ticket = await actions.intake(request.app, actor_of(request), data)
+    await flash(request, f"已录入工单 {ticket.number}")
+    raise web.HTTPSeeOther(f"/console/tickets/{ticket.number}")
+
+
+@routes.post("/console/intake/suggest")
+@require_role(*OPERATORS)
+async def intake_suggest(request: web.Request) -> web.Response:
+    """htmx, as the operator types: what the NLU makes of the text (same client as
+    ``POST /api/v1/nlu/parse``)."""
+    form = await request.post()
+    text = str(form.get("text", "")).strip()[: request.app[SETTINGS].max_text_chars]
+    result = None
+    if len(text) >= 4:
+        nlu = request.app.get(NLU)
+        if nlu is not None:
+            result = (await nlu.parse(text)).to_dict()
+    return await render(request, "console/_suggest.html", {"r": result, "text": text})
+
+
+# --------------------------------------------------------------------------- canned replies
+
+@routes.get("/console/canned")
+@require_role(*OPERATORS)
+async def canned_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        rows = await canned_replies.canned_replies(session, actor_of(request))
+    return await render(request, "console/canned.html", {"nav": "canned",
+                                                          "canned": canned_list(rows, faq_answers(request.app))})
+
+
+@routes.post("/console/canned")
+@require_role(*OPERATORS)
+@page_action
+async def canned_add(request: web.Request) -> web.Response:
+    form = await request.post()
+    async with request.app[SESSIONS]() as session, session.begin():
+        await canned_replies.add_canned_reply(session, actor_of(request), str(form.get("title", "")), str(form.get("text", "")),
+                                  shared=form.get("shared") in ("1", "on"))
+    await flash(request, "已保存常用语")
+    raise web.HTTPSeeOther("/console/canned")
+
+
+@routes.post("/console/canned/{reply_id:\\d+}/delete")
+@require_role(*OPERATORS)
+@page_action
+async def canned_delete(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session, session.begin():
+        await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
+    await flash(request, "已删除常用语")
+    raise web.HTTPSeeOther("/console/canned")
+
+
+# --------------------------------------------------------------------------- supervisors
+
+@routes.get("/console/supervisor")
+@require_role(*SUPERVISORS)
+async def supervisor_page(request: web.Request) -> web.Response:
+    try:
+        days = max(1, min(366, int(request.query.get("days", "30"))))
+    except ValueError:
+        days = 30
+    async with request.app[SESSIONS]() as session:
+        rows = await stats.operator_stats(session, since=utcnow() - timedelta(days=days))
+        counts = await queue.queue_counts(session)
+    return await render(request, "console/supervisor.html", {
+        "nav": "supervisor", "rows": rows, "days": days, "counts": counts, "waiting": waiting,
+        "auto_assign": await auto_assign_enabled(request.app),
+    })
+
+
+@routes.post("/console/supervisor/auto-assign")
+@require_role(*SUPERVISORS)
+@page_action
+async def supervisor_auto_assign(request: web.Request) -> web.Response:
+    form = await request.post()
+    enabled = form.get("enabled") == "1"
+    await set_auto_assign(request.app, enabled)
+    if enabled:
+        n = await assign_backlog(request.app)
+        await flash(request, f"已开启轮流自动分配，当前已分配 {n} 件待审核工单")
+    else:
+        await flash(request, "已关闭自动分配")
+    raise web.HTTPSeeOther("/console/supervisor")
+
+
+@routes.post("/console/supervisor/shift/{username}")
+@require_role(*SUPERVISORS)
+@page_action
+async def supervisor_shift(request: web.Request) -> web.Response:
+    form = await request.post()
+    user = await set_shift(request, request.match_info["username"], form.get("on_shift") == "1")
+    await flash(request, f"{user.display_name} {'已上班' if user.on_shift else '已下班'}")
+    raise web.HTTPSeeOther("/console/supervisor")
+
+
+@routes.get("/console/audit")
+@require_role(*SUPERVISORS)
+async def audit_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        rows = await audit.audit_entries(session, action=request.query.get("action") or None,
+                                            actor=request.query.get("actor") or None)
+    return await render(request, "console/audit.html",
+                        {"nav": "audit", "rows": rows, "audit_labels": AUDIT_LABELS})
+
+
+# --------------------------------------------------------------------------- admins
+
+@routes.get("/console/admin/users")
+@require_role(*ADMINS)
+async def users_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        users = await accounts_users.list_users(session)
+    return await render(request, "console/admin_users.html", {"nav": "users", "users": users,
+                                                               "roles": ROLE_LABELS})
+
+
+@routes.post("/console/admin/users")
+@require_role(*ADMINS)
+@page_action
+async def users_add(request: web.Request) -> web.Response:
+    form = await request.post()
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await accounts_users.create_user(session, str(form.get("username", "")), role=str(form.get("role", "")),
+                                          password=str(form.get("password", "")),
+                                          display_name=str(form.get("display_name", "")) or None,
+                                          actor=user_of(request).username)
+    await flash(request, f"已创建账号 {user.username}")
+    raise web.HTTPSeeOther("/console/admin/users")
+
+
+@routes.post("/console/admin/users/{username}")
+@require_role(*ADMINS)
+@page_action
+async def users_update(request: web.Request) -> web.Response:
+    form = await request.post()
+    changes: dict[str, Any] = {}
+    if form.get("role"):
+        changes["role"] = str(form["role"])
+    if form.get("active") in ("0", "1"):
+        changes["active"] = form["active"] == "1"
+    if form.get("password"):
+        changes["password"] = str(form["password"])
+    if form.get("unlock") == "1":
+        changes["unlock"] = True
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await accounts_users.user_by_name(session, request.match_info["username"])
+        if user is None:
+            raise ConsoleError(404, "not_found", "没有这个账号")
+        await accounts_users.update_user(session, user, actor=user_of(request).username, **changes)
+    await flash(request, f"已更新账号 {user.username}")
+    raise web.HTTPSeeOther("/console/admin/users")
+
+
+@routes.get("/console/admin/suggestions")
+@require_role(*ADMINS)
+async def suggestions_page(request: web.Request) -> web.Response:
+    status = request.query.get("status", "new")
+    async with request.app[SESSIONS]() as session:
+        rows = await suggestions.training_suggestions(session, status=None if status == "all" else status)
+    return await render(request, "console/admin_suggestions.html", {"nav": "suggestions", "rows": rows,
+                                                                     "status": status})
+
+
+@routes.post("/console/admin/suggestions/{suggestion_id:\\d+}")
+@require_role(*ADMINS)
+@page_action
+async def suggestions_review(request: web.Request) -> web.Response:
+    form = await request.post()
+    async with request.app[SESSIONS]() as session, session.begin():
+        await suggestions.review_suggestion(session, int(request.match_info["suggestion_id"]), actor_of(request),
+                                   str(form.get("status", "")))
+    raise web.HTTPSeeOther("/console/admin/suggestions")

@@ -1,0 +1,210 @@
+"""Every console and admin route × every role: who gets in, who is refused.
+
+The table is the specification; the first test fails when a route is added without a row
+here (or a handler's roles differ from its row), the second checks real responses.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.web.auth import roles_of
+
+OPS = frozenset({"operator", "supervisor"})
+SUP = frozenset({"supervisor"})
+ADM = frozenset({"admin"})
+ANY = frozenset({"operator", "supervisor", "admin"})
+PUBLIC = None
+
+T = "/api/v1/console/tickets/PDS2099010100001"
+PT = "/console/tickets/PDS2099010100001"
+
+ROUTES: list[tuple[str, str, frozenset | None]] = [
+    # JSON API
+    ("GET", "/api/v1/console/csrf", PUBLIC),
+    ("POST", "/api/v1/console/login", PUBLIC),
+    ("POST", "/api/v1/console/logout", ANY),
+    ("GET", "/api/v1/console/me", ANY),
+    ("POST", "/api/v1/console/me/shift", OPS),
+    ("GET", "/api/v1/console/directory", ANY),
+    ("GET", "/api/v1/console/tickets", OPS),
+    ("POST", "/api/v1/console/tickets", OPS),
+    ("GET", "/api/v1/console/queue/counts", OPS),
+    ("GET", T, OPS),
+    ("POST", T + "/claim", OPS),
+    ("POST", T + "/release", OPS),
+    ("POST", T + "/assign", SUP),
+    ("POST", T + "/reveal", OPS),
+    ("POST", T + "/classification", OPS),
+    ("POST", T + "/reply", OPS),
+    ("POST", T + "/entries/1/retry", OPS),
+    ("POST", T + "/notes", OPS),
+    ("POST", T + "/merge", OPS),
+    ("POST", T + "/answer", OPS),
+    ("POST", T + "/close", OPS),
+    ("POST", T + "/reopen", OPS),
+    ("POST", T + "/dispatch", OPS),
+    ("GET", "/api/v1/console/canned-replies", OPS),
+    ("POST", "/api/v1/console/canned-replies", OPS),
+    ("DELETE", "/api/v1/console/canned-replies/999", OPS),
+    ("GET", "/api/v1/console/stats", SUP),
+    ("GET", "/api/v1/console/operators", SUP),
+    ("POST", "/api/v1/console/operators/nobody/shift", SUP),
+    ("GET", "/api/v1/console/auto-assign", SUP),
+    ("POST", "/api/v1/console/auto-assign", SUP),
+    ("GET", "/api/v1/console/audit", SUP),
+    ("GET", "/api/v1/console/users", ADM),
+    ("POST", "/api/v1/console/users", ADM),
+    ("POST", "/api/v1/console/users/nobody", ADM),
+    ("GET", "/api/v1/console/training-suggestions", ADM),
+    ("POST", "/api/v1/console/training-suggestions/999", ADM),
+    # the pipeline's admin API (also reachable with the admin token)
+    ("GET", "/api/v1/admin/dead-letters", ADM),
+    ("POST", "/api/v1/admin/dead-letters/1-0/replay", ADM),
+    ("GET", "/api/v1/admin/intake", ADM),
+    ("GET", "/api/v1/admin/national-feed", ADM),
+    ("POST", "/api/v1/admin/national-feed/retry", ADM),
+    # NLU administration (intents, examples, answers, training, models)
+    ("GET", "/api/v1/admin/nlu/intents", ADM),
+    ("POST", "/api/v1/admin/nlu/intents", ADM),
+    ("DELETE", "/api/v1/admin/nlu/intents", ADM),
+    ("GET", "/api/v1/admin/nlu/examples", ADM),
+    ("POST", "/api/v1/admin/nlu/examples", ADM),
+    ("PUT", "/api/v1/admin/nlu/examples/999", ADM),
+    ("DELETE", "/api/v1/admin/nlu/examples/999", ADM),
+    ("GET", "/api/v1/admin/nlu/answers", ADM),
+    ("PUT", "/api/v1/admin/nlu/answers", ADM),
+    ("GET", "/api/v1/admin/nlu/export", ADM),
+    ("POST", "/api/v1/admin/nlu/import", ADM),
+    ("GET", "/api/v1/admin/nlu/suggestions", ADM),
+    ("POST", "/api/v1/admin/nlu/suggestions/review", ADM),
+    ("POST", "/api/v1/admin/nlu/train", ADM),
+    ("GET", "/api/v1/admin/nlu/jobs", ADM),
+    ("GET", "/api/v1/admin/nlu/jobs/999", ADM),
+    ("POST", "/api/v1/admin/nlu/jobs/999/cancel", ADM),
+    ("GET", "/api/v1/admin/nlu/models", ADM),
+    ("GET", "/api/v1/admin/nlu/models/999", ADM),
+    ("POST", "/api/v1/admin/nlu/models/999/activate", ADM),
+    # pages
+    ("GET", "/console/login", PUBLIC),
+    ("POST", "/console/login", PUBLIC),
+    ("POST", "/console/logout", ANY),
+    ("POST", "/console/shift", OPS),
+    ("GET", "/console", OPS),
+    ("GET", "/console/queue/panel", OPS),
+    ("GET", "/console/events", OPS),
+    ("GET", PT, OPS),
+    ("POST", PT + "/claim", OPS),
+    ("POST", PT + "/release", OPS),
+    ("POST", PT + "/assign", SUP),
+    ("POST", PT + "/reveal", OPS),
+    ("POST", PT + "/classify", OPS),
+    ("POST", PT + "/reply", OPS),
+    ("POST", PT + "/retry/1", OPS),
+    ("POST", PT + "/note", OPS),
+    ("POST", PT + "/merge", OPS),
+    ("POST", PT + "/dispatch", OPS),
+    ("POST", PT + "/answer", OPS),
+    ("POST", PT + "/close", OPS),
+    ("POST", PT + "/reopen", OPS),
+    ("GET", "/console/attachments/999", OPS),
+    ("GET", "/console/intake", OPS),
+    ("POST", "/console/intake", OPS),
+    ("POST", "/console/intake/suggest", OPS),
+    ("GET", "/console/canned", OPS),
+    ("POST", "/console/canned", OPS),
+    ("POST", "/console/canned/999/delete", OPS),
+    ("GET", "/console/supervisor", SUP),
+    ("POST", "/console/supervisor/auto-assign", SUP),
+    ("POST", "/console/supervisor/shift/nobody", SUP),
+    ("GET", "/console/audit", SUP),
+    ("GET", "/console/admin/users", ADM),
+    ("POST", "/console/admin/users", ADM),
+    ("POST", "/console/admin/users/nobody", ADM),
+    ("GET", "/console/admin/suggestions", ADM),
+    ("POST", "/console/admin/suggestions/999", ADM),
+]
+
+
+@pytest.fixture
+def backend() -> str:
+    # Access control does not depend on the storage backend.
+    return "embedded"
+
+
+def _match(resource, path: str) -> bool:
+    info = resource._match(path) if hasattr(resource, "_match") else None
+    return info is not None
+
+
+async def test_the_table_covers_every_console_route_with_its_roles(console):
+    client, _, _ = console
+    registered = {}
+    for route in client.app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if route.method == "HEAD" or not path.startswith(("/console", "/api/v1/console", "/api/v1/admin/")):
+            continue
+        registered[(route.method, path)] = route
+    covered = set()
+    for method, path, roles in ROUTES:
+        found = [key for key, route in registered.items() if key[0] == method and _match(route.resource, path)]
+        assert found, f"{method} {path} is in the table but not registered"
+        (key,) = found
+        covered.add(key)
+        assert roles_of(registered[key].handler) == roles, f"{method} {path}: handler roles differ from the table"
+    missing = sorted(set(registered) - covered)
+    assert not missing, f"console routes without a row in the role table: {missing}"
+
+
+async def _call(agent, method: str, path: str):
+    if path == "/console/events":
+        resp = await agent.http.get(agent.base + path, allow_redirects=False)
+        status = resp.status
+        resp.close()
+        return status
+    if path.startswith("/api/"):
+        body = {} if method in ("POST", "DELETE", "PUT") else None
+        if path.endswith("/nlu/train"):
+            body = {"epochs": 0}  # refused as invalid: the table checks access, it must not start a training
+        resp = await agent.request(method, path, json=body)
+    elif method == "POST":
+        resp = await agent.form(path, {})
+    else:
+        resp = await agent.get(path)
+    return resp.status
+
+
+@pytest.mark.parametrize("who", ["anonymous", "operator", "supervisor", "admin"])
+async def test_every_route_admits_exactly_its_roles(console, who):
+    client, agent, user = console
+    a = await agent() if who == "anonymous" else await agent(f"u-{who}", role=who)
+    for method, path, roles in ROUTES:
+        status = await _call(a, method, path)
+        if roles is None:
+            assert status not in (401, 403) or path.endswith("/login"), (who, method, path, status)
+        elif who == "anonymous":
+            expected = {401} if (path.startswith("/api/") or method == "POST") else {302}
+            assert status in expected, (who, method, path, status)
+        elif who in roles:
+            assert status not in (401, 403), (who, method, path, status)
+        else:
+            assert status == 403, (who, method, path, status)
+        if path.endswith("/logout") and who != "anonymous" and who in (roles or ()):
+            assert (await a.login(f"u-{who}")).status == 200  # log back in for the rest of the table
+
+
+async def test_citizen_endpoints_never_show_console_data(console):
+    """Internal notes, the assignee and who corrected what stay inside the console."""
+    from tests.gateway.web.console.conftest import make_ticket
+
+    client, agent, user = console
+    op = await agent("liu")
+    number = await make_ticket(client.app, sender="s" + "a" * 31, phone="13912345678")
+    assert (await op.post(f"/api/v1/console/tickets/{number}/notes", {"text": "内部：此人多次重复反映"})).status == 200
+    resp = await op.post(f"/api/v1/console/tickets/{number}/classification", {"department": "transport"})
+    assert resp.status == 200
+    msgs = await (await op.get(f"/api/v1/web/sessions/{'s' + 'a' * 31}/messages")).json()
+    assert all("内部" not in m["text"] for m in msgs["messages"])
+    progress = await (await op.get(f"/api/v1/tickets/{number}?phone_last4=5678")).json()
+    text = str(progress)
+    assert "liu" not in text and "内部" not in text and "transport" not in text

@@ -1,0 +1,62 @@
+"""The pipeline's replies outside the network hotline's shift (长白班)."""
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import Contact, InboundMessage
+from gateway.worker.service import PIPELINE
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def message(at: datetime, sender: str, text: str = "小区门口路灯坏了一个星期") -> InboundMessage:
+    return InboundMessage(channel="web", native_id=uuid.uuid4().hex, sender_id=sender, text=text,
+                          received_at=at, contact=Contact(phone="13900001111"))
+
+
+@pytest.fixture
+async def pipeline(make_client):
+    return (await make_client(run_worker=False)).app[PIPELINE]
+
+
+async def test_a_ticket_opened_at_night_says_when_an_operator_will_reply(pipeline):
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=BEIJING)
+    outcome = await pipeline.process(message(night, "s-" + uuid.uuid4().hex))
+    assert outcome.kind == "ticket"
+    assert "非工作时间" in outcome.reply
+    assert "3月3日" in outcome.reply  # the next shift starts the next morning
+
+
+async def test_a_follow_up_at_night_says_so_too(pipeline):
+    sender = "s-" + uuid.uuid4().hex
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=BEIJING)
+    await pipeline.process(message(night, sender))
+    outcome = await pipeline.process(message(night, sender, "补充一下：在小区东门"))
+    assert outcome.kind == "followup"
+    assert "非工作时间" in outcome.reply
+
+
+async def test_a_ticket_opened_during_the_shift_has_no_off_hours_note(pipeline):
+    morning = datetime(2026, 3, 2, 10, 0, tzinfo=BEIJING)
+    outcome = await pipeline.process(message(morning, "s-" + uuid.uuid4().hex))
+    assert outcome.kind == "ticket"
+    assert outcome.ticket_no and outcome.ticket_no in outcome.reply
+    assert "非工作时间" not in outcome.reply
+
+
+async def test_each_written_web_message_is_a_ticket_of_its_own(pipeline):
+    sender = "s-" + uuid.uuid4().hex
+    morning = datetime(2026, 3, 2, 10, 0, tzinfo=BEIJING)
+
+    def form(title: str, text: str) -> InboundMessage:
+        return InboundMessage(channel="web", native_id=uuid.uuid4().hex, sender_id=sender, text=text,
+                              received_at=morning, contact=Contact(phone="13900001111"),
+                              metadata={"force_ticket": True, "title": title})
+
+    first = await pipeline.process(form("路灯不亮", "建设路路灯坏了一周"))
+    second = await pipeline.process(form("噪音扰民", "小区旁工地夜间施工"))
+    assert first.kind == second.kind == "ticket"
+    assert first.ticket_no != second.ticket_no

@@ -1,0 +1,9 @@
+"""The ticket store's typed SQLAlchemy 2 models, one module per aggregate.
+
+Importing the package registers every table on ``Base.metadata`` (Alembic's autogenerate and
+the mappers' string references need all of them).
+"""
+
+from ticketing.db.models import accounts, base, nlu, tickets
+
+__all__ = ["accounts", "base", "nlu", "tickets"]

@@ -1,0 +1,42 @@
+"""Citizen-facing texts the pipeline sends (Simplified Chinese)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from config.local_time import LOCAL_TZ
+
+EMERGENCY_NAMES = {"police": "公安报警", "fire": "火警", "medical": "医疗急救", "traffic": "交通事故报警"}
+
+
+def emergency_reply(number: str, kind: str) -> str:
+    name = EMERGENCY_NAMES.get(kind, "紧急求助")
+    return (
+        f"您反映的情况可能属于紧急情况，请立即拨打 {number}（{name}）。"
+        "12345 热线不受理紧急警情，您的留言已同时标记为紧急，工作人员会尽快查看。"
+    )
+
+
+def ticket_created(number: str, deadline: datetime | None, off_hours_note: str | None = None) -> str:
+    text = f"您的诉求已受理，工单号：{number}。网络热线工作人员将尽快审核并转交承办单位办理。"
+    if deadline:
+        text += f"办理时限至 {deadline.astimezone(LOCAL_TZ):%Y年%m月%d日}。"
+    text += "您可凭工单号和手机号后四位在“办件查询”中查看进度。"
+    if off_hours_note:
+        text += off_hours_note
+    return text
+
+
+def ticket_created_unclassified(number: str, off_hours_note: str | None = None) -> str:
+    return (
+        f"您的诉求已受理，工单号：{number}。工作人员将人工审核后转交承办单位办理，"
+        "您可凭工单号和手机号后四位查询办理进度。"
+    ) + (off_hours_note or "")
+
+
+def followup_ack(number: str, off_hours_note: str | None = None) -> str:
+    return f"已收到您的补充信息，已转给正在处理工单 {number} 的工作人员，请耐心等待答复。" + (off_hours_note or "")
+
+
+def empty_message() -> str:
+    return "您好，请用文字描述您要咨询、投诉或反映的问题，我们会尽快处理。"

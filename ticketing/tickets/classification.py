@@ -1,0 +1,156 @@
+"""An operator's classification of a ticket, and the training suggestion a correction leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.directory import Directory
+from ticketing.accounts.roles import Actor
+from ticketing.db.models.base import utcnow
+from ticketing.db.models.nlu import TrainingSuggestion
+from ticketing.db.models.tickets import ClassificationChange, Entry, Prediction, Ticket
+from ticketing.errors import ConsoleError
+from ticketing.tickets import store
+from ticketing.tickets.deadlines import deadline_for
+
+CLASSIFICATION_FIELDS = ("department", "region", "request_type", "urgent")
+NLU_FIELDS = ("department", "region", "request_type")  # what the bot predicts, hence trainable
+
+
+# --------------------------------------------------------------------------- classification
+
+async def latest_prediction(session: AsyncSession, ticket: Ticket) -> Prediction | None:
+    stmt = select(Prediction).where(Prediction.ticket_id == ticket.id).order_by(Prediction.id.desc()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _classification_owner(session: AsyncSession, ticket: Ticket, prediction: Prediction | None) -> str | None:
+    stmt = (select(ClassificationChange.actor).where(ClassificationChange.ticket_id == ticket.id)
+            .order_by(ClassificationChange.id.desc()).limit(1))
+    owner = (await session.execute(stmt)).scalar_one_or_none()
+    if owner:
+        return owner
+    return "bot" if prediction is not None or ticket.classification == "predicted" else None
+
+
+def _validate_code(directory: Directory, field_name: str, value: Any) -> Any:
+    if field_name == "urgent":
+        return bool(value)
+    if value in (None, ""):
+        return None
+    codes = {"department": directory.department_codes, "region": directory.region_codes,
+             "request_type": directory.request_type_codes}[field_name]
+    if value not in codes:
+        labels = {"department": "承办部门", "region": "区域", "request_type": "诉求类型"}
+        raise ConsoleError(400, f"invalid_{field_name}", f"{labels[field_name]}代码 {value!r} 不存在")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def _source_text(session: AsyncSession, ticket: Ticket, prediction: Prediction | None) -> tuple[str, int | None]:
+    if prediction is not None and prediction.entry_id:
+        entry = await session.get(Entry, prediction.entry_id)
+        if entry is not None:
+            return entry.text, entry.id
+    stmt = (select(Entry).where(Entry.ticket_id == ticket.id, Entry.author == "citizen")
+            .order_by(Entry.id).limit(1))
+    entry = (await session.execute(stmt)).scalar_one_or_none()
+    return (entry.text, entry.id) if entry else (ticket.title or "", None)
+
+
+async def set_classification(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    directory: Directory,
+    *,
+    values: dict[str, Any],
+) -> list[ClassificationChange]:
+    """Confirm (no change) or correct the ticket's classification.
+
+    Records who changed what (events + classification_changes) and turns each difference
+    from the bot's prediction into a training suggestion.  A changed request type or urgency
+    moves the deadline unless the national platform fixed it.
+    """
+    unknown = set(values) - set(CLASSIFICATION_FIELDS)
+    if unknown:
+        raise ConsoleError(400, "unknown_field", f"不能修改字段：{', '.join(sorted(unknown))}")
+    clean = {k: _validate_code(directory, k, v) for k, v in values.items()}
+    prediction = await latest_prediction(session, ticket)
+    owner = await _classification_owner(session, ticket, prediction)
+    now = utcnow()
+    changes: list[ClassificationChange] = []
+    for name in CLASSIFICATION_FIELDS:
+        if name not in clean or clean[name] == getattr(ticket, name):
+            continue
+        before = getattr(ticket, name)
+        predicted = getattr(prediction, name, None) if prediction is not None and name != "urgent" else None
+        change = ClassificationChange(ticket_id=ticket.id, at=now, actor=actor.username, field=name,
+                                      from_value=_str(before), to_value=_str(clean[name]),
+                                      predicted_value=_str(predicted), previous_by=owner)
+        session.add(change)
+        changes.append(change)
+        setattr(ticket, name, clean[name])
+        await store.record_event(session, ticket, actor=actor.username, action="classify", field=name,
+                                    from_value=_str(before), to_value=_str(clean[name]),
+                                    detail={"previous_by": owner, "predicted": _str(predicted)})
+    if not changes:
+        session.add(ClassificationChange(ticket_id=ticket.id, at=now, actor=actor.username, field=None,
+                                         previous_by=owner))
+        await store.record_event(session, ticket, actor=actor.username, action="confirm_classification",
+                                    detail={"previous_by": owner})
+    if ticket.classification != "confirmed":
+        await store.record_event(session, ticket, actor=actor.username, action="classify",
+                                    field="classification", from_value=ticket.classification, to_value="confirmed")
+        ticket.classification = "confirmed"
+    if any(c.field in ("request_type", "urgent") for c in changes) and ticket.external_deadline is None:
+        new_deadline = deadline_for(directory, ticket.request_type, ticket.created_at, urgent=ticket.urgent)
+        if new_deadline != ticket.deadline:
+            await store.record_event(session, ticket, actor=actor.username, action="update", field="deadline",
+                                        from_value=ticket.deadline.isoformat() if ticket.deadline else None,
+                                        to_value=new_deadline.isoformat() if new_deadline else None)
+            ticket.deadline = new_deadline
+    ticket.updated_at = now
+    if prediction is not None:
+        await _suggest(session, ticket, actor, prediction, [c.field for c in changes if c.field in NLU_FIELDS])
+    return changes
+
+
+async def _suggest(session: AsyncSession, ticket: Ticket, actor: Actor, prediction: Prediction,
+                   fields: Sequence[str]) -> None:
+    if not fields:
+        return
+    text, entry_id = await _source_text(session, ticket, prediction)
+    for name in fields:
+        chosen = getattr(ticket, name)
+        predicted = getattr(prediction, name)
+        stmt = select(TrainingSuggestion).where(TrainingSuggestion.ticket_id == ticket.id,
+                                                TrainingSuggestion.field == name,
+                                                TrainingSuggestion.status == "new")
+        open_row = (await session.execute(stmt)).scalar_one_or_none()
+        if chosen == predicted:
+            # Changed back to what the bot said: the bot was right after all.
+            if open_row is not None:
+                await session.delete(open_row)
+            continue
+        if open_row is not None:
+            open_row.chosen, open_row.operator, open_row.created_at = chosen, actor.username, utcnow()
+            continue
+        session.add(TrainingSuggestion(
+            ticket_id=ticket.id, entry_id=entry_id, field=name, text=text, predicted=predicted, chosen=chosen,
+            confidence=prediction.confidence, model_version=prediction.model_version, operator=actor.username,
+            status="new", created_at=utcnow(),
+        ))

@@ -1,0 +1,58 @@
+"""Answering, closing, reopening and merging tickets."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.accounts.roles import Actor
+from ticketing.db.models.tickets import Dispatch, Ticket
+from ticketing.errors import ConsoleError
+from ticketing.tickets import store
+from ticketing.tickets.lifecycle import Action, Status
+from ticketing.tickets.replies import _conversation_for
+
+# --------------------------------------------------------------------------- lifecycle actions
+
+async def answer(session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None = None) -> Ticket:
+    """直接办结: the operator answered the citizen directly (status ``answered``)."""
+    return await store.transition(session, ticket, Action.ANSWER, actor=actor.username, note=note)
+
+
+async def close(session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None = None) -> Ticket:
+    return await store.transition(session, ticket, Action.CLOSE, actor=actor.username, note=note)
+
+
+async def reopen(session: AsyncSession, ticket: Ticket, actor: Actor, reason: str | None = None) -> Ticket:
+    """Back to review; the ticket returns to the shared queue (anyone may take it)."""
+    await store.transition(session, ticket, Action.REOPEN, actor=actor.username, note=reason)
+    if ticket.assignee is not None:
+        await store.record_event(session, ticket, actor=actor.username, action="release", field="assignee",
+                                    from_value=ticket.assignee)
+        ticket.assignee = None
+    for row in (await session.execute(select(Dispatch).where(Dispatch.ticket_id == ticket.id,
+                                                             Dispatch.active.is_(True)))).scalars():
+        row.active = False
+    return ticket
+
+
+async def merge(session: AsyncSession, source: Ticket, target: Ticket, actor: Actor) -> Ticket:
+    """Fold a duplicate into another ticket: the duplicate becomes ``merged`` and points there."""
+    if source.id == target.id:
+        raise ConsoleError(400, "same_ticket", "不能把工单合并到它自己")
+    if target.status == Status.MERGED:
+        raise ConsoleError(409, "target_merged", f"目标工单 {target.number} 本身已被合并，请合并到最终工单")
+    await store.transition(session, source, Action.MERGE, actor=actor.username, note=f"合并到 {target.number}")
+    await store.record_event(session, source, actor=actor.username, action="merged_into",
+                                to_value=target.number, public=True)
+    await store.record_event(session, target, actor=actor.username, action="merged_from",
+                                from_value=source.number)
+    conv = await _conversation_for(session, target)
+    await store.add_entry(session, conversation=conv, ticket=target, author="system", channel=target.channel,
+                             text=f"工单 {source.number} 已作为重复件合并到本工单（{actor.display_name}）。",
+                             public=False, meta={"merged_from": source.number})
+    if target.urgent is False and source.urgent:
+        await store.update_fields(session, target, actor=actor.username, urgent=True)
+    return source
