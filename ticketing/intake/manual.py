@@ -15,7 +15,7 @@ from ticketing.db.models.tickets import ClassificationChange, Ticket
 from ticketing.errors import ConsoleError
 from ticketing.inputs import clean_text
 from ticketing.tickets import store
-from ticketing.tickets.classification import NLU_FIELDS, _suggest, _validate_code
+from ticketing.tickets.classification import NLU_FIELDS, checked_code, suggest_training
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
@@ -48,7 +48,7 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
     if data.channel not in MANUAL_CHANNELS:
         raise ConsoleError(400, "invalid_channel", "人工录入的渠道只能是电话（phone）或来信（letter）")
     text = clean_text(data.text, "诉求内容")
-    values = {k: _validate_code(directory, k, getattr(data, k)) for k in ("department", "region", "request_type")}
+    values = {k: checked_code(directory, k, getattr(data, k)) for k in ("department", "region", "request_type")}
     # Same caller on the same channel → same conversation, like every other channel.
     sender = (f"{data.channel}:{data.phone}" if data.phone
               else f"{data.channel}:anon:{now.timestamp():.6f}:{actor.username}")
@@ -64,7 +64,7 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
     )
     ticket.assignee = actor.username
     await store.record_event(session, ticket, actor=actor.username, action="claim", field="assignee",
-                                to_value=actor.username)
+                             to_value=actor.username)
     entry = await store.add_entry(
         session, conversation=conv, ticket=ticket, author="citizen", channel=data.channel, text=text,
         subject=data.title, meta={"entered_by": actor.username}, attachments=data.attachments, at=now,
@@ -88,6 +88,6 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
                                          previous_by="bot" if prediction else None))
         if prediction is not None:
             await session.flush()
-            await _suggest(session, ticket, actor, prediction,
-                           [k for k in NLU_FIELDS if values[k] != getattr(prediction, k)])
+            await suggest_training(session, ticket, actor, prediction,
+                                   [k for k in NLU_FIELDS if values[k] != getattr(prediction, k)])
     return ticket

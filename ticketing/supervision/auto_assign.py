@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db.models.accounts import User
@@ -46,5 +43,5 @@ async def auto_assign(session: AsyncSession, ticket_id: int, *, now: datetime | 
     ticket = await session.get(Ticket, ticket_id)
     await session.refresh(ticket, ["assignee"])
     await store.record_event(session, ticket, actor="system", action="auto_assign", field="assignee",
-                                to_value=user.username)
+                             to_value=user.username)
     return user.username

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts.audit import audit
@@ -55,7 +52,7 @@ async def claim(session: AsyncSession, ticket: Ticket, actor: Actor) -> Ticket:
         raise ConsoleError(409, "already_claimed", f"该工单已由 {ticket.assignee} 认领")
     await session.refresh(ticket, ["assignee", "updated_at"])
     await store.record_event(session, ticket, actor=actor.username, action="claim", field="assignee",
-                                to_value=actor.username)
+                             to_value=actor.username)
     return ticket
 
 
@@ -68,7 +65,7 @@ async def release(session: AsyncSession, ticket: Ticket, actor: Actor) -> Ticket
     ticket.assignee = None
     ticket.updated_at = utcnow()
     await store.record_event(session, ticket, actor=actor.username, action="release", field="assignee",
-                                from_value=before)
+                             from_value=before)
     return ticket
 
 
@@ -86,7 +83,7 @@ async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, to_usernam
     ticket.assignee = to_username or None
     ticket.updated_at = utcnow()
     await store.record_event(session, ticket, actor=actor.username, action="assign", field="assignee",
-                                from_value=before, to_value=to_username or None)
+                             from_value=before, to_value=to_username or None)
     await audit(session, actor=actor.username, action="reassign", ticket_id=ticket.id, target=ticket.number,
                 ip=actor.ip, detail={"from": before, "to": to_username or None})
     return ticket

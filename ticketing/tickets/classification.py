@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory
@@ -39,7 +37,8 @@ async def _classification_owner(session: AsyncSession, ticket: Ticket, predictio
     return "bot" if prediction is not None or ticket.classification == "predicted" else None
 
 
-def _validate_code(directory: Directory, field_name: str, value: Any) -> Any:
+def checked_code(directory: Directory, field_name: str, value: Any) -> Any:
+    """A classification value an operator chose, checked against the directory (unknown code → 400)."""
     if field_name == "urgent":
         return bool(value)
     if value in (None, ""):
@@ -88,7 +87,7 @@ async def set_classification(
     unknown = set(values) - set(CLASSIFICATION_FIELDS)
     if unknown:
         raise ConsoleError(400, "unknown_field", f"不能修改字段：{', '.join(sorted(unknown))}")
-    clean = {k: _validate_code(directory, k, v) for k, v in values.items()}
+    clean = {k: checked_code(directory, k, v) for k, v in values.items()}
     prediction = await latest_prediction(session, ticket)
     owner = await _classification_owner(session, ticket, prediction)
     now = utcnow()
@@ -105,32 +104,34 @@ async def set_classification(
         changes.append(change)
         setattr(ticket, name, clean[name])
         await store.record_event(session, ticket, actor=actor.username, action="classify", field=name,
-                                    from_value=_str(before), to_value=_str(clean[name]),
-                                    detail={"previous_by": owner, "predicted": _str(predicted)})
+                                 from_value=_str(before), to_value=_str(clean[name]),
+                                 detail={"previous_by": owner, "predicted": _str(predicted)})
     if not changes:
         session.add(ClassificationChange(ticket_id=ticket.id, at=now, actor=actor.username, field=None,
                                          previous_by=owner))
         await store.record_event(session, ticket, actor=actor.username, action="confirm_classification",
-                                    detail={"previous_by": owner})
+                                 detail={"previous_by": owner})
     if ticket.classification != "confirmed":
         await store.record_event(session, ticket, actor=actor.username, action="classify",
-                                    field="classification", from_value=ticket.classification, to_value="confirmed")
+                                 field="classification", from_value=ticket.classification, to_value="confirmed")
         ticket.classification = "confirmed"
     if any(c.field in ("request_type", "urgent") for c in changes) and ticket.external_deadline is None:
         new_deadline = deadline_for(directory, ticket.request_type, ticket.created_at, urgent=ticket.urgent)
         if new_deadline != ticket.deadline:
             await store.record_event(session, ticket, actor=actor.username, action="update", field="deadline",
-                                        from_value=ticket.deadline.isoformat() if ticket.deadline else None,
-                                        to_value=new_deadline.isoformat() if new_deadline else None)
+                                     from_value=ticket.deadline.isoformat() if ticket.deadline else None,
+                                     to_value=new_deadline.isoformat() if new_deadline else None)
             ticket.deadline = new_deadline
     ticket.updated_at = now
     if prediction is not None:
-        await _suggest(session, ticket, actor, prediction, [c.field for c in changes if c.field in NLU_FIELDS])
+        await suggest_training(session, ticket, actor, prediction, [c.field for c in changes if c.field in NLU_FIELDS])
     return changes
 
 
-async def _suggest(session: AsyncSession, ticket: Ticket, actor: Actor, prediction: Prediction,
-                   fields: Sequence[str]) -> None:
+async def suggest_training(session: AsyncSession, ticket: Ticket, actor: Actor, prediction: Prediction,
+                           fields: Sequence[str]) -> None:
+    """Turn each field where the operator's choice differs from the bot's into a training suggestion
+    (one open suggestion per ticket and field; choosing the bot's value again withdraws it)."""
     if not fields:
         return
     text, entry_id = await _source_text(session, ticket, prediction)

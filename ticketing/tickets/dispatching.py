@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory
@@ -62,16 +60,16 @@ async def dispatch(
     deadline = ticket.external_deadline or deadline_for(directory, ticket.request_type, now, urgent=ticket.urgent)
     if deadline != ticket.deadline:
         await store.record_event(session, ticket, actor=actor.username, action="update", field="deadline",
-                                    from_value=ticket.deadline.isoformat() if ticket.deadline else None,
-                                    to_value=deadline.isoformat() if deadline else None)
+                                 from_value=ticket.deadline.isoformat() if ticket.deadline else None,
+                                 to_value=deadline.isoformat() if deadline else None)
         ticket.deadline = deadline
     row = Dispatch(ticket_id=ticket.id, target_kind=target_kind, target=target, at=now, actor=actor.username,
                    deadline=deadline, note=(note or "").strip()[:MAX_TEXT] or None, active=True, meta={})
     session.add(row)
     await store.record_event(session, ticket, actor=actor.username, action="forward",
-                                to_value=target, public=False,
-                                detail={"target_kind": target_kind,
-                                        "deadline": deadline.isoformat() if deadline else None})
+                             to_value=target, public=False,
+                             detail={"target_kind": target_kind,
+                                     "deadline": deadline.isoformat() if deadline else None})
     if note and note.strip():
         await add_note(session, ticket, actor, f"转办说明：{note.strip()}")
     return row

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts.roles import Actor
@@ -12,7 +10,6 @@ from ticketing.db.models.tickets import Dispatch, Ticket
 from ticketing.errors import ConsoleError
 from ticketing.tickets import store
 from ticketing.tickets.lifecycle import Action, Status
-from ticketing.tickets.replies import _conversation_for
 
 # --------------------------------------------------------------------------- lifecycle actions
 
@@ -30,7 +27,7 @@ async def reopen(session: AsyncSession, ticket: Ticket, actor: Actor, reason: st
     await store.transition(session, ticket, Action.REOPEN, actor=actor.username, note=reason)
     if ticket.assignee is not None:
         await store.record_event(session, ticket, actor=actor.username, action="release", field="assignee",
-                                    from_value=ticket.assignee)
+                                 from_value=ticket.assignee)
         ticket.assignee = None
     for row in (await session.execute(select(Dispatch).where(Dispatch.ticket_id == ticket.id,
                                                              Dispatch.active.is_(True)))).scalars():
@@ -46,13 +43,13 @@ async def merge(session: AsyncSession, source: Ticket, target: Ticket, actor: Ac
         raise ConsoleError(409, "target_merged", f"目标工单 {target.number} 本身已被合并，请合并到最终工单")
     await store.transition(session, source, Action.MERGE, actor=actor.username, note=f"合并到 {target.number}")
     await store.record_event(session, source, actor=actor.username, action="merged_into",
-                                to_value=target.number, public=True)
+                             to_value=target.number, public=True)
     await store.record_event(session, target, actor=actor.username, action="merged_from",
-                                from_value=source.number)
-    conv = await _conversation_for(session, target)
+                             from_value=source.number)
+    conv = await store.conversation_of(session, target)
     await store.add_entry(session, conversation=conv, ticket=target, author="system", channel=target.channel,
-                             text=f"工单 {source.number} 已作为重复件合并到本工单（{actor.display_name}）。",
-                             public=False, meta={"merged_from": source.number})
+                          text=f"工单 {source.number} 已作为重复件合并到本工单（{actor.display_name}）。",
+                          public=False, meta={"merged_from": source.number})
     if target.urgent is False and source.urgent:
         await store.update_fields(session, target, actor=actor.username, urgent=True)
     return source

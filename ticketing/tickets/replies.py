@@ -4,52 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Conversation, Entry, Ticket
 from ticketing.errors import ConsoleError
+from ticketing.inputs import clean_text
 from ticketing.tickets import store
 from ticketing.tickets.lifecycle import Status
 
-MAX_TEXT = 5000
-
-
 # --------------------------------------------------------------------------- notes, replies
-
-def clean_text(text: Any, what: str = "内容") -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise ConsoleError(400, "empty_text", f"{what}不能为空")
-    text = text.strip()
-    if len(text) > MAX_TEXT:
-        raise ConsoleError(413, "text_too_long", f"{what}不能超过 {MAX_TEXT} 个字")
-    return text
-
-
-async def _conversation_for(session: AsyncSession, ticket: Ticket) -> Conversation:
-    if ticket.conversation_id is not None:
-        conv = await session.get(Conversation, ticket.conversation_id)
-        if conv is not None:
-            return conv
-    # A ticket without a conversation (should not happen; kept robust): give it one.
-    conv = await store.lock_conversation(session, ticket.channel, f"ticket:{ticket.number}", utcnow())
-    ticket.conversation_id = conv.id
-    return conv
-
 
 async def add_note(session: AsyncSession, ticket: Ticket, actor: Actor, text: Any) -> Entry:
     """An internal note: colleagues see it, the citizen never does."""
     text = clean_text(text, "备注")
-    conv = await _conversation_for(session, ticket)
+    conv = await store.conversation_of(session, ticket)
     entry = await store.add_entry(session, conversation=conv, ticket=ticket, author="operator",
-                                     author_name=actor.display_name, channel=ticket.channel, text=text,
-                                     public=False, meta={"operator": actor.username, "kind": "note"})
+                                  author_name=actor.display_name, channel=ticket.channel, text=text,
+                                  public=False, meta={"operator": actor.username, "kind": "note"})
     await store.record_event(session, ticket, actor=actor.username, action="note",
-                                detail={"entry_id": entry.id})
+                             detail={"entry_id": entry.id})
     return entry
 
 
@@ -59,13 +35,13 @@ async def start_reply(session: AsyncSession, ticket: Ticket, actor: Actor, text:
     if ticket.status == Status.MERGED:
         raise ConsoleError(409, "merged", "该工单已合并，请在合并后的工单中答复")
     text = clean_text(text, "答复内容")
-    conv = await _conversation_for(session, ticket)
+    conv = await store.conversation_of(session, ticket)
     entry = await store.add_entry(session, conversation=conv, ticket=ticket, author="operator",
-                                     author_name=actor.display_name, channel=ticket.channel, text=text,
-                                     public=True, delivery_status="pending",
-                                     meta={"operator": actor.username, "kind": "reply"})
+                                  author_name=actor.display_name, channel=ticket.channel, text=text,
+                                  public=True, delivery_status="pending",
+                                  meta={"operator": actor.username, "kind": "reply"})
     await store.record_event(session, ticket, actor=actor.username, action="reply",
-                                detail={"entry_id": entry.id})
+                             detail={"entry_id": entry.id})
     ticket.updated_at = utcnow()
     return entry, conv
 

@@ -63,6 +63,18 @@ async def lock_conversation(session: AsyncSession, channel: str, sender_id: str,
     return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
 
 
+async def conversation_of(session: AsyncSession, ticket: Ticket) -> Conversation:
+    """The conversation a ticket's entries go to (operators' notes and replies, merge notices)."""
+    if ticket.conversation_id is not None:
+        conv = await session.get(Conversation, ticket.conversation_id)
+        if conv is not None:
+            return conv
+    # A ticket without a conversation (should not happen; kept robust): give it one.
+    conv = await lock_conversation(session, ticket.channel, f"ticket:{ticket.number}", utcnow())
+    ticket.conversation_id = conv.id
+    return conv
+
+
 async def open_ticket_of(session: AsyncSession, conversation_id: int) -> Ticket | None:
     stmt = (
         select(Ticket)

@@ -1,0 +1,217 @@
+"""How a channel message (+ its classification) becomes or joins a ticket, and what the bot answers.
+
+This is the only place that makes that decision.  Each call works inside the caller's
+transaction and commits nothing: the caller asks the NLU before it (no lock is held over an HTTP
+call), commits after it, and only then sends the reply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config.directory import Directory
+from ticketing.db.models.tickets import Conversation, Entry, Ticket
+from ticketing.intake import texts
+from ticketing.intake.contract import Classification, IntakeMessage, Outcome
+from ticketing.intake.off_hours import off_hours_note
+from ticketing.tickets import store
+from ticketing.tickets.deadlines import deadline_for
+from ticketing.tickets.lifecycle import OPEN_STATUSES, Action, Status
+from ticketing.tickets.numbering import NUMBER_RE, detached_minting, mint_number_detached
+from ticketing.tickets.store import AttachmentInfo, ContactInfo
+
+# Each item of the national platform is a case of its own, answered (回传) on its own,
+# however many the same citizen has open.
+STANDALONE_CHANNELS = frozenset({"national_platform"})
+
+
+def _external_deadline(value: Any) -> datetime | None:
+    """The deadline a channel fixed (the national platform's), if it is a usable aware time."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _title(message: IntakeMessage) -> str | None:
+    if message.subject or message.metadata.get("title"):
+        return message.subject or str(message.metadata["title"])
+    text = message.text.strip()
+    return text.splitlines()[0][:40] if text else None
+
+
+class IntakeRules:
+    """The intake rules of one deployment: its directory of codes and its database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
+        self.sessions = sessions
+        self.directory = directory
+        self.detached_numbers = detached_minting(sessions)
+
+    async def stored_entry(self, session: AsyncSession, message: IntakeMessage) -> Entry | None:
+        """The citizen entry of this very message, if it was stored before (a retry or a redelivery)."""
+        return await store.find_entry(session, message.channel, message.native_id)
+
+    async def redelivered(self, session: AsyncSession, message: IntakeMessage, existing: Entry) -> Outcome:
+        """A message stored before: the reply the bot gave it then; nothing is stored again."""
+        stmt = (
+            select(Entry)
+            .where(Entry.conversation_id == existing.conversation_id, Entry.author == "bot", Entry.id > existing.id)
+            .order_by(Entry.id)
+            .limit(1)
+        )
+        bot = (await session.execute(stmt)).scalar_one_or_none()
+        reply = bot.text if bot is not None and bot.meta.get("in_reply_to") == message.native_id else None
+        ticket_no = None
+        if existing.ticket_id is not None:
+            ticket = await session.get(Ticket, existing.ticket_id)
+            ticket_no = ticket.number if ticket is not None else None
+        return Outcome("duplicate", reply, ticket_no, existing.id)
+
+    async def take_in(self, session: AsyncSession, message: IntakeMessage, classification: Classification) -> Outcome:
+        """Store the message on its conversation and decide: event, emergency, follow-up, FAQ or ticket."""
+        conv = await store.lock_conversation(session, message.channel, message.sender_id, message.received_at)
+        attachments = [AttachmentInfo(a.filename, a.content_type, a.size, a.storage_key, a.kind)
+                       for a in message.attachments]
+        meta = {key: value for key, value in message.metadata.items() if key != "references"}
+        msg_type = str(message.metadata.get("msg_type", "text"))
+        off_hours = off_hours_note(self.directory, message.received_at)
+
+        # A named ticket is joined only on its own channel (a web visitor cannot write into a
+        # WeChat citizen's ticket) and while it is open; otherwise the citizen's open ticket.
+        ticket = await self._named_ticket(session, message)
+        if ticket is None or ticket.channel != message.channel or ticket.status not in OPEN_STATUSES:
+            ticket = await store.open_ticket_of(session, conv.id)
+        # A platform item or a written web message (网民留言, with its own title) is a case of its own,
+        # even when the same citizen has another ticket open.
+        standalone = message.channel in STANDALONE_CHANNELS or bool(message.metadata.get("force_ticket"))
+        if standalone:
+            ticket = None
+
+        def citizen_entry(target: Ticket | None):
+            return store.add_entry(
+                session, conversation=conv, ticket=target, author="citizen", channel=message.channel,
+                text=message.text, channel_message_id=message.native_id, subject=message.subject, meta=meta,
+                attachments=attachments, at=message.received_at,
+            )
+
+        async def bot_entry(target: Ticket | None, text: str) -> Entry:
+            return await store.add_entry(
+                session, conversation=conv, ticket=target, author="bot", channel=message.channel, text=text,
+                meta={"in_reply_to": message.native_id}, delivery_status="sent",
+            )
+
+        # Channel events (subscribe, unsubscribe) are recorded on the conversation only.
+        if msg_type.startswith("event:"):
+            entry = await citizen_entry(None)
+            return Outcome("event", None, None, entry.id)
+
+        if classification.emergency:
+            reply = texts.emergency_reply(classification.emergency["number"], classification.emergency.get("kind", ""))
+            if ticket is None:
+                ticket = await self._new_ticket(session, conv, message, classification, urgent=True)
+            elif not ticket.urgent:
+                await store.update_fields(session, ticket, actor="bot", urgent=True)
+            entry = await citizen_entry(ticket)
+            await bot_entry(ticket, reply)
+            await store.record_event(session, ticket, actor="bot", action="emergency_redirect",
+                                     detail=dict(classification.emergency))
+            return Outcome("emergency", reply, ticket.number, entry.id)
+
+        if ticket is not None:
+            # A follow-up on an open ticket: the operator handles it; the bot only acknowledges.
+            entry = await citizen_entry(ticket)
+            if ticket.status == Status.ANSWERED:
+                await store.transition(session, ticket, Action.REOPEN, actor="citizen", note="群众补充诉求")
+            await store.record_event(session, ticket, actor="citizen", action="followup",
+                                     detail={"entry_id": entry.id})
+            reply = texts.followup_ack(ticket.number, off_hours)
+            await bot_entry(ticket, reply)
+            return Outcome("followup", reply, ticket.number, entry.id)
+
+        if not message.text.strip() and not attachments:
+            entry = await citizen_entry(None)
+            reply = texts.empty_message()
+            await bot_entry(None, reply)
+            return Outcome("faq", reply, None, entry.id)
+
+        # A web form message (网民留言) or a platform item always becomes a ticket.
+        if classification.faq and not classification.handoff and not standalone:
+            entry = await citizen_entry(None)
+            await bot_entry(None, classification.faq["answer"])
+            return Outcome("faq", classification.faq["answer"], None, entry.id)
+
+        ticket = await self._new_ticket(session, conv, message, classification)
+        entry = await citizen_entry(ticket)
+        if classification.classified:
+            await store.add_prediction(
+                session, ticket, entry=entry, department=classification.department, region=classification.region,
+                request_type=classification.request_type, intent=classification.intent,
+                confidence=classification.confidence, alternatives=list(classification.alternatives),
+                model_version=classification.model,
+            )
+            reply = texts.ticket_created(ticket.number, ticket.deadline, off_hours)
+        else:
+            reply = texts.ticket_created_unclassified(ticket.number, off_hours)
+        await bot_entry(ticket, reply)
+        return Outcome("ticket", reply, ticket.number, entry.id)
+
+    async def _named_ticket(self, session: AsyncSession, message: IntakeMessage) -> Ticket | None:
+        """A ticket the citizen explicitly refers to: its number, or a message id of its thread."""
+        for value in (message.metadata.get("ticket_no"), message.thread_key, message.subject):
+            if value and (match := NUMBER_RE.search(str(value))):
+                ticket = await store.ticket_by_number(session, match.group(0))
+                if ticket is not None:
+                    return ticket
+        refs = [ref for ref in [message.thread_key, *(message.metadata.get("references") or [])] if ref]
+        if not refs:
+            return None
+        stmt = (
+            select(Ticket)
+            .join(Entry, Entry.ticket_id == Ticket.id)
+            .where(Entry.channel == message.channel, Entry.channel_message_id.in_(refs))
+            .order_by(Entry.id.desc())
+            .limit(1)
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def _new_ticket(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
+                          classification: Classification, *, urgent: bool = False) -> Ticket:
+        directory = self.directory
+        # A channel's hint (the platform's region, the web form's type) wins over the NLU's guess;
+        # a code the directory does not know is dropped, never stored.
+        region = message.metadata.get("region_hint") or classification.region
+        request_type = message.metadata.get("request_type_hint") or classification.request_type
+        if region not in directory.region_codes:
+            region = None
+        if request_type not in directory.request_type_codes:
+            request_type = None
+        department = classification.department if classification.department in directory.department_codes else None
+        contact = message.contact
+        received_at = message.received_at
+        number = await mint_number_detached(self.sessions, received_at) if self.detached_numbers else None
+        return await store.create_ticket(
+            session,
+            conversation=conv,
+            channel=message.channel,
+            actor="bot" if classification.classified else "system",
+            title=_title(message),
+            contact=ContactInfo(contact.name, contact.phone, contact.wechat_openid, contact.email),
+            request_type=request_type,
+            department=department,
+            region=region,
+            urgent=urgent,
+            classification="predicted" if (department or region or request_type) else "unclassified",
+            origin_hotline=message.metadata.get("origin_hotline"),
+            deadline=deadline_for(directory, request_type, received_at, urgent=urgent),
+            external_deadline=_external_deadline(message.metadata.get("deadline")),
+            at=received_at,
+            number=number,
+        )
