@@ -1,55 +1,63 @@
-"""Ticket deadlines in working days, following the national holiday calendar with make-up days."""
+"""Ticket deadlines in working days: the State Council's calendar with its make-up days, plus the
+city's override (``config/holidays.yaml``)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
+import chinese_calendar
 
 from config.directory import Directory
+from config.holidays import HolidayOverride, load_holiday_override
 from config.local_time import LOCAL_TZ
 
-CALENDAR_PATH = Path(__file__).resolve().parents[2] / "config" / "holidays.yaml"
+log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=4)
-def load_calendar(path: Path = CALENDAR_PATH) -> tuple[frozenset[date], frozenset[date]]:
-    """(holidays, make-up workdays) from the calendar file the city maintains."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    holidays = {date.fromisoformat(str(d)) for d in data.get("holidays", [])}
-    workdays = {date.fromisoformat(str(d)) for d in data.get("makeup_workdays", [])}
-    return frozenset(holidays), frozenset(workdays)
+@lru_cache(maxsize=8)
+def _warn_unknown_year(year: int) -> None:
+    log.warning("chinesecalendar does not know %d: counting Monday to Friday plus config/holidays.yaml "
+                "(upgrade the package once the State Council has published that year's calendar)", year)
 
 
-def is_workday(day: date, calendar: tuple[frozenset[date], frozenset[date]] | None = None) -> bool:
-    holidays, makeup = calendar or load_calendar()
-    if day in makeup:
+def is_workday(day: date, override: HolidayOverride | None = None) -> bool:
+    """The city's override first, then the national calendar; a year the package does not know
+    yet counts Monday to Friday."""
+    override = override if override is not None else load_holiday_override()
+    if day in override.makeup_workdays:
         return True
-    if day in holidays:
+    if day in override.holidays:
         return False
-    return day.weekday() < 5
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        _warn_unknown_year(day.year)
+        return day.weekday() < 5
 
 
-def add_workdays(start: datetime, days: int) -> datetime:
+def add_workdays(start: datetime, days: int, override: HolidayOverride | None = None) -> datetime:
     """End of the ``days``-th working day after ``start`` (local time), as aware UTC."""
+    override = override if override is not None else load_holiday_override()
     local = start.astimezone(LOCAL_TZ).date()
-    calendar = load_calendar()
     counted = 0
     while counted < days:
         local += timedelta(days=1)
-        if is_workday(local, calendar):
+        if is_workday(local, override):
             counted += 1
-    end = datetime.combine(local, time(23, 59, 59), tzinfo=LOCAL_TZ)
-    return end.astimezone(ZoneInfo("UTC"))
+    return _end_of_day(local)
 
 
-def deadline_for(directory: Directory, request_type: str | None, start: datetime, *, urgent: bool = False) -> datetime | None:
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))
+
+
+def deadline_for(directory: Directory, request_type: str | None, start: datetime, *,
+                 urgent: bool = False) -> datetime | None:
     if urgent and directory.time_limits.urgent_same_day:
-        local = start.astimezone(LOCAL_TZ).date()
-        return datetime.combine(local, time(23, 59, 59), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))
+        return _end_of_day(start.astimezone(LOCAL_TZ).date())
     if not request_type:
         return None
     days = getattr(directory.time_limits, request_type, None)
