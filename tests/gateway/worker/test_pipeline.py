@@ -1,13 +1,17 @@
-"""The pipeline's replies outside the network hotline's shift (长白班)."""
+"""The pipeline: its replies outside the network hotline's shift (长白班), and what it hands the intake."""
 
+import dataclasses
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.base import Contact, InboundMessage
+from connectors.base import AttachmentRef, Contact, InboundMessage
+from gateway.worker.pipeline import classification_of
 from gateway.worker.service import PIPELINE
+from nlu.client import NluResult
+from ticketing.intake.contract import Classification, IntakeAttachment, IntakeContact, IntakeMessage
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -60,3 +64,24 @@ async def test_each_written_web_message_is_a_ticket_of_its_own(pipeline):
     second = await pipeline.process(form("噪音扰民", "小区旁工地夜间施工"))
     assert first.kind == second.kind == "ticket"
     assert first.ticket_no != second.ticket_no
+
+
+def test_a_connector_message_is_what_the_intake_takes():
+    attachment = AttachmentRef("lamp.jpg", "image/jpeg", 3, "k/lamp", "image")
+    inbound = message(datetime(2026, 3, 2, 10, 0, tzinfo=BEIJING), "s-1")
+    inbound = dataclasses.replace(inbound, attachments=(attachment,))
+    assert isinstance(inbound, IntakeMessage)
+    assert isinstance(inbound.contact, IntakeContact) and isinstance(attachment, IntakeAttachment)
+
+
+def test_the_nlu_result_becomes_the_intake_s_classification():
+    result = NluResult(request_type="complaint", department="market_supervision",
+                       department_alternatives=[{"code": "health", "confidence": 0.2}], region="zhanhe",
+                       handoff=True, intent={"name": "dept_market_supervision", "confidence": 0.91}, model="nlu-1")
+    assert classification_of(result) == Classification(
+        handoff=True, department="market_supervision", region="zhanhe", request_type="complaint",
+        alternatives=({"code": "health", "confidence": 0.2},), intent="dept_market_supervision", confidence=0.91,
+        model="nlu-1")
+    assert classification_of(NluResult()) == Classification()
+    faq = NluResult(faq={"key": "faq/x", "answer": "答"}, handoff=False)
+    assert classification_of(faq).faq == {"key": "faq/x", "answer": "答"} and not classification_of(faq).handoff

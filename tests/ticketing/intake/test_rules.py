@@ -1,0 +1,242 @@
+"""The intake rules on their own: a message (+ classification) becomes or joins a ticket, no gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from config.local_time import LOCAL_TZ
+from tests.ticketing.factories import DIRECTORY
+from ticketing.db.models.tickets import Attachment, Entry, Prediction, Ticket, TicketEvent
+from ticketing.intake import texts
+from ticketing.intake.contract import Classification, IntakeAttachment, IntakeContact, IntakeMessage, Outcome
+from ticketing.intake.rules import IntakeRules
+from ticketing.tickets import store
+from ticketing.tickets.deadlines import deadline_for
+from ticketing.tickets.lifecycle import Action
+
+MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=LOCAL_TZ)  # a Monday, during the network hotline's shift
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None = None
+    phone: str | None = None
+    wechat_openid: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class File:
+    filename: str
+    content_type: str
+    size: int
+    storage_key: str
+    kind: str = "file"
+
+
+@dataclass(frozen=True)
+class Message:
+    """The least a channel has to say about a message (what ``connectors.base.InboundMessage`` carries)."""
+
+    text: str
+    channel: str = "web"
+    sender_id: str = field(default_factory=lambda: "s-" + uuid.uuid4().hex)
+    native_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    received_at: datetime = MORNING
+    thread_key: str | None = None
+    subject: str | None = None
+    contact: Contact = Contact(phone="13900001111")
+    attachments: tuple[File, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+CLASSIFIED = Classification(handoff=True, department="urban_management", region="xinhua", request_type="complaint",
+                            alternatives=({"code": "transport", "confidence": 0.1},), intent="dept_urban_management",
+                            confidence=0.8, model="nlu-test")
+FAQ = Classification(handoff=False, faq={"key": "faq/housing_fund", "answer": "住房公积金请拨打 12329。"})
+
+
+@pytest.fixture
+def rules(sessions) -> IntakeRules:
+    return IntakeRules(sessions, DIRECTORY)
+
+
+@pytest.fixture
+def take_in(sessions, rules):
+    async def take(message: Message, classification: Classification = Classification()) -> Outcome:
+        async with sessions() as session, session.begin():
+            return await rules.take_in(session, message, classification)
+
+    return take
+
+
+async def ticket_of(sessions, outcome: Outcome) -> Ticket:
+    async with sessions() as session:
+        return (await session.execute(select(Ticket).where(Ticket.number == outcome.ticket_no))).scalar_one()
+
+
+async def entries_of(sessions, outcome: Outcome) -> list[Entry]:
+    async with sessions() as session:
+        citizen = await session.get(Entry, outcome.entry_id)
+        stmt = select(Entry).where(Entry.conversation_id == citizen.conversation_id).order_by(Entry.id)
+        return list((await session.execute(stmt)).scalars())
+
+
+def test_the_test_message_and_its_parts_fit_the_contract():
+    message = Message("x", attachments=(File("a.jpg", "image/jpeg", 1, "k"),))
+    assert isinstance(message, IntakeMessage)
+    assert isinstance(message.contact, IntakeContact) and isinstance(message.attachments[0], IntakeAttachment)
+
+
+async def test_a_message_becomes_an_unclassified_ticket_with_a_receipt(sessions, take_in):
+    message = Message("小区门口路灯坏了一个星期\n晚上很黑", attachments=(File("lamp.jpg", "image/jpeg", 3, "k/lamp"),))
+    outcome = await take_in(message)
+    assert outcome.kind == "ticket"
+    assert outcome.reply == texts.ticket_created_unclassified(outcome.ticket_no)  # in the shift: no off-hours note
+    ticket = await ticket_of(sessions, outcome)
+    assert (ticket.channel, ticket.title, ticket.citizen_phone) == ("web", "小区门口路灯坏了一个星期", "13900001111")
+    assert ticket.classification == "unclassified" and ticket.deadline is None and not ticket.urgent
+    citizen, bot = await entries_of(sessions, outcome)
+    assert (citizen.id, citizen.author, citizen.ticket_id, citizen.channel_message_id) == (
+        outcome.entry_id, "citizen", ticket.id, message.native_id)
+    assert (bot.author, bot.text, bot.meta, bot.ticket_id) == ("bot", outcome.reply, {"in_reply_to": message.native_id},
+                                                               ticket.id)
+    async with sessions() as session:
+        [attachment] = (await session.execute(select(Attachment))).scalars()
+    assert (attachment.ticket_id, attachment.entry_id, attachment.storage_key) == (ticket.id, citizen.id, "k/lamp")
+
+
+async def test_a_classified_message_keeps_the_prediction_and_drops_unknown_codes(sessions, take_in):
+    outcome = await take_in(Message("马路上井盖丢了"), CLASSIFIED)
+    ticket = await ticket_of(sessions, outcome)
+    assert (ticket.department, ticket.region, ticket.request_type) == ("urban_management", "xinhua", "complaint")
+    assert ticket.classification == "predicted"
+    assert ticket.deadline == deadline_for(DIRECTORY, "complaint", MORNING)
+    assert outcome.reply == texts.ticket_created(outcome.ticket_no, ticket.deadline)
+    async with sessions() as session:
+        prediction = (await session.execute(select(Prediction))).scalar_one()
+    assert (prediction.entry_id, prediction.intent, prediction.confidence, prediction.model_version) == (
+        outcome.entry_id, "dept_urban_management", 0.8, "nlu-test")
+
+    unknown = Classification(department="atlantis_affairs", region="atlantis", request_type="wish")
+    ticket = await ticket_of(sessions, await take_in(Message("别的事情"), unknown))
+    assert (ticket.department, ticket.region, ticket.request_type) == (None, None, None)
+    assert ticket.classification == "unclassified"
+
+
+async def test_the_channel_hints_win_over_the_nlu(sessions, take_in):
+    hinted = Message("平台转来的诉求", metadata={"region_hint": "lushan", "request_type_hint": "consult"})
+    ticket = await ticket_of(sessions, await take_in(hinted, CLASSIFIED))
+    assert (ticket.region, ticket.request_type, ticket.department) == ("lushan", "consult", "urban_management")
+
+
+async def test_the_next_message_follows_up_and_reopens_an_answered_ticket(sessions, take_in):
+    first = await take_in(Message("楼上漏水", sender_id="citizen-1"))
+    async with sessions() as session, session.begin():
+        ticket = await store.ticket_by_number(session, first.ticket_no)
+        await store.transition(session, ticket, Action.ANSWER, actor="li")
+    night = datetime(2026, 3, 2, 23, 0, tzinfo=LOCAL_TZ)
+    second = await take_in(Message("还是在漏", sender_id="citizen-1", received_at=night))
+    assert (second.kind, second.ticket_no) == ("followup", first.ticket_no)
+    assert second.reply.startswith(texts.followup_ack(first.ticket_no)) and "非工作时间" in second.reply
+    ticket = await ticket_of(sessions, second)
+    assert ticket.status == "pending_review"
+    async with sessions() as session:
+        stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+        events = list((await session.execute(stmt)).scalars())
+    reopen, followup = events[-2:]
+    assert (reopen.action, reopen.actor, reopen.to_value, reopen.detail) == (
+        "reopen", "citizen", "pending_review", {"note": "群众补充诉求"})
+    assert (followup.action, followup.detail) == ("followup", {"entry_id": second.entry_id})
+
+
+async def test_an_emergency_is_urgent_and_gets_the_number(sessions, take_in):
+    emergency = Classification(emergency={"number": "119", "kind": "fire"})
+    outcome = await take_in(Message("楼下着火了"), emergency)
+    assert outcome.kind == "emergency" and outcome.reply == texts.emergency_reply("119", "fire")
+    ticket = await ticket_of(sessions, outcome)
+    assert ticket.urgent and ticket.deadline == deadline_for(DIRECTORY, None, MORNING, urgent=True)
+
+    # On a citizen's open ticket: that ticket becomes urgent, no second one.
+    sender = "citizen-2"
+    first = await take_in(Message("噪音扰民", sender_id=sender))
+    again = await take_in(Message("现在打起来了", sender_id=sender), Classification(emergency={"number": "110"}))
+    assert (again.kind, again.ticket_no) == ("emergency", first.ticket_no)
+    assert "110" in again.reply and (await ticket_of(sessions, again)).urgent
+
+
+async def test_a_faq_is_answered_without_a_ticket_unless_the_channel_wants_one(sessions, take_in):
+    outcome = await take_in(Message("公积金打哪个电话"), FAQ)
+    assert outcome == Outcome("faq", FAQ.faq["answer"], None, outcome.entry_id)
+    assert [entry.ticket_id for entry in await entries_of(sessions, outcome)] == [None, None]
+
+    written = await take_in(Message("公积金打哪个电话", metadata={"force_ticket": True, "title": "咨询公积金"}), FAQ)
+    assert written.kind == "ticket" and (await ticket_of(sessions, written)).title == "咨询公积金"
+    platform = await take_in(Message("公积金打哪个电话", channel="national_platform"), FAQ)
+    assert platform.kind == "ticket"
+
+
+async def test_channel_events_and_empty_messages(sessions, take_in):
+    event = await take_in(Message("", metadata={"msg_type": "event:subscribe"}))
+    assert event == Outcome("event", None, None, event.entry_id)
+    [entry] = await entries_of(sessions, event)
+    assert entry.ticket_id is None and entry.meta == {"msg_type": "event:subscribe"}
+
+    empty = await take_in(Message("   "))
+    assert (empty.kind, empty.reply, empty.ticket_no) == ("faq", texts.empty_message(), None)
+
+
+async def test_a_named_ticket_is_joined_only_on_its_own_channel_while_open(sessions, take_in):
+    first = await take_in(Message("路灯不亮"))
+    named = await take_in(Message(f"关于 {first.ticket_no} 的补充"), Classification())  # another web visitor
+    assert named.kind == "ticket"  # the number in the text alone names nothing
+    by_thread = await take_in(Message("补充：在建设路", thread_key=first.ticket_no))
+    assert (by_thread.kind, by_thread.ticket_no) == ("followup", first.ticket_no)
+    other_channel = await take_in(Message("补充", channel="wechat", metadata={"ticket_no": first.ticket_no}))
+    assert other_channel.kind == "ticket" and other_channel.ticket_no != first.ticket_no
+
+    async with sessions() as session, session.begin():
+        ticket = await store.ticket_by_number(session, first.ticket_no)
+        await store.transition(session, ticket, Action.ANSWER, actor="li")
+        await store.transition(session, ticket, Action.CLOSE, actor="li")
+    closed = await take_in(Message("又坏了", thread_key=first.ticket_no))
+    assert closed.kind == "ticket" and closed.ticket_no != first.ticket_no
+
+
+async def test_a_reply_in_a_mail_thread_joins_the_thread_s_ticket(sessions, take_in):
+    first = await take_in(Message("市长您好，反映供暖问题", channel="email", native_id="<m1@mail>",
+                                  sender_id="a@example.cn"))
+    colleague = await take_in(Message("我也是这栋楼的", channel="email", sender_id="b@example.cn",
+                                      metadata={"references": ["<m0@mail>", "<m1@mail>"]}))
+    assert (colleague.kind, colleague.ticket_no) == ("followup", first.ticket_no)
+
+
+async def test_each_platform_item_is_a_case_of_its_own_with_its_deadline(sessions, take_in):
+    due = MORNING + timedelta(days=5)
+    item = {"deadline": due.isoformat(), "origin_hotline": "12319"}
+    first = await take_in(Message("事项一", channel="national_platform", sender_id="p-1", metadata=item))
+    second = await take_in(Message("事项二", channel="national_platform", sender_id="p-1", metadata=item))
+    assert first.kind == second.kind == "ticket" and first.ticket_no != second.ticket_no
+    ticket = await ticket_of(sessions, first)
+    assert ticket.external_deadline == ticket.deadline == due and ticket.origin_hotline == "12319"
+    naive = await take_in(Message("事项三", channel="national_platform", metadata={"deadline": "2026-03-09T18:00"}))
+    assert (await ticket_of(sessions, naive)).external_deadline is None
+
+
+async def test_a_stored_message_is_found_and_answered_again_without_storing(sessions, rules, take_in):
+    message = Message("垃圾没人清运")
+    outcome = await take_in(message)
+    async with sessions() as session:
+        existing = await rules.stored_entry(session, message)
+        assert existing is not None and existing.id == outcome.entry_id
+        again = await rules.redelivered(session, message, existing)
+        assert await rules.stored_entry(session, Message("别的")) is None
+    assert again == Outcome("duplicate", outcome.reply, outcome.ticket_no, outcome.entry_id)
+    assert len(await entries_of(sessions, outcome)) == 2
