@@ -9,29 +9,29 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference" / "directo
 
 
 def test_directory_has_every_code_of_the_reference():
-    d = load_directory()
-    assert d.department_codes == {
+    directory = load_directory()
+    assert directory.department_codes == {
         "commerce", "agriculture", "culture_tourism", "urban_management", "natural_resources",
         "emergency_management", "market_supervision", "transport", "human_resources", "ecology_environment",
         "justice", "housing_construction", "education", "health", "public_security", "civil_affairs", "utilities",
     }
-    assert {h.code: h.hotline for h in d.non_integrated_hotlines} == {
+    assert {h.code: h.hotline for h in directory.non_integrated_hotlines} == {
         "weather": "12121", "tax": "12366", "housing_fund": "12329"}
-    assert {e.number: e.kind for e in d.emergency_numbers} == {
+    assert {e.number: e.kind for e in directory.emergency_numbers} == {
         "110": "police", "119": "fire", "120": "medical", "122": "traffic"}
-    assert d.region_codes == {"xinhua", "weidong", "zhanhe", "shifanqu", "gaoxin", "ruzhou", "wugang",
+    assert directory.region_codes == {"xinhua", "weidong", "zhanhe", "shifanqu", "gaoxin", "ruzhou", "wugang",
                               "baofeng", "jiaxian", "lushan", "yexian", "shilong"}
-    assert d.request_type_codes == {"consult", "complaint", "report", "help", "suggestion", "praise"}
-    assert d.channel_codes == {"wechat", "web", "email", "national_platform", "phone", "letter"}
-    assert "郟县" in d.region("jiaxian").aliases
-    assert d.department("market_supervision").hotline == "12315"
+    assert directory.request_type_codes == {"consult", "complaint", "report", "help", "suggestion", "praise"}
+    assert directory.channel_codes == {"wechat", "web", "email", "national_platform", "phone", "letter"}
+    assert "郟县" in directory.region("jiaxian").aliases
+    assert directory.department("market_supervision").hotline == "12315"
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared/ reference not beside the checkout")
 def test_codes_match_the_shared_reference_table():
     text = SHARED.read_text(encoding="utf-8")
-    d = load_directory()
-    for code in d.department_codes | d.region_codes | d.request_type_codes | d.channel_codes:
+    directory = load_directory()
+    for code in directory.department_codes | directory.region_codes | directory.request_type_codes | directory.channel_codes:
         assert f"| {code} |" in text, code
 
 
