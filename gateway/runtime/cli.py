@@ -21,6 +21,7 @@ import os
 import sys
 
 from config.directory import DirectoryError, load_directory
+from config.holidays import HolidayError, load_holiday_override
 from config.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
@@ -37,7 +38,9 @@ def _load() -> Settings:
     try:
         settings = load_settings()
         load_directory()
-    except (SettingsError, DirectoryError) as exc:
+        # A broken override would otherwise fail every message in the worker until it is dead-lettered.
+        load_holiday_override()
+    except (SettingsError, DirectoryError, HolidayError) as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
