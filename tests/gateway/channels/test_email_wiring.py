@@ -107,7 +107,7 @@ def _send_raw(host, port, raw: bytes) -> int:
 
 @pytest.mark.slow
 async def test_every_accepted_mail_of_the_corpus_becomes_a_conversation_entry(mailbox):
-    from tests.connectors.email.test_corpus import corpus_dir, generated
+    from tests.connectors.email.test_inbound_corpus import corpus_dir, generated
 
     directory = corpus_dir()
     if directory is None:
