@@ -22,33 +22,19 @@ from connectors.wechat.settings import WeChatSettings, WeChatSettingsError, load
 class WeChatChannel(Channel):
     name = CHANNEL
 
-    def __init__(
-        self,
-        settings: WeChatSettings,
-        *,
-        publish: Publish,
-        wait_reply: WaitReply,
-        attachments: AttachmentStore,
-        redis: Any,
-        key_prefix: str,
-        report_delivery: ReportDelivery | None = None,
-    ) -> None:
-        if not settings.enabled:
-            raise WeChatSettingsError("invalid setting WECHAT_TOKEN: required to serve the WeChat callback")
-        self.connector = WeChatConnector(
-            settings, publish=publish, wait_reply=wait_reply, attachments=attachments, redis=redis,
-            key_prefix=key_prefix, report_delivery=report_delivery,
-        )
-        self.callback = WeChatCallback(self.connector)
+    def __init__(self, connector: WeChatConnector) -> None:
+        self.connector = connector
+        self.callback = WeChatCallback(connector)
 
     @classmethod
     def from_settings(cls, context: ChannelContext) -> WeChatChannel | None:
         settings = load_wechat_settings()
         if not settings.enabled:
             return None
-        return cls(settings, publish=context.publish, wait_reply=context.wait_reply,
-                   attachments=context.attachments, redis=context.redis, key_prefix=context.key_prefix(CHANNEL),
-                   report_delivery=context.report_delivery)
+        return cls(WeChatConnector(
+            settings, publish=context.publish, wait_reply=context.wait_reply, attachments=context.attachments,
+            redis=context.redis, key_prefix=context.key_prefix(CHANNEL), report_delivery=context.report_delivery,
+        ))
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [web.get(CALLBACK_PATH, self.callback.verify), web.post(CALLBACK_PATH, self.callback.receive)]
@@ -77,8 +63,12 @@ def setup_wechat(
     ``redis`` is a ``redis.asyncio.Redis`` (decoded responses or not); ``key_prefix`` is the
     namespace of this channel's private keys.
     """
-    channel = WeChatChannel(settings, publish=publish, wait_reply=wait_reply, attachments=attachments,
-                            redis=redis, key_prefix=key_prefix, report_delivery=report_delivery)
+    if not settings.enabled:
+        raise WeChatSettingsError("invalid setting WECHAT_TOKEN: required to serve the WeChat callback")
+    channel = WeChatChannel(WeChatConnector(
+        settings, publish=publish, wait_reply=wait_reply, attachments=attachments, redis=redis,
+        key_prefix=key_prefix, report_delivery=report_delivery,
+    ))
     app.router.add_routes(channel.routes())
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
