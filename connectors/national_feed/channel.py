@@ -44,7 +44,7 @@ class NationalFeedChannel(Channel):
     async def serving(self) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(self.poller.run(stop), name="national-feed")
-        log.info("national platform feed: polling every %ss", self.poller.poll_seconds)
+        log.info("national platform feed: polling %r every %ss", self.poller.client, self.poller.poll_seconds)
         try:
             yield
         finally:
