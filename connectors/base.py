@@ -1,20 +1,33 @@
-"""The contract between channel connectors and the gateway.
+"""The contract between channel connectors and the gateway (after Rasa's InputChannel/OutputChannel).
 
-A connector turns raw channel input into one :class:`InboundMessage`, hands it to the
-``publish`` callable it was given, and acknowledges the outside world only after
-``publish`` returned.  It never touches the database; replies come back to it through
-:meth:`Connector.send_reply`.  Standard library only, so the message can be serialised
-into a Redis stream entry and read back by any worker.
+A channel turns raw input into one :class:`InboundMessage`, hands it to the ``publish`` callable
+of its :class:`ChannelContext`, and acknowledges the outside world only after ``publish``
+returned.  It never touches the database; replies come back to it through its output side
+(:meth:`OutputChannel.send_reply`).  Each channel is one :class:`Channel` class, listed in
+:mod:`connectors.registry`; the gateway wires them all in one loop.
+
+The message types are standard library only, so a message can be serialised into a Redis
+stream entry and read back by any worker; aiohttp and the gateway's types are named for type
+checking only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
+    from config.directory import Directory
+    from config.settings import Settings
+    from connectors.storage import AttachmentStore
 
 CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter")
 
@@ -113,9 +126,92 @@ ReportDelivery = Callable[[str, str, DeliveryResult], Awaitable[None]]
 refused with 45015), so the gateway can record it where operators see it."""
 
 
-class Connector(Protocol):
+class OutputChannel(Protocol):
+    """What a channel's replies go through (``app[CONNECTORS][name]`` in the gateway)."""
+
     name: str
 
     async def send_reply(self, target: ReplyTarget, text: str) -> DeliveryResult:
         """Deliver an operator's or the bot's reply to the citizen."""
         ...
+
+
+@dataclass(frozen=True)
+class ConversationEntry:
+    """One stored entry of a citizen's conversation, as the web chat shows it."""
+
+    id: int
+    author: str  # citizen | bot | operator | system
+    author_name: str | None
+    text: str
+    created_at: datetime
+    ticket_no: str | None
+
+
+ReadConversation = Callable[[str, str, int], Awaitable[Sequence[ConversationEntry]]]
+"""``read_conversation(channel, sender_id, after_id)``: the citizen-visible entries newer than
+``after_id``, oldest first."""
+
+AllowRequest = Callable[["web.Request", str, int], Awaitable[bool]]
+"""``allow_request(request, scope, per_minute)``: False once the request's client went over
+``per_minute`` requests of ``scope`` in the current minute (shared by every gateway process)."""
+
+LiveEvents = Callable[["web.Request", str], Awaitable["web.StreamResponse"]]
+"""``live_events(request, topic)``: the gateway's server-sent-events stream of a reply-bus topic."""
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """Everything a channel gets from the gateway, as plain objects and callables.
+
+    Channels import neither the gateway nor the ticket store: what they need of them is here.
+    """
+
+    settings: Settings  # the gateway's own settings (text limits, rate limits ...)
+    directory: Directory
+    publish: Publish
+    wait_reply: WaitReply
+    report_delivery: ReportDelivery
+    redis: Any  # redis.asyncio.Redis, responses not decoded
+    key_prefix: Callable[[str], str]  # key_prefix("wechat") → the namespace of that channel's own keys
+    attachments: AttachmentStore
+    # What the web chat needs on top: the stored conversation, rate limits, metrics, live events.
+    read_conversation: ReadConversation
+    allow_request: AllowRequest
+    count_accepted: Callable[[str], None]  # count_accepted(channel)
+    count_rejected: Callable[[str, str], None]  # count_rejected(channel, reason)
+    live_events: LiveEvents
+    session_topic: Callable[[str], str]  # session_topic(web session id) → its reply-bus topic
+
+
+class Channel(ABC):
+    """One channel plug-in: its settings decide whether it is on; it brings its HTTP routes,
+    its background service and its output side.  The gateway adds the routes only in processes
+    that serve HTTP and runs the service only in processes that run ``service``."""
+
+    name: ClassVar[str]  # the InboundMessage.channel it produces
+    # The process service that runs this channel's background work (``hotline smtp``: "smtp",
+    # ``hotline feed``: "feed"), or None when it has none.
+    service: ClassVar[str | None] = None
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, context: ChannelContext) -> Self | None:
+        """The channel, or None when its settings leave it off (e.g. WECHAT_TOKEN unset).
+
+        Raises a settings error naming the variable when a setting is invalid."""
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """The HTTP endpoints the channel serves (none by default)."""
+        return ()
+
+    def serving(self) -> AbstractAsyncContextManager[None]:
+        """The background service, running for as long as the context is entered."""
+        raise NotImplementedError(f"the {self.name} channel has no background service")
+
+    def output(self) -> OutputChannel | None:
+        """Where replies to this channel's citizens go, or None when the gateway answers them itself."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the channel holds (thread pools, HTTP sessions, pending deliveries)."""

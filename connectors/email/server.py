@@ -12,8 +12,8 @@ import logging
 import redis.asyncio as aioredis
 
 from connectors.base import Publish, WaitReply
-from connectors.email.connector import EmailConnector
-from connectors.email.handler import HotlineSMTP, MailboxHandler
+from connectors.email.inbound import HotlineSMTP, MailboxHandler
+from connectors.email.replies import EmailConnector
 from connectors.email.settings import EmailSettings
 from connectors.storage import AttachmentStore
 
@@ -31,13 +31,22 @@ async def start_smtp_server(
     redis: aioredis.Redis,
     key_prefix: str,
 ) -> tuple[asyncio.Server, EmailConnector]:
-    """Start listening on HOTLINE_SMTP_HOST:HOTLINE_SMTP_PORT in the running loop.
+    """The mailbox alone (benchmarks, tests): its reply side and its server, listening.
 
-    ``key_prefix`` is the connector's private Redis prefix (the gateway passes
+    ``key_prefix`` is the channel's private Redis prefix (the gateway passes
     ``RedisKeys.connector("email")``).  Stop with :func:`stop_smtp_server`.
     """
-    loop = asyncio.get_running_loop()
     connector = EmailConnector(settings, wait_reply=wait_reply, redis=redis, key_prefix=key_prefix)
+    server = await serve_mailbox(settings, publish=publish, attachments=attachments, connector=connector)
+    return server, connector
+
+
+async def serve_mailbox(
+    settings: EmailSettings, *, publish: Publish, attachments: AttachmentStore, connector: EmailConnector,
+) -> asyncio.Server:
+    """Start listening on HOTLINE_SMTP_HOST:HOTLINE_SMTP_PORT in the running loop; accepted mails
+    are published, their receipts sent by ``connector``.  Stop with :func:`close_mailbox`."""
+    loop = asyncio.get_running_loop()
     handler = MailboxHandler(settings, publish=publish, attachments=attachments, connector=connector)
     tls_context = settings.tls_context()
 
@@ -55,9 +64,9 @@ async def start_smtp_server(
         )
 
     server = await loop.create_server(factory, host=settings.smtp_host, port=settings.smtp_port)
-    server._hotline_handler = handler  # type: ignore[attr-defined]  # for stop_smtp_server
+    server._hotline_handler = handler  # type: ignore[attr-defined]  # for close_mailbox
     log.info("mayor's mailbox listening on %s (%s)", bound_address(server), ", ".join(settings.mailbox_addresses))
-    return server, connector
+    return server
 
 
 def bound_address(server: asyncio.Server) -> tuple[str, int]:
@@ -65,8 +74,8 @@ def bound_address(server: asyncio.Server) -> tuple[str, int]:
     return host, port
 
 
-async def stop_smtp_server(server: asyncio.Server, connector: EmailConnector, *, grace: float = 5.0) -> None:
-    """Stop accepting, let mails being published finish, close sessions, end auto-replies."""
+async def close_mailbox(server: asyncio.Server, *, grace: float = 5.0) -> None:
+    """Stop accepting, let mails being published finish, close sessions."""
     server.close()
     handler: MailboxHandler | None = getattr(server, "_hotline_handler", None)
     if handler is not None:
@@ -76,4 +85,9 @@ async def stop_smtp_server(server: asyncio.Server, connector: EmailConnector, *,
             if session.transport is not None:
                 session.transport.close()
     await server.wait_closed()
+
+
+async def stop_smtp_server(server: asyncio.Server, connector: EmailConnector, *, grace: float = 5.0) -> None:
+    """Stop the mailbox, then end its auto-replies."""
+    await close_mailbox(server, grace=grace)
     await connector.aclose(grace=grace)

@@ -17,6 +17,7 @@ from yarl import URL
 
 from config.directory import Directory, load_directory
 from connectors.base import DeliveryResult, InboundMessage
+from connectors.national_feed.inbound import item_to_message
 from connectors.national_feed.protocol import (
     FEEDBACK_PATH,
     ITEMS_PATH,
@@ -29,7 +30,6 @@ from connectors.national_feed.protocol import (
     canonical_query,
     feedback_body,
     is_retryable_status,
-    item_to_message,
     parse_page,
     signed_headers,
 )

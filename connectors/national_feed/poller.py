@@ -10,15 +10,15 @@ their shape:
 ``{p}:status``             hash: last poll/success/error and counters, for the admin page
 ``{p}:skipped``            list (newest first, capped): items that could not be imported
 ``{p}:writeback:failed``   hash ``{item_id}|{status}`` → JSON record of a failed write-back
-``{p}:lock``               held by the one replica polling right now
+``{p}:lock``               held by the one replica polling right now (a redis-py Lock)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError
 
 from config.directory import Directory
 from connectors.base import DeliveryResult, IntakeUnavailable, Publish
@@ -39,21 +41,6 @@ SKIPPED_KEEP = 100
 # (each time with the client's own retries), then they wait for an admin.
 AUTO_RETRY_LIMIT = 10
 AUTO_RETRY_MAX_DELAY = 3600.0
-
-# Only the lock's owner may extend or release it.
-_EXTEND_IF = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-end
-return 0
-"""
-_DELETE_IF = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 
 def _s(value: Any) -> str | None:
     """The gateway's Redis client does not decode responses; a test's may: accept both."""
@@ -110,12 +97,10 @@ class FeedPoller:
         self.page_size = page_size
         self.max_pages_per_round = max_pages_per_round
         self.imported_retention = imported_retention_days * 86_400
-        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self.lock_ttl = lock_ttl
         self.auto_retry_limit = auto_retry_limit
         # Errors that could not even be recorded in Redis (Redis itself is down).
         self.local_errors = 0
-        self._extend_if = redis.register_script(_EXTEND_IF)
-        self._delete_if = redis.register_script(_DELETE_IF)
 
     async def close(self) -> None:
         """Release the adapter's HTTP session (if it has one)."""
@@ -158,19 +143,20 @@ class FeedPoller:
         """Pull and publish everything new.  Failures (platform, intake stream) end the
         round, are recorded in :meth:`status` and returned in ``error``; they do not raise.
         Only a failure of Redis itself (where the state lives) raises."""
-        token = secrets.token_hex(16)
         # Several gateway replicas run this poller; one at a time keeps the cursor linear.
-        if not await self.redis.set(self.lock_key, token, nx=True, px=self.lock_ttl_ms):
+        lock = self.redis.lock(self.lock_key, timeout=self.lock_ttl, thread_local=False)
+        if not await lock.acquire(blocking=False):
             return PollResult(locked_out=True, cursor=await self.cursor())
         result = PollResult()
         try:
-            await self._round(result, token)
+            await self._round(result, lock)
         finally:
-            await self._delete_if(keys=[self.lock_key], args=[token])
+            with contextlib.suppress(LockNotOwnedError):  # it lapsed: _round said so in result.error
+                await lock.release()
         await self._record_round(result)
         return result
 
-    async def _round(self, result: PollResult, token: str) -> None:
+    async def _round(self, result: PollResult, lock: Lock) -> None:
         cursor = await self.cursor()
         result.cursor = cursor
         now = time.time()
@@ -211,7 +197,9 @@ class FeedPoller:
                 return
             if not page.has_more:
                 return
-            if not await self._extend_if(keys=[self.lock_key], args=[token, self.lock_ttl_ms]):
+            try:
+                await lock.reacquire()  # a full lifetime again for the next page
+            except LockNotOwnedError:
                 result.error = "poll lock expired during the round (pages too slow?)"
                 return
 

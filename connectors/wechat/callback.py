@@ -12,8 +12,8 @@ import logging
 from aiohttp import web
 
 from connectors.base import IntakeUnavailable
-from connectors.wechat.connector import WeChatConnector
 from connectors.wechat.const import SUCCESS
+from connectors.wechat.handling import WeChatConnector
 from connectors.wechat.security import (
     CallbackRejected,
     check_nonce,

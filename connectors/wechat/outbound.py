@@ -11,10 +11,10 @@ wait for it and read the shared value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import requests
-from redis.exceptions import RedisError
+from redis.exceptions import LockNotOwnedError, RedisError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -40,14 +40,6 @@ from connectors.wechat.state import text_of
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 
 class WeChatApiError(Exception):
     """WeChat answered with an errcode, or could not be reached (errcode None)."""
@@ -87,7 +79,6 @@ class TokenCache:
         self.lock_key = f"{prefix}:token-lock:{app_id}"
         self._fetch = fetch
         self._wait_seconds = wait_seconds
-        self._release = redis.register_script(_RELEASE_LOCK)
         # In-process coroutines queue here, so only one of them polls Redis for the lock.
         self._local_lock = asyncio.Lock()
 
@@ -105,8 +96,8 @@ class TokenCache:
                 current = text_of(await self.redis.get(self.key))
                 if current and current != stale:
                     return current  # another process (or coroutine) already refreshed
-                owner = uuid.uuid4().hex
-                if await self.redis.set(self.lock_key, owner, nx=True, px=TOKEN_LOCK_MS):
+                lock = self.redis.lock(self.lock_key, timeout=TOKEN_LOCK_MS / 1000, thread_local=False)
+                if await lock.acquire(blocking=False):
                     try:
                         # Re-read under the lock: the holder before us may just have stored one.
                         current = text_of(await self.redis.get(self.key))
@@ -118,7 +109,9 @@ class TokenCache:
                         log.info("wechat access_token refreshed (valid %ss, cached %ss)", expires_in, ttl)
                         return token
                     finally:
-                        await self._release(keys=[self.lock_key], args=[owner])
+                        # A fetch slower than the lock's lifetime lost it already: nothing to free.
+                        with contextlib.suppress(LockNotOwnedError):
+                            await lock.release()
                 if time.monotonic() >= deadline:
                     raise TokenUnavailable(None, "timed out waiting for the access_token refresher")
                 await asyncio.sleep(0.05)

@@ -11,19 +11,26 @@ namespace), so this module is the only place that knows their shape:
 ``{p}:sent:{native_id}``    ``passive`` or ``deferred``: whoever sets it (SET NX) is the one
                             that delivers the answer. Exactly one of the two ever sends.
 ``{p}:token:{app_id}``      the shared access_token (see outbound.py)
-``{p}:token-lock:{app_id}`` the lock of the one refresher (see outbound.py)
+``{p}:token-lock:{app_id}`` the lock of the one refresher (see outbound.py; a redis-py Lock)
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError
 
 from connectors.wechat.const import PENDING_CLAIM_SECONDS, REPLY_MEMO_SECONDS
 
+# The pending claim is a plain ``redis.asyncio.lock.Lock`` (its token is the pending mark); this
+# script is more than a lock: it turns the claim into the long 'published' mark only while we
+# still own it AND stores the answer AND claims its delivery, atomically, so a retry that reads
+# in between never sees a published message without its answer or two senders of one answer.
 # Everything that happens once a message is stored, in one round trip: turn the pending
 # claim into the long 'published' mark (only if we still own it), remember the answer
 # for retries, and claim the right to deliver it. Returns the holder of that right.
@@ -43,12 +50,6 @@ if redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', tonumber(ARGV[3])) then
 end
 return redis.call('GET', KEYS[3])
 """
-_DELETE_IF = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 def text_of(value: Any) -> str | None:
@@ -62,10 +63,11 @@ def text_of(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Claim:
-    """The first delivery's hold on a MsgId."""
+    """The first delivery's hold on a MsgId: a Redis lock whose token is the pending mark."""
 
     native_id: str
     owner: str  # the pending:<uuid> value
+    lock: Lock
 
 
 class MessageState:
@@ -74,7 +76,6 @@ class MessageState:
         self.prefix = key_prefix.rstrip(":")
         self.dedupe_ttl = dedupe_ttl
         self._settle = redis.register_script(_SETTLE)
-        self._delete_if = redis.register_script(_DELETE_IF)
 
     # key names ---------------------------------------------------------------------
 
@@ -92,8 +93,10 @@ class MessageState:
     async def claim(self, native_id: str) -> Claim | None:
         """Claim a MsgId for publishing; None if another delivery holds or did it."""
         owner = f"pending:{uuid.uuid4().hex}"
-        ok = await self.redis.set(self.msg_key(native_id), owner, nx=True, ex=PENDING_CLAIM_SECONDS)
-        return Claim(native_id, owner) if ok else None
+        lock = self.redis.lock(self.msg_key(native_id), timeout=PENDING_CLAIM_SECONDS, thread_local=False)
+        if not await lock.acquire(blocking=False, token=owner):
+            return None
+        return Claim(native_id, owner, lock)
 
     async def settle(
         self,
@@ -124,7 +127,8 @@ class MessageState:
 
     async def release(self, claim: Claim) -> None:
         """Publishing failed: let WeChat's retry try again."""
-        await self._delete_if(keys=[self.msg_key(claim.native_id)], args=[claim.owner])
+        with contextlib.suppress(LockNotOwnedError):  # lapsed (and maybe retaken by a retry): not ours
+            await claim.lock.release()
 
     async def snapshot(self, native_id: str) -> tuple[str | None, str | None, str | None]:
         """(dedupe status, remembered answer, delivery holder) in one round trip."""

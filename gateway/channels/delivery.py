@@ -17,9 +17,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import DeliveryResult, ReplyTarget
+from gateway.channels.reports import announce_to_consoles
 from gateway.channels.wiring import CONNECTORS
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import KEYS, SESSIONS
+from gateway.infra.resources import KEYS
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Conversation, Entry, Ticket
 from ticketing.tickets import replies
@@ -66,7 +67,7 @@ async def send_entry(app: web.Application, session: AsyncSession, ticket: Ticket
     await session.commit()
     if channel != "web":
         # The queue shows failed deliveries; let open consoles refresh.
-        await _announce(app, {"type": "delivery", "ticket_no": ticket.number, "channel": channel,
+        await announce_to_consoles(app, {"type": "delivery", "ticket_no": ticket.number, "channel": channel,
                               "status": status})
     return entry
 
@@ -137,30 +138,3 @@ async def report_status_to_platform(app: web.Application, session: AsyncSession,
     except Exception as exc:  # kept visible by the poller when it got that far; never lose the ticket's change
         log.warning("write-back of %s (%s) failed: %s", ticket.number, status, exc)
         return DeliveryResult(False, f"ERROR: {type(exc).__name__}")
-
-
-def delivery_reporter(app: web.Application):
-    """``report_delivery`` for connectors: the bot's later-sent answer to a citizen message gets
-    its delivery status, so a refusal (WeChat 45015 …) shows on the ticket and in open consoles."""
-
-    async def report(channel: str, native_id: str, result: DeliveryResult) -> None:
-        async with app[SESSIONS]() as session:
-            entry = await replies.bot_answer_to(session, channel, native_id)
-            if entry is None:
-                return
-            entry.delivery_status = "sent" if result.delivered else "failed"
-            entry.delivery_detail = None if result.delivered else (result.detail or "发送失败")[:300]
-            ticket = await session.get(Ticket, entry.ticket_id) if entry.ticket_id else None
-            await session.commit()
-        if ticket is not None and not result.delivered:
-            await _announce(app, {"type": "delivery", "ticket_no": ticket.number, "channel": channel,
-                                  "status": "failed"})
-
-    return report
-
-
-async def _announce(app: web.Application, event: dict) -> None:
-    try:
-        await app[REPLIES].publish_event(app[KEYS].console_events, event)
-    except Exception as exc:  # live updates are a convenience; the data is committed
-        log.debug("console event not published: %s", exc)

@@ -1,123 +1,74 @@
-"""Wiring of the channel connectors into the app: their settings, background services and
-reply senders (``app[CONNECTORS][channel]``).  Connectors know nothing of the gateway;
-this module hands each one the stream's ``publish``, the reply bus and its Redis prefix.
+"""The channels in a process: one loop over :data:`connectors.registry.CHANNEL_CLASSES`.
+
+Each channel class decides from its own settings whether it is on (``from_settings``); the
+gateway registers its output side in ``app[CONNECTORS]`` (operators' replies go through it),
+runs its background service only where this process runs that service (``hotline run``: all;
+``hotline smtp``: the mailbox; ``hotline feed``: the poller; ``hotline web``/``worker``: none),
+and closes it with the app.  Its HTTP routes are added by :func:`add_channel_routes`, which only
+the web app calls: worker, SMTP and feed processes serve no HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable, Collection
 
 from aiohttp import web
 
-from connectors.base import DeliveryResult, ReplyTarget
-from gateway.infra.replies import REPLIES
-from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, REDIS
-from gateway.infra.stream import STREAM
+from connectors.base import Channel, OutputChannel
+from connectors.national_feed import FeedPoller, NationalFeedChannel
+from connectors.registry import CHANNEL_CLASSES
+from gateway.channels.context import channel_context
 
 log = logging.getLogger(__name__)
 
-CONNECTORS: web.AppKey[dict] = web.AppKey("connectors", dict)
-FEED_POLLER: web.AppKey = web.AppKey("national_feed_poller")
-SMTP_SERVER: web.AppKey[asyncio.Server] = web.AppKey("smtp_server", asyncio.Server)
-
-
-class NationalPlatformReplies:
-    """Replies to a platform item are its write-back (回传); the item id is the thread key."""
-
-    name = "national_platform"
-
-    def __init__(self, poller) -> None:
-        self.poller = poller
-
-    async def send_reply(self, target: ReplyTarget, text: str) -> DeliveryResult:
-        return await self.write_back(target, "answered", text)
-
-    async def write_back(self, target: ReplyTarget, status: str, text: str) -> DeliveryResult:
-        if not target.thread_key:
-            return DeliveryResult(False, "缺少平台事项编号，无法回传")
-        return await self.poller.write_back(target.thread_key, status, text, datetime.now(timezone.utc))
-
-
-def national_feed_ctx(*, poll: bool):
-    """The feed's poller as a background service (``poll``) or only as a write-back sender."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from connectors.national_feed import load_national_feed_settings, poller_from_settings
-
-        feed_settings = load_national_feed_settings()
-        poller = poller_from_settings(feed_settings, app[STREAM].publish, app[REDIS],
-                                      app[KEYS].connector("national_feed"), directory=app[DIRECTORY])
-        if poller is None:
-            yield
-            return
-        app[FEED_POLLER] = poller
-        app[CONNECTORS]["national_platform"] = NationalPlatformReplies(poller)
-        stop = asyncio.Event()
-        task = asyncio.create_task(poller.run(stop), name="national-feed") if poll else None
-        if poll:
-            log.info("national platform feed: polling %s", feed_settings.url)
-        yield
-        stop.set()
-        if task is not None:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except TimeoutError:
-                task.cancel()
-        await poller.close()
-
-    return ctx
-
-
-def setup_channels(app: web.Application) -> None:
-    """Connectors with HTTP endpoints, enabled by their own settings (WECHAT_TOKEN …)."""
-    from connectors.wechat import load_wechat_settings, setup_wechat
-    from gateway.channels.delivery import delivery_reporter
-
-    wechat_settings = load_wechat_settings()
-    if wechat_settings.enabled:
-        app[CONNECTORS]["wechat"] = setup_wechat(
-            app, wechat_settings, publish=app[STREAM].publish, wait_reply=app[REPLIES].wait_reply,
-            attachments=app[ATTACHMENTS], redis=app[REDIS], key_prefix=app[KEYS].connector("wechat"),
-            report_delivery=delivery_reporter(app),
-        )
-        log.info("WeChat callback enabled at /wechat")
-
-
-def smtp_ctx(*, serve: bool):
-    """The mayor's mailbox: the SMTP server in this loop (``serve``), or only the outbound side
-    (operator replies and the outbox) for processes that do not take mail."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from connectors.email import EmailConnector, load_email_settings, start_smtp_server, stop_smtp_server
-
-        email_settings = load_email_settings()
-        prefix = app[KEYS].connector("email")
-        if not serve:
-            connector = EmailConnector(email_settings, wait_reply=app[REPLIES].wait_reply, redis=app[REDIS],
-                                       key_prefix=prefix)
-            app[CONNECTORS]["email"] = connector
-            yield
-            await connector.aclose()
-            return
-        server, connector = await start_smtp_server(
-            email_settings, publish=app[STREAM].publish, wait_reply=app[REPLIES].wait_reply,
-            attachments=app[ATTACHMENTS], redis=app[REDIS], key_prefix=prefix,
-        )
-        app[SMTP_SERVER] = server
-        app[CONNECTORS]["email"] = connector
-        yield
-        await stop_smtp_server(server, connector)
-
-    return ctx
-
+CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels", dict)
+CONNECTORS: web.AppKey[dict[str, OutputChannel]] = web.AppKey("connectors", dict)
+# The admin page's handle on the feed (status, failed write-backs); absent when the feed is off.
+FEED_POLLER: web.AppKey[FeedPoller] = web.AppKey("national_feed_poller", FeedPoller)
 
 
 def add_channels(app: web.Application, *, poll_feed: bool, serve_smtp: bool) -> None:
-    """Every channel's reply sender; the feed's poller and the SMTP server where this process runs them."""
-    app[CONNECTORS] = {}
-    app.cleanup_ctx.append(national_feed_ctx(poll=poll_feed))
-    app.cleanup_ctx.append(smtp_ctx(serve=serve_smtp))
-    setup_channels(app)
+    """Every channel its settings turn on, with its output side; the feed's poller (``poll_feed``)
+    and the SMTP server (``serve_smtp``) only where this process runs them."""
+    running = {service for service, on in (("feed", poll_feed), ("smtp", serve_smtp)) if on}
+    context = channel_context(app)
+    channels: dict[str, Channel] = {}
+    for channel_class in CHANNEL_CLASSES:
+        channel = channel_class.from_settings(context)
+        if channel is not None:
+            channels[channel.name] = channel
+    app[CHANNELS] = channels
+    app[CONNECTORS] = {name: output for name, channel in channels.items()
+                       if (output := channel.output()) is not None}
+    feed = channels.get(NationalFeedChannel.name)
+    if isinstance(feed, NationalFeedChannel):
+        app[FEED_POLLER] = feed.poller
+    served = [f"{name} ({channel.service})" if channel.service in running else name
+              for name, channel in channels.items()]
+    log.info("channels: %s", ", ".join(served))
+    app.cleanup_ctx.append(_lifetime(list(channels.values()), running))
+
+
+def add_channel_routes(app: web.Application) -> None:
+    """The HTTP endpoints of the channels :func:`add_channels` put on ``app`` (``/wechat``,
+    ``/api/v1/web/...``), for the process that serves HTTP."""
+    for channel in app[CHANNELS].values():
+        app.router.add_routes(channel.routes())
+
+
+def _lifetime(channels: list[Channel], running: Collection[str]
+              ) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        # Unwound in reverse: the services stop (no new mail, no new poll round) before any
+        # channel closes the reply side they may still use.
+        async with contextlib.AsyncExitStack() as stack:
+            for channel in channels:
+                stack.push_async_callback(channel.aclose)
+            for channel in channels:
+                if channel.service in running:
+                    await stack.enter_async_context(channel.serving())
+            yield
+
+    return ctx

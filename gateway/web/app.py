@@ -10,10 +10,11 @@ import logging
 
 from aiohttp import web
 
+from gateway.channels.wiring import add_channel_routes
 from gateway.infra.resources import SETTINGS
 from gateway.web import health, nlu_parse
 from gateway.web.admin import operations, setup_nlu_admin
-from gateway.web.citizen import chat_api, progress_api, setup_citizen
+from gateway.web.citizen import progress_api, setup_citizen
 from gateway.web.console import setup_console
 from gateway.web.errors import json_errors
 from gateway.web.openapi import setup_openapi
@@ -29,7 +30,8 @@ MAX_REQUEST_BYTES = 25 * 1024 * 1024
 def setup_web(app: web.Application) -> None:
     app.middlewares.extend([security_headers, json_errors])
     app[SECRET] = resolve_secret_key(app[SETTINGS])
-    for module in (chat_api, progress_api, health, operations, nlu_parse):
+    add_channel_routes(app)  # /wechat, the web chat API: the channels' own handlers
+    for module in (progress_api, health, operations, nlu_parse):
         app.router.add_routes(module.routes)
     setup_console(app)
     setup_nlu_admin(app)

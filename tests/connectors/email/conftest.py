@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 
 from connectors.base import InboundMessage, IntakeUnavailable
 from connectors.email import bound_address, load_email_settings, start_smtp_server, stop_smtp_server
-from connectors.email.connector import EmailConnector
+from connectors.email.replies import EmailConnector
 from connectors.storage import AttachmentStore
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -137,6 +137,40 @@ async def test_one_replica_polls_at_a_time(sim, poller, make_poller, publish, re
     assert await redis_client.exists(poller.lock_key) == 0
 
 
+async def test_a_round_that_outlives_its_lock_stops_and_leaves_the_new_holder_alone(sim, poller, publish,
+                                                                                     redis_client):
+    sim.state.add_items(make_item(n) for n in range(1, 8))
+    real_publish = poller.publish
+
+    async def publish_slowly(message):
+        if message.native_id.endswith("000001"):
+            # The lock lapses while page one is published, and another replica takes it.
+            await redis_client.set(poller.lock_key, "another-replica", px=5000)
+        return await real_publish(message)
+
+    poller.publish = publish_slowly
+    result = await poller.poll_once()
+    assert result.error == "poll lock expired during the round (pages too slow?)"
+    assert result.pages == 1 and result.published == 3 and await poller.cursor() == "3"
+    assert await redis_client.get(poller.lock_key) == b"another-replica"
+
+
+async def test_the_lock_lives_for_its_ttl_and_is_renewed_per_page(sim, make_poller, redis_client):
+    poller = make_poller(lock_ttl=30.0)
+    sim.state.add_items(make_item(n) for n in range(1, 5))
+    ttls = []
+    real_fetch = poller.client.fetch_page
+
+    async def fetch_and_look(cursor, limit):
+        ttls.append(await redis_client.pttl(poller.lock_key))
+        return await real_fetch(cursor, limit)
+
+    poller.client.fetch_page = fetch_and_look
+    assert (await poller.poll_once()).ok
+    assert len(ttls) == 2 and all(25_000 < ttl <= 30_000 for ttl in ttls)
+    assert await redis_client.exists(poller.lock_key) == 0
+
+
 async def test_demo_items_end_to_end(sim, poller, publish):
     items = demo_items(12)
     sim.state.add_items(items)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_demo_items_are_varied_and_valid(directory):
-    from connectors.national_feed.protocol import item_to_message
+    from connectors.national_feed.inbound import item_to_message
 
     items = demo_items()
     assert len(items) == 10

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors.base import InboundMessage
 from connectors.email import bound_address
-from gateway.channels.wiring import SMTP_SERVER
+from gateway.channels.wiring import CHANNELS
 from gateway.infra.resources import KEYS, REDIS, SESSIONS
 from tests.gateway.conftest import eventually
 from ticketing.db.models.tickets import Entry, Ticket
@@ -21,7 +21,7 @@ MAILBOX = "mayor@12345.pds.gov.cn"
 async def mailbox(make_client, monkeypatch):
     monkeypatch.setenv("HOTLINE_SMTP_PORT", "0")
     client = await make_client(services={"smtp"})
-    host, port = bound_address(client.app[SMTP_SERVER])
+    host, port = bound_address(client.app[CHANNELS]["email"].server)
     return client, host, port
 
 
@@ -107,7 +107,7 @@ def _send_raw(host, port, raw: bytes) -> int:
 
 @pytest.mark.slow
 async def test_every_accepted_mail_of_the_corpus_becomes_a_conversation_entry(mailbox):
-    from tests.connectors.email.test_corpus import corpus_dir, generated
+    from tests.connectors.email.test_inbound_corpus import corpus_dir, generated
 
     directory = corpus_dir()
     if directory is None:

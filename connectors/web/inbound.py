@@ -1,14 +1,18 @@
-"""Validation of web chat messages into :class:`InboundMessage` (no I/O here)."""
+"""What a web chat POST becomes: the JSON body validated into an :class:`InboundMessage` (no I/O here)."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from aiohttp import web
+
 from connectors.base import Contact, InboundMessage
 from connectors.phones import InvalidPhone, normalize_phone
+from connectors.web import texts
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -21,11 +25,26 @@ class WebInputError(ValueError):
         self.status, self.code, self.message = status, code, message
 
 
+async def read_json_body(request: web.Request, *, max_bytes: int) -> Any:
+    """The request's JSON body, read at most ``max_bytes`` far (the app-wide limit is for forms)."""
+    if request.content_type != "application/json":
+        raise WebInputError(415, "unsupported_media_type", texts.UNSUPPORTED_MEDIA_TYPE)
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise WebInputError(413, "payload_too_large", texts.payload_too_large(max_bytes))
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise WebInputError(413, "payload_too_large", texts.payload_too_large(max_bytes))
+    try:
+        return json.loads(raw.decode(request.charset or "utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise WebInputError(400, "invalid_json", texts.INVALID_JSON) from None
+
+
 def _phone(raw: str) -> str:
     try:
         return normalize_phone(raw)
     except InvalidPhone:
-        raise WebInputError(400, "invalid_phone", "手机号格式不正确，请填写11位手机号或带区号的固定电话") from None
+        raise WebInputError(400, "invalid_phone", texts.INVALID_PHONE) from None
 
 
 def _optional_str(payload: dict[str, Any], key: str, max_len: int, label: str) -> str | None:
@@ -33,36 +52,36 @@ def _optional_str(payload: dict[str, Any], key: str, max_len: int, label: str) -
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise WebInputError(400, f"invalid_{key}", f"{label}必须是文本")
+        raise WebInputError(400, f"invalid_{key}", texts.not_text(label))
     value = value.strip()
     if len(value) > max_len:
-        raise WebInputError(400, f"invalid_{key}", f"{label}不能超过 {max_len} 个字")
+        raise WebInputError(400, f"invalid_{key}", texts.too_long(label, max_len))
     return value or None
 
 
 def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetime | None = None) -> InboundMessage:
     if not isinstance(payload, dict):
-        raise WebInputError(400, "invalid_body", "请求体必须是 JSON 对象")
+        raise WebInputError(400, "invalid_body", texts.INVALID_BODY)
     unknown = sorted(set(payload) - ALLOWED_FIELDS)
     if unknown:
-        raise WebInputError(400, "unknown_field", f"不支持的字段：{', '.join(unknown)}")
+        raise WebInputError(400, "unknown_field", texts.unknown_fields(unknown))
     session_id = payload.get("session_id")
     if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
-        raise WebInputError(400, "invalid_session_id", "session_id 必须是 16–64 位字母、数字、下划线或连字符")
+        raise WebInputError(400, "invalid_session_id", texts.INVALID_SESSION_ID)
     text = payload.get("text")
     if not isinstance(text, str):
-        raise WebInputError(400, "invalid_text", "text 必须是文本")
+        raise WebInputError(400, "invalid_text", texts.INVALID_TEXT)
     text = text.strip()
     if not text:
-        raise WebInputError(400, "empty_text", "留言内容不能为空")
+        raise WebInputError(400, "empty_text", texts.EMPTY_TEXT)
     if len(text) > max_text_chars:
-        raise WebInputError(413, "text_too_long", f"留言内容不能超过 {max_text_chars} 个字")
+        raise WebInputError(413, "text_too_long", texts.too_long("留言内容", max_text_chars))
     name = _optional_str(payload, "name", 50, "姓名")
     phone_raw = _optional_str(payload, "phone", 20, "电话")
     phone = _phone(phone_raw) if phone_raw else None
     client_id = payload.get("client_message_id")
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
-        raise WebInputError(400, "invalid_client_message_id", "client_message_id 格式不正确")
+        raise WebInputError(400, "invalid_client_message_id", texts.INVALID_CLIENT_MESSAGE_ID)
     # A client-chosen id makes a retried POST idempotent; otherwise every POST is new.
     native_id = f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex
     return InboundMessage(

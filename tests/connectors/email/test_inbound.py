@@ -229,7 +229,7 @@ async def test_client_hanging_up_during_publish_does_not_cut_it(start_mailbox, i
 
 
 async def test_byte_budget_lets_small_mails_overlap_and_big_ones_take_turns():
-    from connectors.email.handler import ByteBudget
+    from connectors.email.inbound import ByteBudget
 
     budget = ByteBudget(100)
     order: list[str] = []

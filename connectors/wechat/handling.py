@@ -1,4 +1,4 @@
-"""The WeChat connector: from a verified callback to a stored message and one answer.
+"""How one WeChat callback is handled: from a verified message to a stored one and one answer.
 
 WeChat waits 5 s for the answer to a callback, then delivers the same message again (three
 deliveries in all).  The flow, per message:

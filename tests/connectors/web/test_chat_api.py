@@ -76,23 +76,41 @@ async def test_a_retried_post_with_the_same_client_id_is_stored_once(client):
     assert count == 1
 
 
+async def _sse_block(events) -> list[str]:
+    """The lines of the next server-sent-events block (any of the spec's line endings)."""
+    lines = []
+    while True:
+        line = (await events.content.readline()).decode().rstrip("\r\n")
+        if not line:
+            return lines
+        lines.append(line)
+
+
 async def test_live_reply_over_server_sent_events(client):
     session_id = sid()
     events = await client.get(f"/api/v1/web/sessions/{session_id}/events")
     assert events.status == 200 and events.headers["Content-Type"].startswith("text/event-stream")
-    await events.content.readuntil(b"\n\n")  # the connected comment
+    assert ": connected" in await _sse_block(events)  # subscribed before the stream opened
     await client.post("/api/v1/web/messages", json={"session_id": session_id, "text": "暖气不热，怎么办"})
 
     async def next_event():
         while True:
-            block = (await events.content.readuntil(b"\n\n")).decode()
-            if block.startswith("event:"):
+            block = await _sse_block(events)
+            if block and block[0].startswith("event:"):
                 return block
 
     block = await asyncio.wait_for(next_event(), 10)
-    data = json.loads(block.split("data: ", 1)[1])
+    assert block[0] == "event: message"
+    data = json.loads(block[1].removeprefix("data: "))
     assert data["author"] == "bot" and data["ticket_no"] in data["text"]
     events.close()
+
+
+async def test_events_of_a_malformed_session_id_are_a_json_400(client):
+    resp = await client.get("/api/v1/web/sessions/bad!id/events")
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_session_id"
+    resp = await client.get(f"/api/v1/web/sessions/{sid()}/messages?after=x")
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_after"
 
 
 @pytest.mark.parametrize("kwargs,status,code", [

@@ -27,7 +27,7 @@ from connectors.email.settings import EmailSettings
 from connectors.storage import AttachmentRejected, AttachmentStore
 
 if TYPE_CHECKING:  # pragma: no cover
-    from connectors.email.connector import EmailConnector
+    from connectors.email.replies import EmailConnector
 
 log = logging.getLogger(__name__)
 

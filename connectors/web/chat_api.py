@@ -1,0 +1,88 @@
+"""The web chat's HTTP API: post a message, read the conversation, follow it live (SSE).
+
+Errors are JSON ``{"error": {"code", "message"}}`` with the HTTP status (400, 413, 415, 429,
+503), answered here: the channel does not rely on the gateway's error middleware.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from connectors.base import ChannelContext, IntakeUnavailable
+from connectors.web import texts
+from connectors.web.inbound import SESSION_ID_RE, WebInputError, parse_chat_message, read_json_body
+from connectors.web.outbound import conversation_json
+from connectors.web.settings import WebChatSettings
+
+CHANNEL = "web"
+MESSAGES_PATH = "/api/v1/web/messages"
+CONVERSATION_PATH = "/api/v1/web/sessions/{session_id}/messages"
+EVENTS_PATH = "/api/v1/web/sessions/{session_id}/events"
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return _json({"error": {"code": code, "message": message}}, status=status)
+
+
+def _session_id(request: web.Request) -> str:
+    sid = request.match_info["session_id"]
+    if not SESSION_ID_RE.match(sid):
+        raise WebInputError(400, "invalid_session_id", texts.INVALID_SESSION_ID_IN_PATH)
+    return sid
+
+
+class WebChatApi:
+    def __init__(self, settings: WebChatSettings, context: ChannelContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(MESSAGES_PATH, self.post_message),
+            web.get(CONVERSATION_PATH, self.list_messages),
+            web.get(EVENTS_PATH, self.session_events),
+        ]
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        ctx = self.context
+        try:
+            payload = await read_json_body(request, max_bytes=self.settings.max_json_bytes)
+            msg = parse_chat_message(payload, max_text_chars=self.settings.max_text_chars)
+        except WebInputError as exc:
+            ctx.count_rejected(CHANNEL, exc.code)
+            return error_response(exc.status, exc.code, exc.message)
+        try:
+            if not await ctx.allow_request(request, "web-msg", self.settings.rate_limit_per_minute):
+                return error_response(429, "rate_limited", texts.RATE_LIMITED)
+            await ctx.publish(msg)
+        except (IntakeUnavailable, RedisError, OSError):
+            ctx.count_rejected(CHANNEL, "unavailable")
+            return error_response(503, "intake_unavailable", texts.INTAKE_UNAVAILABLE)
+        ctx.count_accepted(CHANNEL)
+        return _json({"message_id": msg.native_id}, status=202)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        try:
+            sid = _session_id(request)
+            try:
+                after = int(request.query.get("after", "0"))
+            except ValueError:
+                raise WebInputError(400, "invalid_after", texts.INVALID_AFTER) from None
+        except WebInputError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        entries = await self.context.read_conversation(CHANNEL, sid, after)
+        return _json(conversation_json(entries))
+
+    async def session_events(self, request: web.Request) -> web.StreamResponse:
+        try:
+            sid = _session_id(request)
+        except WebInputError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return await self.context.live_events(request, self.context.session_topic(sid))
