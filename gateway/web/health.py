@@ -28,7 +28,7 @@ async def _check(coro, timeout: float = 3.0) -> dict:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     nlu = app.get(NLU)
     checks = {
         "database": _check(ping(app[ENGINE])),
@@ -46,7 +46,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     m = app[METRICS]
     try:
         m.backlog.set((await app[STREAM].backlog())["pending"])

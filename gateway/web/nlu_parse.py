@@ -14,7 +14,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/nlu/parse")
 async def parse(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     payload = await read_json(request)
     if not isinstance(payload, dict) or set(payload) - {"text"}:
         raise ApiError(400, "invalid_body", "请求体只能包含 text 字段")

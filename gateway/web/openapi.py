@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from gateway.web.audiences import all_routes
 from gateway.web.auth import roles_of
 from gateway.web.json_io import json_response
 
@@ -300,7 +301,7 @@ def _documented_path(path: str) -> bool:
 
 def build_document(app: web.Application) -> dict[str, Any]:
     handlers: dict[tuple[str, str], Any] = {}
-    for route in app.router.routes():
+    for route in all_routes(app):
         info = route.resource.canonical if route.resource is not None else ""
         if route.method in ("HEAD", "OPTIONS", "*") or not _documented_path(info):
             continue
@@ -389,7 +390,7 @@ async def _build_on_startup(app: web.Application) -> None:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    response = json_response(document(request.app))
+    response = json_response(document(request.config_dict))
     response.headers["Access-Control-Allow-Origin"] = "*"  # a public description, no credentials
     return response
 
@@ -399,7 +400,7 @@ def _schema_text(schema: Any) -> str:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    doc = document(request.app)
+    doc = document(request.config_dict)
     groups: dict[str, list[dict[str, Any]]] = {}
     for path, methods in doc["paths"].items():
         for method, item in methods.items():

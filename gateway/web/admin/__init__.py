@@ -1,8 +1,9 @@
 """Admins train the bot: intents & FAQ answers editor, training with progress, evaluation, safe activation.
 
-Pages under ``/admin/nlu`` (role admin), the same actions as JSON under ``/api/v1/admin/nlu``.
-``setup_nlu_admin(app)`` wires it into the gateway; it must run after the resources ``cleanup_ctx``
-(Redis, DB, NluClient) and the console (sessions, roles) are set up.
+Pages under ``/admin/nlu`` (role admin), the same actions as JSON under ``/api/v1/admin/nlu``; the
+intake pipeline's operations API (``/api/v1/admin/…``); the training suggestions, also at their
+console URLs.  One sub-app (:mod:`gateway.web.audiences`) with the console session; the NLU
+follower runs for the sub-app's lifetime.
 
 Settings (environment): ``HOTLINE_NLU_TRAIN_EPOCHS`` (epochs of DIET and the ResponseSelector for
 admin trainings; default config.yml's 100), ``HOTLINE_NLU_GUARD_MARGIN`` (allowed drop against the
@@ -16,22 +17,27 @@ from aiohttp import web
 
 from gateway.infra.resources import SETTINGS
 from gateway.web import openapi
-from gateway.web.admin import nlu_api, nlu_pages
+from gateway.web.admin import nlu_api, nlu_pages, operations, suggestions
 from gateway.web.admin.nlu_api import P
-from gateway.web.admin.state import STATE, ManagedRasa, NluAdminState, follower_ctx
+from gateway.web.admin.state import STATE, ManagedRasa, NluAdminState, follower
+from gateway.web.audiences import lifespan
+from gateway.web.auth import use_sessions
 from gateway.web.openapi import OPERATIONS, I, Op, S
 
-__all__ = ["ManagedRasa", "setup_nlu_admin"]
+__all__ = ["ManagedRasa", "create_admin_app"]
 
 
-def setup_nlu_admin(app: web.Application) -> None:
-    settings = app[SETTINGS]
+def create_admin_app(root: web.Application) -> web.Application:
+    settings = root[SETTINGS]
+    app = web.Application()
     app[STATE] = NluAdminState(configured_url=settings.rasa_url if settings.nlu_enabled else None,
                                base_timeout=settings.nlu_timeout)
-    app.cleanup_ctx.append(follower_ctx)
-    app.router.add_routes(nlu_api.routes)
-    app.router.add_routes(nlu_pages.routes)
+    use_sessions(app, root)
+    lifespan(app, root, follower)
+    for module in (nlu_api, nlu_pages, suggestions, operations):
+        app.router.add_routes(module.routes)
     _document()
+    return app
 
 
 def _document() -> None:

@@ -9,23 +9,20 @@ from aiohttp import web
 from gateway.infra.resources import NLU, SESSIONS
 from gateway.web.admin import activation, evaluation, jobs
 from gateway.web.admin.state import bump_answers, guard_margin
-from gateway.web.admin.workspace import admin_route, export_single, parse_uploads
+from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
 from gateway.web.auth import actor_of
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response, read_json
 from nlu import training
 from nlu.yaml_io import NluYamlError
 from ticketing.db.models.nlu import NluModel, NluTrainingJob
-from ticketing.nlu_workspace import answers, intents, registry, suggestions
+from ticketing.nlu_workspace import answers, intents, registry
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
 from ticketing.nlu_workspace.intents import IntentSummary
 
 routes = web.RouteTableDef()
 P = "/api/v1/admin/nlu"
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
-
-
-admin_api = admin_route(api=True, on_error=lambda exc: ApiError(exc.status, exc.code, exc.message))
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -69,7 +66,7 @@ def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
 @admin_api
 async def list_intents(request: web.Request) -> web.Response:
     """意图列表（例句数、最后修改）"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await intents.intents_overview(session)
     return json_response({"intents": [intent_dict(i) for i in rows]})
 
@@ -83,12 +80,12 @@ async def create_intent(request: web.Request) -> web.Response:
     if not isinstance(examples, list):
         raise ApiError(400, "invalid_body", "examples 必须是列表")
     actor = actor_of(request).username
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         intent = await intents.create_intent(session, data.get("name"), actor=actor, examples=examples,
                                         answer=data.get("answer"))
         name = intent.name
     if data.get("answer"):
-        await bump_answers(request.app)
+        await bump_answers(request.config_dict)
     return json_response({"name": name}, status=201)
 
 
@@ -97,7 +94,7 @@ async def create_intent(request: web.Request) -> web.Response:
 async def delete_intent(request: web.Request) -> web.Response:
     """删除意图及其全部例句"""
     name = request.query.get("name", "")
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         await intents.delete_intent(session, name, actor=actor_of(request).username)
     return json_response({"deleted": name})
 
@@ -107,7 +104,7 @@ async def delete_intent(request: web.Request) -> web.Response:
 async def list_examples(request: web.Request) -> web.Response:
     """某个意图的例句"""
     name = request.query.get("intent", "")
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await intents.examples_of(session, name)
     return json_response({"intent": name, "examples": [
         {"id": e.id, "text": e.text, "source": e.source, "created_by": e.created_by,
@@ -124,7 +121,7 @@ async def add_examples(request: web.Request) -> web.Response:
         texts = [data["text"]]
     if not isinstance(texts, list):
         raise ApiError(400, "invalid_body", "texts 必须是列表")
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         added = await intents.add_examples(session, str(data.get("intent") or ""), texts, actor=actor_of(request).username)
     return json_response({"added": added, "skipped": len(texts) - added}, status=201)
 
@@ -134,7 +131,7 @@ async def add_examples(request: web.Request) -> web.Response:
 async def edit_example(request: web.Request) -> web.Response:
     """修改一条例句"""
     data = await _body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         row = await intents.update_example(session, int(request.match_info["example_id"]), data.get("text"),
                                       actor=actor_of(request).username)
     return json_response({"id": row.id, "text": row.text})
@@ -144,7 +141,7 @@ async def edit_example(request: web.Request) -> web.Response:
 @admin_api
 async def delete_example(request: web.Request) -> web.Response:
     """删除一条例句"""
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         intent = await intents.delete_example(session, int(request.match_info["example_id"]), actor=actor_of(request).username)
     return json_response({"deleted": int(request.match_info["example_id"]), "intent": intent})
 
@@ -153,7 +150,7 @@ async def delete_example(request: web.Request) -> web.Response:
 @admin_api
 async def list_answers(request: web.Request) -> web.Response:
     """答复文本（按键；修改后立即生效，无需重新训练）"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await answers.answer_rows(session)
     return json_response({"answers": [{"key": a.key, "text": a.text, "updated_at": _iso(a.updated_at),
                                        "updated_by": a.updated_by} for a in rows]})
@@ -164,11 +161,11 @@ async def list_answers(request: web.Request) -> web.Response:
 async def put_answer(request: web.Request) -> web.Response:
     """修改（或新增）一条答复"""
     data = await _body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         row = await answers.set_answer(session, str(data.get("key") or ""), data.get("text"), actor=actor_of(request).username)
         key = row.key
-    await bump_answers(request.app)
-    return json_response({"key": key, "answer": request.app[NLU].answer_for(key)})
+    await bump_answers(request.config_dict)
+    return json_response({"key": key, "answer": request.config_dict[NLU].answer_for(key)})
 
 
 # --------------------------------------------------------------------------- export / import
@@ -177,7 +174,7 @@ async def put_answer(request: web.Request) -> web.Response:
 @admin_api
 async def export(request: web.Request) -> web.Response:
     """导出工作副本为 Rasa NLU YAML"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         text = await export_single(session)
     return web.Response(text=text, content_type="application/x-yaml", charset="utf-8",
                         headers={"Content-Disposition": 'attachment; filename="nlu.yml"'})
@@ -223,37 +220,9 @@ async def import_yaml(request: web.Request) -> web.Response:
         blocks = parse_uploads(files)
     except NluYamlError as exc:
         raise ApiError(400, "invalid_yaml", str(exc), file=exc.source, line=exc.line, reason=exc.reason) from None
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         result = await intents.import_blocks(session, blocks, actor=actor_of(request).username, replace_intents=replace)
     return json_response({"imported": result, "files": [name for name, _ in files]})
-
-
-# --------------------------------------------------------------------------- suggestions
-
-@routes.get(f"{P}/suggestions")
-@admin_api
-async def list_suggestions(request: web.Request) -> web.Response:
-    """坐席更正形成的训练建议"""
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.suggestions(session, status=None if status == "all" else status)
-    return json_response({"suggestions": [
-        {"id": s.id, "field": s.field, "text": s.text, "predicted": s.predicted, "chosen": s.chosen,
-         "intent": suggestions.suggestion_intent(s), "confidence": s.confidence, "operator": s.operator, "status": s.status,
-         "created_at": _iso(s.created_at), "model_version": s.model_version} for s in rows]})
-
-
-@routes.post(f"{P}/suggestions/review")
-@admin_api
-async def review_suggestions(request: web.Request) -> web.Response:
-    """批量采纳（可先修改文本/意图）或驳回训练建议"""
-    data = await _body(request)
-    decisions = data.get("decisions")
-    if not isinstance(decisions, list) or not decisions or not all(isinstance(d, dict) for d in decisions):
-        raise ApiError(400, "invalid_body", "decisions 必须是非空列表：[{id, action, text?, intent?}]")
-    async with request.app[SESSIONS]() as session, session.begin():
-        result = await suggestions.review_suggestions(session, decisions, actor=actor_of(request).username)
-    return json_response(result)
 
 
 # --------------------------------------------------------------------------- training
@@ -266,7 +235,7 @@ async def train(request: web.Request) -> web.Response:
     epochs = data.get("epochs")
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= 500):
         raise ApiError(400, "invalid_epochs", "epochs 须为 1–500 的整数")
-    job_id = await jobs.start_training(request.app, actor_of(request).username, epochs)
+    job_id = await jobs.start_training(request.config_dict, actor_of(request).username, epochs)
     return json_response({"job_id": job_id}, status=202)
 
 
@@ -274,11 +243,11 @@ async def train(request: web.Request) -> web.Response:
 @admin_api
 async def list_jobs(request: web.Request) -> web.Response:
     """训练任务列表"""
-    await jobs.reap_orphans(request.app)
-    async with request.app[SESSIONS]() as session:
+    await jobs.reap_orphans(request.config_dict)
+    async with request.config_dict[SESSIONS]() as session:
         rows = await nlu_workspace_jobs.jobs(session)
     return json_response({"jobs": [job_dict(j, log=False) for j in rows],
-                          "running": await jobs.running_job_id(request.app),
+                          "running": await jobs.running_job_id(request.config_dict),
                           "epochs_setting": training.epochs_setting()})
 
 
@@ -286,7 +255,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 @admin_api
 async def get_job(request: web.Request) -> web.Response:
     """训练任务的进度、日志和失败原因"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, int(request.match_info["job_id"]))
         model = await session.get(NluModel, job.model_id) if job.model_id else None
     out = job_dict(job)
@@ -299,11 +268,11 @@ async def get_job(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     """取消正在运行的训练"""
     job_id = int(request.match_info["job_id"])
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, job_id)
     if job.status != "running":
         raise ApiError(409, "not_running", "该训练任务已结束")
-    await jobs.cancel(request.app, job_id)
+    await jobs.cancel(request.config_dict, job_id)
     return json_response({"job_id": job_id, "cancelling": True}, status=202)
 
 
@@ -313,7 +282,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 @admin_api
 async def list_models(request: web.Request) -> web.Response:
     """模型登记表"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await registry.models(session)
     return json_response({"models": [model_dict(m) for m in rows], "margin_points": guard_margin()})
 
@@ -322,7 +291,7 @@ async def list_models(request: web.Request) -> web.Response:
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
     """模型的评估结果（与当前模型对照）和启用检查"""
-    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    row, active = await activation.load(request.config_dict, int(request.match_info["version"]))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
                           "check": activation.check(row, active)})
@@ -336,6 +305,6 @@ async def activate(request: web.Request) -> web.Response:
     reason = data.get("override_reason")
     if reason is not None and not isinstance(reason, str):
         raise ApiError(400, "invalid_body", "override_reason 必须是文本")
-    result = await activation.activate(request.app, int(request.match_info["version"]),
+    result = await activation.activate(request.config_dict, int(request.match_info["version"]),
                                        actor=actor_of(request).username, override_reason=reason)
     return json_response(result)

@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 def _check_token(request: web.Request) -> None:
-    token = request.app[SETTINGS].admin_token
+    token = request.config_dict[SETTINGS].admin_token
     if not token:
         raise ApiError(403, "admin_disabled", "未配置管理员令牌（HOTLINE_ADMIN_TOKEN），管理接口已关闭")
     given = request.headers.get("Authorization", "")
@@ -45,7 +45,7 @@ def admin_only(handler: Handler) -> Handler:
 @routes.get("/api/v1/admin/dead-letters")
 @admin_only
 async def list_dead_letters(request: web.Request) -> web.Response:
-    letters = await request.app[STREAM].dead_letters(count=int(request.query.get("limit", "100")))
+    letters = await request.config_dict[STREAM].dead_letters(count=int(request.query.get("limit", "100")))
     return json_response({"dead_letters": [
         {"id": d.entry_id, "original_id": d.original_id, "error": d.error, "deliveries": d.deliveries,
          "failed_at": d.failed_at, "message": d.payload}
@@ -56,7 +56,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/dead-letters/{entry_id}/replay")
 @admin_only
 async def replay_dead_letter(request: web.Request) -> web.Response:
-    new_id = await request.app[STREAM].replay(request.match_info["entry_id"])
+    new_id = await request.config_dict[STREAM].replay(request.match_info["entry_id"])
     if new_id is None:
         raise ApiError(404, "not_found", "没有这条死信")
     return json_response({"replayed_as": new_id}, status=202)
@@ -65,13 +65,13 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/intake")
 @admin_only
 async def intake_status(request: web.Request) -> web.Response:
-    return json_response(await request.app[STREAM].backlog())
+    return json_response(await request.config_dict[STREAM].backlog())
 
 
 def _feed_poller(request: web.Request):
     from gateway.channels.wiring import FEED_POLLER
 
-    poller = request.app.get(FEED_POLLER)
+    poller = request.config_dict.get(FEED_POLLER)
     if poller is None:
         raise ApiError(404, "feed_disabled", "未配置全国一体化在线政务服务平台接口（NATIONAL_FEED_URL）")
     return poller

@@ -19,7 +19,7 @@ NOT_FOUND = "未找到该工单，请核对工单号和手机号后四位"
 
 @routes.get("/api/v1/tickets/{ticket_no}")
 async def ticket_progress(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     limiter = RateLimiter(app[REDIS], app[KEYS])
     # Counted before validation so guessing costs the same whatever is guessed.
     if not await limiter.allow("progress", client_address(request), 10):

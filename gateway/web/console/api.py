@@ -43,9 +43,7 @@ from ticketing.accounts.roles import CONSOLE_ROLES
 from ticketing.accounts.users import AccountError
 from ticketing.db.models.accounts import User
 from ticketing.db.models.base import utcnow
-from ticketing.db.models.nlu import TrainingSuggestion
 from ticketing.errors import ConsoleError
-from ticketing.nlu_workspace import suggestions
 from ticketing.supervision import shifts
 from ticketing.supervision import stats as supervision_stats
 from ticketing.tickets import dispatching, queue
@@ -113,7 +111,7 @@ async def get_csrf(request: web.Request) -> web.Response:
 @public
 async def login(request: web.Request) -> web.Response:
     await check_csrf(request)
-    app = request.app
+    app = request.config_dict
     ip = client_address(request)
     if not await RateLimiter(app[REDIS], app[KEYS]).allow("console-login", ip, LOGIN_ATTEMPTS_PER_MINUTE):
         raise ApiError(429, "rate_limited", "登录尝试过于频繁，请稍后再试")
@@ -127,7 +125,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def login_user(request: web.Request, username: str, password: str) -> User:
     """Shared by the API and the login page; raises ApiError with the Chinese reason."""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         result = await accounts_users.authenticate(session, username, password, ip=client_address(request))
         await session.commit()
     if result.error == "locked":
@@ -152,7 +150,7 @@ async def logout(request: web.Request) -> web.Response:
 @api(*ANY_ROLE)
 async def me(request: web.Request) -> web.Response:
     user = await current_user(request)
-    shift = shifts.shift_status(request.app[DIRECTORY])
+    shift = shifts.shift_status(request.config_dict[DIRECTORY])
     return json_response({"user": user_dict(user), "shift": {
         "on_duty": shift.on_duty, "start": shift.start, "end": shift.end,
         "next_start": shift.next_start.isoformat() if shift.next_start else None}})
@@ -167,7 +165,7 @@ async def my_shift(request: web.Request) -> web.Response:
 
 
 async def set_shift(request: web.Request, username: str, on_shift: bool) -> User:
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         user = await accounts_users.user_by_name(session, username)
         if user is None or user.role not in CONSOLE_ROLES:
             raise ConsoleError(404, "unknown_operator", f"没有坐席 {username}")
@@ -178,7 +176,7 @@ async def set_shift(request: web.Request, username: str, on_shift: bool) -> User
 @routes.get(f"{P}/directory")
 @api(*ANY_ROLE)
 async def directory(request: web.Request) -> web.Response:
-    d = request.app[DIRECTORY]
+    d = request.config_dict[DIRECTORY]
     return json_response({
         "departments": [{"code": x.code, "name": x.name} for x in d.departments],
         "regions": [{"code": x.code, "name": x.name, "role": x.role} for x in d.regions],
@@ -193,10 +191,10 @@ async def directory(request: web.Request) -> web.Response:
 @routes.get(f"{P}/tickets")
 @api(*OPERATORS)
 async def list_tickets(request: web.Request) -> web.Response:
-    flt, limit, offset = queue_filter(request.query, request.app[DIRECTORY])
-    async with request.app[SESSIONS]() as session:
+    flt, limit, offset = queue_filter(request.query, request.config_dict[DIRECTORY])
+    async with request.config_dict[SESSIONS]() as session:
         page = await queue.queue(session, flt, limit=limit, offset=offset)
-    labels = Labels(request.app[DIRECTORY])
+    labels = Labels(request.config_dict[DIRECTORY])
     now = utcnow()
     return json_response({"tickets": [summary(t, labels, now=now) for t in page.tickets], "total": page.total,
                           "limit": page.limit, "offset": page.offset, "search": page.searching})
@@ -205,7 +203,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 @routes.get(f"{P}/queue/counts")
 @api(*OPERATORS)
 async def counts(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         return json_response(await queue.queue_counts(session))
 
 
@@ -216,32 +214,32 @@ async def create_ticket(request: web.Request) -> web.Response:
         data = await intake_from_multipart(request)
     else:
         data = intake_from_json(await body(request))
-    ticket = await actions.intake(request.app, actor_of(request), data)
-    return json_response({"ticket": summary(ticket, Labels(request.app[DIRECTORY]))}, status=201)
+    ticket = await actions.intake(request.config_dict, actor_of(request), data)
+    return json_response({"ticket": summary(ticket, Labels(request.config_dict[DIRECTORY]))}, status=201)
 
 
 @routes.get(P + "/tickets/{number}")
 @api(*OPERATORS)
 async def get_ticket(request: web.Request) -> web.Response:
-    return json_response({"ticket": await actions.ticket_view(request.app, actor_of(request), _number(request))})
+    return json_response({"ticket": await actions.ticket_view(request.config_dict, actor_of(request), _number(request))})
 
 
 async def _ticket_response(request: web.Request, **extra: Any) -> web.Response:
-    view = await actions.ticket_view(request.app, actor_of(request), _number(request))
+    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request))
     return json_response({"ticket": view, **extra})
 
 
 @routes.post(P + "/tickets/{number}/claim")
 @api(*OPERATORS)
 async def claim(request: web.Request) -> web.Response:
-    await actions.claim(request.app, actor_of(request), _number(request))
+    await actions.claim(request.config_dict, actor_of(request), _number(request))
     return await _ticket_response(request)
 
 
 @routes.post(P + "/tickets/{number}/release")
 @api(*OPERATORS)
 async def release(request: web.Request) -> web.Response:
-    await actions.release(request.app, actor_of(request), _number(request))
+    await actions.release(request.config_dict, actor_of(request), _number(request))
     return await _ticket_response(request)
 
 
@@ -252,21 +250,21 @@ async def assign(request: web.Request) -> web.Response:
     to = payload.get("username")
     if to is not None and not isinstance(to, str):
         raise ApiError(400, "invalid_username", "username 必须是文本或 null")
-    await actions.assign(request.app, actor_of(request), _number(request), to or None)
+    await actions.assign(request.config_dict, actor_of(request), _number(request), to or None)
     return await _ticket_response(request)
 
 
 @routes.post(P + "/tickets/{number}/reveal")
 @api(*OPERATORS)
 async def reveal(request: web.Request) -> web.Response:
-    return json_response({"contact": await actions.reveal(request.app, actor_of(request), _number(request))})
+    return json_response({"contact": await actions.reveal(request.config_dict, actor_of(request), _number(request))})
 
 
 @routes.post(P + "/tickets/{number}/classification")
 @api(*OPERATORS)
 async def classification(request: web.Request) -> web.Response:
     payload = await body(request)
-    await actions.classify(request.app, actor_of(request), _number(request), payload)
+    await actions.classify(request.config_dict, actor_of(request), _number(request), payload)
     return await _ticket_response(request)
 
 
@@ -274,7 +272,7 @@ async def classification(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def reply(request: web.Request) -> web.Response:
     payload = await body(request)
-    entry = await actions.reply(request.app, actor_of(request), _number(request), payload.get("text"),
+    entry = await actions.reply(request.config_dict, actor_of(request), _number(request), payload.get("text"),
                                 mark_answered=bool(payload.get("mark_answered")))
     return await _ticket_response(request, delivery={"entry_id": entry.id, "status": entry.delivery_status,
                                                      "detail": entry.delivery_detail})
@@ -283,7 +281,7 @@ async def reply(request: web.Request) -> web.Response:
 @routes.post(P + "/tickets/{number}/entries/{entry_id:\\d+}/retry")
 @api(*OPERATORS)
 async def retry(request: web.Request) -> web.Response:
-    entry = await actions.retry_delivery(request.app, actor_of(request), _number(request),
+    entry = await actions.retry_delivery(request.config_dict, actor_of(request), _number(request),
                                          int(request.match_info["entry_id"]))
     return json_response({"delivery": {"entry_id": entry.id, "status": entry.delivery_status,
                                        "detail": entry.delivery_detail}})
@@ -293,7 +291,7 @@ async def retry(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def add_note(request: web.Request) -> web.Response:
     payload = await body(request)
-    entry = await actions.note(request.app, actor_of(request), _number(request), payload.get("text"))
+    entry = await actions.note(request.config_dict, actor_of(request), _number(request), payload.get("text"))
     return await _ticket_response(request, note_id=entry.id)
 
 
@@ -301,7 +299,7 @@ async def add_note(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def merge(request: web.Request) -> web.Response:
     payload = await body(request)
-    await actions.merge(request.app, actor_of(request), _number(request), payload.get("into"))
+    await actions.merge(request.config_dict, actor_of(request), _number(request), payload.get("into"))
     return await _ticket_response(request)
 
 
@@ -310,7 +308,7 @@ def _lifecycle(action: str):
     async def handler(request: web.Request) -> web.Response:
         payload = await body(request)
         note = payload.get("note") or payload.get("reason")
-        await actions.lifecycle(request.app, actor_of(request), _number(request), action,
+        await actions.lifecycle(request.config_dict, actor_of(request), _number(request), action,
                                 note if isinstance(note, str) else None)
         return await _ticket_response(request)
 
@@ -326,7 +324,7 @@ for _action in ("answer", "close", "reopen"):
 @api(*OPERATORS)
 async def dispatch(request: web.Request) -> web.Response:
     payload = await body(request)
-    row = await actions.dispatch(request.app, actor_of(request), _number(request),
+    row = await actions.dispatch(request.config_dict, actor_of(request), _number(request),
                                  target_kind=payload.get("target_kind"), target=payload.get("target"),
                                  note_text=payload.get("note"))
     return await _ticket_response(request, dispatch={"target_kind": row.target_kind, "target": row.target,
@@ -351,16 +349,16 @@ def faq_answers(app: web.Application) -> dict[str, str]:
 @routes.get(f"{P}/canned-replies")
 @api(*OPERATORS)
 async def list_canned(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await canned_replies.canned_replies(session, actor_of(request))
-    return json_response({"canned_replies": canned_list(rows, faq_answers(request.app))})
+    return json_response({"canned_replies": canned_list(rows, faq_answers(request.config_dict))})
 
 
 @routes.post(f"{P}/canned-replies")
 @api(*OPERATORS)
 async def add_canned(request: web.Request) -> web.Response:
     payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         row = await canned_replies.add_canned_reply(session, actor_of(request), payload.get("title"), payload.get("text"),
                                         shared=bool(payload.get("shared")))
     return json_response({"id": row.id, "title": row.title, "text": row.text,
@@ -370,7 +368,7 @@ async def add_canned(request: web.Request) -> web.Response:
 @routes.delete(P + "/canned-replies/{reply_id:\\d+}")
 @api(*OPERATORS)
 async def delete_canned(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
     return json_response({"ok": True})
 
@@ -389,7 +387,7 @@ def _days(request: web.Request) -> int:
 async def stats(request: web.Request) -> web.Response:
     days = _days(request)
     since = utcnow() - timedelta(days=days)
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await supervision_stats.operator_stats(session, since=since)
         queue_now = await queue.queue_counts(session)
     return json_response({"days": days, "since": since.isoformat(), "operators": [r.to_dict() for r in rows],
@@ -399,7 +397,7 @@ async def stats(request: web.Request) -> web.Response:
 @routes.get(f"{P}/operators")
 @api(*SUPERVISORS)
 async def operators(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         users = await accounts_users.list_users(session, roles=tuple(CONSOLE_ROLES))
     return json_response({"operators": [user_dict(u) for u in users]})
 
@@ -415,7 +413,7 @@ async def operator_shift(request: web.Request) -> web.Response:
 @routes.get(f"{P}/auto-assign")
 @api(*SUPERVISORS)
 async def get_auto_assign(request: web.Request) -> web.Response:
-    return json_response({"enabled": await auto_assign_enabled(request.app)})
+    return json_response({"enabled": await auto_assign_enabled(request.config_dict)})
 
 
 @routes.post(f"{P}/auto-assign")
@@ -423,15 +421,15 @@ async def get_auto_assign(request: web.Request) -> web.Response:
 async def post_auto_assign(request: web.Request) -> web.Response:
     payload = await body(request)
     enabled = bool(payload.get("enabled"))
-    await set_auto_assign(request.app, enabled)
-    assigned = await assign_backlog(request.app) if enabled else 0
+    await set_auto_assign(request.config_dict, enabled)
+    assigned = await assign_backlog(request.config_dict) if enabled else 0
     return json_response({"enabled": enabled, "assigned_now": assigned})
 
 
 @routes.get(f"{P}/audit")
 @api(*SUPERVISORS)
 async def audit_log(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await audit.audit_entries(session, action=request.query.get("action") or None,
                                             actor=request.query.get("actor") or None)
     return json_response({"audit": [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action,
@@ -444,7 +442,7 @@ async def audit_log(request: web.Request) -> web.Response:
 @routes.get(f"{P}/users")
 @api(*ADMINS)
 async def list_users(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         users = await accounts_users.list_users(session)
     return json_response({"users": [user_dict(u) for u in users]})
 
@@ -453,7 +451,7 @@ async def list_users(request: web.Request) -> web.Response:
 @api(*ADMINS)
 async def add_user(request: web.Request) -> web.Response:
     payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         user = await accounts_users.create_user(session, str(payload.get("username") or ""),
                                           role=str(payload.get("role") or ""),
                                           password=payload.get("password") or "",
@@ -469,35 +467,9 @@ async def update_user(request: web.Request) -> web.Response:
     allowed = {"role", "display_name", "active", "password", "unlock"}
     if set(payload) - allowed:
         raise ApiError(400, "unknown_field", f"不支持的字段：{', '.join(sorted(set(payload) - allowed))}")
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         user = await accounts_users.user_by_name(session, request.match_info["username"])
         if user is None:
             raise ApiError(404, "not_found", "没有这个账号")
         await accounts_users.update_user(session, user, actor=user_of(request).username, **payload)
     return json_response({"user": user_dict(user)})
-
-
-def suggestion_dict(s: TrainingSuggestion) -> dict[str, Any]:
-    return {"id": s.id, "ticket_id": s.ticket_id, "field": s.field, "text": s.text, "predicted": s.predicted,
-            "chosen": s.chosen, "confidence": s.confidence, "model_version": s.model_version,
-            "operator": s.operator, "status": s.status, "created_at": s.created_at.isoformat()}
-
-
-@routes.get(f"{P}/training-suggestions")
-@api(*ADMINS)
-async def list_suggestions(request: web.Request) -> web.Response:
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.training_suggestions(session, status=None if status == "all" else status)
-    return json_response({"training_suggestions": [suggestion_dict(s) for s in rows]})
-
-
-@routes.post(P + "/training-suggestions/{suggestion_id:\\d+}")
-@api(*ADMINS)
-async def review_suggestion(request: web.Request) -> web.Response:
-    payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        row = await suggestions.review_suggestion(session, int(request.match_info["suggestion_id"]), actor_of(request),
-                                         str(payload.get("status") or ""))
-    return json_response({"training_suggestion": suggestion_dict(row)})
-

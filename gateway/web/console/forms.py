@@ -127,7 +127,7 @@ async def intake_from_multipart(request: web.Request, *, nlu_text: bool = True) 
         prediction = {"department": form.get("nlu_department") or None, "region": form.get("nlu_region") or None,
                       "request_type": form.get("nlu_request_type") or None, "model": form.get("nlu_model") or None,
                       "intent": {"name": None, "confidence": conf}}
-    store = request.app[ATTACHMENTS]
+    store = request.config_dict[ATTACHMENTS]
     saved = []
     for f in files:
         data = f.file.read()

@@ -45,7 +45,6 @@ from ticketing.accounts.users import AccountError
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Attachment
 from ticketing.errors import ConsoleError, IllegalTransition
-from ticketing.nlu_workspace import suggestions
 from ticketing.supervision import stats
 from ticketing.tickets import dispatching, queue
 from ticketing.tickets.lifecycle import STATUS_LABELS
@@ -109,7 +108,7 @@ async def login_submit(request: web.Request) -> web.Response:
     await check_csrf(request)
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    if not await RateLimiter(request.app[REDIS], request.app[KEYS]).allow(
+    if not await RateLimiter(request.config_dict[REDIS], request.config_dict[KEYS]).allow(
             "console-login", client_address(request), LOGIN_ATTEMPTS_PER_MINUTE):
         error = "登录尝试过于频繁，请稍后再试"
     else:
@@ -154,14 +153,14 @@ def _filter_options(directory) -> dict[str, Any]:
 
 
 async def _queue_context(request: web.Request) -> dict[str, Any]:
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     query = request.query
     try:
         flt, limit, offset = queue_filter(query, directory)
     except ApiError as exc:
         await flash(request, exc.message, "error")
         flt, limit, offset = QueueFilter(), 50, 0
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         page = await queue.queue(session, flt, limit=limit, offset=offset)
         counts = await queue.queue_counts(session)
     labels = Labels(directory)
@@ -200,15 +199,15 @@ async def queue_panel(request: web.Request) -> web.Response:
 async def ticket_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     try:
-        view = await actions.ticket_view(request.app, actor, request.match_info["number"])
+        view = await actions.ticket_view(request.config_dict, actor, request.match_info["number"])
     except ConsoleError as exc:
         await flash(request, exc.message, "error")
         raise web.HTTPSeeOther("/console") from None
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     context: dict[str, Any] = {"nav": "queue", "t": view, "options": _filter_options(directory),
                                "targets": dispatching.dispatch_targets(directory)}
-    async with request.app[SESSIONS]() as session:
-        context["canned"] = canned_list(await canned_replies.canned_replies(session, actor), faq_answers(request.app))
+    async with request.config_dict[SESSIONS]() as session:
+        context["canned"] = canned_list(await canned_replies.canned_replies(session, actor), faq_answers(request.config_dict))
         if actor.supervisor:
             context["operators"] = [u for u in await accounts_users.list_users(session, roles=tuple(CONSOLE_ROLES))
                                     if u.active]
@@ -229,7 +228,7 @@ def _back(request: web.Request) -> web.HTTPSeeOther:
 @require_role(*OPERATORS)
 @page_action
 async def claim(request: web.Request) -> web.Response:
-    await actions.claim(request.app, actor_of(request), _number(request))
+    await actions.claim(request.config_dict, actor_of(request), _number(request))
     await flash(request, f"已认领工单 {_number(request)}")
     raise _back(request)
 
@@ -238,7 +237,7 @@ async def claim(request: web.Request) -> web.Response:
 @require_role(*OPERATORS)
 @page_action
 async def release(request: web.Request) -> web.Response:
-    await actions.release(request.app, actor_of(request), _number(request))
+    await actions.release(request.config_dict, actor_of(request), _number(request))
     await flash(request, "已释放，工单回到公共队列")
     raise web.HTTPSeeOther("/console")
 
@@ -249,7 +248,7 @@ async def release(request: web.Request) -> web.Response:
 async def assign(request: web.Request) -> web.Response:
     form = await request.post()
     to = str(form.get("username", "")).strip() or None
-    await actions.assign(request.app, actor_of(request), _number(request), to)
+    await actions.assign(request.config_dict, actor_of(request), _number(request), to)
     await flash(request, f"已改派给 {to}" if to else "已退回公共队列")
     raise _back(request)
 
@@ -259,7 +258,7 @@ async def assign(request: web.Request) -> web.Response:
 async def reveal(request: web.Request) -> web.Response:
     """htmx: replace the masked contact block with the full details (audited)."""
     try:
-        contact = await actions.reveal(request.app, actor_of(request), _number(request))
+        contact = await actions.reveal(request.config_dict, actor_of(request), _number(request))
         error = None
     except ConsoleError as exc:
         contact, error = None, exc.message
@@ -274,7 +273,7 @@ async def classify(request: web.Request) -> web.Response:
     form = await request.post()
     values = {k: str(form.get(k, "")) or None for k in ("department", "region", "request_type")}
     values["urgent"] = form.get("urgent") in ("1", "on", "true")
-    changes = await actions.classify(request.app, actor_of(request), _number(request), values)
+    changes = await actions.classify(request.config_dict, actor_of(request), _number(request), values)
     await flash(request, "已更正分类，更正已记入训练建议" if changes else "已确认分类")
     raise _back(request)
 
@@ -284,7 +283,7 @@ async def classify(request: web.Request) -> web.Response:
 @page_action
 async def reply(request: web.Request) -> web.Response:
     form = await request.post()
-    entry = await actions.reply(request.app, actor_of(request), _number(request), str(form.get("text", "")),
+    entry = await actions.reply(request.config_dict, actor_of(request), _number(request), str(form.get("text", "")),
                                 mark_answered=form.get("mark_answered") in ("1", "on"))
     if entry.delivery_status == "sent":
         await flash(request, "答复已发送")
@@ -297,7 +296,7 @@ async def reply(request: web.Request) -> web.Response:
 @require_role(*OPERATORS)
 @page_action
 async def retry(request: web.Request) -> web.Response:
-    entry = await actions.retry_delivery(request.app, actor_of(request), _number(request),
+    entry = await actions.retry_delivery(request.config_dict, actor_of(request), _number(request),
                                          int(request.match_info["entry_id"]))
     sent = entry.delivery_status == "sent"
     await flash(request, "答复已发送" if sent else f"仍未发出：{entry.delivery_detail or ''}",
@@ -310,7 +309,7 @@ async def retry(request: web.Request) -> web.Response:
 @page_action
 async def note(request: web.Request) -> web.Response:
     form = await request.post()
-    await actions.note(request.app, actor_of(request), _number(request), str(form.get("text", "")))
+    await actions.note(request.config_dict, actor_of(request), _number(request), str(form.get("text", "")))
     await flash(request, "已添加内部备注")
     raise _back(request)
 
@@ -321,7 +320,7 @@ async def note(request: web.Request) -> web.Response:
 async def merge(request: web.Request) -> web.Response:
     form = await request.post()
     into = str(form.get("into", "")).strip().upper()
-    await actions.merge(request.app, actor_of(request), _number(request), into)
+    await actions.merge(request.config_dict, actor_of(request), _number(request), into)
     await flash(request, f"已合并到工单 {into}")
     raise web.HTTPSeeOther(f"/console/tickets/{into}")
 
@@ -332,7 +331,7 @@ async def merge(request: web.Request) -> web.Response:
 async def dispatch(request: web.Request) -> web.Response:
     form = await request.post()
     kind, _, code = str(form.get("target", "")).partition(":")
-    row = await actions.dispatch(request.app, actor_of(request), _number(request), target_kind=kind, target=code,
+    row = await actions.dispatch(request.config_dict, actor_of(request), _number(request), target_kind=kind, target=code,
                                  note_text=str(form.get("note", "")))
     await flash(request, f"已转办，办理时限至 {local(row.deadline)}" if row.deadline else "已转办")
     raise _back(request)
@@ -343,7 +342,7 @@ def _lifecycle_page(action: str, message: str):
     @page_action
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()
-        await actions.lifecycle(request.app, actor_of(request), _number(request), action,
+        await actions.lifecycle(request.config_dict, actor_of(request), _number(request), action,
                                 str(form.get("note", "")).strip() or None)
         await flash(request, message)
         raise _back(request)
@@ -360,11 +359,11 @@ routes.post("/console/tickets/{number}/reopen")(_lifecycle_page("reopen", "工�
 @routes.get("/console/attachments/{attachment_id:\\d+}")
 @require_role(*OPERATORS)
 async def attachment(request: web.Request) -> web.StreamResponse:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         att = await session.get(Attachment, int(request.match_info["attachment_id"]))
     if att is None:
         raise web.HTTPNotFound(text="附件不存在")
-    path = request.app[ATTACHMENTS].path_of(att.storage_key)
+    path = request.config_dict[ATTACHMENTS].path_of(att.storage_key)
     if not path.exists():
         raise web.HTTPNotFound(text="附件文件已不存在")
     safe_types = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
@@ -383,7 +382,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 @require_role(*OPERATORS)
 async def intake_page(request: web.Request) -> web.Response:
     return await render(request, "console/intake.html", {"nav": "intake",
-                                                          "options": _filter_options(request.app[DIRECTORY])})
+                                                          "options": _filter_options(request.config_dict[DIRECTORY])})
 
 
 @routes.post("/console/intake")
@@ -391,7 +390,7 @@ async def intake_page(request: web.Request) -> web.Response:
 @page_action
 async def intake_submit(request: web.Request) -> web.Response:
     data = await intake_from_multipart(request)
-    ticket = await actions.intake(request.app, actor_of(request), data)
+    ticket = await actions.intake(request.config_dict, actor_of(request), data)
     await flash(request, f"已录入工单 {ticket.number}")
     raise web.HTTPSeeOther(f"/console/tickets/{ticket.number}")
 
@@ -402,10 +401,10 @@ async def intake_suggest(request: web.Request) -> web.Response:
     """htmx, as the operator types: what the NLU makes of the text (same client as
     ``POST /api/v1/nlu/parse``)."""
     form = await request.post()
-    text = str(form.get("text", "")).strip()[: request.app[SETTINGS].max_text_chars]
+    text = str(form.get("text", "")).strip()[: request.config_dict[SETTINGS].max_text_chars]
     result = None
     if len(text) >= 4:
-        nlu = request.app.get(NLU)
+        nlu = request.config_dict.get(NLU)
         if nlu is not None:
             result = (await nlu.parse(text)).to_dict()
     return await render(request, "console/_suggest.html", {"r": result, "text": text})
@@ -416,10 +415,10 @@ async def intake_suggest(request: web.Request) -> web.Response:
 @routes.get("/console/canned")
 @require_role(*OPERATORS)
 async def canned_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await canned_replies.canned_replies(session, actor_of(request))
     return await render(request, "console/canned.html", {"nav": "canned",
-                                                          "canned": canned_list(rows, faq_answers(request.app))})
+                                                          "canned": canned_list(rows, faq_answers(request.config_dict))})
 
 
 @routes.post("/console/canned")
@@ -427,7 +426,7 @@ async def canned_page(request: web.Request) -> web.Response:
 @page_action
 async def canned_add(request: web.Request) -> web.Response:
     form = await request.post()
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         await canned_replies.add_canned_reply(session, actor_of(request), str(form.get("title", "")), str(form.get("text", "")),
                                   shared=form.get("shared") in ("1", "on"))
     await flash(request, "已保存常用语")
@@ -438,7 +437,7 @@ async def canned_add(request: web.Request) -> web.Response:
 @require_role(*OPERATORS)
 @page_action
 async def canned_delete(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
     await flash(request, "已删除常用语")
     raise web.HTTPSeeOther("/console/canned")
@@ -453,12 +452,12 @@ async def supervisor_page(request: web.Request) -> web.Response:
         days = max(1, min(366, int(request.query.get("days", "30"))))
     except ValueError:
         days = 30
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await stats.operator_stats(session, since=utcnow() - timedelta(days=days))
         counts = await queue.queue_counts(session)
     return await render(request, "console/supervisor.html", {
         "nav": "supervisor", "rows": rows, "days": days, "counts": counts, "waiting": waiting,
-        "auto_assign": await auto_assign_enabled(request.app),
+        "auto_assign": await auto_assign_enabled(request.config_dict),
     })
 
 
@@ -468,9 +467,9 @@ async def supervisor_page(request: web.Request) -> web.Response:
 async def supervisor_auto_assign(request: web.Request) -> web.Response:
     form = await request.post()
     enabled = form.get("enabled") == "1"
-    await set_auto_assign(request.app, enabled)
+    await set_auto_assign(request.config_dict, enabled)
     if enabled:
-        n = await assign_backlog(request.app)
+        n = await assign_backlog(request.config_dict)
         await flash(request, f"已开启轮流自动分配，当前已分配 {n} 件待审核工单")
     else:
         await flash(request, "已关闭自动分配")
@@ -490,7 +489,7 @@ async def supervisor_shift(request: web.Request) -> web.Response:
 @routes.get("/console/audit")
 @require_role(*SUPERVISORS)
 async def audit_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await audit.audit_entries(session, action=request.query.get("action") or None,
                                             actor=request.query.get("actor") or None)
     return await render(request, "console/audit.html",
@@ -502,7 +501,7 @@ async def audit_page(request: web.Request) -> web.Response:
 @routes.get("/console/admin/users")
 @require_role(*ADMINS)
 async def users_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         users = await accounts_users.list_users(session)
     return await render(request, "console/admin_users.html", {"nav": "users", "users": users,
                                                                "roles": ROLE_LABELS})
@@ -513,7 +512,7 @@ async def users_page(request: web.Request) -> web.Response:
 @page_action
 async def users_add(request: web.Request) -> web.Response:
     form = await request.post()
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         user = await accounts_users.create_user(session, str(form.get("username", "")), role=str(form.get("role", "")),
                                           password=str(form.get("password", "")),
                                           display_name=str(form.get("display_name", "")) or None,
@@ -536,31 +535,10 @@ async def users_update(request: web.Request) -> web.Response:
         changes["password"] = str(form["password"])
     if form.get("unlock") == "1":
         changes["unlock"] = True
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         user = await accounts_users.user_by_name(session, request.match_info["username"])
         if user is None:
             raise ConsoleError(404, "not_found", "没有这个账号")
         await accounts_users.update_user(session, user, actor=user_of(request).username, **changes)
     await flash(request, f"已更新账号 {user.username}")
     raise web.HTTPSeeOther("/console/admin/users")
-
-
-@routes.get("/console/admin/suggestions")
-@require_role(*ADMINS)
-async def suggestions_page(request: web.Request) -> web.Response:
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.training_suggestions(session, status=None if status == "all" else status)
-    return await render(request, "console/admin_suggestions.html", {"nav": "suggestions", "rows": rows,
-                                                                     "status": status})
-
-
-@routes.post("/console/admin/suggestions/{suggestion_id:\\d+}")
-@require_role(*ADMINS)
-@page_action
-async def suggestions_review(request: web.Request) -> web.Response:
-    form = await request.post()
-    async with request.app[SESSIONS]() as session, session.begin():
-        await suggestions.review_suggestion(session, int(request.match_info["suggestion_id"]), actor_of(request),
-                                   str(form.get("status", "")))
-    raise web.HTTPSeeOther("/console/admin/suggestions")
