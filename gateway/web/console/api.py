@@ -32,7 +32,7 @@ from gateway.web.auth import (
 )
 from gateway.web.console import actions
 from gateway.web.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
-from gateway.web.console.forms import intake_from_json, intake_from_multipart, queue_filter
+from gateway.web.console.forms import audit_filter, intake_from_json, intake_from_multipart, queue_filter, stats_days
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response, read_json
 from gateway.web.present import LOCAL_TZ, Labels, summary
@@ -375,17 +375,10 @@ async def delete_canned(request: web.Request) -> web.Response:
 
 # --------------------------------------------------------------------------- supervisors
 
-def _days(request: web.Request) -> int:
-    try:
-        return max(1, min(366, int(request.query.get("days", "30"))))
-    except ValueError:
-        raise ApiError(400, "invalid_days", "days 必须是 1–366 的整数") from None
-
-
 @routes.get(f"{P}/stats")
 @api(*SUPERVISORS)
 async def stats(request: web.Request) -> web.Response:
-    days = _days(request)
+    days = stats_days(request.query)
     since = utcnow() - timedelta(days=days)
     async with request.config_dict[SESSIONS]() as session:
         rows = await supervision_stats.operator_stats(session, since=since)
@@ -430,8 +423,7 @@ async def post_auto_assign(request: web.Request) -> web.Response:
 @api(*SUPERVISORS)
 async def audit_log(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
-        rows = await audit.audit_entries(session, action=request.query.get("action") or None,
-                                            actor=request.query.get("actor") or None)
+        rows = await audit.audit_entries(session, **audit_filter(request.query))
     return json_response({"audit": [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action,
                                      "ticket_id": r.ticket_id, "target": r.target, "ip": r.ip, "detail": r.detail}
                                     for r in rows]})

@@ -20,6 +20,7 @@ from ticketing.tickets.store import AttachmentInfo
 
 MAX_ATTACHMENTS = 10
 PAGE_SIZE = 50
+DEFAULT_DAYS = 30
 
 
 def _pick(query: Mapping[str, str], key: str, allowed: frozenset[str] | set[str]) -> str | None:
@@ -53,6 +54,19 @@ def queue_filter(query: Mapping[str, str], directory: Directory) -> tuple[QueueF
         q=q,
     )
     return flt, max(1, min(limit, 200)), max(0, offset)
+
+
+def stats_days(query: Mapping[str, str]) -> int:
+    """The supervisor figures' period in days: an integer, clamped to 1–366 (default 30)."""
+    try:
+        return max(1, min(366, int(query.get("days") or DEFAULT_DAYS)))
+    except ValueError:
+        raise ApiError(400, "invalid_days", "days 必须是 1–366 的整数") from None
+
+
+def audit_filter(query: Mapping[str, str]) -> dict[str, str | None]:
+    """The audit log's filters (``audit.audit_entries`` keywords)."""
+    return {"action": query.get("action") or None, "actor": query.get("actor") or None}
 
 
 def _phone(raw: Any) -> str | None:

@@ -32,7 +32,7 @@ from gateway.web.auth import (
 from gateway.web.console import actions
 from gateway.web.console.api import LOGIN_ATTEMPTS_PER_MINUTE, canned_list, faq_answers, login_user, set_shift
 from gateway.web.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
-from gateway.web.console.forms import intake_from_multipart, queue_filter
+from gateway.web.console.forms import DEFAULT_DAYS, audit_filter, intake_from_multipart, queue_filter, stats_days
 from gateway.web.errors import ApiError
 from gateway.web.present import Labels, local, summary, waiting
 from gateway.web.security import check_csrf
@@ -449,9 +449,10 @@ async def canned_delete(request: web.Request) -> web.Response:
 @require_role(*SUPERVISORS)
 async def supervisor_page(request: web.Request) -> web.Response:
     try:
-        days = max(1, min(366, int(request.query.get("days", "30"))))
-    except ValueError:
-        days = 30
+        days = stats_days(request.query)
+    except ApiError as exc:
+        await flash(request, exc.message, "error")
+        days = DEFAULT_DAYS
     async with request.config_dict[SESSIONS]() as session:
         rows = await stats.operator_stats(session, since=utcnow() - timedelta(days=days))
         counts = await queue.queue_counts(session)
@@ -490,8 +491,7 @@ async def supervisor_shift(request: web.Request) -> web.Response:
 @require_role(*SUPERVISORS)
 async def audit_page(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
-        rows = await audit.audit_entries(session, action=request.query.get("action") or None,
-                                            actor=request.query.get("actor") or None)
+        rows = await audit.audit_entries(session, **audit_filter(request.query))
     return await render(request, "console/audit.html",
                         {"nav": "audit", "rows": rows, "audit_labels": AUDIT_LABELS})
 
