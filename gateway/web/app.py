@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.infra.resources import SETTINGS
 from gateway.web import audiences, health, nlu_parse
 from gateway.web.admin import create_admin_app
+from gateway.web.channel_docs import CHANNEL_OPERATIONS
 from gateway.web.citizen import chat_api, create_citizen_app
 from gateway.web.console import create_console_app
 from gateway.web.errors import json_errors
@@ -36,4 +37,4 @@ def setup_web(app: web.Application) -> None:
     audiences.mount(app, audiences.CITIZEN, create_citizen_app())
     audiences.mount(app, audiences.CONSOLE, create_console_app(app))
     audiences.mount(app, audiences.ADMIN, create_admin_app(app))
-    setup_openapi(app)
+    setup_openapi(app, CHANNEL_OPERATIONS)

@@ -10,16 +10,19 @@ audience is the admin, and accepting needs the seeded working copy like every NL
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from gateway.infra.resources import SESSIONS
+from gateway.web.admin.models import ConsoleSuggestionReview, SuggestionReview
 from gateway.web.admin.workspace import admin_api, admin_page
 from gateway.web.auth import actor_of, flash
-from gateway.web.errors import ApiError
-from gateway.web.json_io import json_response, read_json_object
+from gateway.web.json_io import json_response
+from gateway.web.openapi import tagged
 from gateway.web.staff_pages import render
+from gateway.web.validation import read_model
 from ticketing.db.models.nlu import TrainingSuggestion
 from ticketing.errors import WorkspaceError
 from ticketing.nlu_workspace import intents as nlu_workspace_intents
@@ -32,6 +35,26 @@ CONSOLE_API = "/api/v1/console/training-suggestions"
 FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型"}
 # The console's one-at-a-time form says what the suggestion becomes; the review path says what to do.
 CONSOLE_ACTIONS = {"accepted": "accept", "rejected": "reject"}
+for_nlu_admins = tagged("管理员：智能客服训练")
+for_console_admins = tagged("坐席台：管理员")
+
+
+class TrainingSuggestionView(BaseModel):
+    id: int
+    ticket_id: int
+    field: str
+    text: str
+    predicted: str | None
+    chosen: str | None
+    confidence: float | None
+    model_version: str | None
+    operator: str
+    status: Literal["new", "accepted", "rejected"]
+    created_at: str
+
+
+class TrainingSuggestions(BaseModel):
+    training_suggestions: list[TrainingSuggestionView]
 
 
 def _status_filter(request: web.Request) -> tuple[str, str | None]:
@@ -71,6 +94,7 @@ async def _listed(request: web.Request) -> tuple[str, list[TrainingSuggestion]]:
 # --------------------------------------------------------------------------- the NLU administration
 
 @routes.get(f"{NLU_API}/suggestions")
+@for_nlu_admins("坐席更正形成的训练建议", query={"status": "new | accepted | rejected | all"})
 @admin_api
 async def list_suggestions(request: web.Request) -> web.Response:
     _, rows = await _listed(request)
@@ -78,12 +102,11 @@ async def list_suggestions(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{NLU_API}/suggestions/review")
+@for_nlu_admins("批量采纳（可修改文本和意图）或驳回训练建议", body=SuggestionReview)
 @admin_api
 async def review_suggestions(request: web.Request) -> web.Response:
-    decisions = (await read_json_object(request)).get("decisions")
-    if not isinstance(decisions, list) or not decisions or not all(isinstance(d, dict) for d in decisions):
-        raise ApiError(400, "invalid_body", "decisions 必须是非空列表：[{id, action, text?, intent?}]")
-    return json_response(await review(request, decisions))
+    body = await read_model(request, SuggestionReview)
+    return json_response(await review(request, [d.model_dump(exclude_none=True) for d in body.decisions]))
 
 
 @routes.get("/admin/nlu/suggestions")
@@ -101,6 +124,8 @@ async def suggestions_page(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- the console's list
 
 @routes.get(CONSOLE_API)
+@for_console_admins("训练建议（坐席对机器分类的更正）", query={"status": "new（默认）、accepted、rejected、all"},
+                    responses={200: ("列表", TrainingSuggestions)})
 @admin_api
 async def console_list(request: web.Request) -> web.Response:
     _, rows = await _listed(request)
@@ -116,12 +141,12 @@ async def _review_one(request: web.Request, suggestion_id: int, status: str) -> 
 
 
 @routes.post(CONSOLE_API + r"/{suggestion_id:\d+}")
+@for_console_admins("采纳 / 驳回训练建议（采纳承办部门的建议即把文本加为该意图的例句）", body=ConsoleSuggestionReview,
+                    responses={200: "已更新", 404: "没有这条训练建议"})
 @admin_api
 async def console_review(request: web.Request) -> web.Response:
-    status = (await read_json_object(request)).get("status")
-    if status not in CONSOLE_ACTIONS:
-        raise ApiError(400, "invalid_status", "状态只能是 accepted 或 rejected")
-    row = await _review_one(request, int(request.match_info["suggestion_id"]), status)
+    body = await read_model(request, ConsoleSuggestionReview)
+    row = await _review_one(request, int(request.match_info["suggestion_id"]), body.status)
     return json_response({"training_suggestion": console_suggestion_dict(row)})
 
 

@@ -188,6 +188,7 @@ async def note(config: Config, actor: Actor, number: str, text: Any) -> Entry:
 async def merge(config: Config, actor: Actor, number: str, into: Any) -> Ticket:
     if not isinstance(into, str) or not into.strip():
         raise ConsoleError(400, "into_required", "请填写要合并到的工单号")
+    into = into.strip().upper()
     notices = Notices()
     async with config[SESSIONS]() as session, session.begin():
         source = await _handle(session, number, actor, notices)

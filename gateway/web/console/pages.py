@@ -1,23 +1,22 @@
-"""Server-rendered console pages (Jinja2 + htmx).
+"""Server-rendered console pages of the ticket work (Jinja2 + htmx): signing in, the queue, one
+ticket and its actions, manual intake.  The supervisors' and admins' pages are
+:mod:`gateway.web.console.team_pages`.
 
 Forms post back and redirect (POST → 303 → GET), so a reload never repeats an action and
 the pages work without JavaScript; htmx adds the live queue, the NLU hints while typing and
-in-place contact reveals.  Every handler is wrapped in ``require_role`` (CSRF included).
+in-place contact reveals.  Every handler is wrapped in ``require_role`` (CSRF included) and
+calls the same functions as the JSON API (``actions``, ``team``, ``forms``).
 """
 
 from __future__ import annotations
 
-import functools
-from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from gateway.infra.ratelimit import RateLimiter, client_address
-from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.infra.resources import ATTACHMENTS, DIRECTORY, NLU, SESSIONS, SETTINGS
 from gateway.web.auth import (
-    ADMINS,
     ANY_ROLE,
     OPERATORS,
     SUPERVISORS,
@@ -30,64 +29,24 @@ from gateway.web.auth import (
     user_of,
 )
 from gateway.web.console import actions
-from gateway.web.console.api import LOGIN_ATTEMPTS_PER_MINUTE, canned_list, faq_answers, login_user, set_shift
-from gateway.web.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
-from gateway.web.console.forms import DEFAULT_DAYS, audit_filter, intake_from_multipart, queue_filter, stats_days
+from gateway.web.console.forms import intake_from_multipart, queue_filter
+from gateway.web.console.page_actions import HOME_BY_ROLE, page_action, safe_next
+from gateway.web.console.team import canned_list, faq_answers, login_user, set_shift
 from gateway.web.errors import ApiError
-from gateway.web.present import Labels, local, summary, waiting
+from gateway.web.present import Labels, local, summary
 from gateway.web.security import check_csrf
 from gateway.web.staff_pages import render
-from ticketing.accounts import audit, canned_replies
+from ticketing.accounts import canned_replies
 from ticketing.accounts import users as accounts_users
-from ticketing.accounts.audit import AUDIT_LABELS
-from ticketing.accounts.roles import CONSOLE_ROLES, ROLE_LABELS
-from ticketing.accounts.users import AccountError
+from ticketing.accounts.roles import CONSOLE_ROLES
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Attachment
-from ticketing.errors import ConsoleError, IllegalTransition
-from ticketing.supervision import stats
+from ticketing.errors import ConsoleError
 from ticketing.tickets import dispatching, queue
 from ticketing.tickets.lifecycle import STATUS_LABELS
 from ticketing.tickets.queue import QueueFilter
 
 routes = web.RouteTableDef()
-
-# Where a refused form goes back to when the browser sent no Referer.
-BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
-              ("/console/admin/suggestions", "/console/admin/suggestions"),
-              ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
-              ("/console/intake", "/console/intake"))
-HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users"}
-
-
-def _safe_next(value: str | None, default: str) -> str:
-    # Only same-site paths: an attacker's link must not bounce a fresh login elsewhere.
-    if value and value.startswith(("/console", "/admin/")) and not value.startswith("//") and "\\" not in value:
-        return value
-    return default
-
-
-def page_action(handler):
-    """Turn refused actions into a message on the page the operator comes back to."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except (ConsoleError, ApiError) as exc:
-            await flash(request, exc.message, "error")
-        except IllegalTransition as exc:
-            await flash(request, str(exc), "error")
-        except AccountError as exc:
-            await flash(request, str(exc), "error")
-        number = request.match_info.get("number")
-        if number:
-            raise web.HTTPSeeOther(f"/console/tickets/{number}")
-        ref = urlparse(request.headers.get("Referer", ""))
-        fallback = next((page for prefix, page in BACK_PAGES if request.path.startswith(prefix)), "/console")
-        raise web.HTTPSeeOther(_safe_next(ref.path + (f"?{ref.query}" if ref.query else ""), fallback))
-
-    return wrapper
 
 
 # --------------------------------------------------------------------------- login
@@ -98,7 +57,7 @@ async def login_page(request: web.Request) -> web.Response:
     user = await current_user(request)
     if user is not None:
         raise web.HTTPSeeOther(HOME_BY_ROLE.get(user.role, "/console"))
-    return await render(request, "console/login.html", {"next": _safe_next(request.query.get("next"), ""),
+    return await render(request, "console/login.html", {"next": safe_next(request.query.get("next"), ""),
                                                          "error": None, "username": ""})
 
 
@@ -108,17 +67,13 @@ async def login_submit(request: web.Request) -> web.Response:
     await check_csrf(request)
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    if not await RateLimiter(request.config_dict[REDIS], request.config_dict[KEYS]).allow(
-            "console-login", client_address(request), LOGIN_ATTEMPTS_PER_MINUTE):
-        error = "登录尝试过于频繁，请稍后再试"
+    try:
+        user = await login_user(request, username, password)
+    except ApiError as exc:
+        error = exc.message
     else:
-        try:
-            user = await login_user(request, username, password)
-        except ApiError as exc:
-            error = exc.message
-        else:
-            raise web.HTTPSeeOther(_safe_next(str(form.get("next", "")), HOME_BY_ROLE.get(user.role, "/console")))
-    return await render(request, "console/login.html", {"next": _safe_next(str(form.get("next", "")), ""),
+        raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), HOME_BY_ROLE.get(user.role, "/console")))
+    return await render(request, "console/login.html", {"next": safe_next(str(form.get("next", "")), ""),
                                                          "error": error, "username": username}, status=401)
 
 
@@ -134,9 +89,9 @@ async def logout(request: web.Request) -> web.Response:
 @page_action
 async def toggle_shift(request: web.Request) -> web.Response:
     form = await request.post()
-    user = await set_shift(request, user_of(request).username, form.get("on_shift") == "1")
+    user = await set_shift(request.config_dict, user_of(request).username, form.get("on_shift") == "1")
     await flash(request, "已开始上班，可接收自动分配的工单" if user.on_shift else "已下班，不再接收自动分配")
-    raise web.HTTPSeeOther(_safe_next(str(form.get("next", "")), "/console"))
+    raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), "/console"))
 
 
 # --------------------------------------------------------------------------- queue
@@ -408,137 +363,3 @@ async def intake_suggest(request: web.Request) -> web.Response:
         if nlu is not None:
             result = (await nlu.parse(text)).to_dict()
     return await render(request, "console/_suggest.html", {"r": result, "text": text})
-
-
-# --------------------------------------------------------------------------- canned replies
-
-@routes.get("/console/canned")
-@require_role(*OPERATORS)
-async def canned_page(request: web.Request) -> web.Response:
-    async with request.config_dict[SESSIONS]() as session:
-        rows = await canned_replies.canned_replies(session, actor_of(request))
-    return await render(request, "console/canned.html", {"nav": "canned",
-                                                          "canned": canned_list(rows, faq_answers(request.config_dict))})
-
-
-@routes.post("/console/canned")
-@require_role(*OPERATORS)
-@page_action
-async def canned_add(request: web.Request) -> web.Response:
-    form = await request.post()
-    async with request.config_dict[SESSIONS]() as session, session.begin():
-        await canned_replies.add_canned_reply(session, actor_of(request), str(form.get("title", "")), str(form.get("text", "")),
-                                  shared=form.get("shared") in ("1", "on"))
-    await flash(request, "已保存常用语")
-    raise web.HTTPSeeOther("/console/canned")
-
-
-@routes.post("/console/canned/{reply_id:\\d+}/delete")
-@require_role(*OPERATORS)
-@page_action
-async def canned_delete(request: web.Request) -> web.Response:
-    async with request.config_dict[SESSIONS]() as session, session.begin():
-        await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
-    await flash(request, "已删除常用语")
-    raise web.HTTPSeeOther("/console/canned")
-
-
-# --------------------------------------------------------------------------- supervisors
-
-@routes.get("/console/supervisor")
-@require_role(*SUPERVISORS)
-async def supervisor_page(request: web.Request) -> web.Response:
-    try:
-        days = stats_days(request.query)
-    except ApiError as exc:
-        await flash(request, exc.message, "error")
-        days = DEFAULT_DAYS
-    async with request.config_dict[SESSIONS]() as session:
-        rows = await stats.operator_stats(session, since=utcnow() - timedelta(days=days))
-        counts = await queue.queue_counts(session)
-    return await render(request, "console/supervisor.html", {
-        "nav": "supervisor", "rows": rows, "days": days, "counts": counts, "waiting": waiting,
-        "auto_assign": await auto_assign_enabled(request.config_dict),
-    })
-
-
-@routes.post("/console/supervisor/auto-assign")
-@require_role(*SUPERVISORS)
-@page_action
-async def supervisor_auto_assign(request: web.Request) -> web.Response:
-    form = await request.post()
-    enabled = form.get("enabled") == "1"
-    await set_auto_assign(request.config_dict, enabled)
-    if enabled:
-        n = await assign_backlog(request.config_dict)
-        await flash(request, f"已开启轮流自动分配，当前已分配 {n} 件待审核工单")
-    else:
-        await flash(request, "已关闭自动分配")
-    raise web.HTTPSeeOther("/console/supervisor")
-
-
-@routes.post("/console/supervisor/shift/{username}")
-@require_role(*SUPERVISORS)
-@page_action
-async def supervisor_shift(request: web.Request) -> web.Response:
-    form = await request.post()
-    user = await set_shift(request, request.match_info["username"], form.get("on_shift") == "1")
-    await flash(request, f"{user.display_name} {'已上班' if user.on_shift else '已下班'}")
-    raise web.HTTPSeeOther("/console/supervisor")
-
-
-@routes.get("/console/audit")
-@require_role(*SUPERVISORS)
-async def audit_page(request: web.Request) -> web.Response:
-    async with request.config_dict[SESSIONS]() as session:
-        rows = await audit.audit_entries(session, **audit_filter(request.query))
-    return await render(request, "console/audit.html",
-                        {"nav": "audit", "rows": rows, "audit_labels": AUDIT_LABELS})
-
-
-# --------------------------------------------------------------------------- admins
-
-@routes.get("/console/admin/users")
-@require_role(*ADMINS)
-async def users_page(request: web.Request) -> web.Response:
-    async with request.config_dict[SESSIONS]() as session:
-        users = await accounts_users.list_users(session)
-    return await render(request, "console/admin_users.html", {"nav": "users", "users": users,
-                                                               "roles": ROLE_LABELS})
-
-
-@routes.post("/console/admin/users")
-@require_role(*ADMINS)
-@page_action
-async def users_add(request: web.Request) -> web.Response:
-    form = await request.post()
-    async with request.config_dict[SESSIONS]() as session, session.begin():
-        user = await accounts_users.create_user(session, str(form.get("username", "")), role=str(form.get("role", "")),
-                                          password=str(form.get("password", "")),
-                                          display_name=str(form.get("display_name", "")) or None,
-                                          actor=user_of(request).username)
-    await flash(request, f"已创建账号 {user.username}")
-    raise web.HTTPSeeOther("/console/admin/users")
-
-
-@routes.post("/console/admin/users/{username}")
-@require_role(*ADMINS)
-@page_action
-async def users_update(request: web.Request) -> web.Response:
-    form = await request.post()
-    changes: dict[str, Any] = {}
-    if form.get("role"):
-        changes["role"] = str(form["role"])
-    if form.get("active") in ("0", "1"):
-        changes["active"] = form["active"] == "1"
-    if form.get("password"):
-        changes["password"] = str(form["password"])
-    if form.get("unlock") == "1":
-        changes["unlock"] = True
-    async with request.config_dict[SESSIONS]() as session, session.begin():
-        user = await accounts_users.user_by_name(session, request.match_info["username"])
-        if user is None:
-            raise ConsoleError(404, "not_found", "没有这个账号")
-        await accounts_users.update_user(session, user, actor=user_of(request).username, **changes)
-    await flash(request, f"已更新账号 {user.username}")
-    raise web.HTTPSeeOther("/console/admin/users")
