@@ -17,7 +17,7 @@ from gateway.web.openapi import documented
 from ticketing.db.engine import ping
 
 routes = web.RouteTableDef()
-OPERATIONS = "运维"
+TAG = "运维"  # operations staff
 
 
 async def _check(coro, timeout: float = 3.0) -> dict:
@@ -41,7 +41,7 @@ class HealthReport(BaseModel):
 
 
 @routes.get("/healthz")
-@documented("健康检查：数据库、Redis、NLU", tag=OPERATIONS,
+@documented("健康检查：数据库、Redis、NLU", tag=TAG,
             responses={200: ("全部正常", HealthReport), 503: ("有组件不可用", HealthReport)})
 async def healthz(request: web.Request) -> web.Response:
     app = request.config_dict
@@ -61,7 +61,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-@documented("Prometheus 指标", tag=OPERATIONS, responses={200: "text/plain 指标"})
+@documented("Prometheus 指标", tag=TAG, responses={200: "text/plain 指标"})
 async def metrics(request: web.Request) -> web.Response:
     app = request.config_dict
     m = app[METRICS]
