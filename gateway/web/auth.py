@@ -1,9 +1,10 @@
 """Console sessions (aiohttp-session in Redis), the current user, and role checks.
 
 Sessions live in Redis, so any gateway process serves any operator; the cookie holds only
-a random key.  The storage needs the app's Redis client, which exists only once the
-resources ``cleanup_ctx`` ran, so the middleware looks the storage up per request instead
-of being built with it at app creation.
+a random key.  Only the console and admin sub-apps have sessions (:func:`use_sessions`).  The
+storage needs the Redis client, which exists once the root's resources started, while a sub-app's
+middlewares are fixed when it is mounted: the middleware finds the storage's own middleware, built
+when the sub-app starts, on the sub-app.
 """
 
 from __future__ import annotations
@@ -93,17 +94,22 @@ SESSION_MW: web.AppKey[Callable] = web.AppKey("console_session_middleware")
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    inner = request.app.get(SESSION_MW)
+    inner = request.app.get(SESSION_MW)  # request.app: the sub-app this middleware belongs to
     if inner is None:  # the app is starting or stopping
         return await handler(request)
     return await inner(request, handler)
 
 
-async def storage_ctx(app: web.Application):
-    storage = ConsoleSessionStorage(app[REDIS], app[KEYS].prefix)
-    app[STORAGE] = storage
-    app[SESSION_MW] = aiohttp_session.session_middleware(storage)
-    yield
+def use_sessions(sub: web.Application, root: web.Application) -> None:
+    """Give ``sub`` the console session (cookie ``hotline_console``, data in Redis)."""
+
+    async def start(app: web.Application) -> None:
+        storage = ConsoleSessionStorage(root[REDIS], root[KEYS].prefix)
+        app[STORAGE] = storage
+        app[SESSION_MW] = aiohttp_session.session_middleware(storage)
+
+    sub.middlewares.append(session_middleware)
+    sub.on_startup.append(start)
 
 
 # --------------------------------------------------------------------------- the current user
@@ -113,12 +119,12 @@ async def current_user(request: web.Request) -> User | None:
     if USER_KEY in request:
         return request[USER_KEY]
     user = None
-    if request.app.get(STORAGE) is not None:
+    if request.config_dict.get(STORAGE) is not None:
         session = await aiohttp_session.get_session(request)
         uid = session.get("uid")
         login_at = session.get("login_at", 0)
         if uid is not None and time.time() - login_at < SESSION_MAX_AGE:
-            async with request.app[SESSIONS]() as db:
+            async with request.config_dict[SESSIONS]() as db:
                 candidate = await db.get(User, uid)
             # A deactivated account or a changed password ends every open session at once.
             if candidate is not None and candidate.active and session.get("pw") == _pw_stamp(candidate):
@@ -135,7 +141,7 @@ async def start_session(request: web.Request, user: User) -> None:
     """A fresh session id at every login, so a planted cookie cannot be taken over."""
     old = await aiohttp_session.get_session(request)
     if old.identity is not None:
-        await request.app[STORAGE].drop(str(old.identity))
+        await request.config_dict[STORAGE].drop(str(old.identity))
     session = await aiohttp_session.new_session(request)
     session["uid"] = user.id
     session["login_at"] = int(time.time())
@@ -157,7 +163,7 @@ async def flash(request: web.Request, message: str, kind: str = "info") -> None:
 
 
 async def pop_flashes(request: web.Request) -> list[tuple[str, str]]:
-    if request.app.get(STORAGE) is None:
+    if request.config_dict.get(STORAGE) is None:
         return []
     session = await aiohttp_session.get_session(request)
     messages = session.get("flash")

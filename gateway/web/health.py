@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from gateway.infra.metrics import METRICS
 from gateway.infra.resources import ENGINE, NLU, REDIS
 from gateway.infra.stream import STREAM
 from gateway.web.json_io import json_response
+from gateway.web.openapi import documented
 from ticketing.db.engine import ping
 
 routes = web.RouteTableDef()
+TAG = "运维"  # operations staff
 
 
 async def _check(coro, timeout: float = 3.0) -> dict:
@@ -26,9 +30,21 @@ async def _check(coro, timeout: float = 3.0) -> dict:
     return {"status": "ok"}
 
 
+class ComponentHealth(BaseModel):
+    status: Literal["ok", "error", "disabled"]
+    detail: str | None = None
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded"]
+    components: dict[str, ComponentHealth]
+
+
 @routes.get("/healthz")
+@documented("健康检查：数据库、Redis、NLU", tag=TAG,
+            responses={200: ("全部正常", HealthReport), 503: ("有组件不可用", HealthReport)})
 async def healthz(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     nlu = app.get(NLU)
     checks = {
         "database": _check(ping(app[ENGINE])),
@@ -45,8 +61,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
+@documented("Prometheus 指标", tag=TAG, responses={200: "text/plain 指标"})
 async def metrics(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     m = app[METRICS]
     try:
         m.backlog.set((await app[STREAM].backlog())["pending"])

@@ -28,3 +28,13 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_JSON_BYTES) ->
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def read_json_object(request: web.Request, *, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """A JSON object body; an empty body is an empty object."""
+    if request.content_length in (None, 0) and request.content_type != "application/json":
+        return {}
+    payload = await read_json(request, max_bytes=max_bytes)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象")
+    return payload

@@ -51,7 +51,7 @@ def csrf_token(request: web.Request) -> str:
     """The token for this client (the cookie's, or a new one the middleware will set)."""
     if _REQUEST_TOKEN in request:
         return request[_REQUEST_TOKEN]
-    secret = request.app[SECRET]
+    secret = request.config_dict[SECRET]
     cookie = request.cookies.get(CSRF_COOKIE, "")
     token = cookie if cookie and _valid(secret, cookie) else _sign(secret, secrets.token_urlsafe(16))
     request[_REQUEST_TOKEN] = token
@@ -65,7 +65,7 @@ async def check_csrf(request: web.Request) -> None:
     if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
         given = str(form.get(CSRF_FIELD, ""))
-    if not (cookie and given and hmac.compare_digest(cookie, given) and _valid(request.app[SECRET], cookie)):
+    if not (cookie and given and hmac.compare_digest(cookie, given) and _valid(request.config_dict[SECRET], cookie)):
         raise web.HTTPForbidden(text="CSRF 校验失败，请刷新页面后重试")
 
 

@@ -16,7 +16,7 @@ from ticketing.tickets.lifecycle import STATUS_LABELS
 
 async def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
     user = await current_user(request)
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     base = {
         "user": user,
         "shift": shifts.shift_status(directory),

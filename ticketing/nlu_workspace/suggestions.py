@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts.audit import audit
-from ticketing.accounts.roles import Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.nlu import TrainingSuggestion
-from ticketing.errors import ConsoleError, WorkspaceError
+from ticketing.errors import WorkspaceError
 from ticketing.nlu_workspace.intents import _add_texts, _intent, clean_example
 
 SUGGESTION_INTENT_FIELDS = {"department": "dept_"}  # the only suggestion field that is a Rasa intent
@@ -69,21 +66,3 @@ async def review_suggestions(session: AsyncSession, decisions: Sequence[dict[str
     await audit(session, actor=actor, action="nlu_suggestions_reviewed",
                 detail={"accepted": accepted, "rejected": rejected, "examples": examples})
     return {"accepted": accepted, "rejected": rejected, "examples": examples}
-
-
-async def training_suggestions(session: AsyncSession, *, status: str | None = "new", limit: int = 200,
-                               offset: int = 0) -> list[TrainingSuggestion]:
-    stmt = select(TrainingSuggestion).order_by(TrainingSuggestion.id.desc()).limit(limit).offset(offset)
-    if status:
-        stmt = stmt.where(TrainingSuggestion.status == status)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def review_suggestion(session: AsyncSession, suggestion_id: int, actor: Actor, status: str) -> TrainingSuggestion:
-    if status not in ("accepted", "rejected", "new"):
-        raise ConsoleError(400, "invalid_status", "状态只能是 accepted、rejected 或 new")
-    row = await session.get(TrainingSuggestion, suggestion_id)
-    if row is None:
-        raise ConsoleError(404, "not_found", "没有这条训练建议")
-    row.status, row.reviewed_by, row.reviewed_at = status, actor.username, utcnow()
-    return row

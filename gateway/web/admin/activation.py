@@ -1,7 +1,7 @@
 """Activate a model of the registry without a failed parse.
 
-* Embedded mode (this process started Rasa: `K.RASA_MANAGED`): blue/green. A second Rasa starts on a
-  free port with the new model; once it answers, its URL is published (`keys.nlu_active`) and set on
+* Embedded mode (this process started Rasa: `RASA_MANAGED`): blue/green. A second Rasa starts on a
+  free port with the new model; once it answers, its URL is published (`keys.active`) and set on
   this process's client, the other processes follow within a second (state.py); the old server is
   stopped after a drain delay, when the parses already sent to it have been answered.
 * External RASA_URL: `PUT /model`. Rasa loads the model inside its event loop and answers nothing for
@@ -19,25 +19,29 @@ that was active before is not re-judged: it served before, and one click must br
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
-from gateway.infra.resources import KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.admin import evaluation
 from gateway.web.admin.state import (
     FOLLOW_INTERVAL,
     STATE,
     SWAP_TIMEOUT,
     ManagedRasa,
+    NluAdminKeys,
     guard_margin,
     publish_managed,
     swap_window,
 )
+from gateway.web.audiences import Config
 from gateway.web.errors import ApiError
 from nlu.client import NluClient
 from nlu.server import RasaProcess
@@ -49,14 +53,14 @@ log = logging.getLogger(__name__)
 ACTIVATE_LOCK_TTL = 900
 
 
-def drain_seconds(app: web.Application) -> float:
+def drain_seconds(config: Config) -> float:
     """Long enough for every process to follow and for parses already sent to the old server to end."""
-    return FOLLOW_INTERVAL * 2 + app[STATE].base_timeout + 1.0
+    return FOLLOW_INTERVAL * 2 + config[STATE].base_timeout + 1.0
 
 
-async def load(app: web.Application, version: int) -> tuple[NluModel, NluModel | None]:
+async def load(config: Config, version: int) -> tuple[NluModel, NluModel | None]:
     """The registry row of `version` and the active model's."""
-    async with app[SESSIONS]() as session:
+    async with config[SESSIONS]() as session:
         return await registry.get_model(session, version), await registry.active_model(session)
 
 
@@ -69,8 +73,8 @@ def check(row: NluModel, active: NluModel | None) -> dict[str, Any]:
             "already_active": active is not None and active.id == row.id}
 
 
-async def activate(app: web.Application, version: int, *, actor: str, override_reason: str | None = None) -> dict[str, Any]:
-    row, active = await load(app, version)
+async def activate(config: Config, version: int, *, actor: str, override_reason: str | None = None) -> dict[str, Any]:
+    row, active = await load(config, version)
     verdict = check(row, active)
     if verdict["already_active"]:
         raise ApiError(409, "already_active", f"v{version} 已是当前使用的模型")
@@ -81,24 +85,26 @@ async def activate(app: web.Application, version: int, *, actor: str, override_r
     path = Path(row.path)
     if not path.is_file():
         raise ApiError(409, "model_missing", f"模型文件不存在：{path}")
-    redis, keys = app[REDIS], app[KEYS]
-    if not await redis.set(keys.nlu_activate_lock, str(version), nx=True, ex=ACTIVATE_LOCK_TTL):
+    lock = Lock(config[REDIS], NluAdminKeys.of(config).activate_lock, timeout=ACTIVATE_LOCK_TTL, blocking=False,
+                thread_local=False)
+    if not await lock.acquire():
         raise ApiError(409, "activation_running", "另一个模型正在切换，请稍后再试")
     started = time.monotonic()
     try:
-        if app[STATE].managed is not None:
+        if config[STATE].managed is not None:
             mode = "blue_green"
-            await _blue_green(app, path, row.name)
-        elif app[NLU].base_url:
+            await _blue_green(config, path, row.name)
+        elif config[NLU].base_url:
             mode = "put_model"
-            await _put_model(app, path, row.name)
+            await _put_model(config, path, row.name)
         else:
             raise ApiError(409, "nlu_disabled", "没有配置 NLU 服务，无法启用模型")
-        async with app[SESSIONS]() as session, session.begin():
+        async with config[SESSIONS]() as session, session.begin():
             await registry.mark_active(session, version, actor=actor,
                                  override_reason=reason if verdict["refused"] else None, refused=verdict["refused"])
     finally:
-        await redis.delete(keys.nlu_activate_lock)
+        with contextlib.suppress(LockError):  # held longer than ACTIVATE_LOCK_TTL: it expired already
+            await lock.release()
     return {**verdict, "mode": mode, "seconds": round(time.monotonic() - started, 1),
             "overridden": bool(verdict["refused"])}
 
@@ -111,11 +117,11 @@ async def _verify(url: str, expected: str) -> None:
         raise ApiError(502, "swap_failed", f"新的 NLU 服务没有正确加载模型（{model}）")
 
 
-async def _blue_green(app: web.Application, path: Path, name: str) -> None:
-    state = app[STATE]
+async def _blue_green(config: Config, path: Path, name: str) -> None:
+    state = config[STATE]
     old = state.managed
     assert old is not None
-    log_path = Path(app[SETTINGS].data_dir) / "nlu-rasa.log"
+    log_path = Path(config[SETTINGS].data_dir) / "nlu-rasa.log"
     server = RasaProcess(path, log_path=log_path).start()
     try:
         await server.wait_ready(timeout=300)
@@ -128,26 +134,26 @@ async def _blue_green(app: web.Application, path: Path, name: str) -> None:
         raise
     new = ManagedRasa(url=server.url, model_path=path, process=server.process)
     state.managed = new
-    app[NLU].base_url = new.url
-    await app[NLU].model_version()  # refresh the client's cached model name (results carry it)
-    await publish_managed(app, new, name)
+    config[NLU].base_url = new.url
+    await config[NLU].model_version()  # refresh the client's cached model name (results carry it)
+    await publish_managed(config, new, name)
     log.info("NLU: switched to %s (%s); stopping %s after the drain", new.url, name, old.url)
 
     async def retire() -> None:
-        await asyncio.sleep(drain_seconds(app))
+        await asyncio.sleep(drain_seconds(config))
         await asyncio.to_thread(old.stop)
 
     state.retired.append(old)
     state.spawn(retire(), name="nlu-retire")
 
 
-async def _put_model(app: web.Application, path: Path, name: str) -> None:
-    redis, keys = app[REDIS], app[KEYS]
-    client = app[NLU]
+async def _put_model(config: Config, path: Path, name: str) -> None:
+    redis, keys = config[REDIS], NluAdminKeys.of(config)
+    client = config[NLU]
     url = client.base_url
-    client.timeout = max(app[STATE].base_timeout, SWAP_TIMEOUT)
+    client.timeout = max(config[STATE].base_timeout, SWAP_TIMEOUT)
     try:
-        async with swap_window(redis, keys, drain=drain_seconds(app), mode="external", url=url):
+        async with swap_window(redis, keys, drain=drain_seconds(config), mode="external", url=url):
             async with aiohttp.ClientSession() as http, http.put(
                 f"{url}/model", json={"model_file": str(path)}, timeout=aiohttp.ClientTimeout(total=600)
             ) as resp:
@@ -155,7 +161,7 @@ async def _put_model(app: web.Application, path: Path, name: str) -> None:
                 if resp.status != 204:
                     raise ApiError(502, "swap_failed", f"NLU 服务拒绝加载模型（HTTP {resp.status}）：{body[:300]}")
             await _verify(url, name)
-            await redis.hset(keys.nlu_active, mapping={"model": name, "path": str(path)})
+            await redis.hset(keys.active, mapping={"model": name, "path": str(path)})
             await client.model_version()  # refresh the client's cached model name
     finally:
-        client.timeout = app[STATE].base_timeout
+        client.timeout = config[STATE].base_timeout

@@ -1,7 +1,7 @@
 """The training job: `rasa train nlu` on an export of the working copy, in the background.
 
-One at a time across every gateway process: a Redis lock (`SET NX EX`) that the running job renews
-every few seconds; a crashed process's lock expires after TRAIN_LOCK_TTL. The job row carries the
+One at a time across every gateway process: a Redis lock (redis-py's `Lock`) that the running job
+extends every few seconds; a crashed process's lock expires after TRAIN_LOCK_TTL. The job row carries the
 live progress (tqdm's "Epochs: n/N" of DIET and then the ResponseSelector), the tail of the log, and
 a clear failure reason. Cancel: a Redis flag any process can set; the runner kills Rasa's process
 group. The model goes to the model cache as nlu-<data hash>.tar.gz: training the same working copy
@@ -11,22 +11,24 @@ again with the same epochs reuses it (no retraining). Then the model is evaluate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import tempfile
 import time
 from pathlib import Path
 
-from aiohttp import web
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
 
-from gateway.infra.resources import KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.admin import evaluation
-from gateway.web.admin.state import STATE, TRAIN_LOCK_TTL
+from gateway.web.admin.state import STATE, TRAIN_LOCK_TTL, NluAdminKeys
 from gateway.web.admin.workspace import export_files, write_project
+from gateway.web.audiences import Config
 from gateway.web.errors import ApiError
 from nlu import training
 from ticketing.nlu_workspace import jobs, registry
@@ -35,8 +37,6 @@ log = logging.getLogger(__name__)
 
 LOG_LINES = 300
 FLUSH_EVERY = 1.0
-_RENEW = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"""
-_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"""
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -99,42 +99,46 @@ def failure_reason(text: str, returncode: int | None) -> str:
     return f"rasa train nlu 退出码 {returncode}" + (f"：{lines[-1][:300]}" if lines else "")
 
 
-async def start_training(app: web.Application, actor: str, epochs: int | None = None) -> int:
+def training_lock(config: Config) -> Lock:
+    """The one-training-at-a-time lock (the same key in every process)."""
+    return Lock(config[REDIS], NluAdminKeys.of(config).train_lock, timeout=TRAIN_LOCK_TTL, blocking=False,
+                thread_local=False)
+
+
+async def start_training(config: Config, actor: str, epochs: int | None = None) -> int:
     """Take the lock, create the job row, run it in the background; returns the job id."""
-    redis, keys = app[REDIS], app[KEYS]
     if epochs is None:
         epochs = training.epochs_setting()
-    token = secrets.token_hex(8)
-    if not await redis.set(keys.nlu_train_lock, token, nx=True, ex=TRAIN_LOCK_TTL):
+    lock = training_lock(config)
+    if not await lock.acquire():
         raise ApiError(409, "training_running", "已有训练任务在运行，请等待其完成或取消后再试")
     try:
-        async with app[SESSIONS]() as session, session.begin():
+        async with config[SESSIONS]() as session, session.begin():
             job = await jobs.create_job(session, actor=actor, epochs=epochs)
             job_id = job.id
-        await redis.set(keys.nlu_train_lock, f"{token}:{job_id}", xx=True, ex=TRAIN_LOCK_TTL)
     except Exception:
-        await redis.delete(keys.nlu_train_lock)
+        await lock.release()
         raise
-    app[STATE].spawn(_run(app, job_id, f"{token}:{job_id}", actor, epochs), name=f"nlu-train-{job_id}")
+    config[STATE].spawn(_run(config, job_id, lock, actor, epochs), name=f"nlu-train-{job_id}")
     return job_id
 
 
-async def running_job_id(app: web.Application) -> int | None:
-    raw = await app[REDIS].get(app[KEYS].nlu_train_lock)
-    if not raw:
+async def running_job_id(config: Config) -> int | None:
+    """The job holding the lock: the newest job still running (older ones are orphans, see below)."""
+    if not await training_lock(config).locked():
         return None
-    _, _, job = raw.decode().partition(":")
-    return int(job) if job.isdigit() else None
+    async with config[SESSIONS]() as session:
+        return next((job.id for job in await jobs.jobs(session, limit=5) if job.status == "running"), None)
 
 
-async def cancel(app: web.Application, job_id: int) -> None:
-    await app[REDIS].set(app[KEYS].nlu_job_cancel(job_id), b"1", ex=3600)
+async def cancel(config: Config, job_id: int) -> None:
+    await config[REDIS].set(NluAdminKeys.of(config).job_cancel(job_id), b"1", ex=3600)
 
 
-async def reap_orphans(app: web.Application) -> None:
+async def reap_orphans(config: Config) -> None:
     """A job left 'running' by a process that died: its lock expired, mark it failed."""
-    current = await running_job_id(app)
-    async with app[SESSIONS]() as session, session.begin():
+    current = await running_job_id(config)
+    async with config[SESSIONS]() as session, session.begin():
         for job in await jobs.jobs(session, limit=5):
             if job.status == "running" and job.id != current:
                 age = time.time() - job.created_at.timestamp()
@@ -143,20 +147,19 @@ async def reap_orphans(app: web.Application) -> None:
                                         error="训练进程意外退出（网关重启或崩溃），请重新训练")
 
 
-async def _update(app: web.Application, job_id: int, **changes) -> None:
-    async with app[SESSIONS]() as session, session.begin():
+async def _update(config: Config, job_id: int, **changes) -> None:
+    async with config[SESSIONS]() as session, session.begin():
         await jobs.update_job(session, job_id, **changes)
 
 
-async def _run(app: web.Application, job_id: int, token: str, actor: str, epochs: int | None) -> None:
-    redis, keys = app[REDIS], app[KEYS]
+async def _run(config: Config, job_id: int, lock: Lock, actor: str, epochs: int | None) -> None:
     stop_renew = asyncio.Event()
 
     async def renew() -> None:
         while not stop_renew.is_set():
             try:
-                await redis.eval(_RENEW, 1, keys.nlu_train_lock, token, TRAIN_LOCK_TTL)
-            except Exception as exc:
+                await lock.extend(TRAIN_LOCK_TTL, replace_ttl=True)
+            except (LockError, RedisError, OSError) as exc:
                 log.warning("training lock renewal failed: %s", exc)
             try:
                 await asyncio.wait_for(stop_renew.wait(), TRAIN_LOCK_TTL / 4)
@@ -166,48 +169,47 @@ async def _run(app: web.Application, job_id: int, token: str, actor: str, epochs
     renewer = asyncio.create_task(renew())
     tail = LogTail()
     try:
-        await _train_and_evaluate(app, job_id, actor, epochs, tail)
+        await _train_and_evaluate(config, job_id, actor, epochs, tail)
     except asyncio.CancelledError:
-        await asyncio.shield(_update(app, job_id, status="cancelled", phase="已取消", log=tail.text(),
+        await asyncio.shield(_update(config, job_id, status="cancelled", phase="已取消", log=tail.text(),
                                      error="网关停止，训练已中止"))
         raise
     except Exception as exc:
         log.exception("training job %s failed", job_id)
-        await _update(app, job_id, status="failed", phase="失败", log=tail.text(), error=str(exc)[:2000])
+        await _update(config, job_id, status="failed", phase="失败", log=tail.text(), error=str(exc)[:2000])
     finally:
         stop_renew.set()
         await asyncio.gather(renewer, return_exceptions=True)
-        try:
-            await redis.eval(_RELEASE, 1, keys.nlu_train_lock, token)
-            await redis.delete(keys.nlu_job_cancel(job_id))
-        except Exception:
-            pass
+        with contextlib.suppress(LockError, RedisError, OSError):  # expired or taken over: nothing to free
+            await lock.release()
+        with contextlib.suppress(RedisError, OSError):
+            await config[REDIS].delete(NluAdminKeys.of(config).job_cancel(job_id))
 
 
 class _Cancelled(Exception):
     pass
 
 
-async def _train_and_evaluate(app: web.Application, job_id: int, actor: str, epochs: int | None,
+async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: int | None,
                               tail: LogTail) -> None:
-    redis, keys = app[REDIS], app[KEYS]
+    redis, keys = config[REDIS], NluAdminKeys.of(config)
     cache = training.model_cache_dir()
-    async with app[SESSIONS]() as session:
+    async with config[SESSIONS]() as session:
         files = await export_files(session)
-        answers = dict(app[NLU].answers)
+        answers = dict(config[NLU].answers)
     with tempfile.TemporaryDirectory(prefix="admin-train-", dir=cache) as tmp:
         root = Path(tmp)
         nlu_dir, hash_ = write_project(root / "project", files, epochs)
         name = training.model_name(hash_)
         target = cache / f"{name}.tar.gz"
-        config = (nlu_dir / "config.yml").read_text(encoding="utf-8")
-        bars = len(training.config_epochs(config)) or 2
-        await _update(app, job_id, data_hash=hash_, phase="训练中", progress=0.0)
+        rasa_config = (nlu_dir / "config.yml").read_text(encoding="utf-8")
+        bars = len(training.config_epochs(rasa_config)) or 2
+        await _update(config, job_id, data_hash=hash_, phase="训练中", progress=0.0)
         started = time.monotonic()
         seconds: float | None = None
         if target.exists():
             tail.feed(f"训练数据（哈希 {hash_}）的模型已在缓存中：{target.name}，无需重新训练\n")
-            await _update(app, job_id, progress=1.0, log=tail.text())
+            await _update(config, job_id, progress=1.0, log=tail.text())
             seconds = (training.training_info(target) or {}).get("train_seconds")
         else:
             out = root / "out"
@@ -235,50 +237,50 @@ async def _train_and_evaluate(app: web.Application, job_id: int, actor: str, epo
                         tail.feed(text)
                         for done, total in re.findall(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)", text):
                             fraction = progress.update(int(done), int(total))
-                    if await redis.get(keys.nlu_job_cancel(job_id)):
+                    if await redis.get(keys.job_cancel(job_id)):
                         cancelled = True
                         await _terminate(proc)
                         break
                     if time.monotonic() - last_flush > FLUSH_EVERY:
                         last_flush = time.monotonic()
-                        await _update(app, job_id, progress=round(fraction, 4), log=tail.text())
+                        await _update(config, job_id, progress=round(fraction, 4), log=tail.text())
                 await proc.wait()
             finally:
                 if proc.returncode is None:
                     await asyncio.shield(_terminate(proc))
             if cancelled:
                 tail.feed("\n训练已被管理员取消\n")
-                await _update(app, job_id, status="cancelled", phase="已取消", log=tail.text(),
+                await _update(config, job_id, status="cancelled", phase="已取消", log=tail.text(),
                               error="管理员取消了训练")
                 return
             produced = list(out.glob("*.tar.gz")) if out.exists() else []
             if proc.returncode != 0 or not produced:
                 reason = failure_reason(tail.text(), proc.returncode)
-                await _update(app, job_id, status="failed", phase="训练失败", log=tail.text(), error=reason)
+                await _update(config, job_id, status="failed", phase="训练失败", log=tail.text(), error=reason)
                 return
             seconds = round(time.monotonic() - started, 1)
             shutil.move(str(produced[0]), target)
             training.write_training_info(target, hash_, seconds, epochs=epochs, trained_by=actor)
-        async with app[SESSIONS]() as session, session.begin():
+        async with config[SESSIONS]() as session, session.begin():
             model = await registry.register_model(session, name=name, data_hash=hash_, path=str(target), trained_by=actor,
-                                            epochs=epochs or (training.config_epochs(config) or [None])[0],
+                                            epochs=epochs or (training.config_epochs(rasa_config) or [None])[0],
                                             train_seconds=seconds)
             version = model.version
             await jobs.update_job(session, job_id, model_id=model.id, progress=1.0, phase="评估中", log=tail.text())
     tail.feed(f"模型 v{version}（{name}）训练完成{f'，用时 {seconds:.0f} 秒' if seconds else ''}；开始在留出集上评估\n")
-    await _update(app, job_id, log=tail.text())
+    await _update(config, job_id, log=tail.text())
     try:
         metrics = await evaluation.evaluate_model(target, answers,
-                                                  log_path=Path(app[SETTINGS].data_dir) / "nlu-eval-rasa.log")
+                                                  log_path=Path(config[SETTINGS].data_dir) / "nlu-eval-rasa.log")
     except Exception as exc:
-        async with app[SESSIONS]() as session, session.begin():
+        async with config[SESSIONS]() as session, session.begin():
             await registry.set_metrics(session, version, None, failed=f"评估失败：{exc}")
             await jobs.update_job(session, job_id, status="failed", phase="评估失败", log=tail.text(),
                                 error=f"模型已训练（v{version}），但评估失败：{exc}")
         return
-    await ensure_active_metrics(app)
+    await ensure_active_metrics(config)
     tail.feed(f"评估完成：部门 top-1 {_pct(metrics.get('department_top1'))}，紧急召回 {_pct(metrics.get('emergency_recall'))}\n")
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         await registry.set_metrics(session, version, metrics)
         await jobs.update_job(session, job_id, status="succeeded", phase="完成", log=tail.text())
 
@@ -287,23 +289,23 @@ def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
-async def ensure_active_metrics(app: web.Application) -> None:
+async def ensure_active_metrics(config: Config) -> None:
     """The active model needs metrics for the comparison: measure it on the server serving it."""
-    async with app[SESSIONS]() as session:
+    async with config[SESSIONS]() as session:
         active = await registry.active_model(session)
     if active is None or active.metrics:
         return
-    url = app[NLU].base_url
+    url = config[NLU].base_url
     if not url:
         return
     try:
-        metrics = await evaluation.evaluate_url(url, dict(app[NLU].answers))
+        metrics = await evaluation.evaluate_url(url, dict(config[NLU].answers))
     except Exception as exc:
         log.warning("could not evaluate the active model: %s", exc)
         return
     if metrics.get("model") != active.name:
         return  # the server serves something else (an external swap): do not mislabel
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         await registry.set_metrics(session, active.version, metrics)
 
 

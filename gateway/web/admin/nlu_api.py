@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from gateway.infra.resources import NLU, SESSIONS
-from gateway.web.admin import activation, evaluation, jobs
+from gateway.web.admin import activation, evaluation, jobs, models
 from gateway.web.admin.state import bump_answers, guard_margin
-from gateway.web.admin.workspace import admin_route, export_single, parse_uploads
+from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
 from gateway.web.auth import actor_of
 from gateway.web.errors import ApiError
-from gateway.web.json_io import json_response, read_json
+from gateway.web.json_io import json_response
+from gateway.web.openapi import tagged
+from gateway.web.validation import RequestModel, read_model
 from nlu import training
 from nlu.yaml_io import NluYamlError
 from ticketing.db.models.nlu import NluModel, NluTrainingJob
-from ticketing.nlu_workspace import answers, intents, registry, suggestions
+from ticketing.nlu_workspace import answers, intents, registry
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
 from ticketing.nlu_workspace.intents import IntentSummary
 
 routes = web.RouteTableDef()
 P = "/api/v1/admin/nlu"
-MAX_IMPORT_BYTES = 4 * 1024 * 1024
+MAX_IMPORT_BYTES = 4 * 1024 * 1024  # every admin body may be an import's size
+Body = TypeVar("Body", bound=RequestModel)
+doc = tagged("管理员：智能客服训练")
+CHANGED = {200: "成功", 409: "冲突"}
 
 
-admin_api = admin_route(api=True, on_error=lambda exc: ApiError(exc.status, exc.code, exc.message))
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    payload = await read_json(request, max_bytes=MAX_IMPORT_BYTES)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象")
-    return payload
+async def _body(request: web.Request, model: type[Body]) -> Body:
+    return await read_model(request, model, max_bytes=MAX_IMPORT_BYTES)
 
 
 def _iso(value) -> str | None:
@@ -66,48 +65,45 @@ def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
 # --------------------------------------------------------------------------- intents, examples, answers
 
 @routes.get(f"{P}/intents")
+@doc("意图列表（例句数、最后修改时间和修改人）")
 @admin_api
 async def list_intents(request: web.Request) -> web.Response:
-    """意图列表（例句数、最后修改）"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await intents.intents_overview(session)
     return json_response({"intents": [intent_dict(i) for i in rows]})
 
 
 @routes.post(f"{P}/intents")
+@doc("新建意图（新的 FAQ 主题须同时给出答复）", body=models.NewIntent, responses={201: "已创建", 409: "意图已存在"})
 @admin_api
 async def create_intent(request: web.Request) -> web.Response:
-    """新建意图（例如新的 FAQ 主题及其答复）"""
-    data = await _body(request)
-    examples = data.get("examples") or []
-    if not isinstance(examples, list):
-        raise ApiError(400, "invalid_body", "examples 必须是列表")
+    body = await _body(request, models.NewIntent)
     actor = actor_of(request).username
-    async with request.app[SESSIONS]() as session, session.begin():
-        intent = await intents.create_intent(session, data.get("name"), actor=actor, examples=examples,
-                                        answer=data.get("answer"))
+    async with request.config_dict[SESSIONS]() as session, session.begin():
+        intent = await intents.create_intent(session, body.name, actor=actor, examples=body.examples,
+                                             answer=body.answer)
         name = intent.name
-    if data.get("answer"):
-        await bump_answers(request.app)
+    if body.answer:
+        await bump_answers(request.config_dict)
     return json_response({"name": name}, status=201)
 
 
 @routes.delete(f"{P}/intents")
+@doc("删除意图及其例句", query={"name": "意图名"})
 @admin_api
 async def delete_intent(request: web.Request) -> web.Response:
-    """删除意图及其全部例句"""
     name = request.query.get("name", "")
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         await intents.delete_intent(session, name, actor=actor_of(request).username)
     return json_response({"deleted": name})
 
 
 @routes.get(f"{P}/examples")
+@doc("某个意图的例句", query={"intent": "意图名"})
 @admin_api
 async def list_examples(request: web.Request) -> web.Response:
-    """某个意图的例句"""
     name = request.query.get("intent", "")
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await intents.examples_of(session, name)
     return json_response({"intent": name, "examples": [
         {"id": e.id, "text": e.text, "source": e.source, "created_by": e.created_by,
@@ -115,69 +111,67 @@ async def list_examples(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{P}/examples")
+@doc("添加例句（重复的跳过）", body=models.NewExamples, responses={201: "已添加"})
 @admin_api
 async def add_examples(request: web.Request) -> web.Response:
-    """给意图添加例句（重复的跳过）"""
-    data = await _body(request)
-    texts = data.get("texts")
-    if isinstance(data.get("text"), str):
-        texts = [data["text"]]
-    if not isinstance(texts, list):
+    body = await _body(request, models.NewExamples)
+    texts = body.all_texts()
+    if texts is None:
         raise ApiError(400, "invalid_body", "texts 必须是列表")
-    async with request.app[SESSIONS]() as session, session.begin():
-        added = await intents.add_examples(session, str(data.get("intent") or ""), texts, actor=actor_of(request).username)
+    async with request.config_dict[SESSIONS]() as session, session.begin():
+        added = await intents.add_examples(session, body.intent, texts, actor=actor_of(request).username)
     return json_response({"added": added, "skipped": len(texts) - added}, status=201)
 
 
 @routes.put(r"/api/v1/admin/nlu/examples/{example_id:\d+}")
+@doc("修改例句", body=models.ExampleEdit)
 @admin_api
 async def edit_example(request: web.Request) -> web.Response:
-    """修改一条例句"""
-    data = await _body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        row = await intents.update_example(session, int(request.match_info["example_id"]), data.get("text"),
+    body = await _body(request, models.ExampleEdit)
+    async with request.config_dict[SESSIONS]() as session, session.begin():
+        row = await intents.update_example(session, int(request.match_info["example_id"]), body.text,
                                       actor=actor_of(request).username)
     return json_response({"id": row.id, "text": row.text})
 
 
 @routes.delete(r"/api/v1/admin/nlu/examples/{example_id:\d+}")
+@doc("删除例句")
 @admin_api
 async def delete_example(request: web.Request) -> web.Response:
-    """删除一条例句"""
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         intent = await intents.delete_example(session, int(request.match_info["example_id"]), actor=actor_of(request).username)
     return json_response({"deleted": int(request.match_info["example_id"]), "intent": intent})
 
 
 @routes.get(f"{P}/answers")
+@doc("答复文本（按键）")
 @admin_api
 async def list_answers(request: web.Request) -> web.Response:
-    """答复文本（按键；修改后立即生效，无需重新训练）"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await answers.answer_rows(session)
     return json_response({"answers": [{"key": a.key, "text": a.text, "updated_at": _iso(a.updated_at),
                                        "updated_by": a.updated_by} for a in rows]})
 
 
 @routes.put(f"{P}/answers")
+@doc("修改或新增答复（立即生效，无需重新训练）", body=models.AnswerEdit)
 @admin_api
 async def put_answer(request: web.Request) -> web.Response:
-    """修改（或新增）一条答复"""
-    data = await _body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        row = await answers.set_answer(session, str(data.get("key") or ""), data.get("text"), actor=actor_of(request).username)
+    body = await _body(request, models.AnswerEdit)
+    async with request.config_dict[SESSIONS]() as session, session.begin():
+        row = await answers.set_answer(session, body.key, body.text, actor=actor_of(request).username)
         key = row.key
-    await bump_answers(request.app)
-    return json_response({"key": key, "answer": request.app[NLU].answer_for(key)})
+    await bump_answers(request.config_dict)
+    return json_response({"key": key, "answer": request.config_dict[NLU].answer_for(key)})
 
 
 # --------------------------------------------------------------------------- export / import
 
 @routes.get(f"{P}/export")
+@doc("导出工作副本为 Rasa NLU YAML", responses={200: "application/x-yaml"})
 @admin_api
 async def export(request: web.Request) -> web.Response:
-    """导出工作副本为 Rasa NLU YAML"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         text = await export_single(session)
     return web.Response(text=text, content_type="application/x-yaml", charset="utf-8",
                         headers={"Content-Disposition": 'attachment; filename="nlu.yml"'})
@@ -185,12 +179,8 @@ async def export(request: web.Request) -> web.Response:
 
 async def _uploaded_files(request: web.Request) -> tuple[list[tuple[str, str]], bool]:
     if request.content_type == "application/json":
-        data = await _body(request)
-        files = data.get("files")
-        if not isinstance(files, list) or not files:
-            raise ApiError(400, "invalid_body", "files 必须是非空列表：[{name, text}]")
-        return [(str(f.get("name") or f"file{i + 1}.yml"), str(f.get("text") or "")) for i, f in enumerate(files)
-                if isinstance(f, dict)], bool(data.get("replace"))
+        body = await _body(request, models.YamlImport)
+        return [(f.name or f"file{i + 1}.yml", f.text) for i, f in enumerate(body.files)], body.replace
     if request.content_type != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", "请上传 YAML 文件（multipart/form-data）或提交 JSON")
     reader = await request.multipart()
@@ -215,78 +205,47 @@ async def _uploaded_files(request: web.Request) -> tuple[list[tuple[str, str]], 
 
 
 @routes.post(f"{P}/import")
+@doc("导入 Rasa NLU YAML（multipart 文件 files，或 JSON {files:[{name,text}]}）；有错误整体拒绝并给出文件、行号和原因", body=models.YamlImport, responses={200: "已导入", 413: "文件过大", 415: "格式不支持"})
 @admin_api
 async def import_yaml(request: web.Request) -> web.Response:
-    """导入 Rasa NLU YAML（先校验全部文件，有错误则整体拒绝并指出行号和原因）"""
     files, replace = await _uploaded_files(request)
     try:
         blocks = parse_uploads(files)
     except NluYamlError as exc:
         raise ApiError(400, "invalid_yaml", str(exc), file=exc.source, line=exc.line, reason=exc.reason) from None
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.config_dict[SESSIONS]() as session, session.begin():
         result = await intents.import_blocks(session, blocks, actor=actor_of(request).username, replace_intents=replace)
     return json_response({"imported": result, "files": [name for name, _ in files]})
-
-
-# --------------------------------------------------------------------------- suggestions
-
-@routes.get(f"{P}/suggestions")
-@admin_api
-async def list_suggestions(request: web.Request) -> web.Response:
-    """坐席更正形成的训练建议"""
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.suggestions(session, status=None if status == "all" else status)
-    return json_response({"suggestions": [
-        {"id": s.id, "field": s.field, "text": s.text, "predicted": s.predicted, "chosen": s.chosen,
-         "intent": suggestions.suggestion_intent(s), "confidence": s.confidence, "operator": s.operator, "status": s.status,
-         "created_at": _iso(s.created_at), "model_version": s.model_version} for s in rows]})
-
-
-@routes.post(f"{P}/suggestions/review")
-@admin_api
-async def review_suggestions(request: web.Request) -> web.Response:
-    """批量采纳（可先修改文本/意图）或驳回训练建议"""
-    data = await _body(request)
-    decisions = data.get("decisions")
-    if not isinstance(decisions, list) or not decisions or not all(isinstance(d, dict) for d in decisions):
-        raise ApiError(400, "invalid_body", "decisions 必须是非空列表：[{id, action, text?, intent?}]")
-    async with request.app[SESSIONS]() as session, session.begin():
-        result = await suggestions.review_suggestions(session, decisions, actor=actor_of(request).username)
-    return json_response(result)
 
 
 # --------------------------------------------------------------------------- training
 
 @routes.post(f"{P}/train")
+@doc("开始训练（后台任务，同一时间一个）", body=models.TrainRequest, responses={202: "已开始", 409: "已有训练在运行"})
 @admin_api
 async def train(request: web.Request) -> web.Response:
-    """开始训练（后台任务；同一时间只能有一个）"""
-    data = await _body(request) if request.content_length else {}
-    epochs = data.get("epochs")
-    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= 500):
-        raise ApiError(400, "invalid_epochs", "epochs 须为 1–500 的整数")
-    job_id = await jobs.start_training(request.app, actor_of(request).username, epochs)
+    body = await _body(request, models.TrainRequest)
+    job_id = await jobs.start_training(request.config_dict, actor_of(request).username, body.epochs)
     return json_response({"job_id": job_id}, status=202)
 
 
 @routes.get(f"{P}/jobs")
+@doc("训练任务列表")
 @admin_api
 async def list_jobs(request: web.Request) -> web.Response:
-    """训练任务列表"""
-    await jobs.reap_orphans(request.app)
-    async with request.app[SESSIONS]() as session:
+    await jobs.reap_orphans(request.config_dict)
+    async with request.config_dict[SESSIONS]() as session:
         rows = await nlu_workspace_jobs.jobs(session)
     return json_response({"jobs": [job_dict(j, log=False) for j in rows],
-                          "running": await jobs.running_job_id(request.app),
+                          "running": await jobs.running_job_id(request.config_dict),
                           "epochs_setting": training.epochs_setting()})
 
 
 @routes.get(r"/api/v1/admin/nlu/jobs/{job_id:\d+}")
+@doc("训练任务的进度、日志和失败原因", responses={200: "任务", 404: "没有该任务"})
 @admin_api
 async def get_job(request: web.Request) -> web.Response:
-    """训练任务的进度、日志和失败原因"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, int(request.match_info["job_id"]))
         model = await session.get(NluModel, job.model_id) if job.model_id else None
     out = job_dict(job)
@@ -295,47 +254,44 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 @routes.post(r"/api/v1/admin/nlu/jobs/{job_id:\d+}/cancel")
+@doc("取消训练", responses={202: "正在取消", 409: "已结束"})
 @admin_api
 async def cancel_job(request: web.Request) -> web.Response:
-    """取消正在运行的训练"""
     job_id = int(request.match_info["job_id"])
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, job_id)
     if job.status != "running":
         raise ApiError(409, "not_running", "该训练任务已结束")
-    await jobs.cancel(request.app, job_id)
+    await jobs.cancel(request.config_dict, job_id)
     return json_response({"job_id": job_id, "cancelling": True}, status=202)
 
 
 # --------------------------------------------------------------------------- models
 
 @routes.get(f"{P}/models")
+@doc("模型登记表")
 @admin_api
 async def list_models(request: web.Request) -> web.Response:
-    """模型登记表"""
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await registry.models(session)
     return json_response({"models": [model_dict(m) for m in rows], "margin_points": guard_margin()})
 
 
 @routes.get(r"/api/v1/admin/nlu/models/{version:\d+}")
+@doc("模型评估结果（与当前模型对照）和启用检查", responses={200: "模型", 404: "没有该版本"})
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
-    """模型的评估结果（与当前模型对照）和启用检查"""
-    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    row, active = await activation.load(request.config_dict, int(request.match_info["version"]))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
                           "check": activation.check(row, active)})
 
 
 @routes.post(r"/api/v1/admin/nlu/models/{version:\d+}/activate")
+@doc("启用模型（热切换不中断解析；回滚＝启用较早版本）；未通过检查须填写 override_reason（记入审计日志）", body=models.Activation, responses=CHANGED)
 @admin_api
 async def activate(request: web.Request) -> web.Response:
-    """启用模型（不中断解析的热切换）；回滚＝启用较早的版本；未通过检查时须填写理由"""
-    data = await _body(request) if request.content_length else {}
-    reason = data.get("override_reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ApiError(400, "invalid_body", "override_reason 必须是文本")
-    result = await activation.activate(request.app, int(request.match_info["version"]),
-                                       actor=actor_of(request).username, override_reason=reason)
+    body = await _body(request, models.Activation)
+    result = await activation.activate(request.config_dict, int(request.match_info["version"]),
+                                       actor=actor_of(request).username, override_reason=body.override_reason)
     return json_response(result)

@@ -11,13 +11,13 @@ from aiohttp import web
 from gateway.infra.resources import NLU, SESSIONS
 from gateway.web.admin import activation, evaluation, jobs
 from gateway.web.admin.state import guard_margin
-from gateway.web.admin.workspace import admin_route
+from gateway.web.admin.workspace import admin_page
 from gateway.web.staff_pages import render
 from nlu import training
 from ticketing.nlu_workspace import answers as nlu_workspace_answers
 from ticketing.nlu_workspace import intents as nlu_workspace_intents
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
-from ticketing.nlu_workspace import registry, suggestions
+from ticketing.nlu_workspace import registry
 
 routes = web.RouteTableDef()
 KIND_LABELS = {"faq": "常见问题", "department": "承办部门", "emergency": "紧急求助", "hotline": "其他热线",
@@ -25,10 +25,6 @@ KIND_LABELS = {"faq": "常见问题", "department": "承办部门", "emergency":
 STATUS_LABELS = {"trained": "已训练", "evaluated": "已评估", "active": "使用中", "retired": "已停用",
                  "eval_failed": "评估失败"}
 JOB_LABELS = {"running": "进行中", "succeeded": "完成", "failed": "失败", "cancelled": "已取消"}
-FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型"}
-
-
-admin_page = admin_route(api=False, on_error=lambda exc: web.HTTPNotFound(text=exc.message))
 
 
 def _ctx(section: str, **extra) -> dict:
@@ -39,7 +35,7 @@ def _ctx(section: str, **extra) -> dict:
 @routes.get("/admin/nlu")
 @admin_page
 async def intents_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         intents = await nlu_workspace_intents.intents_overview(session)
     return await render(request, "nlu_admin/intents.html", _ctx("intents", intents=intents,
                                                                  total=sum(i.examples for i in intents)))
@@ -49,7 +45,7 @@ async def intents_page(request: web.Request) -> web.Response:
 @admin_page
 async def intent_page(request: web.Request) -> web.Response:
     name = request.query.get("name", "")
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         intent = await nlu_workspace_intents.get_intent(session, name)
         examples = await nlu_workspace_intents.examples_of(session, name)
         answers = await nlu_workspace_answers.answers(session)
@@ -61,30 +57,18 @@ async def intent_page(request: web.Request) -> web.Response:
 @routes.get("/admin/nlu/answers")
 @admin_page
 async def answers_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await nlu_workspace_answers.answer_rows(session)
     return await render(request, "nlu_admin/answers.html", _ctx("answers", answers=rows))
-
-
-@routes.get("/admin/nlu/suggestions")
-@admin_page
-async def suggestions_page(request: web.Request) -> web.Response:
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.suggestions(session, status=None if status == "all" else status)
-        intents = [i.name for i in await nlu_workspace_intents.intents_overview(session)]
-    items = [{"row": s, "intent": suggestions.suggestion_intent(s)} for s in rows]
-    return await render(request, "nlu_admin/suggestions.html", _ctx(
-        "suggestions", items=items, status=status, intents=intents, field_labels=FIELD_LABELS))
 
 
 @routes.get("/admin/nlu/training")
 @admin_page
 async def training_page(request: web.Request) -> web.Response:
-    await jobs.reap_orphans(request.app)
-    async with request.app[SESSIONS]() as session:
+    await jobs.reap_orphans(request.config_dict)
+    async with request.config_dict[SESSIONS]() as session:
         rows = await nlu_workspace_jobs.jobs(session)
-    running = await jobs.running_job_id(request.app)
+    running = await jobs.running_job_id(request.config_dict)
     return await render(request, "nlu_admin/training.html", _ctx(
         "training", jobs=rows, running=running, epochs_setting=training.epochs_setting(),
         config_epochs=training.config_epochs(training.config_text())))
@@ -93,17 +77,17 @@ async def training_page(request: web.Request) -> web.Response:
 @routes.get("/admin/nlu/models")
 @admin_page
 async def models_page(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         rows = await registry.models(session)
     return await render(request, "nlu_admin/models.html", _ctx(
         "models", models=rows, summaries={m.version: evaluation.summary(m.metrics) for m in rows},
-        margin=guard_margin(), serving=request.app[NLU].base_url))
+        margin=guard_margin(), serving=request.config_dict[NLU].base_url))
 
 
 @routes.get(r"/admin/nlu/models/{version:\d+}")
 @admin_page
 async def model_page(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.app, int(request.match_info["version"]))
+    row, active = await activation.load(request.config_dict, int(request.match_info["version"]))
     check = activation.check(row, active)
     metrics = row.metrics or {}
     active_metrics = (active.metrics or {}) if active is not None else {}

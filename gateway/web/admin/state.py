@@ -1,27 +1,18 @@
-"""Runtime of the NLU administration: settings, the per-app state, and the follower.
+"""Runtime of the NLU administration: settings, Redis keys, the per-app state, and the follower.
 
-Every gateway process runs a follower (a `cleanup_ctx` task, once a second):
+Every gateway process runs a follower (for the admin sub-app's lifetime, once a second):
 
 * the NLU server URL: in embedded mode the process that started Rasa (launcher, tests) owns the
-  server; it publishes `{url, model}` under `keys.nlu_active` with a short expiry it keeps renewing.
+  server; it publishes `{url, model}` under the `active` key with a short expiry it keeps renewing.
   Every other process points its `NluClient.base_url` there (or back at its own RASA_URL when the
   entry is gone), so a blue/green switch reaches all processes within a second;
 * the swap window of an external server (`PUT /model` blocks Rasa for ~13 s): while `swap_until`
   is in the future the client waits longer (`SWAP_TIMEOUT`) instead of handing messages off;
-* the answers: an admin's edit bumps `keys.nlu_answers_version`; every process reloads the answer
+* the answers: an admin's edit bumps the `answers_version` key; every process reloads the answer
   texts from the database into `NluClient.answers` (no retraining, no restart).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from aiohttp import web
-
-if TYPE_CHECKING:  # pragma: no cover
-
-    pass
 
 import asyncio
 import contextlib
@@ -31,13 +22,15 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from gateway.infra.keys import RedisKeys
 from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
-from gateway.web.admin import state as admin_state
+from gateway.web.audiences import Config
 from ticketing.nlu_workspace import answers, registry
 
 log = logging.getLogger(__name__)
@@ -49,17 +42,49 @@ TRAIN_LOCK_TTL = 60
 MARGIN_ENV = "HOTLINE_NLU_GUARD_MARGIN"
 
 
+@dataclass(frozen=True)
+class NluAdminKeys:
+    """The Redis keys of the NLU administration (no other part of the system reads them)."""
+
+    prefix: str
+
+    @classmethod
+    def of(cls, config: Config) -> NluAdminKeys:
+        return cls(config[KEYS].prefix)
+
+    @property
+    def active(self) -> str:
+        """Hash: the serving NLU server (url, mode, model, path) and an open swap window (swap_until)."""
+        return f"{self.prefix}:nlu:active"
+
+    @property
+    def train_lock(self) -> str:
+        return f"{self.prefix}:nlu:train-lock"
+
+    @property
+    def activate_lock(self) -> str:
+        return f"{self.prefix}:nlu:activate-lock"
+
+    @property
+    def answers_version(self) -> str:
+        return f"{self.prefix}:nlu:answers-version"
+
+    def job_cancel(self, job_id: int) -> str:
+        return f"{self.prefix}:nlu:job:{job_id}:cancel"
+
+
 @contextlib.asynccontextmanager
-async def swap_window(redis: Any, keys: RedisKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
+async def swap_window(redis: Any, keys: RedisKeys | NluAdminKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
     """An external Rasa server is loading a model (`PUT /model` blocks it for seconds): every
     process's follower sees `swap_until` and lets its parses wait (SWAP_TIMEOUT) instead of timing
     out. The body runs once they all had `drain` seconds to see it."""
-    await redis.hset(keys.nlu_active, mapping={**fields, "swap_until": str(time.time() + 600)})
+    active = NluAdminKeys(keys.prefix).active
+    await redis.hset(active, mapping={**fields, "swap_until": str(time.time() + 600)})
     try:
         await asyncio.sleep(drain)
         yield
     finally:
-        await redis.hdel(keys.nlu_active, "swap_until")
+        await redis.hdel(active, "swap_until")
 
 
 def guard_margin() -> float:
@@ -113,6 +138,9 @@ class NluAdminState:
 
 
 STATE: web.AppKey[NluAdminState] = web.AppKey("nlu_admin_state", NluAdminState)
+# The Rasa server this process started itself (embedded mode: launcher or tests, on the root app), so
+# that model activation can run blue/green; absent with an external RASA_URL (activation: PUT /model).
+RASA_MANAGED: web.AppKey[ManagedRasa] = web.AppKey("rasa_managed", ManagedRasa)
 
 
 def format_answers(raw: dict[str, str], directory: Any) -> dict[str, str]:
@@ -133,48 +161,48 @@ def format_answers(raw: dict[str, str], directory: Any) -> dict[str, str]:
     return out
 
 
-async def reload_answers(app: web.Application) -> None:
+async def reload_answers(config: Config) -> None:
     """The running client answers with the database's texts (the file's for keys not in the DB)."""
-    state = app[STATE]
-    async with app[SESSIONS]() as session:
+    state = config[STATE]
+    async with config[SESSIONS]() as session:
         db_answers = await answers.answers(session)
     if not db_answers:
         return
-    app[NLU].answers = {**state.file_answers, **format_answers(db_answers, app[DIRECTORY])}
+    config[NLU].answers = {**state.file_answers, **format_answers(db_answers, config[DIRECTORY])}
 
 
-async def bump_answers(app: web.Application) -> None:
+async def bump_answers(config: Config) -> None:
     """After an edit: this process reloads now, the others on their next follower tick."""
-    await app[REDIS].incr(app[KEYS].nlu_answers_version)
-    await reload_answers(app)
-    state = app[STATE]
-    state.answers_version = await app[REDIS].get(app[KEYS].nlu_answers_version)
+    await config[REDIS].incr(NluAdminKeys.of(config).answers_version)
+    await reload_answers(config)
+    state = config[STATE]
+    state.answers_version = await config[REDIS].get(NluAdminKeys.of(config).answers_version)
 
 
-async def publish_managed(app: web.Application, managed: ManagedRasa, model: str | None = None) -> None:
-    keys = app[KEYS]
+async def publish_managed(config: Config, managed: ManagedRasa, model: str | None = None) -> None:
+    keys = NluAdminKeys.of(config)
     mapping = {"url": managed.url, "mode": "managed", "model": model or managed.model_path.name.removesuffix(".tar.gz"),
                "path": str(managed.model_path)}
-    redis = app[REDIS]
-    await redis.hset(keys.nlu_active, mapping=mapping)
-    await redis.hdel(keys.nlu_active, "swap_until")
-    await redis.expire(keys.nlu_active, ACTIVE_TTL)
+    redis = config[REDIS]
+    await redis.hset(keys.active, mapping=mapping)
+    await redis.hdel(keys.active, "swap_until")
+    await redis.expire(keys.active, ACTIVE_TTL)
 
 
-async def sync_once(app: web.Application) -> None:
-    state = app[STATE]
-    client = app[NLU]
-    redis = app[REDIS]
-    keys = app[KEYS]
-    settings = app[SETTINGS]
+async def sync_once(config: Config) -> None:
+    state = config[STATE]
+    client = config[NLU]
+    redis = config[REDIS]
+    keys = NluAdminKeys.of(config)
+    settings = config[SETTINGS]
     if state.managed is not None:
         # The owner: renew the entry (its own client always uses its own server).
-        if await redis.expire(keys.nlu_active, ACTIVE_TTL) == 0:
-            await publish_managed(app, state.managed)
+        if await redis.expire(keys.active, ACTIVE_TTL) == 0:
+            await publish_managed(config, state.managed)
         client.base_url = state.managed.url
         active = {}
     else:
-        active = {k.decode(): v.decode() for k, v in (await redis.hgetall(keys.nlu_active)).items()}
+        active = {k.decode(): v.decode() for k, v in (await redis.hgetall(keys.active)).items()}
         if settings.nlu_enabled:
             url = active.get("url") if active.get("mode") == "managed" else None
             target = (url or state.configured_url or "").rstrip("/") or None
@@ -188,20 +216,22 @@ async def sync_once(app: web.Application) -> None:
     # An external server loading a model (PUT /model): wait for it instead of handing messages off.
     swap_until = float(active.get("swap_until") or 0)
     client.timeout = max(state.base_timeout, SWAP_TIMEOUT) if swap_until > time.time() else state.base_timeout
-    version = await redis.get(keys.nlu_answers_version)
+    version = await redis.get(keys.answers_version)
     if version != state.answers_version:
         state.answers_version = version
-        await reload_answers(app)
+        await reload_answers(config)
 
 
-async def follower_ctx(app: web.Application) -> AsyncIterator[None]:
-    state = app[STATE]
-    state.file_answers = dict(app[NLU].answers)
-    managed = app.get(admin_state.RASA_MANAGED)
+@contextlib.asynccontextmanager
+async def follower(config: Config) -> AsyncIterator[None]:
+    """The follower task, for the admin sub-app's lifetime (every web process runs one)."""
+    state = config[STATE]
+    state.file_answers = dict(config[NLU].answers)
+    managed = config.get(RASA_MANAGED)
     if isinstance(managed, ManagedRasa):
         state.managed = managed
         try:
-            await publish_managed(app, managed)
+            await publish_managed(config, managed)
         except Exception as exc:  # Redis down at start: the follower retries
             log.warning("NLU admin: could not publish the managed server: %s", exc)
 
@@ -210,7 +240,7 @@ async def follower_ctx(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while not stop.is_set():
             try:
-                await sync_once(app)
+                await sync_once(config)
             except Exception as exc:  # Redis or DB hiccup: keep following
                 log.debug("NLU follower: %s", exc)
             try:
@@ -236,7 +266,7 @@ async def follower_ctx(app: web.Application) -> AsyncIterator[None]:
     if state.managed is not None and state.managed is not managed:
         await asyncio.to_thread(state.managed.stop)
         try:
-            await app[REDIS].delete(app[KEYS].nlu_active)
+            await config[REDIS].delete(NluAdminKeys.of(config).active)
         except Exception:
             pass
 
@@ -260,7 +290,3 @@ def active_model_path(database_url: str) -> Path | None:
 
     return asyncio.run(query())
 
-
-# The Rasa server this process started itself (embedded mode: launcher or tests), so that model
-# activation can run blue/green; absent with an external RASA_URL (activation uses PUT /model).
-RASA_MANAGED: web.AppKey[object] = web.AppKey("rasa_managed")

@@ -13,7 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.infra.resources import NLU, SESSIONS
 from gateway.web.admin.state import STATE
+from gateway.web.audiences import Config
 from gateway.web.auth import ADMINS, require_role
+from gateway.web.errors import ApiError
 from nlu import training, yaml_io
 from nlu.client import ANSWERS_PATH
 from ticketing.errors import WorkspaceError
@@ -30,11 +32,11 @@ def _ws_blocks(blocks: list[yaml_io.Block]) -> list[Block]:
     return [Block(b.kind, b.name, tuple(b.examples)) for b in blocks]
 
 
-async def ensure_seeded(app: web.Application) -> None:
+async def ensure_seeded(config: Config) -> None:
     """Fill the working copy from nlu/data and nlu/faq_answers.yml on first use (idempotent; two
     processes racing: the unique intent names make the second one's insert fail and roll back). The
     model the NLU server serves right now becomes registry version 1, the active one."""
-    state = app[STATE]
+    state = config[STATE]
     if state.seeded:
         return
     async with state.seed_lock:
@@ -43,23 +45,23 @@ async def ensure_seeded(app: web.Application) -> None:
         blocks = _ws_blocks(yaml_io.read_nlu_dir(training.DATA_DIR))
         answers = yaml_io.read_answers(ANSWERS_PATH)
         try:
-            async with app[SESSIONS]() as session, session.begin():
+            async with config[SESSIONS]() as session, session.begin():
                 if await intents.seed(session, blocks, answers):
                     log.info("NLU working copy seeded from %s", training.DATA_DIR)
-                await _register_serving_model(app, session)
+                await _register_serving_model(config, session)
         except IntegrityError:
             pass  # another process seeded at the same time
         state.seeded = True
 
 
-async def _register_serving_model(app: web.Application, session) -> None:
+async def _register_serving_model(config: Config, session) -> None:
     if (await registry.models(session)):
         return
-    name = await app[NLU].model_version()
+    name = await config[NLU].model_version()
     if not name:
         return
     path = training.model_cache_dir() / f"{name}.tar.gz"
-    managed = app[STATE].managed
+    managed = config[STATE].managed
     if managed is not None and managed.model_path.name == f"{name}.tar.gz":
         path = managed.model_path
     info = training.training_info(path) if path.exists() else None
@@ -106,7 +108,7 @@ def admin_route(*, api: bool, on_error: Callable[[WorkspaceError], Exception]):
     def decorate(handler):
         @functools.wraps(handler)
         async def inner(request: web.Request) -> web.StreamResponse:
-            await ensure_seeded(request.app)
+            await ensure_seeded(request.config_dict)
             try:
                 return await handler(request)
             except WorkspaceError as exc:
@@ -115,3 +117,8 @@ def admin_route(*, api: bool, on_error: Callable[[WorkspaceError], Exception]):
         return require_role(*ADMINS, api=api)(inner)
 
     return decorate
+
+
+# Admin JSON API: the service's refusal as the API's JSON error.  Admin pages: as a plain 404 page.
+admin_api = admin_route(api=True, on_error=lambda exc: ApiError(exc.status, exc.code, exc.message))
+admin_page = admin_route(api=False, on_error=lambda exc: web.HTTPNotFound(text=exc.message))

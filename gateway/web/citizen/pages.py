@@ -81,15 +81,10 @@ class CitizenConfig:
 CITIZEN: web.AppKey[CitizenConfig] = web.AppKey("citizen_config", CitizenConfig)
 
 
-def setup_citizen(app: web.Application, config: CitizenConfig | None = None) -> None:
-    app[CITIZEN] = config or CitizenConfig()
-    app.router.add_routes(routes)
-
-
 # --------------------------------------------------------------------------- helpers
 
 def _base_context(request: web.Request, page: str) -> dict[str, Any]:
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     return {"page": page, "emergency": present.emergency_numbers(directory)}
 
 
@@ -124,14 +119,14 @@ def _remember_visitor(request: web.Request, response: web.StreamResponse, visito
 
 
 def _limiter(request: web.Request) -> RateLimiter:
-    return RateLimiter(request.app[REDIS], request.app[KEYS])
+    return RateLimiter(request.config_dict[REDIS], request.config_dict[KEYS])
 
 
 # --------------------------------------------------------------------------- landing and chat
 
 @routes.get("/")
 async def landing(request: web.Request) -> web.Response:
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     return _render(request, "index.html", "home", {"separate_hotlines": present.separate_hotlines(directory)})
 
 
@@ -140,7 +135,7 @@ async def chat(request: web.Request) -> web.Response:
     topics = ["公积金查询", "社保咨询", "停水停电", "投诉举报", "噪音扰民", "户籍办理"]
     return _render(request, "chat.html", "chat", {
         "topics": topics,
-        "max_text_chars": request.app[SETTINGS].max_text_chars,
+        "max_text_chars": request.config_dict[SETTINGS].max_text_chars,
     })
 
 
@@ -149,7 +144,7 @@ async def chat(request: web.Request) -> web.Response:
 def _message_form(request: web.Request, *, values: dict[str, str] | None = None,
                   errors: dict[str, str] | None = None, notice: str | None = None,
                   status: int = 200) -> web.Response:
-    directory = request.app[DIRECTORY]
+    directory = request.config_dict[DIRECTORY]
     return _render(request, "message.html", "message", {
         "regions": present.region_options(directory),
         "values": {k: (values or {}).get(k, "") for k in FORM_FIELDS},
@@ -160,7 +155,7 @@ def _message_form(request: web.Request, *, values: dict[str, str] | None = None,
         "max_images": MAX_IMAGES,
         "max_image_mb": MAX_IMAGE_BYTES // (1024 * 1024),
         "image_types": ",".join(IMAGE_TYPES),
-        "max_text_chars": request.app[SETTINGS].max_text_chars,
+        "max_text_chars": request.config_dict[SETTINGS].max_text_chars,
     }, status=status, private=True)
 
 
@@ -187,7 +182,7 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], list[Uploade
 
 
 async def _discard(request: web.Request, refs: list[AttachmentRef]) -> None:
-    store = request.app[ATTACHMENTS]
+    store = request.config_dict[ATTACHMENTS]
 
     def unlink() -> None:
         for ref in refs:
@@ -201,7 +196,7 @@ async def _discard(request: web.Request, refs: list[AttachmentRef]) -> None:
 
 async def _already_stored(request: web.Request, native_id: str) -> bool:
     try:
-        async with request.app[SESSIONS]() as session:
+        async with request.config_dict[SESSIONS]() as session:
             return await tickets_store.find_entry(session, "web", native_id) is not None
     except (SQLAlchemyError, OSError):
         return False  # the pipeline deduplicates anyway; this check only saves re-storing images
@@ -209,7 +204,7 @@ async def _already_stored(request: web.Request, native_id: str) -> bool:
 
 @routes.post("/message")
 async def message_submit(request: web.Request) -> web.StreamResponse:
-    app = request.app
+    app = request.config_dict
     config = app[CITIZEN]
     metrics = app[METRICS]
     limiter = _limiter(request)
@@ -286,14 +281,14 @@ async def message_receipt(request: web.Request) -> web.Response:
     visitor = request.cookies.get(VISITOR_COOKIE, "")
     if not RECEIPT_ID_RE.match(native_id) or not VISITOR_RE.match(visitor):
         return _error_page(request, 404, "未找到留言回执", "未找到该留言回执。请在提交留言的浏览器中查看，或凭工单号到“办件查询”查询。")
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         entry = await tickets_store.find_entry(session, "web", native_id)
         conv = await session.get(Conversation, entry.conversation_id) if entry is not None else None
         if entry is not None and (conv is None or conv.sender_id != visitor):
             # Someone else's receipt: answer as if it did not exist.
             return _error_page(request, 404, "未找到留言回执", "未找到该留言回执。")
         ticket = await session.get(Ticket, entry.ticket_id) if entry is not None and entry.ticket_id else None
-    config = request.app[CITIZEN]
+    config = request.config_dict[CITIZEN]
     try:
         attempt = max(0, min(int(request.query.get("n", "0")), config.receipt_refreshes))
     except ValueError:
@@ -301,7 +296,7 @@ async def message_receipt(request: web.Request) -> web.Response:
     reply = None
     if ticket is not None:
         try:
-            reply = await request.app[REPLIES].get("web", native_id)
+            reply = await request.config_dict[REPLIES].get("web", native_id)
         except (RedisError, OSError):
             reply = None
     return _render(request, "receipt.html", "message", {
@@ -335,7 +330,7 @@ async def progress_page(request: web.Request) -> web.Response:
 
 @routes.post("/progress")
 async def progress_query(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     try:
         # Counted before validation (as the API does, sharing its budget), so guessing
         # costs the same whatever is guessed.

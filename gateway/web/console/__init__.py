@@ -1,22 +1,23 @@
 """The operator console: the six network-hotline seats review the bot's hand-offs.
 
 Pages under ``/console/``, the same actions as JSON under ``/api/v1/console/``, the live
-queue at ``/console/events`` (SSE).  ``setup_console(app)`` wires it into the gateway; it
-must run after the resources ``cleanup_ctx`` is registered (it needs the Redis client).
+queue at ``/console/events`` (SSE).  One sub-app (:mod:`gateway.web.audiences`) with the
+console session; the round-robin assigner runs for the sub-app's lifetime.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web.auth import session_middleware, storage_ctx
-from gateway.web.console import api, events, views
+from gateway.web.audiences import lifespan
+from gateway.web.auth import use_sessions
+from gateway.web.console import api, events, pages, team_api, team_pages
 
 
-def setup_console(app: web.Application) -> None:
-    app.middlewares.append(session_middleware)
-    app.cleanup_ctx.append(storage_ctx)
-    app.cleanup_ctx.append(events.assigner_ctx)
-    app.router.add_routes(api.routes)
-    app.router.add_routes(views.routes)
-    app.router.add_get("/console/events", events.console_events)
+def create_console_app(root: web.Application) -> web.Application:
+    app = web.Application()
+    use_sessions(app, root)
+    lifespan(app, root, events.auto_assigner)
+    for module in (api, team_api, pages, team_pages, events):
+        app.router.add_routes(module.routes)
+    return app

@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.channels.delivery import deliver_operator_reply, report_status_to_platform, send_entry
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, SESSIONS
+from gateway.web.audiences import Config
 from gateway.web.present import Labels, detail
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import ClassificationChange, Conversation, Dispatch, Entry, Ticket, TicketEvent
@@ -36,19 +36,19 @@ class Notices:
     console: list[dict[str, Any]] = field(default_factory=list)
     web: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    async def publish(self, app: web.Application) -> None:
-        bus = app[REPLIES]
+    async def publish(self, config: Config) -> None:
+        bus = config[REPLIES]
         try:
             for event in self.console:
-                await bus.publish_event(app[KEYS].console_events, event)
+                await bus.publish_event(config[KEYS].console_events, event)
             for sender_id, event in self.web:
-                await bus.publish_event(app[KEYS].web_session(sender_id), event)
+                await bus.publish_event(config[KEYS].web_session(sender_id), event)
         except Exception as exc:  # live updates only; the change itself is committed
             log.warning("console notification not published: %s", exc)
 
 
-def labels(app: web.Application) -> Labels:
-    return Labels(app[DIRECTORY])
+def labels(config: Config) -> Labels:
+    return Labels(config[DIRECTORY])
 
 
 async def _locked(session: AsyncSession, number: str) -> Ticket:
@@ -83,8 +83,8 @@ def _updated(ticket: Ticket, actor: Actor, what: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- reading
 
-async def ticket_view(app: web.Application, actor: Actor, number: str) -> dict[str, Any]:
-    async with app[SESSIONS]() as session:
+async def ticket_view(config: Config, actor: Actor, number: str) -> dict[str, Any]:
+    async with config[SESSIONS]() as session:
         ticket = await claims.get_ticket(session, number, full=True)
         dispatch = await dispatching.active_dispatch(session, ticket)
         merged_into = None
@@ -93,80 +93,80 @@ async def ticket_view(app: web.Application, actor: Actor, number: str) -> dict[s
                                                        TicketEvent.action == "merged_into")
                     .order_by(TicketEvent.id.desc()).limit(1))
             merged_into = (await session.execute(stmt)).scalar_one_or_none()
-        return detail(ticket, labels(app), actor, dispatch=dispatch, merged_into=merged_into)
+        return detail(ticket, labels(config), actor, dispatch=dispatch, merged_into=merged_into)
 
 
 # --------------------------------------------------------------------------- claiming
 
-async def claim(app: web.Application, actor: Actor, number: str) -> Ticket:
+async def claim(config: Config, actor: Actor, number: str) -> Ticket:
     notices = Notices()
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await claims.get_ticket(session, number)
         before = ticket.assignee
         await claims.claim(session, ticket, actor)
         if before is None:
             await _joined(session, ticket, actor, notices)
-    await notices.publish(app)
+    await notices.publish(config)
     return ticket
 
 
-async def release(app: web.Application, actor: Actor, number: str) -> Ticket:
-    async with app[SESSIONS]() as session, session.begin():
+async def release(config: Config, actor: Actor, number: str) -> Ticket:
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await _locked(session, number)
         await claims.release(session, ticket, actor)
-    await Notices(console=[_updated(ticket, actor, "release")]).publish(app)
+    await Notices(console=[_updated(ticket, actor, "release")]).publish(config)
     return ticket
 
 
-async def assign(app: web.Application, actor: Actor, number: str, to_username: str | None) -> Ticket:
-    async with app[SESSIONS]() as session, session.begin():
+async def assign(config: Config, actor: Actor, number: str, to_username: str | None) -> Ticket:
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await _locked(session, number)
         await claims.assign(session, ticket, actor, to_username)
-    await Notices(console=[_updated(ticket, actor, "assign")]).publish(app)
+    await Notices(console=[_updated(ticket, actor, "assign")]).publish(config)
     return ticket
 
 
-async def reveal(app: web.Application, actor: Actor, number: str) -> dict[str, Any]:
-    async with app[SESSIONS]() as session, session.begin():
+async def reveal(config: Config, actor: Actor, number: str) -> dict[str, Any]:
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await claims.get_ticket(session, number)
         return await claims.reveal_contact(session, ticket, actor)
 
 
 # --------------------------------------------------------------------------- working a ticket
 
-async def classify(app: web.Application, actor: Actor, number: str,
+async def classify(config: Config, actor: Actor, number: str,
                    values: dict[str, Any]) -> list[ClassificationChange]:
     """Confirm or correct; returns the fields changed (empty: a bare confirmation)."""
     notices = Notices()
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await _handle(session, number, actor, notices)
-        changes = await classification.set_classification(session, ticket, actor, app[DIRECTORY], values=values)
+        changes = await classification.set_classification(session, ticket, actor, config[DIRECTORY], values=values)
     notices.console.append(_updated(ticket, actor, "classify"))
-    await notices.publish(app)
+    await notices.publish(config)
     return changes
 
 
-async def reply(app: web.Application, actor: Actor, number: str, text: Any, *, mark_answered: bool = False) -> Entry:
+async def reply(config: Config, actor: Actor, number: str, text: Any, *, mark_answered: bool = False) -> Entry:
     notices = Notices()
-    async with app[SESSIONS]() as session:
+    async with config[SESSIONS]() as session:
         ticket = await _handle(session, number, actor, notices)
         if notices.web or notices.console:
             # Claimed just now: the citizen hears "an operator joined" before the answer.
             await session.commit()
-            await notices.publish(app)
+            await notices.publish(config)
             notices = Notices()
-        entry = await deliver_operator_reply(app, session, ticket, text, actor)
+        entry = await deliver_operator_reply(config, session, ticket, text, actor)
         if mark_answered and ticket.status in ("pending_review", "dispatched"):
             ticket = await _locked(session, number)
             await handling.answer(session, ticket, actor)
             await session.commit()
     notices.console.append(_updated(ticket, actor, "reply"))
-    await notices.publish(app)
+    await notices.publish(config)
     return entry
 
 
-async def retry_delivery(app: web.Application, actor: Actor, number: str, entry_id: int) -> Entry:
-    async with app[SESSIONS]() as session:
+async def retry_delivery(config: Config, actor: Actor, number: str, entry_id: int) -> Entry:
+    async with config[SESSIONS]() as session:
         ticket = await _handle(session, number, actor, Notices())
         entry = await session.get(Entry, entry_id)
         if entry is None or entry.ticket_id != ticket.id or entry.author != "operator" or not entry.public:
@@ -174,35 +174,36 @@ async def retry_delivery(app: web.Application, actor: Actor, number: str, entry_
         if entry.delivery_status == "sent":
             raise ConsoleError(409, "already_sent", "这条答复已发送，无需重发")
         await session.commit()
-        return await send_entry(app, session, ticket, entry)
+        return await send_entry(config, session, ticket, entry)
 
 
-async def note(app: web.Application, actor: Actor, number: str, text: Any) -> Entry:
-    async with app[SESSIONS]() as session, session.begin():
+async def note(config: Config, actor: Actor, number: str, text: Any) -> Entry:
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await claims.get_ticket(session, number)
         entry = await replies.add_note(session, ticket, actor, text)
-    await Notices(console=[_updated(ticket, actor, "note")]).publish(app)
+    await Notices(console=[_updated(ticket, actor, "note")]).publish(config)
     return entry
 
 
-async def merge(app: web.Application, actor: Actor, number: str, into: Any) -> Ticket:
+async def merge(config: Config, actor: Actor, number: str, into: Any) -> Ticket:
     if not isinstance(into, str) or not into.strip():
         raise ConsoleError(400, "into_required", "请填写要合并到的工单号")
+    into = into.strip().upper()
     notices = Notices()
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         source = await _handle(session, number, actor, notices)
         target = await _locked(session, into)
         await handling.merge(session, source, target, actor)
     notices.console.append(_updated(source, actor, "merge"))
-    await notices.publish(app)
+    await notices.publish(config)
     return source
 
 
-async def lifecycle(app: web.Application, actor: Actor, number: str, action: str,
+async def lifecycle(config: Config, actor: Actor, number: str, action: str,
                     note_text: str | None = None) -> Ticket:
     """answer (直接办结) | close | reopen."""
     notices = Notices()
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         if action == "reopen":
             # Anyone on the console may reopen (a citizen calls back); it returns to the queue.
             ticket = await _locked(session, number)
@@ -212,30 +213,30 @@ async def lifecycle(app: web.Application, actor: Actor, number: str, action: str
             fn = {"answer": handling.answer, "close": handling.close}[action]
             await fn(session, ticket, actor, note_text)
     if action in ("answer", "close"):
-        async with app[SESSIONS]() as session:
-            await report_status_to_platform(app, session, ticket, "answered" if action == "answer" else "closed")
+        async with config[SESSIONS]() as session:
+            await report_status_to_platform(config, session, ticket, "answered" if action == "answer" else "closed")
     notices.console.append(_updated(ticket, actor, action))
-    await notices.publish(app)
+    await notices.publish(config)
     return ticket
 
 
-async def dispatch(app: web.Application, actor: Actor, number: str, *, target_kind: Any, target: Any,
+async def dispatch(config: Config, actor: Actor, number: str, *, target_kind: Any, target: Any,
                    note_text: Any = None) -> Dispatch:
     if not isinstance(target_kind, str) or not isinstance(target, str):
         raise ConsoleError(400, "invalid_target", "请选择转办对象")
     notices = Notices()
-    async with app[SESSIONS]() as session, session.begin():
+    async with config[SESSIONS]() as session, session.begin():
         ticket = await _handle(session, number, actor, notices)
-        row = await dispatching.dispatch(session, ticket, actor, app[DIRECTORY], target_kind=target_kind, target=target,
+        row = await dispatching.dispatch(session, ticket, actor, config[DIRECTORY], target_kind=target_kind, target=target,
                                 note=note_text if isinstance(note_text, str) else None)
     notices.console.append(_updated(ticket, actor, "dispatch"))
-    await notices.publish(app)
+    await notices.publish(config)
     return row
 
 
-async def intake(app: web.Application, actor: Actor, data: ManualIntake) -> Ticket:
-    async with app[SESSIONS]() as session, session.begin():
-        ticket = await manual.manual_intake(session, actor, app[DIRECTORY], data)
+async def intake(config: Config, actor: Actor, data: ManualIntake) -> Ticket:
+    async with config[SESSIONS]() as session, session.begin():
+        ticket = await manual.manual_intake(session, actor, config[DIRECTORY], data)
     await Notices(console=[{"type": "ticket", "ticket_no": ticket.number, "channel": ticket.channel,
-                            "by": actor.username}]).publish(app)
+                            "by": actor.username}]).publish(config)
     return ticket

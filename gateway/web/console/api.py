@@ -1,5 +1,6 @@
-"""The console's JSON API under ``/api/v1/console/``: every console action, same session
-and roles as the pages, CSRF in the ``X-CSRF-Token`` header on every unsafe request.
+"""The console's JSON API under ``/api/v1/console/``: signing in, the queue and every ticket action,
+same session and roles as the pages, CSRF in the ``X-CSRF-Token`` header on every unsafe request.
+The supervisors' and admins' part is :mod:`gateway.web.console.team_api`.
 
     GET  /api/v1/console/csrf                 → {"csrf_token"} (and the cookie it pairs with)
     POST /api/v1/console/login                {username, password}
@@ -10,52 +11,41 @@ and roles as the pages, CSRF in the ``X-CSRF-Token`` header on every unsafe requ
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from gateway.infra.ratelimit import RateLimiter, client_address
-from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS
-from gateway.web.auth import (
-    ADMINS,
-    ANY_ROLE,
-    OPERATORS,
-    SUPERVISORS,
-    actor_of,
-    current_user,
-    end_session,
-    public,
-    require_role,
-    start_session,
-    user_of,
-)
-from gateway.web.console import actions
-from gateway.web.console.events import assign_backlog, auto_assign_enabled, set_auto_assign
+from gateway.infra.resources import DIRECTORY, SESSIONS
+from gateway.web.auth import ANY_ROLE, OPERATORS, SUPERVISORS, actor_of, current_user, end_session, public, require_role
+from gateway.web.auth import user_of as user_of_request
+from gateway.web.console import actions, models
 from gateway.web.console.forms import intake_from_json, intake_from_multipart, queue_filter
+from gateway.web.console.team import login_user, set_shift, user_dict
 from gateway.web.errors import ApiError
-from gateway.web.json_io import json_response, read_json
-from gateway.web.present import LOCAL_TZ, Labels, summary
+from gateway.web.json_io import json_response
+from gateway.web.openapi import tagged
+from gateway.web.present import Labels, summary
 from gateway.web.security import check_csrf, csrf_token
-from ticketing.accounts import audit, canned_replies
-from ticketing.accounts import users as accounts_users
-from ticketing.accounts.roles import CONSOLE_ROLES
+from gateway.web.validation import read_model
 from ticketing.accounts.users import AccountError
-from ticketing.db.models.accounts import User
 from ticketing.db.models.base import utcnow
-from ticketing.db.models.nlu import TrainingSuggestion
 from ticketing.errors import ConsoleError
-from ticketing.nlu_workspace import suggestions
 from ticketing.supervision import shifts
-from ticketing.supervision import stats as supervision_stats
 from ticketing.tickets import dispatching, queue
 
 routes = web.RouteTableDef()
 P = "/api/v1/console"
-LOGIN_ATTEMPTS_PER_MINUTE = 20
+TICKET = P + "/tickets/{number}"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+signing_in = tagged("坐席台：登录")
+in_queue = tagged("坐席台：队列")
+on_ticket = tagged("坐席台：工单")
+TICKET_VIEW = ("工单详情（联系方式已脱敏）", models.TicketResponse)
 
 
-def console_errors(handler):
+def console_errors(handler: Handler) -> Handler:
     """ConsoleError / AccountError → the API's JSON error."""
 
     @functools.wraps(handler)
@@ -67,34 +57,16 @@ def console_errors(handler):
         except AccountError as exc:
             raise ApiError(400, "invalid_account", str(exc)) from None
 
-    for attr in ("console_roles",):
-        if hasattr(handler, attr):
-            setattr(wrapper, attr, getattr(handler, attr))
     return wrapper
 
 
-def api(*roles: str):
+def api(*roles: str) -> Callable[[Handler], Handler]:
     """Role check (+CSRF) then error translation, for one API handler."""
 
-    def decorate(handler):
+    def decorate(handler: Handler) -> Handler:
         return require_role(*roles, api=True)(console_errors(handler))
 
     return decorate
-
-
-async def body(request: web.Request) -> dict[str, Any]:
-    if request.content_length in (None, 0) and request.content_type != "application/json":
-        return {}
-    payload = await read_json(request)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象")
-    return payload
-
-
-def user_dict(user: User) -> dict[str, Any]:
-    return {"username": user.username, "display_name": user.display_name, "role": user.role,
-            "role_label": user.role_label, "active": user.active, "on_shift": user.on_shift,
-            "locked": user.locked(), "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None}
 
 
 def _number(request: web.Request) -> str:
@@ -104,44 +76,26 @@ def _number(request: web.Request) -> str:
 # --------------------------------------------------------------------------- session
 
 @routes.get(f"{P}/csrf")
+@signing_in("取得 CSRF 令牌", description="返回令牌并设置配对的 Cookie；之后每个非 GET 请求都要在 X-CSRF-Token 头中带上它。",
+            responses={200: ("令牌", models.CsrfToken)})
 @public
 async def get_csrf(request: web.Request) -> web.Response:
     return json_response({"csrf_token": csrf_token(request), "header": "X-CSRF-Token"})
 
 
 @routes.post(f"{P}/login")
+@signing_in("登录", description="连续 5 次密码错误锁定 15 分钟（423）。", body=models.Login,
+            responses={200: ("已登录（设置会话 Cookie）", models.UserResponse), 401: "用户名或密码错误",
+                       403: "账号停用或 CSRF 校验失败", 423: "账号已锁定", 429: "尝试过于频繁"})
 @public
 async def login(request: web.Request) -> web.Response:
     await check_csrf(request)
-    app = request.app
-    ip = client_address(request)
-    if not await RateLimiter(app[REDIS], app[KEYS]).allow("console-login", ip, LOGIN_ATTEMPTS_PER_MINUTE):
-        raise ApiError(429, "rate_limited", "登录尝试过于频繁，请稍后再试")
-    payload = await body(request)
-    username, password = payload.get("username"), payload.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise ApiError(400, "invalid_body", "请填写用户名和密码")
-    result = await login_user(request, username, password)
-    return json_response({"user": user_dict(result)})
-
-
-async def login_user(request: web.Request, username: str, password: str) -> User:
-    """Shared by the API and the login page; raises ApiError with the Chinese reason."""
-    async with request.app[SESSIONS]() as session:
-        result = await accounts_users.authenticate(session, username, password, ip=client_address(request))
-        await session.commit()
-    if result.error == "locked":
-        until = result.locked_until.astimezone(LOCAL_TZ).strftime("%H:%M") if result.locked_until else ""
-        raise ApiError(423, "account_locked", f"登录失败次数过多，账号已锁定，请于 {until} 后重试或联系管理员解锁")
-    if result.error == "inactive":
-        raise ApiError(403, "account_inactive", "该账号已停用，请联系管理员")
-    if not result.ok:
-        raise ApiError(401, "invalid_credentials", "用户名或密码错误")
-    await start_session(request, result.user)
-    return result.user
+    body = await read_model(request, models.Login)
+    return json_response({"user": user_dict(await login_user(request, body.username, body.password))})
 
 
 @routes.post(f"{P}/logout")
+@signing_in("退出登录", responses={200: "已退出"})
 @api(*ANY_ROLE)
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
@@ -149,355 +103,217 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get(f"{P}/me")
+@signing_in("当前用户与网络热线班次", responses={200: ("当前用户", models.MeResponse)})
 @api(*ANY_ROLE)
 async def me(request: web.Request) -> web.Response:
     user = await current_user(request)
-    shift = shifts.shift_status(request.app[DIRECTORY])
+    shift = shifts.shift_status(request.config_dict[DIRECTORY])
     return json_response({"user": user_dict(user), "shift": {
         "on_duty": shift.on_duty, "start": shift.start, "end": shift.end,
         "next_start": shift.next_start.isoformat() if shift.next_start else None}})
 
 
 @routes.post(f"{P}/me/shift")
+@signing_in("切换自己的上班状态（影响轮流自动分配）", body=models.ShiftChange,
+            responses={200: ("已更新", models.UserResponse)})
 @api(*OPERATORS)
 async def my_shift(request: web.Request) -> web.Response:
-    payload = await body(request)
-    return json_response({"user": user_dict(await set_shift(request, user_of(request).username,
-                                                             bool(payload.get("on_shift"))))})
-
-
-async def set_shift(request: web.Request, username: str, on_shift: bool) -> User:
-    async with request.app[SESSIONS]() as session, session.begin():
-        user = await accounts_users.user_by_name(session, username)
-        if user is None or user.role not in CONSOLE_ROLES:
-            raise ConsoleError(404, "unknown_operator", f"没有坐席 {username}")
-        await accounts_users.set_on_shift(session, user, on_shift)
-    return user
+    body = await read_model(request, models.ShiftChange)
+    user = await set_shift(request.config_dict, user_of_request(request).username, body.on_shift)
+    return json_response({"user": user_dict(user)})
 
 
 @routes.get(f"{P}/directory")
+@signing_in("代码表：部门、区域、诉求类型、渠道、转办对象", responses={200: "代码表"})
 @api(*ANY_ROLE)
 async def directory(request: web.Request) -> web.Response:
-    d = request.app[DIRECTORY]
+    d = request.config_dict[DIRECTORY]
     return json_response({
         "departments": [{"code": x.code, "name": x.name} for x in d.departments],
         "regions": [{"code": x.code, "name": x.name, "role": x.role} for x in d.regions],
         "request_types": [{"code": x.code, "name": x.name} for x in d.request_types],
         "channels": [{"code": x.code, "name": x.name} for x in d.channels],
-        "dispatch_targets": [{"kind": t.kind, "code": t.code, "name": t.name} for t in dispatching.dispatch_targets(d)],
+        "dispatch_targets": [{"kind": t.kind, "code": t.code, "name": t.name}
+                             for t in dispatching.dispatch_targets(d)],
     })
 
 
 # --------------------------------------------------------------------------- queue
 
 @routes.get(f"{P}/tickets")
+@in_queue("工单队列与搜索",
+          description="默认列出待审核工单：紧急的在前（新的在前），其余按等待时间（久的在前）。q 搜索工单号、电话或内容，"
+                      "搜索时默认覆盖所有状态，按时间倒序。",
+          query={"q": "工单号 / 电话 / 内容关键词", "status": "pending_review（默认）、open、all 或某个状态",
+                 "channel": "渠道代码", "department": "部门代码", "region": "区域代码",
+                 "request_type": "诉求类型代码", "assignee": "处理人用户名，none 表示未认领",
+                 "urgent": "true / false", "limit": "每页条数（≤200）", "offset": "偏移"},
+          responses={200: ("工单列表", models.QueuePage), 400: "筛选条件无效"})
 @api(*OPERATORS)
 async def list_tickets(request: web.Request) -> web.Response:
-    flt, limit, offset = queue_filter(request.query, request.app[DIRECTORY])
-    async with request.app[SESSIONS]() as session:
+    config = request.config_dict
+    flt, limit, offset = queue_filter(request.query, config[DIRECTORY])
+    async with config[SESSIONS]() as session:
         page = await queue.queue(session, flt, limit=limit, offset=offset)
-    labels = Labels(request.app[DIRECTORY])
+    labels = Labels(config[DIRECTORY])
     now = utcnow()
     return json_response({"tickets": [summary(t, labels, now=now) for t in page.tickets], "total": page.total,
                           "limit": page.limit, "offset": page.offset, "search": page.searching})
 
 
 @routes.get(f"{P}/queue/counts")
+@in_queue("待审核、紧急、未认领数量", responses={200: ("数量", models.QueueCounts)})
 @api(*OPERATORS)
 async def counts(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
+    async with request.config_dict[SESSIONS]() as session:
         return json_response(await queue.queue_counts(session))
 
 
 @routes.post(f"{P}/tickets")
+@on_ticket("人工录入工单（电话 / 来信）",
+           description="JSON，或 multipart/form-data（同名字段，扫描件放在 attachments 字段，可多个）。录入人自动成为处理人。",
+           body=models.ManualIntakeRequest, responses={201: ("已创建", models.CreatedTicket)})
 @api(*OPERATORS)
 async def create_ticket(request: web.Request) -> web.Response:
     if request.content_type.startswith("multipart/"):
         data = await intake_from_multipart(request)
     else:
-        data = intake_from_json(await body(request))
-    ticket = await actions.intake(request.app, actor_of(request), data)
-    return json_response({"ticket": summary(ticket, Labels(request.app[DIRECTORY]))}, status=201)
+        data = intake_from_json(await read_model(request, models.ManualIntakeRequest))
+    ticket = await actions.intake(request.config_dict, actor_of(request), data)
+    return json_response({"ticket": summary(ticket, Labels(request.config_dict[DIRECTORY]))}, status=201)
 
 
-@routes.get(P + "/tickets/{number}")
+@routes.get(TICKET)
+@on_ticket("工单详情：对话、机器预分类与确认值、处理记录", responses={200: TICKET_VIEW, 404: "未找到"})
 @api(*OPERATORS)
 async def get_ticket(request: web.Request) -> web.Response:
-    return json_response({"ticket": await actions.ticket_view(request.app, actor_of(request), _number(request))})
+    return await _ticket_response(request)
 
 
 async def _ticket_response(request: web.Request, **extra: Any) -> web.Response:
-    view = await actions.ticket_view(request.app, actor_of(request), _number(request))
+    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request))
     return json_response({"ticket": view, **extra})
 
 
-@routes.post(P + "/tickets/{number}/claim")
+@routes.post(TICKET + "/claim")
+@on_ticket("认领（我来处理）",
+           description="原子操作（UPDATE … WHERE assignee IS NULL）：两名坐席同时认领只有一人成功，另一人得到 409。",
+           responses={200: TICKET_VIEW, 409: "已被他人认领或已办结"})
 @api(*OPERATORS)
 async def claim(request: web.Request) -> web.Response:
-    await actions.claim(request.app, actor_of(request), _number(request))
+    await actions.claim(request.config_dict, actor_of(request), _number(request))
     return await _ticket_response(request)
 
 
-@routes.post(P + "/tickets/{number}/release")
+@routes.post(TICKET + "/release")
+@on_ticket("释放回公共队列", responses={200: TICKET_VIEW})
 @api(*OPERATORS)
 async def release(request: web.Request) -> web.Response:
-    await actions.release(request.app, actor_of(request), _number(request))
+    await actions.release(request.config_dict, actor_of(request), _number(request))
     return await _ticket_response(request)
 
 
-@routes.post(P + "/tickets/{number}/assign")
+@routes.post(TICKET + "/assign")
+@on_ticket("改派（班长）", body=models.Reassignment, responses={200: TICKET_VIEW})
 @api(*SUPERVISORS)
 async def assign(request: web.Request) -> web.Response:
-    payload = await body(request)
-    to = payload.get("username")
-    if to is not None and not isinstance(to, str):
-        raise ApiError(400, "invalid_username", "username 必须是文本或 null")
-    await actions.assign(request.app, actor_of(request), _number(request), to or None)
+    body = await read_model(request, models.Reassignment)
+    await actions.assign(request.config_dict, actor_of(request), _number(request), body.username or None)
     return await _ticket_response(request)
 
 
-@routes.post(P + "/tickets/{number}/reveal")
+@routes.post(TICKET + "/reveal")
+@on_ticket("查看完整联系方式（记入审计日志）", description="仅限正在处理该工单的坐席和班长。",
+           responses={200: ("联系方式", models.RevealedContact)})
 @api(*OPERATORS)
 async def reveal(request: web.Request) -> web.Response:
-    return json_response({"contact": await actions.reveal(request.app, actor_of(request), _number(request))})
+    return json_response({"contact": await actions.reveal(request.config_dict, actor_of(request), _number(request))})
 
 
-@routes.post(P + "/tickets/{number}/classification")
+@routes.post(TICKET + "/classification")
+@on_ticket("确认 / 更正分类",
+           description="不带字段或字段不变即为确认；更正记录修改人和前后值，并为管理员生成训练建议。尚未认领时自动认领。",
+           body=models.Classification, responses={200: TICKET_VIEW, 409: "他人正在处理"})
 @api(*OPERATORS)
 async def classification(request: web.Request) -> web.Response:
-    payload = await body(request)
-    await actions.classify(request.app, actor_of(request), _number(request), payload)
+    body = await read_model(request, models.Classification)
+    await actions.classify(request.config_dict, actor_of(request), _number(request),
+                           body.model_dump(exclude_unset=True))
     return await _ticket_response(request)
 
 
-@routes.post(P + "/tickets/{number}/reply")
+def _delivery(entry: Any) -> dict[str, Any]:
+    return {"entry_id": entry.id, "status": entry.delivery_status, "detail": entry.delivery_detail}
+
+
+@routes.post(TICKET + "/reply")
+@on_ticket("答复群众（经群众使用的渠道发送）",
+           description="先保存为“未发出”，再经渠道发送：网页会话实时推送；微信客服消息（超过 48 小时窗口返回 45015）；"
+                       "邮件（未配置发信服务器时保留在待发件箱）；电话 / 来信需人工回复。",
+           body=models.Reply, responses={200: ("工单与发送结果", models.ReplyResponse), 409: "他人正在处理"})
 @api(*OPERATORS)
 async def reply(request: web.Request) -> web.Response:
-    payload = await body(request)
-    entry = await actions.reply(request.app, actor_of(request), _number(request), payload.get("text"),
-                                mark_answered=bool(payload.get("mark_answered")))
-    return await _ticket_response(request, delivery={"entry_id": entry.id, "status": entry.delivery_status,
-                                                     "detail": entry.delivery_detail})
+    body = await read_model(request, models.Reply)
+    entry = await actions.reply(request.config_dict, actor_of(request), _number(request), body.text,
+                                mark_answered=body.mark_answered)
+    return await _ticket_response(request, delivery=_delivery(entry))
 
 
-@routes.post(P + "/tickets/{number}/entries/{entry_id:\\d+}/retry")
+@routes.post(TICKET + "/entries/{entry_id:\\d+}/retry")
+@on_ticket("重新发送未发出的答复", responses={200: ("发送结果", models.DeliveryResponse), 409: "已发送"})
 @api(*OPERATORS)
 async def retry(request: web.Request) -> web.Response:
-    entry = await actions.retry_delivery(request.app, actor_of(request), _number(request),
+    entry = await actions.retry_delivery(request.config_dict, actor_of(request), _number(request),
                                          int(request.match_info["entry_id"]))
-    return json_response({"delivery": {"entry_id": entry.id, "status": entry.delivery_status,
-                                       "detail": entry.delivery_detail}})
+    return json_response({"delivery": _delivery(entry)})
 
 
-@routes.post(P + "/tickets/{number}/notes")
+@routes.post(TICKET + "/notes")
+@on_ticket("添加内部备注（群众不可见）", body=models.Note, responses={200: TICKET_VIEW})
 @api(*OPERATORS)
 async def add_note(request: web.Request) -> web.Response:
-    payload = await body(request)
-    entry = await actions.note(request.app, actor_of(request), _number(request), payload.get("text"))
+    body = await read_model(request, models.Note)
+    entry = await actions.note(request.config_dict, actor_of(request), _number(request), body.text)
     return await _ticket_response(request, note_id=entry.id)
 
 
-@routes.post(P + "/tickets/{number}/merge")
+@routes.post(TICKET + "/merge")
+@on_ticket("合并重复件", body=models.Merge, responses={200: TICKET_VIEW, 409: "状态不允许"})
 @api(*OPERATORS)
 async def merge(request: web.Request) -> web.Response:
-    payload = await body(request)
-    await actions.merge(request.app, actor_of(request), _number(request), payload.get("into"))
+    body = await read_model(request, models.Merge)
+    await actions.merge(request.config_dict, actor_of(request), _number(request), body.into)
     return await _ticket_response(request)
 
 
-def _lifecycle(action: str):
+LIFECYCLE = {"answer": "标记已答复（直接办结）", "close": "办结", "reopen": "重新打开（回到待审核队列）"}
+
+
+def _lifecycle(action: str) -> Handler:
+    @on_ticket(LIFECYCLE[action], body=models.LifecycleNote, responses={200: TICKET_VIEW, 409: "状态不允许"})
     @api(*OPERATORS)
     async def handler(request: web.Request) -> web.Response:
-        payload = await body(request)
-        note = payload.get("note") or payload.get("reason")
-        await actions.lifecycle(request.app, actor_of(request), _number(request), action,
-                                note if isinstance(note, str) else None)
+        body = await read_model(request, models.LifecycleNote)
+        await actions.lifecycle(request.config_dict, actor_of(request), _number(request), action,
+                                body.note or body.reason)
         return await _ticket_response(request)
 
     handler.__name__ = f"lifecycle_{action}"
     return handler
 
 
-for _action in ("answer", "close", "reopen"):
-    routes.post(P + "/tickets/{number}/" + _action)(_lifecycle(_action))
+for _action in LIFECYCLE:
+    routes.post(TICKET + "/" + _action)(_lifecycle(_action))
 
 
-@routes.post(P + "/tickets/{number}/dispatch")
+@routes.post(TICKET + "/dispatch")
+@on_ticket("转办到部门或县（市、区）远端坐席",
+           description="办理时限按诉求类型以工作日计算（含调休）；全国平台下发的时限优先。状态变为 dispatched。",
+           body=models.DispatchOrder, responses={200: TICKET_VIEW, 409: "状态不允许"})
 @api(*OPERATORS)
 async def dispatch(request: web.Request) -> web.Response:
-    payload = await body(request)
-    row = await actions.dispatch(request.app, actor_of(request), _number(request),
-                                 target_kind=payload.get("target_kind"), target=payload.get("target"),
-                                 note_text=payload.get("note"))
+    body = await read_model(request, models.DispatchOrder)
+    row = await actions.dispatch(request.config_dict, actor_of(request), _number(request),
+                                 target_kind=body.target_kind, target=body.target, note_text=body.note)
     return await _ticket_response(request, dispatch={"target_kind": row.target_kind, "target": row.target,
                                                      "deadline": row.deadline.isoformat() if row.deadline else None})
-
-
-# --------------------------------------------------------------------------- canned replies
-
-def canned_list(rows, faq: dict[str, str]) -> list[dict[str, Any]]:
-    out = [{"id": r.id, "title": r.title, "text": r.text, "kind": "shared" if r.owner is None else "own"}
-           for r in rows]
-    out += [{"id": f"faq:{key}", "title": key.removeprefix("faq/"), "text": text, "kind": "faq"}
-            for key, text in sorted(faq.items()) if key.startswith("faq/")]
-    return out
-
-
-def faq_answers(app: web.Application) -> dict[str, str]:
-    nlu = app.get(NLU)
-    return dict(getattr(nlu, "answers", {}) or {})
-
-
-@routes.get(f"{P}/canned-replies")
-@api(*OPERATORS)
-async def list_canned(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
-        rows = await canned_replies.canned_replies(session, actor_of(request))
-    return json_response({"canned_replies": canned_list(rows, faq_answers(request.app))})
-
-
-@routes.post(f"{P}/canned-replies")
-@api(*OPERATORS)
-async def add_canned(request: web.Request) -> web.Response:
-    payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        row = await canned_replies.add_canned_reply(session, actor_of(request), payload.get("title"), payload.get("text"),
-                                        shared=bool(payload.get("shared")))
-    return json_response({"id": row.id, "title": row.title, "text": row.text,
-                          "kind": "shared" if row.owner is None else "own"}, status=201)
-
-
-@routes.delete(P + "/canned-replies/{reply_id:\\d+}")
-@api(*OPERATORS)
-async def delete_canned(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session, session.begin():
-        await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
-    return json_response({"ok": True})
-
-
-# --------------------------------------------------------------------------- supervisors
-
-def _days(request: web.Request) -> int:
-    try:
-        return max(1, min(366, int(request.query.get("days", "30"))))
-    except ValueError:
-        raise ApiError(400, "invalid_days", "days 必须是 1–366 的整数") from None
-
-
-@routes.get(f"{P}/stats")
-@api(*SUPERVISORS)
-async def stats(request: web.Request) -> web.Response:
-    days = _days(request)
-    since = utcnow() - timedelta(days=days)
-    async with request.app[SESSIONS]() as session:
-        rows = await supervision_stats.operator_stats(session, since=since)
-        queue_now = await queue.queue_counts(session)
-    return json_response({"days": days, "since": since.isoformat(), "operators": [r.to_dict() for r in rows],
-                          "queue": queue_now})
-
-
-@routes.get(f"{P}/operators")
-@api(*SUPERVISORS)
-async def operators(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
-        users = await accounts_users.list_users(session, roles=tuple(CONSOLE_ROLES))
-    return json_response({"operators": [user_dict(u) for u in users]})
-
-
-@routes.post(P + "/operators/{username}/shift")
-@api(*SUPERVISORS)
-async def operator_shift(request: web.Request) -> web.Response:
-    payload = await body(request)
-    user = await set_shift(request, request.match_info["username"], bool(payload.get("on_shift")))
-    return json_response({"user": user_dict(user)})
-
-
-@routes.get(f"{P}/auto-assign")
-@api(*SUPERVISORS)
-async def get_auto_assign(request: web.Request) -> web.Response:
-    return json_response({"enabled": await auto_assign_enabled(request.app)})
-
-
-@routes.post(f"{P}/auto-assign")
-@api(*SUPERVISORS)
-async def post_auto_assign(request: web.Request) -> web.Response:
-    payload = await body(request)
-    enabled = bool(payload.get("enabled"))
-    await set_auto_assign(request.app, enabled)
-    assigned = await assign_backlog(request.app) if enabled else 0
-    return json_response({"enabled": enabled, "assigned_now": assigned})
-
-
-@routes.get(f"{P}/audit")
-@api(*SUPERVISORS)
-async def audit_log(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
-        rows = await audit.audit_entries(session, action=request.query.get("action") or None,
-                                            actor=request.query.get("actor") or None)
-    return json_response({"audit": [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action,
-                                     "ticket_id": r.ticket_id, "target": r.target, "ip": r.ip, "detail": r.detail}
-                                    for r in rows]})
-
-
-# --------------------------------------------------------------------------- admins
-
-@routes.get(f"{P}/users")
-@api(*ADMINS)
-async def list_users(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
-        users = await accounts_users.list_users(session)
-    return json_response({"users": [user_dict(u) for u in users]})
-
-
-@routes.post(f"{P}/users")
-@api(*ADMINS)
-async def add_user(request: web.Request) -> web.Response:
-    payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        user = await accounts_users.create_user(session, str(payload.get("username") or ""),
-                                          role=str(payload.get("role") or ""),
-                                          password=payload.get("password") or "",
-                                          display_name=payload.get("display_name"),
-                                          actor=user_of(request).username)
-    return json_response({"user": user_dict(user)}, status=201)
-
-
-@routes.post(P + "/users/{username}")
-@api(*ADMINS)
-async def update_user(request: web.Request) -> web.Response:
-    payload = await body(request)
-    allowed = {"role", "display_name", "active", "password", "unlock"}
-    if set(payload) - allowed:
-        raise ApiError(400, "unknown_field", f"不支持的字段：{', '.join(sorted(set(payload) - allowed))}")
-    async with request.app[SESSIONS]() as session, session.begin():
-        user = await accounts_users.user_by_name(session, request.match_info["username"])
-        if user is None:
-            raise ApiError(404, "not_found", "没有这个账号")
-        await accounts_users.update_user(session, user, actor=user_of(request).username, **payload)
-    return json_response({"user": user_dict(user)})
-
-
-def suggestion_dict(s: TrainingSuggestion) -> dict[str, Any]:
-    return {"id": s.id, "ticket_id": s.ticket_id, "field": s.field, "text": s.text, "predicted": s.predicted,
-            "chosen": s.chosen, "confidence": s.confidence, "model_version": s.model_version,
-            "operator": s.operator, "status": s.status, "created_at": s.created_at.isoformat()}
-
-
-@routes.get(f"{P}/training-suggestions")
-@api(*ADMINS)
-async def list_suggestions(request: web.Request) -> web.Response:
-    status = request.query.get("status", "new")
-    async with request.app[SESSIONS]() as session:
-        rows = await suggestions.training_suggestions(session, status=None if status == "all" else status)
-    return json_response({"training_suggestions": [suggestion_dict(s) for s in rows]})
-
-
-@routes.post(P + "/training-suggestions/{suggestion_id:\\d+}")
-@api(*ADMINS)
-async def review_suggestion(request: web.Request) -> web.Response:
-    payload = await body(request)
-    async with request.app[SESSIONS]() as session, session.begin():
-        row = await suggestions.review_suggestion(session, int(request.match_info["suggestion_id"]), actor_of(request),
-                                         str(payload.get("status") or ""))
-    return json_response({"training_suggestion": suggestion_dict(row)})
-

@@ -11,7 +11,9 @@ from config.directory import Directory
 from connectors.phones import InvalidPhone, normalize_phone
 from connectors.storage import AttachmentRejected
 from gateway.infra.resources import ATTACHMENTS
+from gateway.web.console.models import ManualIntakeRequest
 from gateway.web.errors import ApiError
+from gateway.web.validation import parse_model
 from ticketing.errors import ConsoleError
 from ticketing.intake.manual import ManualIntake
 from ticketing.tickets.lifecycle import Status
@@ -20,6 +22,7 @@ from ticketing.tickets.store import AttachmentInfo
 
 MAX_ATTACHMENTS = 10
 PAGE_SIZE = 50
+DEFAULT_DAYS = 30
 
 
 def _pick(query: Mapping[str, str], key: str, allowed: frozenset[str] | set[str]) -> str | None:
@@ -55,6 +58,19 @@ def queue_filter(query: Mapping[str, str], directory: Directory) -> tuple[QueueF
     return flt, max(1, min(limit, 200)), max(0, offset)
 
 
+def stats_days(query: Mapping[str, str]) -> int:
+    """The supervisor figures' period in days: an integer, clamped to 1–366 (default 30)."""
+    try:
+        return max(1, min(366, int(query.get("days") or DEFAULT_DAYS)))
+    except ValueError:
+        raise ApiError(400, "invalid_days", "days 必须是 1–366 的整数") from None
+
+
+def audit_filter(query: Mapping[str, str]) -> dict[str, str | None]:
+    """The audit log's filters (``audit.audit_entries`` keywords)."""
+    return {"action": query.get("action") or None, "actor": query.get("actor") or None}
+
+
 def _phone(raw: Any) -> str | None:
     if raw in (None, ""):
         return None
@@ -78,27 +94,23 @@ def _bool(value: Any) -> bool:
     return value in (True, "1", "true", "on", "yes")
 
 
-def intake_from_json(payload: dict[str, Any], attachments: tuple[AttachmentInfo, ...] = (),
+def intake_from_json(payload: ManualIntakeRequest | dict[str, Any], attachments: tuple[AttachmentInfo, ...] = (),
                      prediction: dict[str, Any] | None = None) -> ManualIntake:
-    allowed = {"channel", "text", "name", "phone", "email", "title", "department", "region", "request_type",
-               "urgent", "prediction", "csrf_token"}
-    unknown = set(payload) - allowed
-    if unknown:
-        raise ConsoleError(400, "unknown_field", f"不支持的字段：{', '.join(sorted(unknown))}")
-    pred = prediction if prediction is not None else payload.get("prediction")
+    """The manual intake's fields (the API's JSON body or the page's form fields)."""
+    body = payload if isinstance(payload, ManualIntakeRequest) else parse_model(ManualIntakeRequest, payload)
     return ManualIntake(
-        channel=str(payload.get("channel") or ""),
-        text=payload.get("text") if isinstance(payload.get("text"), str) else "",
-        name=_opt(payload.get("name"), 100),
-        phone=_phone(payload.get("phone")),
-        email=_opt(payload.get("email"), 255),
-        title=_opt(payload.get("title"), 200),
-        department=_opt(payload.get("department"), 64),
-        region=_opt(payload.get("region"), 64),
-        request_type=_opt(payload.get("request_type"), 32),
-        urgent=_bool(payload.get("urgent")),
+        channel=body.channel,
+        text=body.text or "",
+        name=_opt(body.name, 100),
+        phone=_phone(body.phone),
+        email=_opt(body.email, 255),
+        title=_opt(body.title, 200),
+        department=_opt(body.department, 64),
+        region=_opt(body.region, 64),
+        request_type=_opt(body.request_type, 32),
+        urgent=_bool(body.urgent),
         attachments=attachments,
-        prediction=pred if isinstance(pred, dict) else None,
+        prediction=prediction if prediction is not None else body.prediction,
     )
 
 
@@ -127,7 +139,7 @@ async def intake_from_multipart(request: web.Request, *, nlu_text: bool = True) 
         prediction = {"department": form.get("nlu_department") or None, "region": form.get("nlu_region") or None,
                       "request_type": form.get("nlu_request_type") or None, "model": form.get("nlu_model") or None,
                       "intent": {"name": None, "confidence": conf}}
-    store = request.app[ATTACHMENTS]
+    store = request.config_dict[ATTACHMENTS]
     saved = []
     for f in files:
         data = f.file.read()

@@ -24,7 +24,7 @@ async def test_corrections_feed_suggestions_and_the_owner_figures(sessions):
                                                           DIRECTORY, values={"department": "transport", "urgent": True})
         assert {(c.field, c.previous_by) for c in changes} == {("department", "li"), ("urgent", "li")}
     async with sessions() as session:
-        suggestions = await nlu_workspace_suggestions.training_suggestions(session)
+        suggestions = await nlu_workspace_suggestions.suggestions(session)
         assert [(s.field, s.predicted, s.chosen, s.operator) for s in suggestions] == [
             ("department", "urban_management", "transport", "wang")]
         ticket = await session.get(Ticket, ticket_id)

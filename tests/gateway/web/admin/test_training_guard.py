@@ -12,7 +12,8 @@ import time
 import aiohttp
 import pytest
 
-from gateway.infra.resources import KEYS, NLU, REDIS, SESSIONS
+from gateway.infra.resources import NLU, REDIS, SESSIONS
+from gateway.web.admin.state import NluAdminKeys
 from tests.gateway.web.admin.conftest import wait_job
 from tests.gateway.web.console.conftest import PASSWORD, Agent
 from ticketing.accounts import audit, users
@@ -122,7 +123,7 @@ async def test_guard_refuses_a_model_trained_without_emergency_examples(managed_
         assert entries[0].detail["override_reason"] == "测试：确认可以强制启用"
         assert entries[0].detail["guard"] == refused and entries[0].actor == "root"
         # the gateway follows the swap in Redis (other processes read it)
-        active_entry = await app[REDIS].hgetall(app[KEYS].nlu_active)
+        active_entry = await app[REDIS].hgetall(NluAdminKeys.of(app).active)
         assert active_entry[b"url"].decode() == app[NLU].base_url
     finally:
         await admin.close()

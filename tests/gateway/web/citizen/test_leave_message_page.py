@@ -11,6 +11,8 @@ from sqlalchemy.orm import selectinload
 from connectors.base import IntakeUnavailable
 from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, REDIS, SESSIONS
 from gateway.infra.stream import STREAM
+from gateway.web.audiences import CITIZEN as CITIZEN_AUDIENCE
+from gateway.web.audiences import sub_app
 from gateway.web.citizen import CITIZEN
 from tests.gateway.conftest import eventually
 from tests.gateway.web.citizen.helpers import JPEG, TICKET_RE, leave_message_form, open_form, png, submit
@@ -131,7 +133,7 @@ async def test_an_upload_over_the_request_limit_gets_a_chinese_page(client):
 
 async def test_five_messages_per_ten_minutes_per_client(make_client):
     client = await make_client(run_worker=False)
-    client.app[CITIZEN].reply_wait = 0
+    sub_app(client.app, CITIZEN_AUDIENCE)[CITIZEN].reply_wait = 0
     statuses = [(await submit(client, content=f"第 {i} 条留言：小区路灯不亮，请维修。")).status for i in range(6)]
     assert statuses == [303] * 5 + [429]
     page = await (await submit(client, content="第七条留言：还是路灯的问题。")).text()
@@ -159,7 +161,7 @@ async def test_the_same_form_submitted_twice_is_one_ticket(client):
 
 async def test_when_the_number_is_late_the_receipt_says_submitted_and_shows_the_message_id(make_client):
     client = await make_client(run_worker=False)
-    client.app[CITIZEN].reply_wait = 0.2
+    sub_app(client.app, CITIZEN_AUDIENCE)[CITIZEN].reply_wait = 0.2
     resp = await submit(client)
     assert resp.status == 303
     message_id = resp.headers["Location"].rsplit("/", 1)[1]

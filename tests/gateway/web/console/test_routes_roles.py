@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.web.audiences import all_routes
 from gateway.web.auth import roles_of
 
 OPS = frozenset({"operator", "supervisor"})
@@ -140,7 +141,7 @@ def _match(resource, path: str) -> bool:
 async def test_the_table_covers_every_console_route_with_its_roles(console):
     client, _, _ = console
     registered = {}
-    for route in client.app.router.routes():
+    for route in all_routes(client.app):
         path = route.resource.canonical if route.resource is not None else ""
         if route.method == "HEAD" or not path.startswith(("/console", "/api/v1/console", "/api/v1/admin/")):
             continue

@@ -1,0 +1,322 @@
+"""The console API's request bodies (validated with these classes) and responses (documented with
+them; ``tests/gateway/web/console/test_models.py`` checks real responses against them)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from gateway.web.validation import RequestModel
+
+Refusals = ClassVar[dict[str, tuple[int, str, str]]]
+
+# --------------------------------------------------------------------------- requests
+
+
+class Login(RequestModel):
+    username: str
+    password: str
+    refusals: Refusals = {"username": (400, "invalid_body", "请填写用户名和密码"),
+                          "password": (400, "invalid_body", "请填写用户名和密码")}
+
+
+class ShiftChange(RequestModel):
+    on_shift: bool = False
+
+
+class Reassignment(RequestModel):
+    username: str | None = Field(None, description="坐席用户名；null 表示退回公共队列")
+    refusals: Refusals = {"username": (400, "invalid_username", "username 必须是文本或 null")}
+
+
+class Classification(RequestModel):
+    """Fields left out stay as they are; none at all confirms the classification."""
+
+    department: str | None = None
+    region: str | None = None
+    request_type: str | None = None
+    urgent: bool | None = None
+
+
+class Reply(RequestModel):
+    text: str | None = None
+    mark_answered: bool = False
+
+
+class Note(RequestModel):
+    text: str | None = None
+
+
+class Merge(RequestModel):
+    into: str | None = Field(None, description="合并到的工单号")
+
+
+class LifecycleNote(RequestModel):
+    note: str | None = None
+    reason: str | None = Field(None, description="重新打开的原因（同 note）")
+
+
+class DispatchOrder(RequestModel):
+    target_kind: Literal["department", "region"] | None = None
+    target: str | None = None
+    note: str | None = None
+    refusals: Refusals = {"target_kind": (400, "invalid_target", "请选择转办对象"),
+                          "target": (400, "invalid_target", "请选择转办对象")}
+
+
+class ManualIntakeRequest(RequestModel):
+    """JSON, or the same fields as multipart/form-data (scans in ``attachments``)."""
+
+    channel: str = Field("", description="phone（电话）或 letter（来信）")
+    text: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    title: str | None = None
+    department: str | None = None
+    region: str | None = None
+    request_type: str | None = None
+    urgent: bool | str | None = None
+    prediction: dict[str, Any] | None = Field(None, description="录入时 NLU 给出的预分类（POST /api/v1/nlu/parse 的结果，用于训练建议）")
+    csrf_token: str | None = Field(None, description="表单提交时的 CSRF 令牌")
+
+
+class CannedReplyRequest(RequestModel):
+    title: str | None = None
+    text: str | None = None
+    shared: bool = Field(False, description="公共常用语（仅班长）")
+
+
+class AutoAssignSwitch(RequestModel):
+    enabled: bool = False
+
+
+class NewUser(RequestModel):
+    username: str = ""
+    role: str = ""
+    password: str = ""
+    display_name: str | None = None
+
+
+class UserChange(RequestModel):
+    role: str | None = None
+    display_name: str | None = None
+    active: bool | None = None
+    password: str | None = None
+    unlock: bool | None = None
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class CsrfToken(BaseModel):
+    csrf_token: str
+    header: str
+
+
+class UserView(BaseModel):
+    username: str
+    display_name: str
+    role: Literal["operator", "supervisor", "admin"]
+    role_label: str
+    active: bool
+    on_shift: bool
+    locked: bool
+    last_login_at: str | None
+
+
+class UserResponse(BaseModel):
+    user: UserView
+
+
+class UsersResponse(BaseModel):
+    users: list[UserView]
+
+
+class OperatorsResponse(BaseModel):
+    operators: list[UserView]
+
+
+class ShiftView(BaseModel):
+    on_duty: bool
+    start: str
+    end: str
+    next_start: str | None
+
+
+class MeResponse(BaseModel):
+    user: UserView
+    shift: ShiftView
+
+
+class TicketSummary(BaseModel):
+    number: str
+    channel: str
+    channel_label: str
+    title: str
+    status: str
+    status_label: str
+    urgent: bool
+    classification: Literal["unclassified", "predicted", "confirmed"]
+    department: str | None
+    department_label: str
+    region: str | None
+    region_label: str
+    request_type: str | None
+    request_type_label: str
+    assignee: str | None
+    created_at: str | None
+    updated_at: str | None
+    deadline: str | None
+    overdue: bool
+    waiting_seconds: int
+    waiting_label: str
+    phone_masked: str | None = Field(description="脱敏号码，如 138****2345")
+    off_hours: bool = Field(description="在网络热线工作时间以外进线")
+
+
+class QueuePage(BaseModel):
+    tickets: list[TicketSummary]
+    total: int | None
+    limit: int
+    offset: int
+    search: bool
+
+
+class QueueCounts(BaseModel):
+    pending: int
+    urgent: int
+    unclaimed: int
+
+
+class Alternative(BaseModel):
+    code: str
+    label: str
+    confidence: float | None
+
+
+class Prediction(BaseModel):
+    department: str | None
+    region: str | None
+    request_type: str | None
+    intent: str | None
+    confidence: float | None
+    alternatives: list[Alternative] = Field(max_length=3)
+    model_version: str | None
+
+
+class EntryView(BaseModel):
+    id: int
+    author: str
+    author_name: str | None
+    channel: str
+    text: str
+    public: bool
+    kind: Literal["message", "reply", "note"] | str
+    delivery_status: Literal["sent", "pending", "failed"] | None
+    delivery_detail: str | None
+    created_at: str | None
+    attachments: list[dict[str, Any]]
+
+
+class ContactView(BaseModel):
+    name: str | None
+    phone: str | None
+    email: str | None
+    wechat_openid: str | None
+    masked: bool
+
+
+class Permissions(BaseModel):
+    claim: bool
+    act: bool
+    reveal: bool
+    reassign: bool
+    mine: bool
+
+
+class TicketDetail(TicketSummary):
+    contact: ContactView
+    entries: list[EntryView]
+    events: list[dict[str, Any]]
+    prediction: Prediction | None
+    dispatch: dict[str, Any] | None
+    permissions: Permissions
+
+
+class TicketResponse(BaseModel):
+    ticket: TicketDetail
+
+
+class CreatedTicket(BaseModel):
+    ticket: TicketSummary
+
+
+class Delivery(BaseModel):
+    entry_id: int
+    status: str | None
+    detail: str | None
+
+
+class ReplyResponse(TicketResponse):
+    delivery: Delivery
+
+
+class DeliveryResponse(BaseModel):
+    delivery: Delivery
+
+
+class RevealedContact(BaseModel):
+    contact: dict[str, Any]
+
+
+class CannedReply(BaseModel):
+    id: int | str
+    title: str
+    text: str
+    kind: Literal["own", "shared", "faq"]
+
+
+class CannedReplies(BaseModel):
+    canned_replies: list[CannedReply]
+
+
+class OperatorStats(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    on_shift: bool
+    handled: int
+    replies: int
+    median_first_reply_seconds: float | None
+    corrected_by_others: int
+    corrections_made: int
+    reopened: int
+    open_assigned: int
+
+
+class StatsResponse(BaseModel):
+    days: int
+    since: str
+    operators: list[OperatorStats]
+    queue: QueueCounts
+
+
+class AutoAssignState(BaseModel):
+    enabled: bool
+    assigned_now: int | None = None
+
+
+class AuditRecord(BaseModel):
+    at: str
+    actor: str
+    action: str
+    ticket_id: int | None
+    target: str | None
+    ip: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditLog(BaseModel):
+    audit: list[AuditRecord]
