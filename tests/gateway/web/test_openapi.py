@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
+import openapi_spec_validator
 
 from gateway.infra.resources import SETTINGS
 from gateway.web.audiences import all_routes
@@ -16,8 +16,7 @@ async def test_the_document_is_valid_openapi_3_and_describes_every_api_route(con
     a = await agent()
     doc = await (await a.get("/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(doc)
+    openapi_spec_validator.validate(doc)
     paths = doc["paths"]
     for path, method in (("/api/v1/console/login", "post"), ("/api/v1/console/tickets", "get"),
                          ("/api/v1/web/messages", "post"), ("/api/v1/tickets/{ticket_no}", "get"),
