@@ -34,7 +34,7 @@ async def start_smtp_server(
     """The mailbox alone (benchmarks, tests): its reply side and its server, listening.
 
     ``key_prefix`` is the channel's private Redis prefix (the gateway passes
-    ``RedisKeys.connector("email")``).  Stop with :func:`stop_smtp_server`.
+    the gateway's ``conn:email`` prefix).  Stop with :func:`stop_smtp_server`.
     """
     connector = EmailConnector(settings, wait_reply=wait_reply, redis=redis, key_prefix=key_prefix)
     server = await serve_mailbox(settings, publish=publish, attachments=attachments, connector=connector)

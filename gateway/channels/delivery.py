@@ -20,7 +20,6 @@ from connectors.base import DeliveryResult, ReplyTarget
 from gateway.channels.reports import announce_to_consoles
 from gateway.channels.wiring import CONNECTORS
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import KEYS
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Conversation, Entry, Ticket
 from ticketing.tickets import replies
@@ -80,7 +79,7 @@ async def _send(app: web.Application, session: AsyncSession, ticket: Ticket, ent
         event = {"type": "message", "author": "operator", "author_name": entry.author_name, "text": entry.text,
                  "ticket_no": ticket.number, "id": entry.id}
         try:
-            await app[REPLIES].publish_event(app[KEYS].web_session(conv.sender_id), event)
+            await app[REPLIES].publish_event(app[REPLIES].session_topic(conv.sender_id), event)
         except Exception as exc:  # Redis hiccup: the message is stored; the chat shows it on reload
             log.warning("web reply for %s not pushed live: %s", ticket.number, exc)
             return "sent", "实时推送失败，群众刷新页面后可见", None

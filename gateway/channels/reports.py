@@ -8,7 +8,7 @@ from aiohttp import web
 
 from connectors.base import DeliveryResult, ReportDelivery
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import KEYS, SESSIONS
+from gateway.infra.resources import SESSIONS
 from ticketing.db.models.tickets import Ticket
 from ticketing.tickets import replies
 
@@ -37,6 +37,6 @@ def delivery_reporter(app: web.Application) -> ReportDelivery:
 
 async def announce_to_consoles(app: web.Application, event: dict) -> None:
     try:
-        await app[REPLIES].publish_event(app[KEYS].console_events, event)
+        await app[REPLIES].publish_event(app[REPLIES].console_topic, event)
     except Exception as exc:  # live updates are a convenience; the data is committed
         log.debug("console event not published: %s", exc)

@@ -26,7 +26,7 @@ class RateLimiter:
 
     async def allow(self, scope: str, client: str, limit: int, window_seconds: int = 60) -> bool:
         window = int(time.time() // window_seconds)
-        key = self.keys.rate(scope, client, window)
+        key = self.keys.key("rate", scope, client, window)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, window_seconds + 5)

@@ -31,24 +31,34 @@ REPLY_TTL_SECONDS = 3600
 class ReplyBus:
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
         self.redis = redis
-        self.keys = keys
+        self._keys = keys
+        self.ready_topic = keys.key("reply-ready")
+        # The operators' consoles all follow one topic: new tickets, follow-ups, replies, claims.
+        self.console_topic = keys.key("console", "events")
+
+    def _reply_key(self, channel: str, native_id: str) -> str:
+        return self._keys.key("reply", channel, native_id)
+
+    def session_topic(self, session_id: str) -> str:
+        """What a web chat session's page follows live."""
+        return self._keys.key("web", "session", session_id)
 
     async def deliver(self, channel: str, native_id: str, text: str, ticket_no: str | None = None) -> None:
-        key = self.keys.reply(channel, native_id)
+        key = self._reply_key(channel, native_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, text.encode(), ex=REPLY_TTL_SECONDS)
             if ticket_no:
                 pipe.set(key + ":ticket", ticket_no.encode(), ex=REPLY_TTL_SECONDS)
-            pipe.publish(self.keys.reply_ready, f"{channel}:{native_id}".encode())
+            pipe.publish(self.ready_topic, f"{channel}:{native_id}".encode())
             await pipe.execute()
 
     async def get(self, channel: str, native_id: str) -> str | None:
-        raw = await self.redis.get(self.keys.reply(channel, native_id))
+        raw = await self.redis.get(self._reply_key(channel, native_id))
         return raw.decode() if raw is not None else None
 
     async def ticket_no(self, channel: str, native_id: str) -> str | None:
         """The ticket a replied message opened or joined (set together with the reply)."""
-        raw = await self.redis.get(self.keys.reply(channel, native_id) + ":ticket")
+        raw = await self.redis.get(self._reply_key(channel, native_id) + ":ticket")
         return raw.decode() if raw is not None else None
 
     async def wait_reply(self, channel: str, native_id: str, timeout: float) -> str | None:
@@ -57,7 +67,7 @@ class ReplyBus:
         deadline = time.monotonic() + timeout
         pubsub = self.redis.pubsub()
         try:
-            await pubsub.subscribe(self.keys.reply_ready)
+            await pubsub.subscribe(self.ready_topic)
             # Subscribed first, then checked: a reply stored in between is not missed.
             found = await self.get(channel, native_id)
             while found is None:

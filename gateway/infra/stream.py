@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Bounded so a runaway producer cannot fill memory; far above any backlog the six
 # operators' city could produce, and trimming only ever drops the oldest (long acked) entries.
 STREAM_MAXLEN = 1_000_000
+# Every worker process reads in this one group, so each entry goes to one of them.
+CONSUMER_GROUP = "workers"
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,14 @@ class DeadLetter:
 class IntakeStream:
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
         self.redis = redis
-        self.keys = keys
+        self.key = keys.key("intake")
+        self.dead_key = keys.key("intake", "dead")
+        self.group = CONSUMER_GROUP
 
     async def publish(self, message: InboundMessage) -> str:
         try:
             entry_id = await self.redis.xadd(
-                self.keys.intake, {"msg": message.to_json().encode()}, maxlen=STREAM_MAXLEN, approximate=True
+                self.key, {"msg": message.to_json().encode()}, maxlen=STREAM_MAXLEN, approximate=True
             )
         except (RedisError, OSError) as exc:
             raise IntakeUnavailable(str(exc)) from exc
@@ -69,14 +73,14 @@ class IntakeStream:
 
     async def ensure_group(self) -> None:
         try:
-            await self.redis.xgroup_create(self.keys.intake, self.keys.group, id="0", mkstream=True)
+            await self.redis.xgroup_create(self.key, self.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def read(self, consumer: str, *, count: int, block_ms: int) -> list[StreamEntry]:
         result = await self.redis.xreadgroup(
-            self.keys.group, consumer, {self.keys.intake: ">"}, count=count, block=block_ms
+            self.group, consumer, {self.key: ">"}, count=count, block=block_ms
         )
         entries = []
         for _stream, items in result or []:
@@ -87,7 +91,7 @@ class IntakeStream:
     async def reclaim(self, consumer: str, *, min_idle_ms: int, count: int) -> list[StreamEntry]:
         """Take over entries another consumer read but never acknowledged."""
         reply = await self.redis.xautoclaim(
-            self.keys.intake, self.keys.group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+            self.key, self.group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
         )
         claimed = reply[1] if len(reply) > 1 else []
         if not claimed:
@@ -104,17 +108,17 @@ class IntakeStream:
         if not ids:
             return {}
         lo, hi = min(ids, key=_id_key), max(ids, key=_id_key)
-        rows = await self.redis.xpending_range(self.keys.intake, self.keys.group, min=lo, max=hi, count=len(ids) + 100)
+        rows = await self.redis.xpending_range(self.key, self.group, min=lo, max=hi, count=len(ids) + 100)
         return {row["message_id"].decode(): int(row["times_delivered"]) for row in rows}
 
     async def ack(self, entry_id: str) -> None:
-        await self.redis.xack(self.keys.intake, self.keys.group, entry_id)
+        await self.redis.xack(self.key, self.group, entry_id)
 
     async def dead_letter(self, entry: StreamEntry, error: str) -> None:
         """Move an entry to the dead-letter stream and acknowledge it, atomically."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
-                self.keys.dead_letters,
+                self.dead_key,
                 {
                     "msg": entry.payload,
                     "original_id": entry.entry_id,
@@ -123,11 +127,11 @@ class IntakeStream:
                     "failed_at": datetime.now(timezone.utc).isoformat(),
                 },
             )
-            pipe.xack(self.keys.intake, self.keys.group, entry.entry_id)
+            pipe.xack(self.key, self.group, entry.entry_id)
             await pipe.execute()
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
-        rows = await self.redis.xrange(self.keys.dead_letters, count=count)
+        rows = await self.redis.xrange(self.dead_key, count=count)
         return [
             DeadLetter(
                 entry_id=entry_id.decode(),
@@ -142,24 +146,24 @@ class IntakeStream:
 
     async def replay(self, dead_id: str) -> str | None:
         """Put a dead letter back on the intake stream; returns the new entry id."""
-        rows = await self.redis.xrange(self.keys.dead_letters, min=dead_id, max=dead_id)
+        rows = await self.redis.xrange(self.dead_key, min=dead_id, max=dead_id)
         if not rows:
             return None
         fields = rows[0][1]
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.intake, {"msg": fields[b"msg"]}, maxlen=STREAM_MAXLEN, approximate=True)
-            pipe.xdel(self.keys.dead_letters, dead_id)
+            pipe.xadd(self.key, {"msg": fields[b"msg"]}, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xdel(self.dead_key, dead_id)
             new_id, _ = await pipe.execute()
         return new_id.decode()
 
     async def backlog(self) -> dict[str, int]:
         """Entries not yet read plus entries read but not acknowledged."""
         try:
-            groups = await self.redis.xinfo_groups(self.keys.intake)
+            groups = await self.redis.xinfo_groups(self.key)
         except ResponseError:
             return {"pending": 0, "lag": 0}
         for g in groups:
-            if g["name"] in (self.keys.group, self.keys.group.encode()):
+            if g["name"] in (self.group, self.group.encode()):
                 return {"pending": int(g.get("pending") or 0), "lag": int(g.get("lag") or 0)}
         return {"pending": 0, "lag": 0}
 

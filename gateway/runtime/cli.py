@@ -170,13 +170,12 @@ async def _activate_in_swap_window(settings: Settings, model: str, url: str) -> 
     so their parses wait for the new model instead of timing out."""
     import redis.asyncio as aioredis
 
-    from gateway.infra.keys import RedisKeys
-    from gateway.web.admin.state import FOLLOW_INTERVAL, swap_window
+    from gateway.web.admin.state import FOLLOW_INTERVAL, NluAdminKeys, swap_window
     from nlu import cli as nlu_cli
 
     redis = aioredis.Redis.from_url(settings.redis_url)
     try:
-        async with swap_window(redis, RedisKeys(settings.redis_prefix),
+        async with swap_window(redis, NluAdminKeys(settings.redis_prefix),
                                drain=FOLLOW_INTERVAL * 2 + settings.nlu_timeout + 1):
             return await asyncio.to_thread(nlu_cli.cmd_activate, model, url)
     finally:

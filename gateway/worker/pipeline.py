@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.directory import Directory
 from connectors.base import InboundMessage
-from gateway.infra.keys import RedisKeys
 from gateway.infra.metrics import Metrics
 from gateway.infra.replies import ReplyBus
 from nlu.client import NluClient, NluResult
@@ -49,14 +48,12 @@ class Pipeline:
         self,
         sessions: async_sessionmaker[AsyncSession],
         replies: ReplyBus,
-        keys: RedisKeys,
         directory: Directory,
         metrics: Metrics,
         nlu: NluClient | None = None,
     ) -> None:
         self.sessions = sessions
         self.replies = replies
-        self.keys = keys
         self.metrics = metrics
         self.nlu = nlu
         self.intake = IntakeRules(sessions, directory)
@@ -103,9 +100,9 @@ class Pipeline:
         if msg.channel == "web" and outcome.reply is not None:
             event = {"type": "message", "author": "bot", "text": outcome.reply, "ticket_no": outcome.ticket_no,
                      "kind": outcome.kind}
-            await self.replies.publish_event(self.keys.web_session(msg.sender_id), event)
+            await self.replies.publish_event(self.replies.session_topic(msg.sender_id), event)
         if outcome.kind in CONSOLE_EVENTS:
             await self.replies.publish_event(
-                self.keys.console_events,
+                self.replies.console_topic,
                 {"type": outcome.kind, "ticket_no": outcome.ticket_no, "channel": msg.channel},
             )

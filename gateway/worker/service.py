@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import DIRECTORY, KEYS, NLU, SESSIONS, SETTINGS
+from gateway.infra.resources import DIRECTORY, NLU, SESSIONS, SETTINGS
 from gateway.infra.stream import STREAM
 from gateway.worker.consumer import Worker
 from gateway.worker.pipeline import Pipeline
@@ -22,7 +22,7 @@ WORKER_TASK: web.AppKey[asyncio.Task] = web.AppKey("worker_task", asyncio.Task)
 def add_pipeline(app: web.Application) -> None:
     """The pipeline alone (tests and tools process messages with it directly)."""
     settings = app[SETTINGS]
-    app[PIPELINE] = Pipeline(app[SESSIONS], app[REPLIES], app[KEYS], app[DIRECTORY], app[METRICS],
+    app[PIPELINE] = Pipeline(app[SESSIONS], app[REPLIES], app[DIRECTORY], app[METRICS],
                              nlu=app[NLU] if settings.nlu_enabled else None)
 
 

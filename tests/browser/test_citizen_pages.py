@@ -17,7 +17,7 @@ from playwright.async_api import expect
 
 from gateway.channels.delivery import deliver_operator_reply
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import KEYS, SESSIONS
+from gateway.infra.resources import SESSIONS
 from ticketing.accounts.roles import Actor
 from ticketing.tickets import store
 
@@ -114,7 +114,7 @@ async def test_an_operator_taking_over_is_announced_and_replies_live(citizen):
     assert re.fullmatch(r"[A-Za-z0-9_-]{22,64}", session_id)
 
     # What the console publishes when an operator takes the ticket.
-    await app[REPLIES].publish_event(app[KEYS].web_session(session_id),
+    await app[REPLIES].publish_event(app[REPLIES].session_topic(session_id),
                                        {"type": "operator_joined", "operator": "王芳", "ticket_no": number})
     notice = page.locator("#operator-notice")
     await expect(notice).to_be_visible(timeout=TIMEOUT)

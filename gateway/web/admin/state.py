@@ -28,7 +28,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.infra.keys import RedisKeys
 from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.audiences import Config
 from ticketing.nlu_workspace import answers, registry
@@ -74,11 +73,11 @@ class NluAdminKeys:
 
 
 @contextlib.asynccontextmanager
-async def swap_window(redis: Any, keys: RedisKeys | NluAdminKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
+async def swap_window(redis: Any, keys: NluAdminKeys, *, drain: float, **fields: str) -> AsyncIterator[None]:
     """An external Rasa server is loading a model (`PUT /model` blocks it for seconds): every
     process's follower sees `swap_until` and lets its parses wait (SWAP_TIMEOUT) instead of timing
     out. The body runs once they all had `drain` seconds to see it."""
-    active = NluAdminKeys(keys.prefix).active
+    active = keys.active
     await redis.hset(active, mapping={**fields, "swap_until": str(time.time() + 600)})
     try:
         await asyncio.sleep(drain)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.channels.delivery import deliver_operator_reply, report_status_to_platform, send_entry
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import DIRECTORY, KEYS, SESSIONS
+from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.audiences import Config
 from gateway.web.present import Labels, detail
 from ticketing.accounts.roles import Actor
@@ -40,9 +40,9 @@ class Notices:
         bus = config[REPLIES]
         try:
             for event in self.console:
-                await bus.publish_event(config[KEYS].console_events, event)
+                await bus.publish_event(bus.console_topic, event)
             for sender_id, event in self.web:
-                await bus.publish_event(config[KEYS].web_session(sender_id), event)
+                await bus.publish_event(bus.session_topic(sender_id), event)
         except Exception as exc:  # live updates only; the change itself is committed
             log.warning("console notification not published: %s", exc)
 

@@ -35,7 +35,7 @@ RETRY_SECONDS = 2.0
 
 
 def auto_assign_key(config: Config) -> str:
-    return f"{config[KEYS].prefix}:console:auto_assign"
+    return config[KEYS].key("console", "auto_assign")
 
 
 async def auto_assign_enabled(config: Config) -> bool:
@@ -54,7 +54,7 @@ def _queue_event(event: dict[str, Any]) -> str:
 @require_role(*OPERATORS)
 async def console_events(request: web.Request) -> web.StreamResponse:
     config = request.config_dict
-    return await relay(request, config[REPLIES].subscribe(config[KEYS].console_events), name=_queue_event)
+    return await relay(request, config[REPLIES].subscribe(config[REPLIES].console_topic), name=_queue_event)
 
 
 async def _assigner(config: Config) -> None:
@@ -65,7 +65,7 @@ async def _assigner(config: Config) -> None:
     """
     while True:
         try:
-            async for event in config[REPLIES].subscribe(config[KEYS].console_events, heartbeat=ASSIGNER_HEARTBEAT):
+            async for event in config[REPLIES].subscribe(config[REPLIES].console_topic, heartbeat=ASSIGNER_HEARTBEAT):
                 if not isinstance(event, dict) or event.get("type") not in ("ticket", "emergency") \
                         or not event.get("ticket_no") or not await auto_assign_enabled(config):
                     continue
@@ -83,7 +83,7 @@ async def _assign_one(config: Config, number: str) -> None:
         ticket = await claims.get_ticket(session, number)
         who = None if ticket.assignee is not None else await auto_assign.auto_assign(session, ticket.id)
     if who:
-        await config[REPLIES].publish_event(config[KEYS].console_events, {
+        await config[REPLIES].publish_event(config[REPLIES].console_topic, {
             "type": "assigned", "ticket_no": number, "by": "system", "to": who})
 
 

@@ -5,7 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.infra.resources import REDIS, SESSIONS
+from gateway.infra.stream import STREAM
 from tests.gateway.conftest import eventually
 from ticketing.db.models.tickets import Entry, Ticket
 
@@ -131,7 +132,7 @@ async def test_bad_input_gets_a_clear_json_error_and_nothing_is_stored(client, k
     assert resp.status == status
     body = await resp.json()
     assert body["error"]["code"] == code and body["error"]["message"]
-    assert await client.app[REDIS].xlen(client.app[KEYS].intake) == 0
+    assert await client.app[REDIS].xlen(client.app[STREAM].key) == 0
 
 
 async def test_redis_down_answers_503_and_nothing_is_half_written(make_client):

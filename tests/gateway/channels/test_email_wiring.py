@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from connectors.base import InboundMessage
 from connectors.email import bound_address
 from gateway.channels.wiring import CHANNELS
-from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.infra.resources import REDIS, SESSIONS
+from gateway.infra.stream import STREAM
 from tests.gateway.conftest import eventually
 from ticketing.db.models.tickets import Entry, Ticket
 
@@ -121,7 +122,7 @@ async def test_every_accepted_mail_of_the_corpus_becomes_a_conversation_entry(ma
     # Every 250 is on the stream; a few corpus messages share a Message-ID, and a redelivered
     # Message-ID is one conversation entry by design.
     app = client.app
-    rows = await app[REDIS].xrange(app[KEYS].intake)
+    rows = await app[REDIS].xrange(app[STREAM].key)
     assert len(rows) == accepted
     distinct = {InboundMessage.from_json(fields[b"msg"]).native_id for _id, fields in rows}
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors.base import Contact, InboundMessage
 from gateway.infra.metrics import METRICS
-from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.infra.resources import REDIS, SESSIONS
 from gateway.infra.stream import STREAM
 from gateway.worker.consumer import Worker
 from gateway.worker.service import PIPELINE
@@ -107,7 +107,7 @@ async def test_two_workers_in_one_group_share_the_stream_without_duplicates(app)
 async def test_poison_entry_goes_to_dead_letters_and_can_be_replayed(app, make_client):
     stream = app[STREAM]
     await stream.ensure_group()
-    await app[REDIS].xadd(app[KEYS].intake, {"msg": b"{not json"})
+    await app[REDIS].xadd(app[STREAM].key, {"msg": b"{not json"})
     worker = make_worker(app, "w1")
     await worker.step()
     letters = await stream.dead_letters()

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from gateway.infra.metrics import METRICS
-from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.infra.resources import REDIS, SESSIONS
 from gateway.infra.stream import STREAM
 from gateway.worker.consumer import Worker
 from gateway.worker.service import PIPELINE
@@ -100,7 +100,7 @@ async def test_a_worker_process_killed_mid_message_is_recovered_exactly_once(sta
         await _post(client, "湛河区马庄桥附近的下水道堵了")
 
         async def pending_at_doomed():
-            info = await app[REDIS].xpending(app[KEYS].intake, app[KEYS].group)
+            info = await app[REDIS].xpending(app[STREAM].key, app[STREAM].group)
             return info["pending"] == 1 and any(c["name"] == b"doomed" for c in info["consumers"])
 
         await eventually(pending_at_doomed, timeout=30)

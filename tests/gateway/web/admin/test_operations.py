@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from connectors.base import Contact, InboundMessage
-from gateway.infra.resources import KEYS, REDIS, SESSIONS
+from gateway.infra.resources import REDIS, SESSIONS
 from gateway.infra.stream import STREAM
 from gateway.worker.service import PIPELINE
 from tests.gateway.conftest import eventually
@@ -23,7 +23,7 @@ async def _dead_letters(client) -> list[dict]:
 async def test_an_undecodable_entry_is_listed_and_an_unknown_id_is_404(client):
     app = client.app
     await app[STREAM].ensure_group()
-    await app[REDIS].xadd(app[KEYS].intake, {"msg": b"garbage"})
+    await app[REDIS].xadd(app[STREAM].key, {"msg": b"garbage"})
 
     letters = await eventually(lambda: _dead_letters(client))
     assert letters[0]["message"] == "garbage" and "undecodable" in letters[0]["error"]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from connectors.base import IntakeUnavailable
-from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, REDIS, SESSIONS
+from gateway.infra.resources import ATTACHMENTS, DIRECTORY, REDIS, SESSIONS
 from gateway.infra.stream import STREAM
 from gateway.web.audiences import CITIZEN as CITIZEN_AUDIENCE
 from gateway.web.audiences import sub_app
@@ -172,7 +172,7 @@ async def test_when_the_number_is_late_the_receipt_says_submitted_and_shows_the_
 
     # The submission is on the stream: a worker started later numbers it.
     stream = client.app[REDIS]
-    assert await stream.xlen(client.app[KEYS].intake) == 1
+    assert await stream.xlen(client.app[STREAM].key) == 1
 
 
 async def test_a_receipt_belongs_to_the_browser_that_submitted(client):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from connectors.base import DeliveryResult
 from gateway.channels.wiring import CONNECTORS
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import DIRECTORY, KEYS, SESSIONS
+from gateway.infra.resources import DIRECTORY, SESSIONS
 from tests.gateway.conftest import eventually
 from tests.gateway.web.console.conftest import hours_ago, make_ticket
 from ticketing.db.models.accounts import AuditLog
@@ -268,7 +268,7 @@ async def test_web_reply_reaches_the_citizen_chat_live_and_in_history(console):
     events = []
 
     async def listen():
-        async for event in app[REPLIES].subscribe(app[KEYS].web_session(sid), heartbeat=0.2):
+        async for event in app[REPLIES].subscribe(app[REPLIES].session_topic(sid), heartbeat=0.2):
             if event is not None:
                 events.append(event)
             if len(events) >= 2:
