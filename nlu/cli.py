@@ -20,8 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from nlu import evaluate as ev
-from nlu import training
+from nlu import evaluate, training
 from nlu.client import NluClient
 from nlu.server import RasaProcess
 
@@ -82,7 +81,7 @@ async def _eval(url: str | None, model: str | None, json_out: str | bool | None,
             if not await client.healthy():
                 print(f"no Rasa server with a model at {url}", file=sys.stderr)
                 return 1
-            metrics = await ev.evaluate(client)
+            metrics = await evaluate.evaluate(client)
     except (training.TrainingError, RuntimeError, TimeoutError, FileNotFoundError) as exc:
         print(f"evaluation failed: {exc}", file=sys.stderr)
         return 1
@@ -90,11 +89,11 @@ async def _eval(url: str | None, model: str | None, json_out: str | bool | None,
         if server:
             server.stop()
     if json_out is True:
-        print(ev.to_json(metrics))
+        print(evaluate.to_json(metrics))
         return 0
-    print(ev.format_report(metrics, verbose=verbose))
+    print(evaluate.format_report(metrics, verbose=verbose))
     if json_out:
-        Path(json_out).write_text(ev.to_json(metrics), encoding="utf-8")
+        Path(json_out).write_text(evaluate.to_json(metrics), encoding="utf-8")
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from nlu import evaluate as ev
+from nlu import evaluate
 from nlu.client import NluClient
 from nlu.server import RasaProcess
 
@@ -50,23 +50,23 @@ def confusion_matrix(gold: list[str], pred: list[str]) -> dict[str, Any]:
 
 
 async def evaluate_url(url: str, answers: dict[str, str] | None = None, concurrency: int = 4) -> dict[str, Any]:
-    examples = ev.load_heldout()
+    examples = evaluate.load_heldout()
     started = time.monotonic()
     async with NluClient(url, timeout=30.0) as client:
         if answers:
             client.answers = dict(answers)
         if not await client.healthy():
             raise RuntimeError(f"没有可用的 NLU 服务（{url}）")
-        results = await ev.run_examples(client, examples, concurrency)
+        results = await evaluate.run_examples(client, examples, concurrency)
         model = await client.model_version()
-    metrics = ev.compute_metrics(examples, results)
+    metrics = evaluate.compute_metrics(examples, results)
     metrics["classifier_emergency_recall"] = await classifier_emergency_recall(url, examples, concurrency)
     gold = [e["intent"] for e in examples]
-    pred = [ev.final_label(r) for r in results]
+    pred = [evaluate.final_label(r) for r in results]
     metrics["confusion_matrix"] = confusion_matrix(gold, pred)
     metrics["confusions"] = [[g, p, n] for (g, p), n in metrics["confusions"]]
     metrics["model"] = model
-    metrics["files"] = [p.name for p in ev.heldout_files()]
+    metrics["files"] = [p.name for p in evaluate.heldout_files()]
     metrics["seconds"] = round(time.monotonic() - started, 1)
     return metrics
 
