@@ -290,7 +290,9 @@ def test_a_written_mail_round_trips_through_parsing(subject, body, name, charset
     from email.message import EmailMessage
 
     if charset == "big5":  # big5 lacks simplified characters: only what it can encode
-        body = body.encode("big5", "ignore").decode("big5") or "ABC"
+        body = body.encode("big5", "ignore").decode("big5")
+        if not body.strip():  # nothing left but line breaks: the parser would fall back to the subject
+            body = "ABC"
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = Address(display_name=name, username="citizen", domain="example.com")
     msg["To"] = "mayor@12345.pds.gov.cn"
