@@ -13,9 +13,10 @@ from redis.exceptions import RedisError
 
 from connectors.base import DeliveryResult, InboundMessage, ReplyTarget, WaitReply
 from connectors.email import texts
+from connectors.email.headers import find_ticket, normalize_msgid
 from connectors.email.loop_guard import AutoReplyLimiter
 from connectors.email.outbound import OutboundMail, build_message, send_via_relay
-from connectors.email.parsing import ParsedEmail, find_ticket, normalize_msgid
+from connectors.email.parsing import ParsedEmail
 from connectors.email.settings import EmailSettings, looks_like_address
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.email.decoding import decode_bytes, html_to_text
-from connectors.email.parsing import (
-    decode_header_value,
-    find_mobile,
-    find_ticket,
-    parse_email,
-    split_own_text,
-    trim_for_nlu,
-)
+from connectors.email.headers import decode_header_value, find_mobile, find_ticket
+from connectors.email.parsing import parse_email
+from connectors.email.quoting import split_own_text, trim_for_nlu
 
 from . import mails
 from .conftest import HOSTNAME
@@ -295,7 +290,9 @@ def test_a_written_mail_round_trips_through_parsing(subject, body, name, charset
     from email.message import EmailMessage
 
     if charset == "big5":  # big5 lacks simplified characters: only what it can encode
-        body = body.encode("big5", "ignore").decode("big5") or "ABC"
+        body = body.encode("big5", "ignore").decode("big5")
+        if not body.strip():  # nothing left but line breaks: the parser would fall back to the subject
+            body = "ABC"
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = Address(display_name=name, username="citizen", domain="example.com")
     msg["To"] = "mayor@12345.pds.gov.cn"
@@ -337,14 +334,14 @@ def test_our_own_reply_round_trips_and_threads_back_to_its_ticket(subject, body,
 def test_base64_payloads_of_every_length_survive_whole():
     import base64
 
-    from connectors.email.parsing import _lenient_base64
+    from connectors.email.mime_parts import lenient_base64
 
     for n in range(0, 40):
         data = bytes(range(256))[:n] * 3
         encoded = base64.encodebytes(data).decode()
-        assert _lenient_base64(encoded) == data, n
-        assert _lenient_base64(encoded.replace("=", "")) == data, n  # padding lost
-        assert _lenient_base64(encoded.replace("\n", " \r\n!")) == data, n  # stray characters
+        assert lenient_base64(encoded) == data, n
+        assert lenient_base64(encoded.replace("=", "")) == data, n  # padding lost
+        assert lenient_base64(encoded.replace("\n", " \r\n!")) == data, n  # stray characters
     # Two padded blocks glued together by a broken mailer.
     glued = base64.b64encode(b"ab").decode() + base64.b64encode(b"cde").decode()
-    assert _lenient_base64(glued) == b"abcde"
+    assert lenient_base64(glued) == b"abcde"
