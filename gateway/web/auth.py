@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp_session import Session
 from aiohttp_session.redis_storage import RedisStorage
 
-from gateway.infra.ratelimit import client_address
+from gateway.infra.ratelimit import came_over_https, client_address
 from gateway.infra.resources import KEYS, REDIS, SESSIONS
 from gateway.web.errors import ApiError
 from gateway.web.security import check_csrf
@@ -46,8 +46,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ConsoleSessionStorage(RedisStorage):
     """RedisStorage with our key prefix, unguessable keys, and per-request cookie flags.
 
-    ``Secure`` is set whenever the request came over HTTPS (directly or through the city's
-    TLS-terminating proxy), so the embedded http://127.0.0.1 mode still works.
+    ``Secure`` is set whenever the request came over HTTPS (directly, through a trusted
+    TLS-terminating proxy, or always with ``HOTLINE_SECURE_COOKIES``), so the embedded
+    http://127.0.0.1 mode still works.
     """
 
     def __init__(self, redis, prefix: str, *, max_age: int = SESSION_MAX_AGE) -> None:
@@ -71,7 +72,7 @@ class ConsoleSessionStorage(RedisStorage):
         return Session(None, data=None, new=True, max_age=self.max_age)
 
     async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
-        secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        secure = came_over_https(request)
         key = session.identity
         if session.empty:
             if key is not None:

@@ -35,15 +35,14 @@ from connectors.web.leave_message import (
     validate_leave_message,
 )
 from gateway.infra.metrics import METRICS
-from gateway.infra.ratelimit import RateLimiter, client_address
+from gateway.infra.ratelimit import RateLimiter, came_over_https, client_address
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import ATTACHMENTS, DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
 from gateway.infra.stream import STREAM
-from gateway.web.citizen import present
+from gateway.web.citizen import present, progress_api
 from gateway.web.citizen.progress_api import NOT_FOUND
 from gateway.web.security import check_csrf
 from ticketing.db.models.tickets import Conversation, Ticket
-from ticketing.tickets import progress as tickets_progress
 from ticketing.tickets import store as tickets_store
 
 log = logging.getLogger(__name__)
@@ -113,9 +112,8 @@ def _visitor_id(request: web.Request) -> tuple[str, bool]:
 
 
 def _remember_visitor(request: web.Request, response: web.StreamResponse, visitor: str) -> None:
-    secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     response.set_cookie(VISITOR_COOKIE, visitor, max_age=VISITOR_MAX_AGE, httponly=True, samesite="Lax",
-                        path="/", secure=secure)
+                        path="/", secure=came_over_https(request))
 
 
 def _limiter(request: web.Request) -> RateLimiter:
@@ -313,9 +311,10 @@ async def message_receipt(request: web.Request) -> web.Response:
 
 def _progress_form(request: web.Request, *, ticket_no: str = "", errors: dict[str, str] | None = None,
                    notice: str | None = None, result: dict[str, Any] | None = None,
-                   status: int = 200) -> web.Response:
+                   status: int = 200, full_phone: bool = False) -> web.Response:
     return _render(request, "progress.html", "progress", {
         "ticket_no": ticket_no,
+        "full_phone": full_phone,  # four digits are no longer enough for this number: ask for all
         "errors": errors or {},
         "notice": notice,
         "result": result,
@@ -330,11 +329,10 @@ async def progress_page(request: web.Request) -> web.Response:
 
 @routes.post("/progress")
 async def progress_query(request: web.Request) -> web.Response:
-    app = request.config_dict
     try:
         # Counted before validation (as the API does, sharing its budget), so guessing
         # costs the same whatever is guessed.
-        if not await _limiter(request).allow("progress", client_address(request), app[CITIZEN].progress_limit):
+        if not await progress_api.count_client(request):
             return _progress_form(request, notice=TOO_MANY_QUERIES, status=429)
     except (RedisError, OSError):
         return _error_page(request, 503, "系统繁忙", "系统繁忙，暂时无法查询，请稍后重试。")
@@ -345,18 +343,27 @@ async def progress_query(request: web.Request) -> web.Response:
         return _error_page(request, 403, "页面已过期", "页面已过期，请重新打开办件查询页面后再查询。")
     number = str(form.get("ticket_no", "")).strip().upper()[:64]
     last4 = str(form.get("phone_last4", "")).strip()
+    phone = str(form.get("phone", "")).strip()
     errors = {}
     if not number:
         errors["ticket_no"] = "请填写工单号"
-    if not re.fullmatch(r"\d{4}", last4):
+    if phone:
+        if not progress_api.FULL_PHONE_RE.fullmatch(phone):
+            errors["phone"] = "请填写完整的手机号码"
+    elif not re.fullmatch(r"\d{4}", last4):
         errors["phone_last4"] = "请填写手机号后四位数字"
     if errors:
-        return _progress_form(request, ticket_no=number, errors=errors, status=400)
-    progress = None
-    if TICKET_NO_RE.match(number):
-        async with app[SESSIONS]() as session:
-            progress = await tickets_progress.public_progress(session, number, last4)
-    if progress is None:
+        return _progress_form(request, ticket_no=number, errors=errors, status=400, full_phone="phone" in errors)
+    try:
+        found = await progress_api.look_up(request, number, phone or last4)
+    except (RedisError, OSError):
+        return _error_page(request, 503, "系统繁忙", "系统繁忙，暂时无法查询，请稍后重试。")
+    if found.status == "ticket_limited":
+        return _progress_form(request, ticket_no=number, notice=progress_api.TOO_MANY_FOR_TICKET, status=429)
+    if found.status == "full_phone_required":
+        return _progress_form(request, ticket_no=number, notice=progress_api.FULL_PHONE_REQUIRED, status=403,
+                              full_phone=True)
+    if found.progress is None:
         # Same answer for an unknown number and a wrong phone: no enumeration.
-        return _progress_form(request, ticket_no=number, notice=NOT_FOUND, status=404)
-    return _progress_form(request, ticket_no=number, result=present.progress_view(progress))
+        return _progress_form(request, ticket_no=number, notice=NOT_FOUND, status=404, full_phone=bool(phone))
+    return _progress_form(request, ticket_no=number, result=present.progress_view(found.progress))

@@ -132,7 +132,7 @@ async def test_an_upload_over_the_request_limit_gets_a_chinese_page(client):
 
 
 async def test_five_messages_per_ten_minutes_per_client(make_client):
-    client = await make_client(run_worker=False)
+    client = await make_client(run_worker=False, HOTLINE_TRUSTED_PROXIES="127.0.0.1")
     sub_app(client.app, CITIZEN_AUDIENCE)[CITIZEN].reply_wait = 0
     statuses = [(await submit(client, content=f"第 {i} 条留言：小区路灯不亮，请维修。")).status for i in range(6)]
     assert statuses == [303] * 5 + [429]

@@ -58,7 +58,7 @@ async def test_a_query_without_csrf_is_refused(client):
 
 
 async def test_queries_are_rate_limited_like_the_api(client):
-    statuses = [(await _query(client, "PDS2099010100001", "1111")).status for _ in range(11)]
+    statuses = [(await _query(client, f"PDS20990101{n:05d}", "1111")).status for n in range(11)]
     assert statuses == [404] * 10 + [429]
     page = await (await _query(client, "PDS2099010100001", "1111")).text()
     assert "查询过于频繁" in page

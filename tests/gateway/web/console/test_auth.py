@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from gateway.infra.resources import KEYS, REDIS, SESSIONS
 from tests.gateway.web.console.conftest import PASSWORD
 from ticketing.accounts import users
 from ticketing.db.models.accounts import AuditLog
+
+
+@pytest.fixture
+def console_settings():
+    # The test client is the city's TLS-terminating proxy (127.0.0.1), trusted with X-Forwarded-Proto.
+    return {"HOTLINE_TRUSTED_PROXIES": "127.0.0.1"}
 
 
 def _set_cookie(resp, name: str) -> str:
