@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "classify": "修改分类", "confirm_classification": "确认分类", "reply": "答复群众", "note": "内部备注",
     "forward": "转办", "merged_into": "合并到", "merged_from": "合并自", "followup": "群众补充",
     "update": "修改", "emergency_redirect": "紧急警情提示",
+    "refers_to": "来件提及他人工单", "referred_by": "被他人来件提及",
     **{a.value: label for a, label in ACTION_LABELS.items()},
 }
 FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型", "urgent": "紧急",

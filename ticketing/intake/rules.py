@@ -84,16 +84,24 @@ class IntakeRules:
         msg_type = str(message.metadata.get("msg_type", "text"))
         off_hours = off_hours_note(self.directory, message.received_at)
 
-        # A named ticket is joined only on its own channel (a web visitor cannot write into a
-        # WeChat citizen's ticket) and while it is open; otherwise the citizen's open ticket.
-        ticket = await self._named_ticket(session, message)
-        if ticket is None or ticket.channel != message.channel or ticket.status not in OPEN_STATUSES:
+        # A named ticket (its number in the subject, a reply to its mail) is joined only by its own
+        # citizen: the same channel and sender, i.e. its conversation, and while it is open.  Anyone
+        # else naming it gets a ticket of their own that refers to it (an operator may merge them):
+        # never a message in, a reopening of, or the official reply under someone else's case.
+        named = await self._named_ticket(session, message)
+        foreign = named is not None and named.conversation_id != conv.id
+        if named is None or foreign or named.status not in OPEN_STATUSES:
             ticket = await store.open_ticket_of(session, conv.id)
+        else:
+            ticket = named
         # A platform item or a written web message (网民留言, with its own title) is a case of its own,
-        # even when the same citizen has another ticket open.
-        standalone = message.channel in STANDALONE_CHANNELS or bool(message.metadata.get("force_ticket"))
+        # even when the same citizen has another ticket open; so is a message naming another's ticket.
+        standalone = (message.channel in STANDALONE_CHANNELS or bool(message.metadata.get("force_ticket"))
+                      or foreign)
         if standalone:
             ticket = None
+        if foreign and named is not None:
+            meta["refers_to_ticket"] = named.number
 
         def citizen_entry(target: Ticket | None):
             return store.add_entry(
@@ -150,6 +158,12 @@ class IntakeRules:
 
         ticket = await self._new_ticket(session, conv, message, classification)
         entry = await citizen_entry(ticket)
+        if foreign and named is not None:
+            # Shown to operators on both tickets; nothing of either is shown to the other citizen.
+            await store.record_event(session, ticket, actor="system", action="refers_to",
+                                     to_value=named.number, detail={"entry_id": entry.id})
+            await store.record_event(session, named, actor="system", action="referred_by",
+                                     from_value=ticket.number, detail={"entry_id": entry.id})
         if classification.classified:
             await store.add_prediction(
                 session, ticket, entry=entry, department=classification.department, region=classification.region,

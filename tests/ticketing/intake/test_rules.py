@@ -177,11 +177,11 @@ async def test_channel_events_and_empty_messages(sessions, take_in):
     assert (empty.kind, empty.reply, empty.ticket_no) == ("faq", texts.empty_message(), None)
 
 
-async def test_a_named_ticket_is_joined_only_on_its_own_channel_while_open(sessions, take_in):
-    first = await take_in(Message("路灯不亮"))
+async def test_a_named_ticket_is_joined_only_by_its_own_sender_while_open(sessions, take_in):
+    first = await take_in(Message("路灯不亮", sender_id="visitor-1"))
     named = await take_in(Message(f"关于 {first.ticket_no} 的补充"), Classification())  # another web visitor
     assert named.kind == "ticket"  # the number in the text alone names nothing
-    by_thread = await take_in(Message("补充：在建设路", thread_key=first.ticket_no))
+    by_thread = await take_in(Message("补充：在建设路", sender_id="visitor-1", thread_key=first.ticket_no))
     assert (by_thread.kind, by_thread.ticket_no) == ("followup", first.ticket_no)
     other_channel = await take_in(Message("补充", channel="wechat", metadata={"ticket_no": first.ticket_no}))
     assert other_channel.kind == "ticket" and other_channel.ticket_no != first.ticket_no
@@ -190,16 +190,42 @@ async def test_a_named_ticket_is_joined_only_on_its_own_channel_while_open(sessi
         ticket = await store.ticket_by_number(session, first.ticket_no)
         await store.transition(session, ticket, Action.ANSWER, actor="li")
         await store.transition(session, ticket, Action.CLOSE, actor="li")
-    closed = await take_in(Message("又坏了", thread_key=first.ticket_no))
+    closed = await take_in(Message("又坏了", sender_id="visitor-1", thread_key=first.ticket_no))
     assert closed.kind == "ticket" and closed.ticket_no != first.ticket_no
+
+
+async def test_a_stranger_naming_a_ticket_gets_a_new_one_that_refers_to_it(sessions, take_in):
+    first = await take_in(Message("市长您好，反映供暖问题", channel="email", native_id="<m1@mail>",
+                                  sender_id="a@example.cn"))
+    async with sessions() as session, session.begin():
+        ticket = await store.ticket_by_number(session, first.ticket_no)
+        await store.transition(session, ticket, Action.ANSWER, actor="li")
+    by_thread = await take_in(Message("我也是这栋楼的", channel="email", sender_id="b@example.cn",
+                                      metadata={"references": ["<m0@mail>", "<m1@mail>"]}))
+    by_subject = await take_in(Message("请回复我", channel="email", sender_id="b@example.cn",
+                                       subject=f"Re: {first.ticket_no}"), FAQ)  # not even an FAQ answer
+    for outcome in (by_thread, by_subject):
+        assert outcome.kind == "ticket" and outcome.ticket_no != first.ticket_no
+    async with sessions() as session:
+        victim = await store.ticket_by_number(session, first.ticket_no)
+        assert victim.status == "answered"  # not reopened
+        entries = (await session.execute(select(Entry).where(Entry.author == "citizen",
+                                                             Entry.ticket_id != victim.id))).scalars().all()
+        assert [e.meta["refers_to_ticket"] for e in entries] == [first.ticket_no] * 2
+        events = (await session.execute(select(TicketEvent.action, TicketEvent.to_value, TicketEvent.from_value)
+                                        .where(TicketEvent.action.in_(["refers_to", "referred_by"]))
+                                        .order_by(TicketEvent.id))).all()
+    assert [(a, to) for a, to, _ in events if a == "refers_to"] == [("refers_to", first.ticket_no)] * 2
+    assert sorted(frm for a, _, frm in events if a == "referred_by") == sorted([by_thread.ticket_no,
+                                                                               by_subject.ticket_no])
 
 
 async def test_a_reply_in_a_mail_thread_joins_the_thread_s_ticket(sessions, take_in):
     first = await take_in(Message("市长您好，反映供暖问题", channel="email", native_id="<m1@mail>",
                                   sender_id="a@example.cn"))
-    colleague = await take_in(Message("我也是这栋楼的", channel="email", sender_id="b@example.cn",
-                                      metadata={"references": ["<m0@mail>", "<m1@mail>"]}))
-    assert (colleague.kind, colleague.ticket_no) == ("followup", first.ticket_no)
+    same = await take_in(Message("补充：暖气片不热", channel="email", sender_id="a@example.cn",
+                                 metadata={"references": ["<m0@mail>", "<m1@mail>"]}))
+    assert (same.kind, same.ticket_no) == ("followup", first.ticket_no)
 
 
 async def test_each_platform_item_is_a_case_of_its_own_with_its_deadline(sessions, take_in):
