@@ -105,6 +105,23 @@ async def ensure_handler(session: AsyncSession, ticket: Ticket, actor: Actor) ->
     raise ConsoleError(409, "claimed_by_other", f"该工单正由 {ticket.assignee} 处理")
 
 
+async def ensure_not_anothers(session: AsyncSession, ticket: Ticket, actor: Actor, *, what: str,
+                              audited: bool = True) -> Ticket:
+    """The actor may touch the ticket without taking it (a note, being the target of a merge): it
+    is free or theirs; a ticket another operator holds is theirs alone, except for a supervisor
+    stepping in (written to the audit log unless ``audited`` is False), as for replies
+    (``ensure_handler``)."""
+    if ticket.assignee is None or ticket.assignee == actor.username:
+        return ticket
+    if actor.supervisor:
+        if not audited:
+            return ticket
+        await audit(session, actor=actor.username, action="override", ticket_id=ticket.id, target=ticket.number,
+                    ip=actor.ip, detail={"assignee": ticket.assignee, "what": what})
+        return ticket
+    raise ConsoleError(409, "claimed_by_other", f"该工单正由 {ticket.assignee} 处理")
+
+
 def may_reveal(ticket: Ticket, actor: Actor) -> bool:
     return actor.supervisor or (ticket.assignee is not None and ticket.assignee == actor.username)
 

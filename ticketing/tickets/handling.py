@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Dispatch, Ticket
 from ticketing.errors import ConsoleError
-from ticketing.tickets import store
+from ticketing.tickets import claims, store
 from ticketing.tickets.lifecycle import Action, Status
 
 # --------------------------------------------------------------------------- lifecycle actions
@@ -36,9 +36,12 @@ async def reopen(session: AsyncSession, ticket: Ticket, actor: Actor, reason: st
 
 
 async def merge(session: AsyncSession, source: Ticket, target: Ticket, actor: Actor) -> Ticket:
-    """Fold a duplicate into another ticket: the duplicate becomes ``merged`` and points there."""
+    """Fold a duplicate into another ticket: the duplicate becomes ``merged`` and points there.
+    Neither may be held by another operator (a supervisor may merge anything)."""
     if source.id == target.id:
         raise ConsoleError(400, "same_ticket", "不能把工单合并到它自己")
+    await claims.ensure_not_anothers(session, source, actor, what="merge")
+    await claims.ensure_not_anothers(session, target, actor, what="merge_into")
     if target.status == Status.MERGED:
         raise ConsoleError(409, "target_merged", f"目标工单 {target.number} 本身已被合并，请合并到最终工单")
     await store.transition(session, source, Action.MERGE, actor=actor.username, note=f"合并到 {target.number}")

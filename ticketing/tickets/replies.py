@@ -12,14 +12,17 @@ from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Conversation, Entry, Ticket
 from ticketing.errors import ConsoleError
 from ticketing.inputs import clean_text
-from ticketing.tickets import store
+from ticketing.tickets import claims, store
 from ticketing.tickets.lifecycle import Status
 
 # --------------------------------------------------------------------------- notes, replies
 
 async def add_note(session: AsyncSession, ticket: Ticket, actor: Actor, text: Any) -> Entry:
-    """An internal note: colleagues see it, the citizen never does."""
+    """An internal note: colleagues see it, the citizen never does.  Not on a ticket another
+    operator holds (a supervisor may)."""
     text = clean_text(text, "备注")
+    # A supervisor's note changes nothing of the case and carries its author: not an override.
+    await claims.ensure_not_anothers(session, ticket, actor, what="note", audited=False)
     conv = await store.conversation_of(session, ticket)
     entry = await store.add_entry(session, conversation=conv, ticket=ticket, author="operator",
                                   author_name=actor.display_name, channel=ticket.channel, text=text,
