@@ -68,28 +68,6 @@ async def _citizen_entries(app, ticket) -> int:
             Entry.ticket_id == ticket.id, Entry.author == "citizen"))).scalar()
 
 
-@pytest.mark.parametrize("how", ["in_reply_to", "ticket_number_in_subject"])
-async def test_a_reply_from_another_address_joins_by_its_thread(mailbox, how):
-    # Another sender address: only the threading can join it (not "the same citizen's open ticket").
-    client, host, port = mailbox
-    await asyncio.to_thread(_send, host, port, "卫东区建设路井盖丢失", "建设路与优越路口井盖丢了，很危险。",
-                            Message_ID="<first-0001@mail.example.com>")
-    ticket = (await eventually(lambda: _tickets(client.app)))[0]
-    if how == "in_reply_to":
-        headers = {"In_Reply_To": "<first-0001@mail.example.com>", "References": "<first-0001@mail.example.com>"}
-        subject = "Re: 卫东区建设路井盖丢失"
-    else:
-        headers, subject = {}, f"回复：井盖的事 {ticket.number}"
-    await asyncio.to_thread(_send, host, port, subject, "补充照片说明：井口在人行道上。",
-                            sender="citizen.work@example.org", **headers)
-
-    async def joined():
-        return await _citizen_entries(client.app, ticket) == 2
-
-    await eventually(joined)
-    assert len(await _tickets(client.app)) == 1
-
-
 async def test_the_mailbox_is_not_an_open_relay(mailbox):
     _client, host, port = mailbox
     with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
