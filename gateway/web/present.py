@@ -17,7 +17,7 @@ from ticketing.db.models.tickets import Ticket
 from ticketing.supervision.shifts import arrived_off_hours
 from ticketing.tickets.claims import may_reveal
 from ticketing.tickets.lifecycle import ACTION_LABELS, OPEN_STATUSES, STATUS_LABELS, Status, status_label
-from ticketing.tickets.masking import mask_email, mask_openid, mask_phone
+from ticketing.tickets.masking import mask_contacts_in_text, mask_email, mask_openid, mask_phone
 
 AUTHOR_LABELS = {"citizen": "群众", "bot": "智能客服", "operator": "坐席", "system": "系统"}
 DELIVERY_LABELS = {"sent": "已发送", "pending": "未发出", "failed": "发送失败"}
@@ -87,7 +87,8 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None) -> d
         "number": ticket.number,
         "channel": ticket.channel,
         "channel_label": labels.of("channel", ticket.channel),
-        "title": ticket.title or "",
+        # Queue rows are seen by every operator: a phone number typed into the title is masked.
+        "title": mask_contacts_in_text(ticket.title) or "",
         "status": ticket.status,
         "status_label": status_label(ticket.status),
         "urgent": bool(ticket.urgent),
@@ -149,12 +150,21 @@ def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
 
 def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merged_into: str | None = None,
            attachment_url=lambda a: f"/console/attachments/{a.id}") -> dict[str, Any]:
-    """The whole ticket (``ticket_by_number(full=True)``), contact details masked."""
+    """The whole ticket (``ticket_by_number(full=True)``), contact details masked.
+
+    Unless the actor may reveal the contact, the citizen's own words are masked too (a phone number
+    or an address typed into a message identifies them as much as the contact field), and the original
+    e-mail (its headers carry the sender's address) is not offered."""
+    reveal = may_reveal(ticket, actor)
+
+    def shown(text: str | None, author: str) -> str | None:
+        return text if reveal or author != "citizen" else mask_contacts_in_text(text)
+
     attachments_by_entry: dict[int | None, list] = {}
     for att in ticket.attachments:
         attachments_by_entry.setdefault(att.entry_id, []).append({
             "id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
-            "kind": att.kind, "url": attachment_url(att),
+            "kind": att.kind, "url": attachment_url(att) if reveal or att.kind != "original_email" else None,
         })
     entries = [{
         "id": e.id,
@@ -163,8 +173,8 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         "author_name": e.author_name,
         "channel": e.channel,
         "channel_label": labels.of("channel", e.channel),
-        "text": e.text,
-        "subject": e.subject,
+        "text": shown(e.text, e.author),
+        "subject": shown(e.subject, e.author),
         "public": bool(e.public),
         "kind": (e.meta or {}).get("kind") or ("note" if not e.public else "message"),
         "delivery_status": e.delivery_status,
@@ -186,6 +196,8 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
     mine = ticket.assignee == actor.username
     open_ = ticket.status in {s.value for s in OPEN_STATUSES}
     out = summary(ticket, labels)
+    if reveal:
+        out["title"] = ticket.title or ""
     out.update({
         "contact": contact(ticket),
         "origin_hotline": ticket.origin_hotline,
@@ -205,7 +217,7 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         "permissions": {
             "claim": open_ and ticket.assignee is None,
             "act": mine or actor.supervisor or (ticket.assignee is None and open_),
-            "reveal": may_reveal(ticket, actor),
+            "reveal": reveal,
             "reassign": actor.supervisor,
             "mine": mine,
         },
