@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
@@ -75,10 +76,12 @@ async def test_a_flood_of_anonymous_logins_leaves_other_requests_fast(make_clien
         statuses, latencies = await _flood_while_probing(client, agent)
     finally:
         await agent.close()
-    assert set(statuses) <= {401, 503}, statuses
-    assert len(latencies) >= 3
-    # On the event loop, 60 argon2 verifications (each tens of ms) held /healthz for seconds.
-    assert max(latencies) < 0.5, sorted(latencies)[-5:]
+    assert set(statuses) <= {401, 503}, Counter(statuses)
+    assert len(latencies) >= 5
+    # On the event loop, 60 argon2 verifications (each tens of ms) held /healthz for seconds
+    # (4.8–7.8 s here).  The 90th percentile leaves room for a machine shared with other work.
+    ordered = sorted(latencies)
+    assert ordered[int(0.9 * (len(ordered) - 1))] < 0.5, ordered
 
 
 @pytest.mark.xfail(strict=True, reason="gateway/web/console/team.py must answer LoginResult.error == 'busy' "
