@@ -13,6 +13,7 @@ import contextlib
 import logging
 import re
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
@@ -50,27 +51,50 @@ class HotlineSMTP(SMTP):
     def __init__(self, handler: MailboxHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._mailbox = handler
+        self._client = "?"
+        self._refusal: str | None = None  # the 421 of a connection past a cap
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None:  # a new connection, not the STARTTLS re-entry
-            self._over_capacity = len(self._mailbox.sessions) >= self._mailbox.settings.max_sessions
-            self._mailbox.sessions.add(self)
+            self._client = client_address(transport)
+            self._refusal = self._mailbox.admit(self)
         super().connection_made(transport)
 
     async def _handle_client(self) -> None:
-        # Each session may buffer a whole mail (up to max_bytes) in memory; past the cap a
-        # 421 makes the sending server come back later instead of exhausting memory.
+        # Each session may buffer a whole mail (up to max_bytes) in memory; past the caps a
+        # 421 makes the sending server come back later instead of exhausting memory or slots.
         # (_handle_client is aiosmtpd-internal; the version is pinned in requirements.lock.)
-        if getattr(self, "_over_capacity", False):
-            await self.push("421 4.7.0 Too many connections, try again later")
+        if self._refusal:
+            await self.push(self._refusal)
             if self.transport is not None:
                 self.transport.close()
             return
         await super()._handle_client()
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd resets the timer on each command: before DATA it is the short idle limit.
+        super()._reset_timeout(duration or self._mailbox.settings.command_timeout)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # The transfer itself may take long (a big mail on a slow line); aiosmtpd does not reset
+        # the timer per line, so the whole DATA phase gets the session timeout.
+        self._reset_timeout(self._mailbox.settings.session_timeout)
+        await super().smtp_DATA(arg)
+
+    def _timeout_cb(self) -> None:
+        # Say why before hanging up (RFC 5321 4.5.3.2), so the sender retries instead of guessing.
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 Idle too long, closing connection\r\n")
+        super()._timeout_cb()
+
     def connection_lost(self, error: Exception | None) -> None:
-        self._mailbox.sessions.discard(self)
+        self._mailbox.release(self)
         super().connection_lost(error)
+
+
+def client_address(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "?")
 
 
 def _attachment_kind(content_type: str) -> str:
@@ -133,10 +157,31 @@ class MailboxHandler:
         self.connector = connector
         self.mailboxes = {a.lower() for a in settings.mailbox_addresses}
         self.sessions: set[HotlineSMTP] = set()
+        self.per_client: Counter[str] = Counter()
         self.in_flight: set[asyncio.Task] = set()
         # Bounds parse/store memory by bytes, not by count: many small mails proceed in
         # parallel (their fsyncs overlap), a few 20 MB ones take turns.
         self._budget = ByteBudget(max(memory_budget, settings.max_bytes))
+
+    def admit(self, session: HotlineSMTP) -> str | None:
+        """Count a new connection in, or return the 421 that refuses it (then it counts nowhere)."""
+        client = session._client
+        if len(self.sessions) >= self.settings.max_sessions:
+            return "421 4.7.0 Too many connections, try again later"
+        if self.per_client[client] >= self.settings.max_sessions_per_client:
+            log.warning("mailbox: %s holds %d connections already; refusing another", client,
+                        self.per_client[client])
+            return "421 4.7.0 Too many connections from your address, try again later"
+        self.sessions.add(session)
+        self.per_client[client] += 1
+        return None
+
+    def release(self, session: HotlineSMTP) -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            self.per_client[session._client] -= 1
+            if self.per_client[session._client] <= 0:
+                del self.per_client[session._client]
 
     # ------------------------------------------------------------------ SMTP hooks
 

@@ -112,6 +112,13 @@ class EmailSettings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=100, le=100_000, alias="HOTLINE_MAX_TEXT_CHARS")
     # Concurrent SMTP sessions; more get "421 try again later".
     max_sessions: int = Field(default=100, ge=1, le=10_000, alias="HOTLINE_SMTP_MAX_SESSIONS")
+    # Of those, from one client address: one client holding idle connections must not lock every
+    # other sender out.  A provider's outbound servers each have their own address.
+    max_sessions_per_client: int = Field(default=20, ge=1, le=10_000, alias="HOTLINE_SMTP_MAX_SESSIONS_PER_CLIENT")
+    # Idle time allowed between commands before DATA: sending servers answer in seconds, an idle
+    # connection is only holding a slot.
+    command_timeout: float = Field(default=30.0, gt=0, le=3600, alias="HOTLINE_SMTP_COMMAND_TIMEOUT")
+    # The whole DATA transfer (a 20 MB mail on a slow line), and the idle limit after it.
     session_timeout: float = Field(default=300.0, gt=0, le=3600, alias="HOTLINE_SMTP_TIMEOUT")
 
     @field_validator("mailbox_addresses", mode="before")

@@ -10,10 +10,13 @@ import time
 from collections import defaultdict
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 
 from connectors.base import InboundMessage
 from gateway.infra.metrics import Metrics
 from gateway.infra.stream import IntakeStream, StreamEntry
+from gateway.worker.outage import Backoff, DependencyProbe, is_connectivity_error
+from gateway.worker.pending import OwnPending
 from gateway.worker.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,15 @@ def default_consumer_name() -> str:
 
 
 class Worker:
+    """One consumer of the intake group.
+
+    Normal operation: read new entries, and now and then take over entries other consumers left
+    pending.  When the database (or Redis) goes away mid-processing, the worker stops reading,
+    probes with capped exponential backoff, and once the probe answers reads its own pending
+    entries back at full speed before it takes new ones.  Deliveries that failed because of the
+    outage are not counted toward ``max_deliveries``: an outage dead-letters nothing.
+    """
+
     def __init__(
         self,
         stream: IntakeStream,
@@ -35,6 +47,7 @@ class Worker:
         max_deliveries: int = 5,
         claim_idle_ms: int = 30_000,
         block_ms: int = 1000,
+        outage_backoff_cap: float = 4.0,
     ) -> None:
         self.stream = stream
         self.pipeline = pipeline
@@ -44,30 +57,46 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
+        self.own = OwnPending(stream, self.consumer)
+        self.probe = DependencyProbe(pipeline.sessions, stream.redis)
+        self.backoff = Backoff(cap=outage_backoff_cap)
+        # Set by a failure the probe confirms; cleared by a probe that answers.
+        self.in_outage = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
+        redis_backoff = Backoff(cap=10.0)
         next_claim = 0.0
         ready = False
+        # A restarted consumer of the same name finds its entries of before still pending.
+        drain_own = True
         while not stop.is_set():
             try:
                 if not ready:
                     await self.stream.ensure_group()
                     ready = True
+                if self.in_outage:
+                    if not await self.probe.healthy():
+                        await _sleep_unless(stop, self.backoff.next())
+                        continue
+                    log.warning("worker %s: database reachable again, reprocessing pending entries", self.consumer)
+                    self.in_outage, drain_own = False, True
+                    self.backoff.reset()
+                if drain_own:
+                    await self.drain_own_pending(stop)
+                    drain_own = self.in_outage  # interrupted by another outage: again after it
+                    continue
                 if time.monotonic() >= next_claim:
                     await self.reclaim_once()
                     next_claim = time.monotonic() + max(self.claim_idle_ms / 2000, 0.2)
-                await self.step(stop)
-                backoff = 0.5
+                if not self.in_outage:
+                    await self.step(stop)
+                redis_backoff.reset()
             except (RedisError, OSError) as exc:
                 # Redis away: keep trying, nothing was acknowledged so nothing is lost.
                 log.warning("worker %s: intake stream unavailable: %s", self.consumer, exc)
                 ready = False  # a restarted Redis without its data needs the group again
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 10.0)
+                drain_own = True
+                await _sleep_unless(stop, redis_backoff.next())
 
     async def step(self, stop: asyncio.Event | None = None) -> int:
         read = asyncio.ensure_future(self.stream.read(self.consumer, count=self.batch, block_ms=self.block_ms))
@@ -86,13 +115,40 @@ class Worker:
         await self.handle_batch(entries)
         return len(entries)
 
+    async def drain_own_pending(self, stop: asyncio.Event | None = None) -> int:
+        """Process this consumer's pending entries, batch after batch, until none is left or the
+        database fails again.  Entries that fail on their own stay pending for the reclaim cycle."""
+        after, done = "0", 0
+        while stop is None or not stop.is_set():
+            entries, gone = await self.own.read(after=after, count=self.batch)
+            for entry_id in gone:
+                await self.stream.ack(entry_id)
+            if not entries and not gone:
+                break
+            if entries:
+                await self.handle_batch(entries)
+                done += len(entries)
+            after = max([e.entry_id for e in entries] + gone, key=_id_key)
+            if self.in_outage:
+                break
+        if done:
+            log.info("worker %s reprocessed %d of its pending entries", self.consumer, done)
+        return done
+
     async def reclaim_once(self) -> int:
-        entries = await self.stream.reclaim(self.consumer, min_idle_ms=self.claim_idle_ms, count=self.batch)
-        if entries:
+        """Take over entries other consumers left pending, batch after batch while batches are full."""
+        total = 0
+        while not self.in_outage:
+            entries = await self.stream.reclaim(self.consumer, min_idle_ms=self.claim_idle_ms, count=self.batch)
+            if not entries:
+                break
             self.metrics.reclaimed.inc(len(entries))
             log.info("worker %s reclaimed %d pending entries", self.consumer, len(entries))
             await self.handle_batch(entries)
-        return len(entries)
+            total += len(entries)
+            if len(entries) < self.batch:
+                break
+        return total
 
     async def handle_batch(self, entries: list[StreamEntry]) -> None:
         # Different citizens in parallel; one citizen's messages in order.
@@ -113,6 +169,10 @@ class Worker:
         await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
 
     async def handle(self, entry: StreamEntry, msg: InboundMessage | Exception) -> None:
+        if self.in_outage:
+            # Read before the outage was known: not attempted now, and not counted.
+            await self.own.forgive(entry)
+            return
         if entry.deliveries > self.max_deliveries:
             await self._dead(entry, "delivered too many times")
             return
@@ -123,6 +183,9 @@ class Worker:
         try:
             await self.pipeline.process(msg)
         except Exception as exc:
+            if await self._outage_caused(exc):
+                await self.own.forgive(entry)
+                return  # left pending, reprocessed when the database is back
             self.metrics.failures.inc()
             log.exception("worker %s: processing %s failed (delivery %d)", self.consumer, entry.entry_id,
                           entry.deliveries)
@@ -132,8 +195,36 @@ class Worker:
         await self.stream.ack(entry.entry_id)
         self.metrics.process_seconds.observe(time.perf_counter() - started)
 
+    async def _outage_caused(self, exc: Exception) -> bool:
+        """Whether the failure is the database's (or Redis's), not the message's.  A failed probe
+        also stops the worker from reading on (``in_outage``) until a probe answers again."""
+        if self.in_outage:
+            return True
+        if not (is_connectivity_error(exc) or isinstance(exc, (DBAPIError, RedisError))):
+            return False  # the message's own fault (bad data, a bug): no round trip needed to say so
+        if await self.probe.healthy():
+            # A connection broken by an outage that is already over fails one delivery, counted:
+            # forgiving errors the probe cannot confirm could retry a poison message forever.
+            return False
+        if not self.in_outage:
+            log.warning("worker %s: database unreachable (%r); pausing intake", self.consumer, exc)
+            self.in_outage = True
+        return True
+
     async def _dead(self, entry: StreamEntry, reason: str) -> None:
         log.error("worker %s: dead-lettering %s: %s", self.consumer, entry.entry_id, reason)
         await self.stream.dead_letter(entry, reason)
         self.metrics.dead_lettered.inc()
 
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -17,6 +17,7 @@ AUDIT_LABELS = {
     "user_created": "创建账号",
     "user_updated": "修改账号",
     "account_locked": "账号因多次登录失败被锁定",
+    "login_inactive": "已停用账号尝试登录",
 }
 
 

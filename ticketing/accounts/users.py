@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.accounts import passwords
 from ticketing.accounts.audit import audit
 from ticketing.accounts.roles import ROLES
 from ticketing.db.models.accounts import User
@@ -23,21 +22,16 @@ MIN_PASSWORD_LENGTH = 8
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a miss costs as long as a wrong password
-# and response times do not tell which usernames exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
-
-
 class AccountError(ValueError):
     """Bad input for an account (the message is shown to the person)."""
 
 
 # --------------------------------------------------------------------------- passwords
 
-def hash_password(password: str) -> str:
+async def hash_password(password: str) -> str:
+    """Checked for strength, then hashed off the event loop (may raise ``PasswordsBusy``)."""
     check_password_strength(password)
-    return _hasher.hash(password)
+    return await passwords.hash_password_async(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -45,13 +39,6 @@ def check_password_strength(password: str) -> None:
         raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
     if len(password) > 256:
         raise AccountError("密码过长")
-
-
-def _verify(hash_: str, password: str) -> bool:
-    try:
-        return _hasher.verify(hash_, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 # --------------------------------------------------------------------------- users
@@ -85,7 +72,7 @@ async def create_user(
         username=username,
         display_name=(display_name or username).strip()[:100] or username,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         active=True,
         failed_logins=0,
         on_shift=False,
@@ -114,7 +101,7 @@ async def update_user(session: AsyncSession, user: User, *, actor: str, **change
         user.active = bool(changes["active"])
         detail["active"] = user.active
     if changes.get("password"):
-        user.password_hash = hash_password(changes["password"])
+        user.password_hash = await hash_password(changes["password"])
         user.password_changed_at = utcnow()
         detail["password"] = "reset"
     if changes.get("unlock"):
@@ -147,7 +134,9 @@ async def set_on_shift(session: AsyncSession, user: User, on_shift: bool) -> Non
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
-    error: str | None = None  # invalid | locked | inactive
+    # invalid | locked | busy.  A deactivated account answers "invalid" like a wrong password;
+    # "busy": the password threads are saturated, nothing was checked or counted (answer 503).
+    error: str | None = None
     locked_until: datetime | None = None
 
     @property
@@ -159,39 +148,52 @@ async def authenticate(session: AsyncSession, username: str, password: str, *, i
                        now: datetime | None = None) -> LoginResult:
     """Check a password; count failures and lock the account after ``MAX_FAILED_LOGINS``.
 
+    Unknown and malformed usernames cost one argon2 verification too, and a deactivated account
+    fails like a wrong password whatever the password is (its attempts are audited), so the
+    answer tells an outsider nothing about which accounts exist or are active.
     The caller commits in every case, so failures are counted even when the login fails.
     """
     now = now or utcnow()
     try:
-        name = validate_username(username)
+        name: str | None = validate_username(username)
     except AccountError:
-        _verify(_DUMMY_HASH, password or "")
-        return LoginResult(None, "invalid")
-    user = await user_by_name(session, name)
-    if user is None:
-        _verify(_DUMMY_HASH, password or "")
-        return LoginResult(None, "invalid")
-    if user.locked(now):
+        name = None
+    user = await user_by_name(session, name) if name else None
+    if user is not None and user.locked(now):
         # No password check at all while locked: a correct guess must not be confirmable.
         return LoginResult(None, "locked", user.locked_until)
-    if not _verify(user.password_hash, password or ""):
-        # Counted in SQL so two concurrent failures both count.
-        await session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-        )
-        await session.refresh(user, ["failed_logins"])
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            await audit(session, actor=user.username, action="account_locked", target=user.username, ip=ip,
-                        detail={"until": user.locked_until.isoformat()})
-            return LoginResult(None, "locked", user.locked_until)
+    try:
+        matched = await passwords.verify_password(user.password_hash if user else None, password or "")
+    except passwords.PasswordsBusy:
+        return LoginResult(None, "busy")
+    if user is None:
         return LoginResult(None, "invalid")
     if not user.active:
-        return LoginResult(None, "inactive")
+        await audit(session, actor=user.username, action="login_inactive", target=user.username, ip=ip,
+                    detail={"password_matched": matched})
+    if not matched or not user.active:
+        # Counted whatever the password on a deactivated account too: were its right password
+        # not counted, five tries of one guess (locked or not) would confirm it.
+        return await _count_failure(session, user, now, ip)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        try:
+            user.password_hash = await passwords.hash_password_async(password)
+        except passwords.PasswordsBusy:
+            pass  # rehashed at a calmer login
     return LoginResult(user)
+
+
+async def _count_failure(session: AsyncSession, user: User, now: datetime, ip: str | None) -> LoginResult:
+    # Counted in SQL so two concurrent failures both count.
+    await session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    await session.refresh(user, ["failed_logins"])
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+        await audit(session, actor=user.username, action="account_locked", target=user.username, ip=ip,
+                    detail={"until": user.locked_until.isoformat()})
+        return LoginResult(None, "locked", user.locked_until)
+    return LoginResult(None, "invalid")

@@ -10,6 +10,8 @@ from connectors.email.settings import load_email_settings, parse_relay_url
 ENV_VARS = (
     "HOTLINE_SMTP_PORT", "HOTLINE_SMTP_HOST", "MAILBOX_ADDRESSES", "SMTP_RELAY_URL", "HOTLINE_SMTP_MAX_BYTES",
     "SMTP_TLS_CERT", "SMTP_TLS_KEY", "SMTP_AUTOREPLY_PER_HOUR", "HOTLINE_SMTP_HOSTNAME", "SMTP_AUTOREPLY_WAIT",
+    "HOTLINE_SMTP_MAX_SESSIONS", "HOTLINE_SMTP_MAX_SESSIONS_PER_CLIENT", "HOTLINE_SMTP_COMMAND_TIMEOUT",
+    "HOTLINE_SMTP_TIMEOUT",
 )
 
 
@@ -86,3 +88,15 @@ def test_certificate_needs_its_key(monkeypatch, tmp_path):
     s = load_email_settings()  # both present: validated, but not a usable pair
     with pytest.raises(SettingsError, match="SMTP_TLS_CERT"):
         s.tls_context()
+
+
+def test_connection_limits_and_timeouts(monkeypatch):
+    s = load_email_settings()
+    assert (s.max_sessions, s.max_sessions_per_client, s.command_timeout, s.session_timeout) == (100, 20, 30.0, 300.0)
+    monkeypatch.setenv("HOTLINE_SMTP_MAX_SESSIONS_PER_CLIENT", "3")
+    monkeypatch.setenv("HOTLINE_SMTP_COMMAND_TIMEOUT", "12.5")
+    s = load_email_settings()
+    assert (s.max_sessions_per_client, s.command_timeout) == (3, 12.5)
+    monkeypatch.setenv("HOTLINE_SMTP_MAX_SESSIONS_PER_CLIENT", "0")
+    with pytest.raises(SettingsError, match="HOTLINE_SMTP_MAX_SESSIONS_PER_CLIENT"):
+        load_email_settings()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ticketing.accounts import users
+from ticketing.accounts import passwords, users
 from ticketing.accounts.users import LOCKOUT, MAX_FAILED_LOGINS, AccountError
 from ticketing.db.models.accounts import AuditLog, User
 from ticketing.db.models.base import utcnow
@@ -90,3 +90,46 @@ async def test_admin_updates_are_audited_and_unlock_works(sessions):
     await _make(sessions, "root", role="admin")
     async with sessions() as session:
         assert await users.any_admin(session) is True
+
+
+async def test_a_deactivated_account_fails_like_a_wrong_password_and_is_audited(sessions):
+    user = await _make(sessions)
+    async with sessions() as session, session.begin():
+        await users.update_user(session, await session.get(User, user.id), actor="root", active=False)
+    for password in ("a-good-password", "wrong-password"):
+        async with sessions() as session:
+            result = await users.authenticate(session, "li", password, ip="10.0.0.7")
+            await session.commit()
+        assert (result.user, result.error) == (None, "invalid")
+    async with sessions() as session:
+        rows = (await session.execute(select(AuditLog).where(AuditLog.action == "login_inactive")
+                                      .order_by(AuditLog.id))).scalars().all()
+    assert [(r.target, r.ip, r.detail["password_matched"]) for r in rows] == [
+        ("li", "10.0.0.7", True), ("li", "10.0.0.7", False)]
+
+
+async def test_a_deactivated_accounts_right_password_counts_as_a_failure(sessions):
+    # Otherwise five tries of one guess would tell (by locking or not) whether it is right.
+    user = await _make(sessions)
+    async with sessions() as session, session.begin():
+        await users.update_user(session, await session.get(User, user.id), actor="root", active=False)
+    for _ in range(MAX_FAILED_LOGINS):
+        async with sessions() as session:
+            result = await users.authenticate(session, "li", "a-good-password")
+            await session.commit()
+    assert result.error == "locked"
+
+
+async def test_a_saturated_password_pool_answers_busy_without_counting(sessions, monkeypatch):
+    await _make(sessions)
+
+    async def saturated(*args):
+        raise passwords.PasswordsBusy("full")
+
+    monkeypatch.setattr(passwords, "verify_password", saturated)
+    for _ in range(MAX_FAILED_LOGINS + 1):
+        async with sessions() as session:
+            assert (await users.authenticate(session, "li", "wrong")).error == "busy"
+            await session.commit()
+    async with sessions() as session:
+        assert (await users.user_by_name(session, "li")).failed_logins == 0
