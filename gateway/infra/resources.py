@@ -23,6 +23,7 @@ from gateway.infra.redis_client import connect
 from gateway.infra.replies import REPLIES, ReplyBus
 from gateway.infra.stream import STREAM, IntakeStream
 from nlu.client import NluClient
+from ticketing.accounts import passwords
 from ticketing.db.engine import create_engine, session_factory
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -46,6 +47,8 @@ def add_resources(app: web.Application, settings: Settings, *, redis_url: str, d
     redis = connect(redis_url)
     keys = RedisKeys(settings.redis_prefix)
     app[SETTINGS] = settings
+    # The web process logs operators in, a service process may create users: both size the pool.
+    passwords.configure(settings.password_threads, settings.password_queue)
     app[DIRECTORY] = directory
     app[KEYS] = keys
     app[METRICS] = Metrics()

@@ -50,8 +50,8 @@ async def login_user(request: web.Request, username: str, password: str) -> User
     if result.error == "locked":
         until = result.locked_until.astimezone(LOCAL_TZ).strftime("%H:%M") if result.locked_until else ""
         raise ApiError(423, "account_locked", f"登录失败次数过多，账号已锁定，请于 {until} 后重试或联系管理员解锁")
-    if result.error == "inactive":
-        raise ApiError(403, "account_inactive", "该账号已停用，请联系管理员")
+    if result.error == "busy":
+        raise ApiError(503, "login_busy", "登录人数过多，请稍后再试")
     if not result.ok:
         raise ApiError(401, "invalid_credentials", "用户名或密码错误")
     await start_session(request, result.user)

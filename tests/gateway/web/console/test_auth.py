@@ -89,7 +89,8 @@ async def test_inactive_account_cannot_log_in_and_loses_open_sessions(console):
     assert (await admin.post("/api/v1/console/users/zhou", {"active": False})).status == 200
     assert (await op.get("/api/v1/console/me")).status == 401
     again = await agent()
-    assert (await again.login("zhou")).status == 403
+    # Like a wrong password: a stopped account must not tell a guesser that the password was right.
+    assert (await again.login("zhou")).status == 401
 
 
 async def test_password_reset_ends_open_sessions(console):
