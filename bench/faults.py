@@ -169,7 +169,7 @@ async def _settle(stream: StreamWatch, draining: asyncio.Task[float], *, timeout
     return drain
 
 
-def _table(rows: list[Row], args: argparse.Namespace, timeout: float) -> str:
+def format_table(rows: list[Row], args: argparse.Namespace, timeout: float) -> str:
     base = next((row for row in rows if row.name == "baseline"), None)
     head = (f"{'scenario':<36}{'sent':>6}{'202':>6}{'503':>5}{'other':>6}{'no ans':>7}{'lost':>5}{'dup':>4}"
             f"{'dead':>5}{'unacked':>8}{'drain s':>8}{'p99 ms':>8}{'CPU ms/req':>11}{'×base':>7}")
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.copytree(root / "logs", args.logs, dirs_exist_ok=True)
         shutil.rmtree(root, ignore_errors=True)
     print()
-    print(_table(rows, args, args.drain_timeout))
+    print(format_table(rows, args, args.drain_timeout))
 
 
 if __name__ == "__main__":

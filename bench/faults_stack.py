@@ -96,13 +96,23 @@ class Child:
         self.process.wait()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        self.send_stop(sig)
+        self.reap(time.monotonic() + timeout)
+
+    def send_stop(self, sig: int = signal.SIGTERM) -> None:
+        """Ask it to stop (the first half of :meth:`stop`, so several children stop side by side)."""
         if not self.running():
             return
         assert self.process is not None
         self._cpu_before += process_cpu_seconds(self.pid)
         self.process.send_signal(sig)
+
+    def reap(self, deadline: float) -> None:
+        """Wait for it to end until the deadline, then kill it."""
+        if self.process is None:
+            return
         try:
-            self.process.wait(timeout)
+            self.process.wait(max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -300,9 +310,12 @@ class Gateway:
     def children(self) -> list[Child]:
         return [self.web, *self.workers]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
         for child in self.children():
-            child.stop()
+            child.send_stop()
+        for child in self.children():
+            child.reap(deadline)
 
 
 def _local_ports(pid: int) -> set[int]:
