@@ -117,7 +117,8 @@ class Row:
     name: str
     outcomes: Outcomes
     tally: Tally
-    drain: float | None
+    drain: float | None  # None: not drained within the timeout
+    settled: bool  # the whole stream was idle when the tally was taken
     web_cpu: float
 
     @property
@@ -146,8 +147,8 @@ async def run_scenario(index: int, name: str, fault: Fault, *, postgres: Postgre
         tasks.append(draining)
         outcomes = await sending
         web_cpu = gateway.web.cpu_seconds() - cpu_start
-        drain = await _settle(stream, draining, timeout=args.drain_timeout)
-        return Row(name, outcomes, await tally(postgres.url, stream, tag), drain, web_cpu)
+        drain, settled = await _settle(stream, draining, timeout=args.drain_timeout)
+        return Row(name, outcomes, await tally(postgres.url, stream, tag), drain, settled, web_cpu)
     finally:
         for task in tasks:
             task.cancel()
@@ -155,18 +156,19 @@ async def run_scenario(index: int, name: str, fault: Fault, *, postgres: Postgre
         await stream.close()
 
 
-async def _settle(stream: StreamWatch, draining: asyncio.Task[float], *, timeout: float) -> float | None:
-    """Wait for the fault's drain and for the whole stream to be idle; None when the timeout came first."""
+async def _settle(stream: StreamWatch, draining: asyncio.Task[float], *,
+                  timeout: float) -> tuple[float | None, bool]:
+    """Wait for the fault's drain, then for the whole stream to be idle, both within the timeout."""
     deadline = time.monotonic() + timeout
     try:
-        drain = await asyncio.wait_for(draining, timeout)
+        drain: float | None = await asyncio.wait_for(draining, timeout)
     except TimeoutError:
-        return None
+        drain = None
     while not await stream.idle():
         if time.monotonic() > deadline:
-            break
+            return drain, False
         await asyncio.sleep(0.2)
-    return drain
+    return drain, True
 
 
 def format_table(rows: list[Row], args: argparse.Namespace, timeout: float) -> str:
@@ -179,20 +181,25 @@ def format_table(rows: list[Row], args: argparse.Namespace, timeout: float) -> s
         other = out.answered - out.statuses[202] - out.statuses[503]
         drain = f">{timeout:.0f}" if row.drain is None else f"{row.drain:.1f}"
         ratio = f"{row.cpu_ms_per_request / base.cpu_ms_per_request:.2f}" if base else "-"
+        lost = f"{row.tally.lost(out.accepted)}{'' if row.settled else '?'}"
         lines.append(
             f"{SCENARIOS[row.name][0]:<36}{out.sent:>6}{out.statuses[202]:>6}{out.statuses[503]:>5}{other:>6}"
-            f"{out.no_answer:>7}{row.tally.lost(out.accepted):>5}{row.tally.duplicated():>4}"
+            f"{out.no_answer:>7}{lost:>5}{row.tally.duplicated():>4}"
             f"{row.tally.dead_letters:>5}{row.tally.unacknowledged(out.accepted):>8}{drain:>8}"
             f"{out.p99_ms():>8.0f}{row.cpu_ms_per_request:>11.2f}{ratio:>7}"
         )
     cut = sum(row.outcomes.cut for row in rows)
-    lines.append(
+    cut_note = f", or cut by the client: {cut}" if cut else ""
+    lines += [
         f"{args.rate:g} msg/s for {args.seconds:g} s per scenario, fault at {args.seconds / 4:g} s, killed services "
         f"down {args.outage:g} s; web + 2 workers, PostgreSQL + Redis (AOF) of the campaign's own, NLU off, "
-        f"{os.cpu_count()} cores. 'no ans': no HTTP answer (refused, reset, timed out{', or cut by the client: ' + str(cut) if cut else ''}); "
-        "'unacked': stored without a 202. CPU: the web process's user+system time over the load (a restarted "
-        "process's start-up left out) per answered request."
-    )
+        f"{os.cpu_count()} cores.",
+        f"no ans: no HTTP answer (refused, reset, timed out{cut_note}). lost: 202 but neither stored nor "
+        "dead-lettered ('?': the stream had not drained by the timeout). unacked: stored without a 202.",
+        "drain: from the end of the fault (the service back) until every entry older than it is acknowledged. "
+        "CPU: the web process's user+system time over the load per answered request (a restarted process's "
+        "start-up left out).",
+    ]
     return "\n".join(lines)
 
 
