@@ -26,3 +26,24 @@ async def fresh_database(name: str) -> tuple[str, str]:
         await conn.close()
     base = PG_ADMIN.rsplit("/", 1)[0]
     return f"{base}/{name}", base.replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far (Linux /proc, the process's rusage
+    as its parent would read it, but available before the process ends); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            # The command name (field 2) may hold spaces: the fields after its closing parenthesis.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
