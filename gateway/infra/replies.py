@@ -7,30 +7,35 @@ a waiter already listening).  Web sessions and the console get live events the s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aiohttp import web
-
-if TYPE_CHECKING:  # pragma: no cover
-    import redis.asyncio as aioredis
-
-
 import asyncio
+import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
+from gateway.infra.fanout import Fanout
 from gateway.infra.keys import RedisKeys
 
+log = logging.getLogger(__name__)
+
 REPLY_TTL_SECONDS = 3600
+# Events one live listener may have waiting before it counts as gone (see ``subscribe``).
+LISTENER_QUEUE = 256
+# How often a reply waiter looks the reply up without an announcement.
+RECHECK_SECONDS = 2.0
+_LAGGED = object()
 
 
 class ReplyBus:
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys, fanout: Fanout | None = None) -> None:
         self.redis = redis
+        # Every listener of the process shares one pub/sub connection (see gateway/infra/fanout.py).
+        self.fanout = fanout or Fanout(redis)
         self._keys = keys
         self.ready_topic = keys.key("reply-ready")
         # The operators' consoles all follow one topic: new tickets, follow-ups, replies, claims.
@@ -65,48 +70,68 @@ class ReplyBus:
         """The pipeline's reply for a message, or None if it is not ready in ``timeout`` s."""
         wanted = f"{channel}:{native_id}".encode()
         deadline = time.monotonic() + timeout
-        pubsub = self.redis.pubsub()
-        try:
-            await pubsub.subscribe(self.ready_topic)
-            # Subscribed first, then checked: a reply stored in between is not missed.
+        announced = asyncio.Event()
+
+        def on_ready(data: bytes) -> None:
+            if data == wanted:
+                announced.set()
+
+        async with self.fanout.listen(self.ready_topic, on_ready):
+            # Listening first, then checked: a reply stored in between is not missed.
             found = await self.get(channel, native_id)
             while found is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(remaining, 1.0))
-                if msg is not None and msg.get("data") == wanted:
-                    found = await self.get(channel, native_id)
+                # Looked up again now and then even unannounced: an announcement published while
+                # the fan-out reconnected to Redis is lost, the stored reply is not.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(announced.wait(), min(remaining, RECHECK_SECONDS))
+                announced.clear()
+                found = await self.get(channel, native_id)
             return found
-        finally:
-            await pubsub.aclose()
 
     async def publish_event(self, topic: str, event: dict[str, Any]) -> None:
         await self.redis.publish(topic, json.dumps(event, ensure_ascii=False).encode())
 
     async def subscribe(self, topic: str, *, heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
         """Yield events of ``topic``: None once subscribed (so a caller knows nothing published from
-        now on is missed), then the events, and None every ``heartbeat`` s without one."""
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(topic)
-        try:
+        now on is missed), then the events, and None every ``heartbeat`` s without one.
+
+        Events wait in a bounded queue: a listener that falls ``LISTENER_QUEUE`` events behind (a
+        browser that stopped reading) is ended instead of slowing the fan-out; a browser reconnects
+        and reads what it missed from the conversation.
+        """
+        queue: asyncio.Queue[bytes | object] = asyncio.Queue(maxsize=LISTENER_QUEUE)
+        lagged = False
+
+        def on_event(data: bytes) -> None:
+            nonlocal lagged
+            if lagged:
+                return
+            try:
+                queue.put_nowait(data)
+            except asyncio.QueueFull:
+                lagged = True
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(_LAGGED)
+
+        async with self.fanout.listen(topic, on_event):
             yield None
             while True:
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
-                # redis-py's timeout handling can swallow a cancellation that lands while it waits;
-                # without this check a cancelled SSE handler would loop here and stall shutdown.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError
-                if msg is None:
+                try:
+                    data = await asyncio.wait_for(queue.get(), heartbeat)
+                except TimeoutError:
                     yield None
                     continue
+                if data is _LAGGED:
+                    log.info("live listener of %s fell %d events behind: disconnected", topic, LISTENER_QUEUE)
+                    return
                 try:
-                    yield json.loads(msg["data"])
+                    yield json.loads(data)  # type: ignore[arg-type]
                 except (ValueError, TypeError):
                     continue
-        finally:
-            await asyncio.shield(pubsub.aclose())
 
 
 REPLIES: web.AppKey[ReplyBus] = web.AppKey("replies", ReplyBus)

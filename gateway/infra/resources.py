@@ -8,6 +8,8 @@ before first use) so channels can be wired with them; a cleanup context closes t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -18,13 +20,18 @@ from config.directory import Directory
 from config.settings import Settings
 from connectors.storage import AttachmentStore
 from gateway.infra.keys import RedisKeys
+from gateway.infra.live_streams import LIVE_STREAMS, LiveStreams
 from gateway.infra.metrics import METRICS, Metrics
-from gateway.infra.redis_client import connect
+from gateway.infra.redis_client import connect, warn_unless_persistent
 from gateway.infra.replies import REPLIES, ReplyBus
 from gateway.infra.stream import STREAM, IntakeStream
 from nlu.client import NluClient
 from ticketing.accounts import passwords
 from ticketing.db.engine import create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+PERSISTENCE_CHECK_SECONDS = 5.0
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
@@ -44,7 +51,8 @@ def make_nlu_client(settings: Settings, directory: Directory) -> NluClient:
 def add_resources(app: web.Application, settings: Settings, *, redis_url: str, directory: Directory) -> None:
     """Put the shared resources on ``app`` and close them when it stops."""
     engine = create_engine(settings.effective_database_url)
-    redis = connect(redis_url)
+    redis = connect(redis_url, max_connections=settings.redis_max_connections,
+                    health_check_seconds=settings.redis_health_check_seconds)
     keys = RedisKeys(settings.redis_prefix)
     app[SETTINGS] = settings
     # The web process logs operators in, a service process may create users: both size the pool.
@@ -57,11 +65,19 @@ def add_resources(app: web.Application, settings: Settings, *, redis_url: str, d
     app[SESSIONS] = session_factory(engine)
     app[REDIS] = redis
     app[STREAM] = IntakeStream(redis, keys)
-    app[REPLIES] = ReplyBus(redis, keys)
+    app[REPLIES] = replies = ReplyBus(redis, keys)
+    app[LIVE_STREAMS] = LiveStreams(per_client=settings.live_streams_per_client,
+                                    total=settings.live_streams_total)
     app[NLU] = make_nlu_client(settings, directory)
 
     async def close(app: web.Application) -> AsyncIterator[None]:
+        # Said at every start of every process: durability rests on Redis's append-only file.
+        try:
+            await asyncio.wait_for(warn_unless_persistent(redis), PERSISTENCE_CHECK_SECONDS)
+        except TimeoutError:
+            log.warning("Redis did not answer the persistence check in %ss", PERSISTENCE_CHECK_SECONDS)
         yield
+        await replies.fanout.close()
         await app[NLU].close()
         await redis.aclose()
         await engine.dispose()

@@ -1,0 +1,148 @@
+"""Issue #12, item 1: anonymous live streams must not take intake down.
+
+Each open ``/api/v1/web/sessions/{id}/events`` stream (and each WeChat callback waiting for its
+passive reply) used to hold a pooled Redis connection: about a hundred of them made every
+citizen POST answer 503.  Now they share one pub/sub connection per process, and the streams
+are capped per client address and in total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+
+import aiohttp
+import pytest
+
+from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
+from tests.gateway.conftest import eventually
+
+EVENTS = "/api/v1/web/sessions/{sid}/events"
+MESSAGES = "/api/v1/web/messages"
+
+
+def _sid() -> str:
+    return uuid.uuid4().hex
+
+
+async def _open_streams(session: aiohttp.ClientSession, client, count: int) -> list[aiohttp.ClientResponse]:
+    async def open_one() -> aiohttp.ClientResponse:
+        return await session.get(client.make_url(EVENTS.format(sid=_sid())))
+
+    return list(await asyncio.gather(*(open_one() for _ in range(count))))
+
+
+@pytest.fixture
+async def raw_session():
+    # The test client's own session stops at 100 connections; browsers are many.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        yield session
+
+
+async def test_500_open_streams_and_a_citizen_post_is_still_accepted_at_once(make_client, raw_session):
+    client = await make_client(HOTLINE_LIVE_STREAMS_PER_CLIENT=1000)
+    streams = await _open_streams(raw_session, client, 500)
+    try:
+        assert [r.status for r in streams] == [200] * 500
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            resp = await client.post(MESSAGES, json={"session_id": _sid(), "text": "路灯坏了"})
+            timings.append(time.perf_counter() - started)
+            assert resp.status == 202, await resp.text()
+        assert statistics.median(timings) < 0.1, timings
+        # The console login and the health check share the same pool: still fine.
+        assert (await client.get("/healthz")).status == 200
+    finally:
+        for r in streams:
+            r.close()
+
+
+async def test_a_live_stream_still_receives_its_events_among_500(make_client, raw_session):
+    client = await make_client(HOTLINE_LIVE_STREAMS_PER_CLIENT=1000)
+    crowd = await _open_streams(raw_session, client, 499)
+    sid = _sid()
+    mine = await raw_session.get(client.make_url(EVENTS.format(sid=sid)))
+    try:
+        assert mine.status == 200
+        resp = await client.post(MESSAGES, json={"session_id": sid, "text": "小区停水三天了"})
+        assert resp.status == 202
+
+        async def read_until_event() -> bytes:
+            seen = b""
+            while b"event:" not in seen:
+                seen += await mine.content.readany()
+            return seen
+
+        assert b"event:" in await asyncio.wait_for(read_until_event(), 20)
+    finally:
+        mine.close()
+        for r in crowd:
+            r.close()
+
+
+async def test_streams_over_the_per_client_cap_get_a_clean_429(make_client, raw_session):
+    client = await make_client(HOTLINE_LIVE_STREAMS_PER_CLIENT=2)
+    streams = await _open_streams(raw_session, client, 2)
+    try:
+        assert [r.status for r in streams] == [200, 200]
+        refused = await client.get(EVENTS.format(sid=_sid()))
+        assert refused.status == 429
+        error = (await refused.json())["error"]
+        assert error["code"] == "too_many_streams" and "实时连接" in error["message"]
+    finally:
+        for r in streams:
+            r.close()
+
+
+async def test_streams_over_the_total_cap_get_a_clean_503_and_a_closed_stream_frees_its_place(
+        make_client, raw_session):
+    client = await make_client(HOTLINE_LIVE_STREAMS_PER_CLIENT=100, HOTLINE_LIVE_STREAMS_TOTAL=3)
+    streams = await _open_streams(raw_session, client, 3)
+    try:
+        assert [r.status for r in streams] == [200] * 3
+        refused = await client.get(EVENTS.format(sid=_sid()))
+        assert refused.status == 503
+        error = (await refused.json())["error"]
+        assert error["code"] == "live_streams_full" and "繁忙" in error["message"]
+        # The citizen's own message is not refused: only the extra stream is.
+        assert (await client.post(MESSAGES, json={"session_id": _sid(), "text": "噪音扰民"})).status == 202
+    finally:
+        for r in streams:
+            r.close()
+
+    async def freed() -> bool:
+        resp = await client.get(EVENTS.format(sid=_sid()), timeout=aiohttp.ClientTimeout(sock_read=2))
+        status = resp.status
+        resp.close()
+        return status == 200
+
+    await eventually(freed, timeout=30, interval=0.5)
+
+
+TOKEN, AES_KEY, APP_ID, SECRET = "hotline12345", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx2c2769f8efd9abc2", "s3cret"
+
+
+async def test_200_concurrent_wechat_callbacks_are_none_answered_503(make_client, aiohttp_server, monkeypatch,
+                                                                       raw_session):
+    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
+    server = await aiohttp_server(api.make_app())
+    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
+                       "WECHAT_APP_SECRET": SECRET,
+                       "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/"))}.items():
+        monkeypatch.setenv(var, value)
+    client = await make_client()
+    platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+
+    async def callback(n: int) -> int:
+        req = platform.sign_request(platform.text(f"oCitizen{n:05d}", f"第{n}号诉求：路面塌陷"))
+        async with raw_session.post(client.make_url(f"/wechat?{req.query}"), data=req.body,
+                                    headers={"Content-Type": "text/xml"}) as resp:
+            await resp.read()
+            return resp.status
+
+    statuses = await asyncio.gather(*(callback(n) for n in range(200)))
+    assert statuses.count(503) == 0, statuses
+    assert set(statuses) == {200}
