@@ -18,6 +18,7 @@ AUDIT_LABELS = {
     "user_updated": "修改账号",
     "account_locked": "账号因多次登录失败被锁定",
     "login_inactive": "已停用账号尝试登录",
+    "search_phone": "按电话号码搜索工单",
 }
 
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.accounts.audit import audit
+from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Entry, Ticket
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Status
+from ticketing.tickets.masking import mask_phone
 from ticketing.tickets.numbering import NUMBER_RE
 
 # --------------------------------------------------------------------------- the queue
@@ -51,6 +54,23 @@ def _like(column, q: str):
     return column.like(pattern, escape="\\")
 
 
+def searched_phone(q: str | None) -> str | None:
+    """The phone number a search is for, when it is one (such a search confirms whose ticket it is)."""
+    digits = (q or "").strip().replace(" ", "").replace("-", "").removeprefix("+86")
+    return digits if digits.isdigit() and len(digits) >= 7 else None
+
+
+async def search(session: AsyncSession, flt: QueueFilter, actor: Actor, *, limit: int = 50,
+                 offset: int = 0) -> QueuePage:
+    """The queue as ``actor`` asked for it; a search by phone number is written to the audit log
+    (who, when, which number masked, how many tickets it found).  The caller commits."""
+    page = await queue(session, flt, limit=limit, offset=offset)
+    if (phone := searched_phone(flt.q)) is not None:
+        await audit(session, actor=actor.username, action="search_phone", ip=actor.ip,
+                    target=mask_phone(phone), detail={"found": len(page.tickets)})
+    return page
+
+
 def _exact_condition(q: str):
     """Ticket number or phone number, when ``q`` looks like one (index look-ups); else None."""
     q = q.strip()
@@ -60,9 +80,8 @@ def _exact_condition(q: str):
         return Ticket.number == upper
     if upper.startswith("PDS") and upper[3:].isdigit():
         return Ticket.number.like(_escape_like(upper) + "%", escape="\\")
-    digits = compact.removeprefix("+86")
-    if digits.isdigit() and len(digits) >= 7:
-        return Ticket.citizen_phone == digits
+    if (phone := searched_phone(q)) is not None:
+        return Ticket.citizen_phone == phone
     return None
 
 
