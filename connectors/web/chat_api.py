@@ -7,6 +7,7 @@ Errors are JSON ``{"error": {"code", "message"}}`` with the HTTP status (400, 41
 from __future__ import annotations
 
 import json
+import re
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -21,6 +22,7 @@ CHANNEL = "web"
 MESSAGES_PATH = "/api/v1/web/messages"
 CONVERSATION_PATH = "/api/v1/web/sessions/{session_id}/messages"
 EVENTS_PATH = "/api/v1/web/sessions/{session_id}/events"
+MAX_ENTRY_ID = 2**31 - 1
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -33,9 +35,16 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 def _session_id(request: web.Request) -> str:
     sid = request.match_info["session_id"]
-    if not SESSION_ID_RE.match(sid):
+    if not SESSION_ID_RE.fullmatch(sid):
         raise WebInputError(400, "invalid_session_id", texts.INVALID_SESSION_ID_IN_PATH)
     return sid
+
+
+def _after(raw: str) -> int:
+    # Entry ids are 32-bit in the database: a bigger number is refused here, not by the driver.
+    if not re.fullmatch(r"\d{1,10}", raw) or int(raw) > MAX_ENTRY_ID:
+        raise WebInputError(400, "invalid_after", texts.INVALID_AFTER)
+    return int(raw)
 
 
 class WebChatApi:
@@ -71,10 +80,7 @@ class WebChatApi:
     async def list_messages(self, request: web.Request) -> web.Response:
         try:
             sid = _session_id(request)
-            try:
-                after = int(request.query.get("after", "0"))
-            except ValueError:
-                raise WebInputError(400, "invalid_after", texts.INVALID_AFTER) from None
+            after = _after(request.query.get("after", "0"))
         except WebInputError as exc:
             return error_response(exc.status, exc.code, exc.message)
         entries = await self.context.read_conversation(CHANNEL, sid, after)
