@@ -52,6 +52,11 @@ def _optional_str(payload: dict[str, Any], key: str, max_len: int, label: str) -
     return value or None
 
 
+def has_client_id(msg: InboundMessage) -> bool:
+    """Whether the message id was chosen by the client (``session:client id``), not by us."""
+    return ":" in msg.native_id
+
+
 def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetime | None = None) -> InboundMessage:
     if not isinstance(payload, dict):
         raise WebInputError(400, "invalid_body", texts.INVALID_BODY)
@@ -76,7 +81,7 @@ def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetim
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id)):
         raise WebInputError(400, "invalid_client_message_id", texts.INVALID_CLIENT_MESSAGE_ID)
     # A client-chosen id makes a retried POST idempotent; otherwise every POST is new.
-    native_id = f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex
+    native_id = f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex  # see has_client_id
     return InboundMessage(
         channel="web",
         native_id=native_id,

@@ -10,6 +10,7 @@ INVALID_TEXT = "text 必须是文本"
 EMPTY_TEXT = "留言内容不能为空"
 INVALID_PHONE = "手机号格式不正确，请填写11位手机号或带区号的固定电话"
 INVALID_CLIENT_MESSAGE_ID = "client_message_id 格式不正确"
+CLIENT_MESSAGE_ID_REUSED = "该 client_message_id 已用于另一条消息，请为新消息生成新的 ID"
 RATE_LIMITED = "发送过于频繁，请稍后再试"
 INTAKE_UNAVAILABLE = "系统繁忙，消息未能提交，请稍后重试"
 
