@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
+from gateway.infra.resources import SESSIONS
+from gateway.infra.stream import STREAM
+from tests.gateway.conftest import eventually
 from tests.gateway.web.console.conftest import console, console_settings, make_ticket  # noqa: F401, F811
+from ticketing.accounts import users
+from ticketing.db.models.tickets import Entry
 
 SESSION = "s" * 20
 ADMIN_TOKEN = {"Authorization": "Bearer test-admin-token-0123456789"}
@@ -171,3 +177,53 @@ def _tag(xml: str, name: str) -> str:
     start = xml.index(f"<{name}>")
     end = xml.index(f"</{name}>") + len(name) + 3
     return xml[start:end]
+
+
+# --------------------------------------------------------------------------- smaller points (item 12)
+
+async def test_a_string_boolean_is_refused_and_changes_nothing(gateway):
+    client, _operator, admin, _number = gateway
+    resp = await admin.post("/api/v1/console/users/hostile-op", {"active": False})
+    assert resp.status == 200
+    resp = await admin.post("/api/v1/console/users/hostile-op", {"active": "false"})
+    assert resp.status == 400, await resp.text()
+    async with client.app[SESSIONS]() as session:
+        assert (await users.user_by_name(session, "hostile-op")).active is False
+
+
+@pytest.mark.parametrize("body", [
+    {"session_id": SESSION + "\n", "text": "路灯坏了"},
+    {"session_id": SESSION, "text": "路灯坏了", "client_message_id": "client-0001\n"},
+])
+async def test_ids_ending_in_a_newline_are_refused(client, body):
+    resp = await client.post("/api/v1/web/messages", json=body)
+    assert resp.status == 400, await resp.text()
+
+
+async def test_a_session_path_ending_in_a_newline_is_refused(client):
+    resp = await client.get(f"/api/v1/web/sessions/{SESSION}%0A/messages")
+    assert resp.status == 400, await resp.text()
+
+
+async def test_control_characters_are_stripped_before_anything_is_stored(client):
+    resp = await client.post("/api/v1/web/messages", json={
+        "session_id": SESSION, "text": "路灯\u0000坏了\u0007\r\n三天", "name": "张\u0000三"})
+    assert resp.status == 202, await resp.text()
+
+    async def stored():
+        async with client.app[SESSIONS]() as session:
+            return (await session.execute(select(Entry).where(Entry.author == "citizen"))).scalar_one_or_none()
+
+    entry = await eventually(stored)
+    assert entry.text == "路灯坏了\n三天"
+    assert await client.app[STREAM].dead_letters(count=10) == []
+
+
+async def test_a_reused_client_message_id_with_another_text_is_409(client):
+    first = {"session_id": SESSION, "text": "小区停水了", "client_message_id": "client-0001"}
+    for _ in range(2):  # a retry with the same text stays idempotent
+        resp = await client.post("/api/v1/web/messages", json=first)
+        assert resp.status == 202, await resp.text()
+    resp = await client.post("/api/v1/web/messages", json={**first, "text": "另一件事"})
+    assert resp.status == 409
+    assert (await resp.json())["error"]["code"] == "client_message_id_reused"
