@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -34,6 +35,29 @@ CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter")
 
 class IntakeUnavailable(Exception):
     """The intake stream could not take the message; the sender must retry later."""
+
+
+# C0 controls and DEL except tab and line feed (carriage returns become line feeds first).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` without control characters (but tab and line breaks) and with lone surrogates
+    replaced by U+FFFD: what the stream, the database and every reader can take."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def storable(value: Any) -> Any:
+    """``storable_text`` applied to every string in a JSON-like value (keys included)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, Mapping):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(storable(item) for item in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,14 @@ class InboundMessage:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Every channel's input passes here before it is published, so this is where control
+        # characters and lone surrogates go: PostgreSQL refuses NUL in text and JSON, and a
+        # refused entry would be retried until it is dead-lettered.
+        for name in ("native_id", "sender_id", "text", "thread_key", "subject", "metadata"):
+            object.__setattr__(self, name, storable(getattr(self, name)))
+        object.__setattr__(self, "contact", dataclasses.replace(
+            self.contact, **{f.name: storable(getattr(self.contact, f.name))
+                             for f in dataclasses.fields(self.contact)}))
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
         if not self.native_id or not self.sender_id:

@@ -42,8 +42,8 @@ FEEDBACK_STATUSES = ("answered", "closed")
 # China has had no daylight saving time since 1991: a fixed offset is exact.
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-_NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+_NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
+_HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 # ---- errors ----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from config.settings import SettingsError
 
 DEFAULT_HANDLER_UNIT = "平顶山市12345政务服务便民热线"
 
-_APP_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_APP_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 class NationalFeedSettings(BaseSettings):

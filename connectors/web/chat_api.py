@@ -6,14 +6,22 @@ Errors are JSON ``{"error": {"code", "message"}}`` with the HTTP status (400, 41
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from connectors.base import ChannelContext, IntakeUnavailable
+from connectors.base import ChannelContext, InboundMessage, IntakeUnavailable
 from connectors.web import texts
-from connectors.web.inbound import SESSION_ID_RE, WebInputError, parse_chat_message, read_json_body
+from connectors.web.inbound import (
+    SESSION_ID_RE,
+    WebInputError,
+    has_client_id,
+    parse_chat_message,
+    read_json_body,
+)
 from connectors.web.outbound import conversation_json
 from connectors.web.settings import WebChatSettings
 
@@ -21,6 +29,8 @@ CHANNEL = "web"
 MESSAGES_PATH = "/api/v1/web/messages"
 CONVERSATION_PATH = "/api/v1/web/sessions/{session_id}/messages"
 EVENTS_PATH = "/api/v1/web/sessions/{session_id}/events"
+MAX_ENTRY_ID = 2**31 - 1
+CLIENT_ID_MEMORY_SECONDS = 7 * 24 * 3600  # how long a client may retry one message
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -33,9 +43,16 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 def _session_id(request: web.Request) -> str:
     sid = request.match_info["session_id"]
-    if not SESSION_ID_RE.match(sid):
+    if not SESSION_ID_RE.fullmatch(sid):
         raise WebInputError(400, "invalid_session_id", texts.INVALID_SESSION_ID_IN_PATH)
     return sid
+
+
+def _after(raw: str) -> int:
+    # Entry ids are 32-bit in the database: a bigger number is refused here, not by the driver.
+    if not re.fullmatch(r"\d{1,10}", raw) or int(raw) > MAX_ENTRY_ID:
+        raise WebInputError(400, "invalid_after", texts.INVALID_AFTER)
+    return int(raw)
 
 
 class WebChatApi:
@@ -61,6 +78,9 @@ class WebChatApi:
         try:
             if not await ctx.allow_request(request, "web-msg", self.settings.rate_limit_per_minute):
                 return error_response(429, "rate_limited", texts.RATE_LIMITED)
+            if has_client_id(msg) and not await self._same_text_as_before(msg):
+                ctx.count_rejected(CHANNEL, "client_message_id_reused")
+                return error_response(409, "client_message_id_reused", texts.CLIENT_MESSAGE_ID_REUSED)
             await ctx.publish(msg)
         except (IntakeUnavailable, RedisError, OSError):
             ctx.count_rejected(CHANNEL, "unavailable")
@@ -68,13 +88,21 @@ class WebChatApi:
         ctx.count_accepted(CHANNEL)
         return _json({"message_id": msg.native_id}, status=202)
 
+    async def _same_text_as_before(self, msg: InboundMessage) -> bool:
+        """A retried POST (same ``client_message_id``) must carry the same text: the pipeline keeps
+        the first one only, so a different text would be dropped without a word.  The first text's
+        digest is kept for as long as a client may retry."""
+        key = f"{self.context.key_prefix(CHANNEL)}:client-message:{msg.native_id}"
+        digest = hashlib.sha256(msg.text.encode()).hexdigest()
+        if await self.context.redis.set(key, digest, nx=True, ex=CLIENT_ID_MEMORY_SECONDS):
+            return True
+        first = await self.context.redis.get(key)
+        return first is None or first.decode() == digest
+
     async def list_messages(self, request: web.Request) -> web.Response:
         try:
             sid = _session_id(request)
-            try:
-                after = int(request.query.get("after", "0"))
-            except ValueError:
-                raise WebInputError(400, "invalid_after", texts.INVALID_AFTER) from None
+            after = _after(request.query.get("after", "0"))
         except WebInputError as exc:
             return error_response(exc.status, exc.code, exc.message)
         entries = await self.context.read_conversation(CHANNEL, sid, after)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import datetime, timezone
@@ -10,12 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import Contact, InboundMessage
+from connectors import http_body
+from connectors.base import Contact, InboundMessage, storable_text
 from connectors.phones import InvalidPhone, normalize_phone
 from connectors.web import texts
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # always fullmatch: "$" would let a final "\n" through
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 ALLOWED_FIELDS = {"session_id", "text", "name", "phone", "client_message_id"}
 
 
@@ -27,17 +27,10 @@ class WebInputError(ValueError):
 
 async def read_json_body(request: web.Request, *, max_bytes: int) -> Any:
     """The request's JSON body, read at most ``max_bytes`` far (the app-wide limit is for forms)."""
-    if request.content_type != "application/json":
-        raise WebInputError(415, "unsupported_media_type", texts.UNSUPPORTED_MEDIA_TYPE)
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise WebInputError(413, "payload_too_large", texts.payload_too_large(max_bytes))
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise WebInputError(413, "payload_too_large", texts.payload_too_large(max_bytes))
     try:
-        return json.loads(raw.decode(request.charset or "utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise WebInputError(400, "invalid_json", texts.INVALID_JSON) from None
+        return await http_body.read_json(request, max_bytes=max_bytes)
+    except http_body.BodyRefused as exc:
+        raise WebInputError(exc.status, exc.code, exc.message) from None
 
 
 def _phone(raw: str) -> str:
@@ -53,10 +46,15 @@ def _optional_str(payload: dict[str, Any], key: str, max_len: int, label: str) -
         return None
     if not isinstance(value, str):
         raise WebInputError(400, f"invalid_{key}", texts.not_text(label))
-    value = value.strip()
+    value = storable_text(value).strip()
     if len(value) > max_len:
         raise WebInputError(400, f"invalid_{key}", texts.too_long(label, max_len))
     return value or None
+
+
+def has_client_id(msg: InboundMessage) -> bool:
+    """Whether the message id was chosen by the client (``session:client id``), not by us."""
+    return ":" in msg.native_id
 
 
 def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetime | None = None) -> InboundMessage:
@@ -66,12 +64,12 @@ def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetim
     if unknown:
         raise WebInputError(400, "unknown_field", texts.unknown_fields(unknown))
     session_id = payload.get("session_id")
-    if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+    if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
         raise WebInputError(400, "invalid_session_id", texts.INVALID_SESSION_ID)
     text = payload.get("text")
     if not isinstance(text, str):
         raise WebInputError(400, "invalid_text", texts.INVALID_TEXT)
-    text = text.strip()
+    text = storable_text(text).strip()
     if not text:
         raise WebInputError(400, "empty_text", texts.EMPTY_TEXT)
     if len(text) > max_text_chars:
@@ -80,10 +78,10 @@ def parse_chat_message(payload: Any, *, max_text_chars: int = 5000, now: datetim
     phone_raw = _optional_str(payload, "phone", 20, "电话")
     phone = _phone(phone_raw) if phone_raw else None
     client_id = payload.get("client_message_id")
-    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id)):
+    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id)):
         raise WebInputError(400, "invalid_client_message_id", texts.INVALID_CLIENT_MESSAGE_ID)
     # A client-chosen id makes a retried POST idempotent; otherwise every POST is new.
-    native_id = f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex
+    native_id = f"{session_id}:{client_id}" if client_id else uuid.uuid4().hex  # see has_client_id
     return InboundMessage(
         channel="web",
         native_id=native_id,

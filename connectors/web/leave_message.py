@@ -26,7 +26,7 @@ IMAGE_TYPES = {"image/jpeg": "JPG", "image/png": "PNG", "image/gif": "GIF", "ima
 NAME_MAX = 50
 TITLE_MAX = 50
 CONTENT_MIN = 5
-FORM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+FORM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
 # The form fields, in the order the page shows them (errors are reported in this order too).
 FIELDS = ("name", "phone", "region", "title", "content", "images")
 

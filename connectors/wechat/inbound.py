@@ -31,8 +31,11 @@ from connectors.wechat import texts
 from connectors.wechat.const import CHANNEL, MAX_TEXT_CHARS
 from connectors.wechat.security import bad_request, check_id, field
 
-_DIGITS = re.compile(r"^\d{1,20}$")
-_NUMBER = re.compile(r"^-?\d{1,3}(\.\d{1,12})?$")
+# Always fullmatch: "$" would let a final "\n" through.
+_DIGITS = re.compile(r"\d{1,20}")
+_NUMBER = re.compile(r"-?\d{1,3}(\.\d{1,12})?")
+# Seconds since 1970 in at most 10 digits (until 2286): a longer one is no WeChat timestamp.
+_TIMESTAMP = re.compile(r"\d{1,10}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def interpret(fields: dict[str, str], *, mode: str) -> Interpretation:
     if not msg_type or len(msg_type) > 32:
         raise bad_request("missing MsgType")
     created = field(fields, "CreateTime") or ""
-    if not _DIGITS.match(created):
+    if not _TIMESTAMP.fullmatch(created):
         raise bad_request("missing or malformed CreateTime")
     received_at = datetime.fromtimestamp(int(created), tz=timezone.utc)
 
@@ -77,7 +80,7 @@ def interpret(fields: dict[str, str], *, mode: str) -> Interpretation:
 
     def msg_id() -> str:
         value = field(fields, "MsgId") or ""
-        if not _DIGITS.match(value):
+        if not _DIGITS.fullmatch(value):
             raise bad_request("missing or malformed MsgId")
         return value
 
@@ -119,8 +122,8 @@ def interpret(fields: dict[str, str], *, mode: str) -> Interpretation:
 
     if msg_type == "location":
         lat, lng = field(fields, "Location_X"), field(fields, "Location_Y")
-        lat = lat.strip() if lat and _NUMBER.match(lat.strip()) else None
-        lng = lng.strip() if lng and _NUMBER.match(lng.strip()) else None
+        lat = lat.strip() if lat and _NUMBER.fullmatch(lat.strip()) else None
+        lng = lng.strip() if lng and _NUMBER.fullmatch(lng.strip()) else None
         label = (field(fields, "Label") or "").strip()[:200] or None
         meta = {
             "msg_type": "location",

@@ -57,8 +57,8 @@ def signature_matches(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("ascii", "replace"))
 
 
-_DIGITS = re.compile(r"^\d{1,12}$")
-_NONCE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+_DIGITS = re.compile(r"^\d{1,12}\Z")
+_NONCE = re.compile(r"^[0-9A-Za-z_-]{1,64}\Z")
 
 
 def check_timestamp(timestamp: str | None, window: int, *, now: float | None = None) -> None:

@@ -21,7 +21,7 @@ from gateway.web.citizen import create_citizen_app
 from gateway.web.console import create_console_app
 from gateway.web.errors import json_errors
 from gateway.web.openapi import setup_openapi
-from gateway.web.security import SECRET, resolve_secret_key, security_headers
+from gateway.web.security import SECRET, resolve_secret_key, setup_security
 from gateway.web.templating import setup_templates
 
 # Up to three 5 MB images of a 网民留言 plus the form; every JSON API reads less (json_io).
@@ -29,7 +29,8 @@ MAX_REQUEST_BYTES = 25 * 1024 * 1024
 
 
 def setup_web(app: web.Application) -> None:
-    app.middlewares.extend([security_headers, json_errors])
+    setup_security(app)  # headers on every response, even raised ones; the CSRF cookie
+    app.middlewares.append(json_errors)
     app[SECRET] = resolve_secret_key(app[SETTINGS])
     add_channel_routes(app)  # /wechat, the web chat API: the channels' own handlers
     for module in (health, nlu_parse):

@@ -14,7 +14,7 @@ from gateway.web.auth import actor_of
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
-from gateway.web.validation import RequestModel, read_model
+from gateway.web.validation import RequestModel, path_id, read_model
 from nlu import training
 from nlu.yaml_io import NluYamlError
 from ticketing.db.models.nlu import NluModel, NluTrainingJob
@@ -129,7 +129,7 @@ async def add_examples(request: web.Request) -> web.Response:
 async def edit_example(request: web.Request) -> web.Response:
     body = await _body(request, models.ExampleEdit)
     async with request.config_dict[SESSIONS]() as session, session.begin():
-        row = await intents.update_example(session, int(request.match_info["example_id"]), body.text,
+        row = await intents.update_example(session, path_id(request, "example_id"), body.text,
                                       actor=actor_of(request).username)
     return json_response({"id": row.id, "text": row.text})
 
@@ -139,8 +139,8 @@ async def edit_example(request: web.Request) -> web.Response:
 @admin_api
 async def delete_example(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session, session.begin():
-        intent = await intents.delete_example(session, int(request.match_info["example_id"]), actor=actor_of(request).username)
-    return json_response({"deleted": int(request.match_info["example_id"]), "intent": intent})
+        intent = await intents.delete_example(session, path_id(request, "example_id"), actor=actor_of(request).username)
+    return json_response({"deleted": path_id(request, "example_id"), "intent": intent})
 
 
 @routes.get(f"{P}/answers")
@@ -246,7 +246,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 @admin_api
 async def get_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
-        job = await nlu_workspace_jobs.get_job(session, int(request.match_info["job_id"]))
+        job = await nlu_workspace_jobs.get_job(session, path_id(request, "job_id"))
         model = await session.get(NluModel, job.model_id) if job.model_id else None
     out = job_dict(job)
     out["model_version"] = model.version if model is not None else None
@@ -257,7 +257,7 @@ async def get_job(request: web.Request) -> web.Response:
 @doc("取消训练", responses={202: "正在取消", 409: "已结束"})
 @admin_api
 async def cancel_job(request: web.Request) -> web.Response:
-    job_id = int(request.match_info["job_id"])
+    job_id = path_id(request, "job_id")
     async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, job_id)
     if job.status != "running":
@@ -281,7 +281,7 @@ async def list_models(request: web.Request) -> web.Response:
 @doc("模型评估结果（与当前模型对照）和启用检查", responses={200: "模型", 404: "没有该版本"})
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.config_dict, int(request.match_info["version"]))
+    row, active = await activation.load(request.config_dict, path_id(request, "version"))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
                           "check": activation.check(row, active)})
@@ -292,6 +292,6 @@ async def get_model(request: web.Request) -> web.Response:
 @admin_api
 async def activate(request: web.Request) -> web.Response:
     body = await _body(request, models.Activation)
-    result = await activation.activate(request.config_dict, int(request.match_info["version"]),
+    result = await activation.activate(request.config_dict, path_id(request, "version"),
                                        actor=actor_of(request).username, override_reason=body.override_reason)
     return json_response(result)

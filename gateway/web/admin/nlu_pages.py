@@ -13,6 +13,7 @@ from gateway.web.admin import activation, evaluation, jobs
 from gateway.web.admin.state import guard_margin
 from gateway.web.admin.workspace import admin_page
 from gateway.web.staff_pages import render
+from gateway.web.validation import path_id
 from nlu import training
 from ticketing.nlu_workspace import answers as nlu_workspace_answers
 from ticketing.nlu_workspace import intents as nlu_workspace_intents
@@ -87,7 +88,7 @@ async def models_page(request: web.Request) -> web.Response:
 @routes.get(r"/admin/nlu/models/{version:\d+}")
 @admin_page
 async def model_page(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.config_dict, int(request.match_info["version"]))
+    row, active = await activation.load(request.config_dict, path_id(request, "version"))
     check = activation.check(row, active)
     metrics = row.metrics or {}
     active_metrics = (active.metrics or {}) if active is not None else {}

@@ -14,8 +14,10 @@ from gateway.web.auth import require_role
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
+from gateway.web.validation import query_int
 
 routes = web.RouteTableDef()
+MAX_DEAD_LETTERS = 1000
 operations = tagged("管理（令牌或管理员登录）")
 
 
@@ -49,7 +51,7 @@ def admin_only(handler: Handler) -> Handler:
 @operations("死信列表（处理失败的消息）", query={"limit": "最多条数"})
 @admin_only
 async def list_dead_letters(request: web.Request) -> web.Response:
-    letters = await request.config_dict[STREAM].dead_letters(count=int(request.query.get("limit", "100")))
+    letters = await request.config_dict[STREAM].dead_letters(count=query_int(request.query, "limit", 100, lowest=1, highest=MAX_DEAD_LETTERS))
     return json_response({"dead_letters": [
         {"id": d.entry_id, "original_id": d.original_id, "error": d.error, "deliveries": d.deliveries,
          "failed_at": d.failed_at, "message": d.payload}

@@ -22,7 +22,7 @@ from gateway.web.auth import actor_of, flash
 from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
 from gateway.web.staff_pages import render
-from gateway.web.validation import read_model
+from gateway.web.validation import path_id, read_model
 from ticketing.db.models.nlu import TrainingSuggestion
 from ticketing.errors import WorkspaceError
 from ticketing.nlu_workspace import intents as nlu_workspace_intents
@@ -146,7 +146,7 @@ async def _review_one(request: web.Request, suggestion_id: int, status: str) -> 
 @admin_api
 async def console_review(request: web.Request) -> web.Response:
     body = await read_model(request, ConsoleSuggestionReview)
-    row = await _review_one(request, int(request.match_info["suggestion_id"]), body.status)
+    row = await _review_one(request, path_id(request, "suggestion_id"), body.status)
     return json_response({"training_suggestion": console_suggestion_dict(row)})
 
 
@@ -166,7 +166,7 @@ async def console_page_review(request: web.Request) -> web.Response:
     try:
         if status not in CONSOLE_ACTIONS:
             raise WorkspaceError(400, "invalid_status", "状态只能是 accepted 或 rejected")
-        await _review_one(request, int(request.match_info["suggestion_id"]), status)
+        await _review_one(request, path_id(request, "suggestion_id"), status)
     except WorkspaceError as exc:
         await flash(request, exc.message, "error")
     raise web.HTTPSeeOther("/console/admin/suggestions")

@@ -54,10 +54,10 @@ routes = web.RouteTableDef()
 # HttpOnly and never shown, because the chat API would show that conversation to anyone
 # holding the id.
 VISITOR_COOKIE = "hotline_visitor"
-VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+VISITOR_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 VISITOR_MAX_AGE = 365 * 24 * 3600
-RECEIPT_ID_RE = re.compile(r"^lm-[0-9a-f]{32}$")
-TICKET_NO_RE = re.compile(r"^[A-Z0-9]{6,32}$")
+RECEIPT_ID_RE = re.compile(r"^lm-[0-9a-f]{32}\Z")
+TICKET_NO_RE = re.compile(r"^[A-Z0-9]{6,32}\Z")
 FORM_FIELDS = ("name", "phone", "region", "title", "content")
 
 UNAVAILABLE = "系统繁忙，您的留言未能提交，请稍后重试。您填写的内容已保留（图片需重新选择）。"

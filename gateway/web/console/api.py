@@ -27,7 +27,7 @@ from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
 from gateway.web.present import Labels, summary
 from gateway.web.security import check_csrf, csrf_token
-from gateway.web.validation import read_model
+from gateway.web.validation import path_id, read_model
 from ticketing.accounts.users import AccountError
 from ticketing.db.models.base import utcnow
 from ticketing.errors import ConsoleError
@@ -264,7 +264,7 @@ async def reply(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def retry(request: web.Request) -> web.Response:
     entry = await actions.retry_delivery(request.config_dict, actor_of(request), _number(request),
-                                         int(request.match_info["entry_id"]))
+                                         path_id(request, "entry_id"))
     return json_response({"delivery": _delivery(entry)})
 
 

@@ -13,7 +13,7 @@ from connectors.storage import AttachmentRejected
 from gateway.infra.resources import ATTACHMENTS
 from gateway.web.console.models import ManualIntakeRequest
 from gateway.web.errors import ApiError
-from gateway.web.validation import parse_model
+from gateway.web.validation import parse_model, query_int
 from ticketing.errors import ConsoleError
 from ticketing.intake.manual import ManualIntake
 from ticketing.tickets.lifecycle import Status
@@ -23,6 +23,7 @@ from ticketing.tickets.store import AttachmentInfo
 MAX_ATTACHMENTS = 10
 PAGE_SIZE = 50
 DEFAULT_DAYS = 30
+MAX_OFFSET = 10**9
 
 
 def _pick(query: Mapping[str, str], key: str, allowed: frozenset[str] | set[str]) -> str | None:
@@ -34,13 +35,18 @@ def _pick(query: Mapping[str, str], key: str, allowed: frozenset[str] | set[str]
     return value
 
 
+def _paging(query: Mapping[str, str], name: str, default: int) -> int:
+    # Any integer is taken (and clamped below), but none the database cannot bind.
+    try:
+        return query_int(query, name, default, lowest=-MAX_OFFSET, highest=MAX_OFFSET)
+    except ApiError:
+        raise ApiError(400, "invalid_paging", "limit/offset 必须是整数") from None
+
+
 def queue_filter(query: Mapping[str, str], directory: Directory) -> tuple[QueueFilter, int, int]:
     statuses = {s.value for s in Status} | {"all", "open"}
-    try:
-        limit = int(query.get("limit") or PAGE_SIZE)
-        offset = int(query.get("offset") or 0)
-    except ValueError:
-        raise ApiError(400, "invalid_paging", "limit/offset 必须是整数") from None
+    limit = _paging(query, "limit", PAGE_SIZE)
+    offset = _paging(query, "offset", 0)
     urgent_raw = (query.get("urgent") or "").strip().lower()
     urgent = True if urgent_raw in ("1", "true") else False if urgent_raw in ("0", "false") else None
     q = (query.get("q") or "").strip()[:100] or None
@@ -61,8 +67,8 @@ def queue_filter(query: Mapping[str, str], directory: Directory) -> tuple[QueueF
 def stats_days(query: Mapping[str, str]) -> int:
     """The supervisor figures' period in days: an integer, clamped to 1–366 (default 30)."""
     try:
-        return max(1, min(366, int(query.get("days") or DEFAULT_DAYS)))
-    except ValueError:
+        return max(1, min(366, query_int(query, "days", DEFAULT_DAYS, lowest=-MAX_OFFSET, highest=MAX_OFFSET)))
+    except ApiError:
         raise ApiError(400, "invalid_days", "days 必须是 1–366 的整数") from None
 
 

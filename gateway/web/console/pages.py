@@ -36,6 +36,7 @@ from gateway.web.errors import ApiError
 from gateway.web.present import Labels, local, summary
 from gateway.web.security import check_csrf
 from gateway.web.staff_pages import render
+from gateway.web.validation import path_id
 from ticketing.accounts import canned_replies
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.roles import CONSOLE_ROLES
@@ -252,7 +253,7 @@ async def reply(request: web.Request) -> web.Response:
 @page_action
 async def retry(request: web.Request) -> web.Response:
     entry = await actions.retry_delivery(request.config_dict, actor_of(request), _number(request),
-                                         int(request.match_info["entry_id"]))
+                                         path_id(request, "entry_id"))
     sent = entry.delivery_status == "sent"
     await flash(request, "答复已发送" if sent else f"仍未发出：{entry.delivery_detail or ''}",
                 "info" if entry.delivery_status == "sent" else "error")
@@ -315,7 +316,7 @@ routes.post("/console/tickets/{number}/reopen")(_lifecycle_page("reopen", "工�
 @require_role(*OPERATORS)
 async def attachment(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[SESSIONS]() as session:
-        att = await session.get(Attachment, int(request.match_info["attachment_id"]))
+        att = await session.get(Attachment, path_id(request, "attachment_id"))
     if att is None:
         raise web.HTTPNotFound(text="附件不存在")
     path = request.config_dict[ATTACHMENTS].path_of(att.storage_key)

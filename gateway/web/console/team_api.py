@@ -22,7 +22,7 @@ from gateway.web.console.team import (
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
-from gateway.web.validation import read_model
+from gateway.web.validation import path_id, read_model
 from ticketing.accounts import audit, canned_replies
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.roles import CONSOLE_ROLES
@@ -63,7 +63,7 @@ async def add_canned(request: web.Request) -> web.Response:
 @api(*OPERATORS)
 async def delete_canned(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session, session.begin():
-        await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
+        await canned_replies.delete_canned_reply(session, actor_of(request), path_id(request, "reply_id"))
     return json_response({"ok": True})
 
 

@@ -24,6 +24,7 @@ from gateway.web.console.team import canned_list, faq_answers, set_shift, superv
 from gateway.web.errors import ApiError
 from gateway.web.present import waiting
 from gateway.web.staff_pages import render
+from gateway.web.validation import path_id
 from ticketing.accounts import audit, canned_replies
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.audit import AUDIT_LABELS
@@ -61,7 +62,7 @@ async def canned_add(request: web.Request) -> web.Response:
 @page_action
 async def canned_delete(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session, session.begin():
-        await canned_replies.delete_canned_reply(session, actor_of(request), int(request.match_info["reply_id"]))
+        await canned_replies.delete_canned_reply(session, actor_of(request), path_id(request, "reply_id"))
     await flash(request, "已删除常用语")
     raise web.HTTPSeeOther("/console/canned")
 
