@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+LANDLINE_RE = re.compile(r"0\d{2,3}-?\d{7,8}")
 _SEPARATORS = re.compile(r"[\s()（）]")
 
 
@@ -23,8 +23,8 @@ class InvalidPhone(ValueError):
 def normalize_phone(raw: str) -> str:
     """The number as stored and searched: digits, a landline's dash kept; raises :class:`InvalidPhone`."""
     phone = _SEPARATORS.sub("", raw).removeprefix("+86")
-    if MOBILE_RE.match(phone.replace("-", "")):
+    if MOBILE_RE.fullmatch(phone.replace("-", "")):
         return phone.replace("-", "")
-    if LANDLINE_RE.match(phone):
+    if LANDLINE_RE.fullmatch(phone):
         return phone
     raise InvalidPhone()

@@ -154,7 +154,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     config = request.config_dict
     flt, limit, offset = queue_filter(request.query, config[DIRECTORY])
     async with config[SESSIONS]() as session:
-        page = await queue.queue(session, flt, limit=limit, offset=offset)
+        page = await queue.search(session, flt, actor_of(request), limit=limit, offset=offset)
+        await session.commit()  # a search by phone number is audited
     labels = Labels(config[DIRECTORY])
     now = utcnow()
     return json_response({"tickets": [summary(t, labels, now=now) for t in page.tickets], "total": page.total,

@@ -41,9 +41,10 @@ from ticketing.accounts import canned_replies
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.roles import CONSOLE_ROLES
 from ticketing.db.models.base import utcnow
-from ticketing.db.models.tickets import Attachment
+from ticketing.db.models.tickets import Attachment, Ticket
 from ticketing.errors import ConsoleError
 from ticketing.tickets import dispatching, queue
+from ticketing.tickets.claims import may_reveal
 from ticketing.tickets.lifecycle import STATUS_LABELS
 from ticketing.tickets.queue import QueueFilter
 
@@ -117,8 +118,9 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         await flash(request, exc.message, "error")
         flt, limit, offset = QueueFilter(), 50, 0
     async with request.config_dict[SESSIONS]() as session:
-        page = await queue.queue(session, flt, limit=limit, offset=offset)
+        page = await queue.search(session, flt, actor_of(request), limit=limit, offset=offset)
         counts = await queue.queue_counts(session)
+        await session.commit()  # a search by phone number is audited
     labels = Labels(directory)
     now = utcnow()
     params = {k: v for k, v in query.items() if k not in ("offset",) and v}
@@ -317,8 +319,12 @@ routes.post("/console/tickets/{number}/reopen")(_lifecycle_page("reopen", "工�
 async def attachment(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[SESSIONS]() as session:
         att = await session.get(Attachment, path_id(request, "attachment_id"))
+        # The original e-mail's headers carry the sender's address: only for who may reveal the contact.
+        ticket = await session.get(Ticket, att.ticket_id) if att is not None and att.ticket_id else None
     if att is None:
         raise web.HTTPNotFound(text="附件不存在")
+    if att.kind == "original_email" and (ticket is None or not may_reveal(ticket, actor_of(request))):
+        raise web.HTTPForbidden(text="原始邮件含群众联系方式，认领工单后方可查看")
     path = request.config_dict[ATTACHMENTS].path_of(att.storage_key)
     if not path.exists():
         raise web.HTTPNotFound(text="附件文件已不存在")
