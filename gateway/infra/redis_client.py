@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 RETRIES = 3
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 0.5
+# How long a command waits for a pooled connection when all are busy, before it fails.
+POOL_WAIT_SECONDS = 3.0
 
 Persistence = Literal["aof", "off", "unknown"]
 
@@ -49,21 +51,28 @@ class EmbeddedRedis:
             pass
 
 
-def connect(url: str, *, max_connections: int = 200, health_check_seconds: int = 15) -> aioredis.Redis:
+def connect(url: str, *, max_connections: int = 200, health_check_seconds: int = 15,
+            pool_wait_seconds: float = POOL_WAIT_SECONDS) -> aioredis.Redis:
     """The one client (and pool) of a process: the web app and the workers alike."""
     # Short timeouts: a Redis outage must turn into a quick 503, not a hung request.
-    # ``from_url`` builds its own pool, which ignores the client's default retry policy: without
-    # ``retry`` here a stale pooled connection fails its request instead of reconnecting.
-    return aioredis.Redis.from_url(
+    # A *blocking* pool: a burst that needs more connections than the cap waits a moment for one
+    # to come back instead of failing at once (the plain pool raises MaxConnectionsError, which a
+    # WeChat callback turned into a 503 when 200 arrived together).
+    # The pool carries the retry policy: a client's own ``retry`` does not reach the connections
+    # a pool builds, so without it a stale pooled connection fails its request instead of
+    # reconnecting.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
         decode_responses=False,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=health_check_seconds,
         max_connections=max_connections,
+        timeout=pool_wait_seconds,
         retry=Retry(ExponentialWithJitterBackoff(base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS), RETRIES),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 async def persistence(redis: aioredis.Redis) -> Persistence:

@@ -25,6 +25,27 @@ async def test_a_pooled_client_survives_a_redis_restart(redis_server):
         await redis.aclose()
 
 
+async def test_a_burst_over_the_pool_cap_waits_for_a_connection_instead_of_failing(redis_server):
+    # 200 WeChat callbacks at once used to meet MaxConnectionsError (→ 503) on a full pool.
+    redis = connect(redis_server.url, max_connections=10)
+    try:
+        results = await asyncio.gather(*(redis.blpop([f"empty{i}"], timeout=0.2) for i in range(30)),
+                                       return_exceptions=True)
+        assert results == [None] * 30
+    finally:
+        await redis.aclose()
+
+
+async def test_a_pool_that_stays_full_fails_after_its_wait(redis_server):
+    redis = connect(redis_server.url, max_connections=10, pool_wait_seconds=0.3)
+    try:
+        results = await asyncio.gather(*(redis.blpop([f"empty{i}"], timeout=2) for i in range(11)),
+                                       return_exceptions=True)
+        assert sum(isinstance(r, Exception) for r in results) == 1
+    finally:
+        await redis.aclose()
+
+
 async def test_the_worker_process_sizes_its_pool_and_health_checks_from_settings(stack, redis_server):
     settings = stack.settings(HOTLINE_REDIS_MAX_CONNECTIONS=37, HOTLINE_REDIS_HEALTH_CHECK_SECONDS=7)
     app = create_service_app(settings, redis_url=redis_server.url, services={"worker"})
