@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -71,6 +72,53 @@ class NetworkHotline(_Entry):
     timezone: str
 
 
+class UnitContact(_Entry):
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    leader_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ReturnReason(_Entry):
+    code: str = Field(pattern=r"^[a-z][a-z_]*$")
+    name: str = Field(min_length=1)
+
+
+class Handling(_Entry):
+    sign_within_workdays: int = Field(default=1, ge=0, le=10)
+    warn_at_fraction: float = Field(default=0.8, gt=0, lt=1)
+    escalate_after_supervisions: int = Field(default=2, ge=1, le=10)
+    survey_valid_days: int = Field(default=15, ge=1, le=90)
+    callback_after_days: int = Field(default=3, ge=0, le=60)
+    return_reasons: tuple[ReturnReason, ...] = (ReturnReason(code="not_our_duty", name="非本单位职责"),
+                                                ReturnReason(code="other", name="其他原因"))
+
+
+EVALUATION_RATES = ("signed_on_time", "answered_on_time", "not_returned", "not_extended", "solved", "satisfied")
+
+
+class Evaluation(_Entry):
+    weights: dict[str, float]
+
+    @model_validator(mode="after")
+    def _weights(self) -> Evaluation:
+        unknown = set(self.weights) - set(EVALUATION_RATES)
+        if unknown:
+            raise ValueError(f"evaluation.weights: unknown rate(s) {sorted(unknown)}; known: {list(EVALUATION_RATES)}")
+        if any(w < 0 for w in self.weights.values()) or abs(sum(self.weights.values()) - 1) > 1e-6:
+            raise ValueError("evaluation.weights: must be non-negative and sum to 1")
+        return self
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit that handles dispatched tickets: a department, or a county with a remote seat."""
+
+    code: str
+    name: str
+    kind: Literal["department", "region"]
+    email: str | None
+    leader_email: str | None
+
+
 class Directory(_Entry):
     departments: tuple[Department, ...]
     non_integrated_hotlines: tuple[Hotline, ...]
@@ -80,6 +128,9 @@ class Directory(_Entry):
     channels: tuple[Coded, ...]
     time_limits: TimeLimits
     network_hotline: NetworkHotline
+    unit_contacts: dict[str, UnitContact] = {}
+    handling: Handling = Handling()
+    evaluation: Evaluation = Evaluation(weights={rate: 1 / len(EVALUATION_RATES) for rate in EVALUATION_RATES})
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Directory:
@@ -98,6 +149,13 @@ class Directory(_Entry):
                 owner = alias_owner.setdefault(alias, region.code)
                 if owner != region.code:
                     raise ValueError(f"regions: alias {alias!r} used by {owner!r} and {region.code!r}")
+        handlers = {d.code for d in self.departments} | {r.code for r in self.regions if r.role == "remote_seat"}
+        for code in self.unit_contacts:
+            if code not in handlers:
+                raise ValueError(f"unit_contacts: {code!r} is neither a department nor a remote-seat region")
+        reasons = [r.code for r in self.handling.return_reasons]
+        if len(reasons) != len(set(reasons)):
+            raise ValueError("handling.return_reasons: duplicate code")
         return self
 
     # Convenience look-ups; cached because the directory is immutable.
@@ -116,6 +174,29 @@ class Directory(_Entry):
     @cached_property
     def channel_codes(self) -> frozenset[str]:
         return frozenset(c.code for c in self.channels)
+
+    @cached_property
+    def units(self) -> tuple[Unit, ...]:
+        """Who may be dispatched to: every department, then every county with a remote seat."""
+        def contact(code: str) -> UnitContact | None:
+            return self.unit_contacts.get(code)
+
+        out = [Unit(d.code, d.name, "department", getattr(contact(d.code), "email", None),
+                    getattr(contact(d.code), "leader_email", None)) for d in self.departments]
+        out += [Unit(r.code, f"{r.name}12345远端坐席", "region", getattr(contact(r.code), "email", None),
+                     getattr(contact(r.code), "leader_email", None))
+                for r in self.regions if r.role == "remote_seat"]
+        return tuple(out)
+
+    @cached_property
+    def unit_codes(self) -> frozenset[str]:
+        return frozenset(u.code for u in self.units)
+
+    def unit(self, code: str) -> Unit | None:
+        return next((u for u in self.units if u.code == code), None)
+
+    def return_reason(self, code: str) -> ReturnReason | None:
+        return next((r for r in self.handling.return_reasons if r.code == code), None)
 
     def department(self, code: str) -> Department:
         return next(d for d in self.departments if d.code == code)

@@ -100,6 +100,17 @@ class EmailConnector:
         )
         return await self._send(mail, envelope_from=self.settings.primary_address)
 
+    async def send_notice(self, to: str, subject: str, body: str, *, ticket_no: str | None = None) -> DeliveryResult:
+        """A notice the platform sends a unit's inbox (new work, reminders, 督办): marked
+        automatic, so the unit's own auto-responder does not answer it."""
+        if self.relay is None:
+            return DeliveryResult(delivered=False, detail=texts.RELAY_NOT_CONFIGURED)
+        address = (to or "").strip().lower()
+        if not looks_like_address(address):
+            return DeliveryResult(delivered=False, detail=texts.INVALID_RECIPIENT)
+        mail = OutboundMail(to=address, subject=subject, body=body, automatic=True, ticket_no=ticket_no)
+        return await self._send(mail, envelope_from=self.settings.primary_address)
+
     async def _send(self, mail: OutboundMail, *, envelope_from: str) -> DeliveryResult:
         try:
             msg, message_id = build_message(

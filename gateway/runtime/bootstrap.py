@@ -11,6 +11,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from config.directory import load_directory
 from ticketing.accounts import users
 from ticketing.accounts.users import MIN_PASSWORD_LENGTH, AccountError
 from ticketing.db.engine import create_engine, session_factory
@@ -23,32 +24,40 @@ FIRST_ADMIN_HINT = (
 )
 
 
-async def _add(url: str, username: str, role: str, password: str, display_name: str | None) -> User:
+async def _add(url: str, username: str, role: str, password: str, display_name: str | None,
+               unit: str | None) -> User:
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session, session.begin():
             return await users.create_user(session, username, role=role, password=password,
-                                              display_name=display_name, actor="cli")
+                                           display_name=display_name, actor="cli", unit=unit,
+                                           known_units=load_directory().unit_codes)
     finally:
         await engine.dispose()
 
 
-def add_user(url: str, username: str, role: str, password: str | None, display_name: str | None = None) -> int:
+def add_user(url: str, username: str, role: str, password: str | None, display_name: str | None = None,
+             unit: str | None = None) -> int:
     """Create an account; prompts for the password (twice) when none is given.  Exit code."""
+    try:
+        users.check_unit(role, unit, load_directory().unit_codes)
+    except AccountError as exc:  # before asking for a password that would be wasted
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
     if password is None:
         password = getpass.getpass(f"{username} 的密码（至少 {MIN_PASSWORD_LENGTH} 位）：")
         if getpass.getpass("再输入一次：") != password:
             print("hotline: 两次输入的密码不一致", file=sys.stderr)
             return 2
     try:
-        user = asyncio.run(_add(url, username, role, password, display_name))
+        user = asyncio.run(_add(url, username, role, password, display_name, unit))
     except AccountError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
     except (OperationalError, ProgrammingError) as exc:
         print(f"hotline: 数据库尚未初始化或不可用（先运行 hotline db upgrade）：{exc.orig}", file=sys.stderr)
         return 2
-    print(f"已创建账号 {user.username}（{user.role_label}）")
+    print(f"已创建账号 {user.username}（{user.role_label}{'，' + user.unit if user.unit else ''}）")
     return 0
 
 

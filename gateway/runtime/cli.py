@@ -9,7 +9,8 @@
     hotline db upgrade       apply the migrations
     hotline nlu train|eval|activate MODEL
     hotline check            validate settings and the directory, then exit
-    hotline user add NAME --role R [--password P]   a console account (prompts without --password)
+    hotline user add NAME --role R [--unit U] [--password P]   an account (prompts without --password);
+                                   roles: operator dispatcher callback supervisor admin handler (--unit)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from config.directory import DirectoryError, load_directory
 from config.holidays import HolidayError, load_holiday_override
 from config.settings import Settings, SettingsError, load_settings
+from ticketing.accounts.roles import ROLES
 
 log = logging.getLogger("hotline")
 
@@ -144,7 +146,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from gateway.runtime.bootstrap import add_user
 
     settings = _load()
-    return add_user(settings.effective_database_url, args.name, args.role, args.password, args.display_name)
+    return add_user(settings.effective_database_url, args.name, args.role, args.password, args.display_name,
+                    args.unit)
 
 
 def cmd_nlu(args: argparse.Namespace) -> int:
@@ -223,9 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("user", help="console accounts")
     usub = p.add_subparsers(dest="user_command", required=True)
-    ua = usub.add_parser("add", help="create an operator, supervisor or admin account")
+    ua = usub.add_parser("add", help="create a platform (operator, dispatcher, callback, supervisor, admin) "
+                                     "or unit (handler --unit CODE) account")
     ua.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
-    ua.add_argument("--role", required=True, choices=["operator", "supervisor", "admin"])
+    ua.add_argument("--role", required=True, choices=list(ROLES))
+    ua.add_argument("--unit", help="a handler's unit: a department or remote-seat county code from directory.yaml")
     ua.add_argument("--password", help="initial password (prompted for when omitted)")
     ua.add_argument("--display-name", help="name shown in the console (default: the user name)")
     ua.set_defaults(func=cmd_user_add)

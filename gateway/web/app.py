@@ -19,6 +19,7 @@ from gateway.web.admin import create_admin_app
 from gateway.web.channel_docs import CHANNEL_OPERATIONS
 from gateway.web.citizen import create_citizen_app
 from gateway.web.console import create_console_app
+from gateway.web.desk import create_desk_app
 from gateway.web.errors import json_errors
 from gateway.web.openapi import setup_openapi
 from gateway.web.security import SECRET, resolve_secret_key, setup_security
@@ -39,4 +40,5 @@ def setup_web(app: web.Application) -> None:
     audiences.mount(app, audiences.CITIZEN, create_citizen_app())
     audiences.mount(app, audiences.CONSOLE, create_console_app(app))
     audiences.mount(app, audiences.ADMIN, create_admin_app(app))
+    audiences.mount(app, audiences.DESK, create_desk_app(app))
     setup_openapi(app, CHANNEL_OPERATIONS)

@@ -27,7 +27,7 @@ from aiohttp.web_urldispatcher import AbstractRoute, AbstractRuleMatching, Match
 # Where shared resources are read from: ``request.config_dict``, a sub-app's chain, or the root app.
 Config = Mapping[Any, Any]
 
-CITIZEN, CONSOLE, ADMIN = "citizen", "console", "admin"
+CITIZEN, CONSOLE, ADMIN, DESK = "citizen", "console", "admin", "desk"
 
 # Path prefix -> audience.  A prefix owns itself and everything below it at a "/" boundary; "/" is
 # only the landing page.  The console's training-suggestion page and API stay at their console URLs
@@ -37,6 +37,7 @@ PREFIXES: dict[str, str] = {
     "/chat": CITIZEN,
     "/message": CITIZEN,
     "/progress": CITIZEN,
+    "/survey": CITIZEN,
     "/api/v1/tickets": CITIZEN,
     "/console": CONSOLE,
     "/api/v1/console": CONSOLE,
@@ -44,6 +45,8 @@ PREFIXES: dict[str, str] = {
     "/api/v1/console/training-suggestions": ADMIN,
     "/admin": ADMIN,
     "/api/v1/admin": ADMIN,
+    "/desk": DESK,
+    "/api/v1/desk": DESK,
 }
 
 

@@ -222,10 +222,13 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
             "mine": mine,
         },
         "status_actions": {
-            "answer": ticket.status in (Status.PENDING_REVIEW, Status.DISPATCHED),
-            "dispatch": ticket.status == Status.PENDING_REVIEW,
+            # Once dispatched, the unit answers (and the platform reviews it), not the operator.
+            "answer": ticket.status in (Status.PENDING_REVIEW, Status.RETURNED),
+            "dispatch": ticket.status in (Status.PENDING_REVIEW, Status.RETURNED),
             "merge": ticket.status == Status.PENDING_REVIEW,
-            "close": ticket.status in (Status.ANSWERED, Status.BOT_ANSWERED),
+            # A ticket a unit handled is closed by the citizen's evaluation (or a ruling), not here.
+            "close": (ticket.status in (Status.ANSWERED, Status.BOT_ANSWERED) and ticket.unit is None)
+            or ticket.status == Status.RETURNED,
             "reopen": ticket.status in (Status.ANSWERED, Status.BOT_ANSWERED, Status.CLOSED),
         },
     })

@@ -13,6 +13,11 @@ from ticketing.tickets import store
 DIRECTORY = load_directory()
 LI = Actor("li", "李", "operator")
 WANG = Actor("wang", "王", "operator")
+ZHAO = Actor("zhao", "赵", "dispatcher")
+CHEN = Actor("chen", "陈", "supervisor")
+# Handlers of two units: each sees only its own unit's tickets.
+HEALTH_CLERK = Actor("wjw1", "卫健委经办人", "handler", unit="health")
+RUZHOU_CLERK = Actor("rz1", "汝州远端坐席", "handler", unit="ruzhou")
 
 
 async def handoff_ticket(sessions, *, urgent: bool = False, at: datetime | None = None, predicted: bool = True,

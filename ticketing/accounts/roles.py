@@ -7,10 +7,17 @@ from dataclasses import dataclass
 # The values of ``users.role`` live beside the column they constrain.
 from ticketing.db.models.accounts import ROLE_LABELS, ROLES, User
 
-__all__ = ["CONSOLE_ROLES", "ROLES", "ROLE_LABELS", "SUPERVISOR_ROLES", "Actor"]
+__all__ = ["CONSOLE_ROLES", "DISPATCH_ROLES", "PLATFORM_ROLES", "ROLES", "ROLE_LABELS", "SUPERVISOR_ROLES",
+           "UNIT_ROLES", "Actor"]
 
 SUPERVISOR_ROLES = frozenset({"supervisor"})
 CONSOLE_ROLES = frozenset({"operator", "supervisor"})
+# Who may dispatch (交办), re-dispatch, decide extensions and issue 督办单.
+DISPATCH_ROLES = frozenset({"operator", "dispatcher", "supervisor"})
+# The 12345 platform's own staff (everyone but the units' handlers and the admins).
+PLATFORM_ROLES = frozenset({"operator", "dispatcher", "callback", "supervisor"})
+# Scoped to one unit: they see only their unit's tickets.
+UNIT_ROLES = frozenset({"handler"})
 
 
 @dataclass(frozen=True)
@@ -19,10 +26,11 @@ class Actor:
     display_name: str
     role: str
     ip: str | None = None
+    unit: str | None = None  # a handler's unit code
 
     @classmethod
     def of(cls, user: User, ip: str | None = None) -> Actor:
-        return cls(user.username, user.display_name, user.role, ip)
+        return cls(user.username, user.display_name, user.role, ip, user.unit)
 
     @property
     def supervisor(self) -> bool:

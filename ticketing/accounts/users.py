@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts import passwords
 from ticketing.accounts.audit import audit
-from ticketing.accounts.roles import ROLES
+from ticketing.accounts.roles import ROLES, UNIT_ROLES
 from ticketing.db.models.accounts import User
 from ticketing.db.models.base import utcnow
 
@@ -62,16 +63,21 @@ async def create_user(
     password: str,
     display_name: str | None = None,
     actor: str = "system",
+    unit: str | None = None,
+    known_units: Collection[str] = (),
 ) -> User:
+    """``unit``: a handler's unit code, one of ``known_units`` (the directory's units)."""
     username = validate_username(username)
     if role not in ROLES:
         raise AccountError(f"角色必须是 {', '.join(ROLES)} 之一")
+    unit = check_unit(role, unit, known_units)
     if await user_by_name(session, username) is not None:
         raise AccountError(f"用户名 {username} 已存在")
     user = User(
         username=username,
         display_name=(display_name or username).strip()[:100] or username,
         role=role,
+        unit=unit,
         password_hash=await hash_password(password),
         active=True,
         failed_logins=0,
@@ -81,8 +87,23 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
-    await audit(session, actor=actor, action="user_created", target=username, detail={"role": role})
+    await audit(session, actor=actor, action="user_created", target=username,
+                detail={"role": role, **({"unit": unit} if unit else {})})
     return user
+
+
+def check_unit(role: str, unit: str | None, known_units: Collection[str]) -> str | None:
+    """A handler belongs to exactly one known unit; nobody else belongs to one."""
+    unit = (unit or "").strip() or None
+    if role in UNIT_ROLES:
+        if unit is None:
+            raise AccountError("承办单位经办人账号必须指定所属单位（--unit 单位代码）")
+        if unit not in known_units:
+            raise AccountError(f"未知的单位代码 {unit}：须为 config/directory.yaml 中的部门或远端坐席县（市、区）")
+        return unit
+    if unit is not None:
+        raise AccountError("只有承办单位经办人账号属于某个单位")
+    return None
 
 
 async def update_user(session: AsyncSession, user: User, *, actor: str, **changes: Any) -> User:

@@ -136,7 +136,9 @@ class IntakeRules:
         if ticket is not None:
             # A follow-up on an open ticket: the operator handles it; the bot only acknowledges.
             entry = await citizen_entry(ticket)
-            if ticket.status == Status.ANSWERED:
+            # A unit's answered ticket waits for the citizen's evaluation (一事一评), which decides
+            # whether it goes back to the unit; a direct answer is reopened for the operators.
+            if ticket.status == Status.ANSWERED and ticket.unit is None:
                 await store.transition(session, ticket, Action.REOPEN, actor="citizen", note="群众补充诉求")
             await store.record_event(session, ticket, actor="citizen", action="followup",
                                      detail={"entry_id": entry.id})

@@ -14,11 +14,17 @@ from ticketing.tickets.lifecycle import Action, Status
 # --------------------------------------------------------------------------- lifecycle actions
 
 async def answer(session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None = None) -> Ticket:
-    """直接办结: the operator answered the citizen directly (status ``answered``)."""
+    """直接办结: the operator answered the citizen directly (status ``answered``); a returned
+    ticket answered this way leaves the units' loop (no unit's evaluation waits for it)."""
+    if ticket.status == Status.RETURNED:
+        await store.update_fields(session, ticket, actor=actor.username, unit=None)
     return await store.transition(session, ticket, Action.ANSWER, actor=actor.username, note=note)
 
 
 async def close(session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None = None) -> Ticket:
+    if ticket.unit is not None and ticket.status == Status.ANSWERED:
+        # Closed by evidence: the citizen's 一事一评 (or a supervisor's ruling), not an operator's word.
+        raise ConsoleError(409, "evaluation_required", "已交办单位办理的工单，须经群众评价（一事一评）或班长裁定后办结")
     return await store.transition(session, ticket, Action.CLOSE, actor=actor.username, note=note)
 
 

@@ -24,7 +24,8 @@ from ticketing.db.models.tickets import ClassificationChange, Conversation, Disp
 from ticketing.errors import ConsoleError
 from ticketing.intake import manual
 from ticketing.intake.manual import ManualIntake
-from ticketing.tickets import claims, classification, dispatching, handling, replies
+from ticketing.tickets import claims, classification, handling, replies
+from ticketing.workflow import assignments
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def _updated(ticket: Ticket, actor: Actor, what: str) -> dict[str, Any]:
 async def ticket_view(config: Config, actor: Actor, number: str) -> dict[str, Any]:
     async with config[SESSIONS]() as session:
         ticket = await claims.get_ticket(session, number, full=True)
-        dispatch = await dispatching.active_dispatch(session, ticket)
+        dispatch = await assignments.active_dispatch(session, ticket)
         merged_into = None
         if ticket.status == "merged":
             stmt = (select(TicketEvent.to_value).where(TicketEvent.ticket_id == ticket.id,
@@ -156,7 +157,7 @@ async def reply(config: Config, actor: Actor, number: str, text: Any, *, mark_an
             await notices.publish(config)
             notices = Notices()
         entry = await deliver_operator_reply(config, session, ticket, text, actor)
-        if mark_answered and ticket.status in ("pending_review", "dispatched"):
+        if mark_answered and ticket.status in ("pending_review", "returned"):
             ticket = await _locked(session, number)
             await handling.answer(session, ticket, actor)
             await session.commit()
@@ -227,7 +228,7 @@ async def dispatch(config: Config, actor: Actor, number: str, *, target_kind: An
     notices = Notices()
     async with config[SESSIONS]() as session, session.begin():
         ticket = await _handle(session, number, actor, notices)
-        row = await dispatching.dispatch(session, ticket, actor, config[DIRECTORY], target_kind=target_kind, target=target,
+        row = await assignments.dispatch(session, ticket, actor, config[DIRECTORY], target_kind=target_kind, target=target,
                                 note=note_text if isinstance(note_text, str) else None)
     notices.console.append(_updated(ticket, actor, "dispatch"))
     await notices.publish(config)

@@ -32,7 +32,8 @@ from ticketing.accounts.users import AccountError
 from ticketing.db.models.base import utcnow
 from ticketing.errors import ConsoleError
 from ticketing.supervision import shifts
-from ticketing.tickets import dispatching, queue
+from ticketing.tickets import queue
+from ticketing.workflow import assignments
 
 routes = web.RouteTableDef()
 P = "/api/v1/console"
@@ -134,7 +135,7 @@ async def directory(request: web.Request) -> web.Response:
         "request_types": [{"code": x.code, "name": x.name} for x in d.request_types],
         "channels": [{"code": x.code, "name": x.name} for x in d.channels],
         "dispatch_targets": [{"kind": t.kind, "code": t.code, "name": t.name}
-                             for t in dispatching.dispatch_targets(d)],
+                             for t in assignments.dispatch_targets(d)],
     })
 
 

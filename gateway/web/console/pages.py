@@ -43,10 +43,11 @@ from ticketing.accounts.roles import CONSOLE_ROLES
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Attachment, Ticket
 from ticketing.errors import ConsoleError
-from ticketing.tickets import dispatching, queue
+from ticketing.tickets import queue
 from ticketing.tickets.claims import may_reveal
 from ticketing.tickets.lifecycle import STATUS_LABELS
 from ticketing.tickets.queue import QueueFilter
+from ticketing.workflow import assignments
 
 routes = web.RouteTableDef()
 
@@ -163,7 +164,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/console") from None
     directory = request.config_dict[DIRECTORY]
     context: dict[str, Any] = {"nav": "queue", "t": view, "options": _filter_options(directory),
-                               "targets": dispatching.dispatch_targets(directory)}
+                               "targets": assignments.dispatch_targets(directory)}
     async with request.config_dict[SESSIONS]() as session:
         context["canned"] = canned_list(await canned_replies.canned_replies(session, actor), faq_answers(request.config_dict))
         if actor.supervisor:

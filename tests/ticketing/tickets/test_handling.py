@@ -1,6 +1,7 @@
-from tests.ticketing.factories import DIRECTORY, LI, WANG, handoff_ticket
+from tests.ticketing.factories import DIRECTORY, HEALTH_CLERK, LI, WANG, handoff_ticket
 from ticketing.db.models.tickets import Ticket
-from ticketing.tickets import claims, dispatching, handling
+from ticketing.tickets import claims, handling
+from ticketing.workflow import assignments
 
 
 async def test_reopen_returns_to_the_queue_and_ends_the_dispatch(sessions):
@@ -8,8 +9,11 @@ async def test_reopen_returns_to_the_queue_and_ends_the_dispatch(sessions):
     async with sessions() as session, session.begin():
         ticket = await session.get(Ticket, ticket_id)
         await claims.claim(session, ticket, LI)
-        await dispatching.dispatch(session, ticket, LI, DIRECTORY, target_kind="department", target="health")
-        await handling.answer(session, ticket, LI)
+        await assignments.dispatch(session, ticket, LI, DIRECTORY, target_kind="department", target="health")
+        await assignments.return_ticket(session, ticket, HEALTH_CLERK, DIRECTORY, reason="not_our_duty",
+                                        text="应由供水单位处理")
+        await handling.answer(session, ticket, LI)  # the operator answers the returned ticket directly
+        assert ticket.unit is None
         await handling.reopen(session, ticket, WANG, "群众不满意")
         assert ticket.status == "pending_review" and ticket.assignee is None
-        assert await dispatching.active_dispatch(session, ticket) is None
+        assert await assignments.active_dispatch(session, ticket) is None

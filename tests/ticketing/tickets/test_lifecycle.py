@@ -12,7 +12,16 @@ from ticketing.tickets.store import ContactInfo
 def test_every_documented_path_exists():
     assert next_status("pending_review", "answer") is Status.ANSWERED
     assert next_status("pending_review", "dispatch") is Status.DISPATCHED
-    assert next_status("dispatched", "answer") is Status.ANSWERED
+    # Once dispatched, the unit answers and the platform reviews it: no operator shortcut.
+    assert next_status("dispatched", "answer") is None
+    assert next_status("dispatched", "sign") is Status.HANDLING
+    assert next_status("handling", "submit") is Status.ANSWER_REVIEW
+    assert next_status("answer_review", "approve") is Status.ANSWERED
+    assert next_status("answer_review", "reject") is Status.HANDLING
+    assert next_status("handling", "return") is Status.RETURNED
+    assert next_status("returned", "dispatch") is Status.DISPATCHED
+    assert next_status("answered", "redo") is Status.DISPATCHED
+    assert next_status("handling", "rule") is Status.CLOSED
     assert next_status("answered", "close") is Status.CLOSED
     assert next_status("closed", "reopen") is Status.PENDING_REVIEW
     assert next_status("bot_answered", "close") is Status.CLOSED
@@ -33,7 +42,9 @@ async def test_transitions_append_to_the_trail_and_illegal_ones_raise(sessions):
     async with sessions() as session, session.begin():
         ticket = await _ticket(session)
         await store.transition(session, ticket, Action.DISPATCH, actor="op1")
-        await store.transition(session, ticket, Action.ANSWER, actor="op1")
+        await store.transition(session, ticket, Action.SIGN, actor="unit1")
+        await store.transition(session, ticket, Action.SUBMIT, actor="unit1")
+        await store.transition(session, ticket, Action.APPROVE, actor="op1")
         await store.transition(session, ticket, Action.CLOSE, actor="op1")
         assert ticket.closed_at is not None
         with pytest.raises(IllegalTransition) as exc:
@@ -48,7 +59,9 @@ async def test_transitions_append_to_the_trail_and_illegal_ones_raise(sessions):
     assert trail == [
         ("system", "created", None, "pending_review"),
         ("op1", "dispatch", "pending_review", "dispatched"),
-        ("op1", "answer", "dispatched", "answered"),
+        ("unit1", "sign", "dispatched", "handling"),
+        ("unit1", "submit", "handling", "answer_review"),
+        ("op1", "approve", "answer_review", "answered"),
         ("op1", "close", "answered", "closed"),
         ("citizen", "reopen", "closed", "pending_review"),
     ]

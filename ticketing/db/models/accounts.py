@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models.base import Base, BigId, utcnow
 
-ROLES = ("operator", "supervisor", "admin")
-ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员"}
+ROLES = ("operator", "supervisor", "admin", "dispatcher", "callback", "handler")
+ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员", "dispatcher": "交办督办坐席",
+               "callback": "回访坐席", "handler": "承办单位经办人"}
 
 
 class User(Base):
@@ -21,6 +22,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
+    # A handler's unit (a department or a remote-seat county code); NULL for platform staff.
+    unit: Mapped[str | None] = mapped_column(String(64), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

@@ -66,6 +66,9 @@ class Ticket(Base):
     citizen_wechat_openid: Mapped[str | None] = mapped_column(String(128))
     citizen_email: Mapped[str | None] = mapped_column(String(255))
     assignee: Mapped[str | None] = mapped_column(String(100))
+    # The lead unit (a department or a county's remote seat) the ticket is dispatched to; kept
+    # after the loop ends, for the unit's evaluation and analysis.
+    unit: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
@@ -120,6 +123,8 @@ class Attachment(Base):
     storage_key: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(32), default="file")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A file a unit attached to its answer or progress note (see ``models.workflow.UnitReport``).
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("unit_reports.id"), index=True)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="attachments")
     entry: Mapped[Entry | None] = relationship(back_populates="attachments")
@@ -197,13 +202,16 @@ class ClassificationChange(Base):
 
 
 class Dispatch(Base):
-    """A ticket forwarded to a department or a county's remote seat, with its deadline.
+    """A ticket handed to one unit (交办): the lead unit or an assisting one (协办), in a round.
 
-    The departments' own workflow (accept, return, answer) is a later issue; this row is
-    what it will start from.
+    A round starts with the dispatch and ends when the unit returns it, the platform accepts
+    its answer, or it is withdrawn (改派 elsewhere, closed); 重办 starts the next round with the
+    same unit.  ``state``: pending_sign → signed → answered → accepted, or returned / withdrawn.
+    The sweep's flags (``*_flagged_at``, ``reminded_at``) make it idempotent.
     """
 
     __tablename__ = "dispatches"
+    __table_args__ = (Index("ix_dispatches_target_active_state", "target", "active", "state"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -215,6 +223,21 @@ class Dispatch(Base):
     note: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    role: Mapped[str] = mapped_column(String(8), default="lead")  # lead | assist
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="pending_sign")
+    sign_deadline: Mapped[datetime | None] = mapped_column()
+    signed_at: Mapped[datetime | None] = mapped_column()
+    signed_by: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    returned_by: Mapped[str | None] = mapped_column(String(100))
+    return_reason: Mapped[str | None] = mapped_column(String(32))
+    return_text: Mapped[str | None] = mapped_column(Text)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    sign_flagged_at: Mapped[datetime | None] = mapped_column()
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column()
 
 
 # Indexes of the ticket store that only the console needs (created by migration 0002); declared
@@ -222,3 +245,4 @@ class Dispatch(Base):
 Index("ix_tickets_status_urgent_created", Ticket.status, Ticket.urgent, Ticket.created_at)
 Index("ix_tickets_status_assignee", Ticket.status, Ticket.assignee)
 Index("ix_ticket_events_action_at", TicketEvent.action, TicketEvent.at)
+Index("ix_tickets_unit_status", Ticket.unit, Ticket.status)
