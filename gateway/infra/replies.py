@@ -44,6 +44,10 @@ class ReplyBus:
     def _reply_key(self, channel: str, native_id: str) -> str:
         return self._keys.key("reply", channel, native_id)
 
+    def desk_topic(self, unit: str) -> str:
+        """What one unit's handling desks follow live (new work, reminders, 督办单, review results)."""
+        return self._keys.key("desk", unit, "events")
+
     def session_topic(self, session_id: str) -> str:
         """What a web chat session's page follows live."""
         return self._keys.key("web", "session", session_id)
