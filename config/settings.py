@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     # Password hashing (argon2) runs in threads so a burst of logins cannot stall the event loop.
     password_threads: int = Field(default=2, ge=1, le=64, alias="HOTLINE_PASSWORD_THREADS")
     password_queue: int = Field(default=32, ge=1, le=10_000, alias="HOTLINE_PASSWORD_QUEUE")
+    # The address citizens reach this gateway at: links sent outside the site (the 一事一评 link in a
+    # WeChat message or a mail) must be absolute.
+    public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")
 
     @field_validator("database_url")
     @classmethod
@@ -86,6 +90,16 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        parsed = urlsplit(v)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if v.endswith("/") or parsed.query or parsed.fragment:
+            raise ValueError("must have no trailing slash, query or fragment (e.g. https://12345.pds.gov.cn)")
+        return v
 
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -123,9 +124,11 @@ class NationalPlatformClient:
         handled_at: datetime,
         *,
         handler_unit: str | None = None,
+        evaluation: Mapping[str, Any] | None = None,
     ) -> DeliveryResult:
         try:
-            body = feedback_body(item_id, status, reply_text, handled_at, handler_unit or self.handler_unit)
+            body = feedback_body(item_id, status, reply_text, handled_at, handler_unit or self.handler_unit,
+                                 evaluation)
         except ValueError as exc:
             # The platform would refuse it with 422; no point in sending, let alone retrying.
             return DeliveryResult(False, f"INVALID: {exc}")

@@ -6,7 +6,9 @@ failed one is kept in its Redis state for admins and retried with the poll round
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from connectors.base import DeliveryResult, ReplyTarget
 from connectors.national_feed import texts
@@ -24,8 +26,12 @@ class NationalPlatformReplies:
         """An operator's answer: the item becomes ``answered`` with it."""
         return await self.write_back(target, "answered", text)
 
-    async def write_back(self, target: ReplyTarget, status: str, text: str) -> DeliveryResult:
-        """The item's new status (``answered`` or ``closed``) with the public answer."""
+    async def write_back(self, target: ReplyTarget, status: str, text: str, *,
+                         evaluation: Mapping[str, Any] | None = None,
+                         handled_at: datetime | None = None) -> DeliveryResult:
+        """The item's new status (``answered`` or ``closed``) with the public answer, and the
+        citizen's 一事一评 result when there is one (:func:`.protocol.evaluation_body`)."""
         if not target.thread_key:
             return DeliveryResult(False, texts.NO_ITEM_ID)
-        return await self.poller.write_back(target.thread_key, status, text, datetime.now(timezone.utc))
+        return await self.poller.write_back(target.thread_key, status, text, handled_at or datetime.now(timezone.utc),
+                                            evaluation=evaluation)

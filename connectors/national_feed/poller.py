@@ -9,7 +9,7 @@ their shape:
                            (the database's unique (channel, native_id) is the real one)
 ``{p}:status``             hash: last poll/success/error and counters, for the admin page
 ``{p}:skipped``            list (newest first, capped): items that could not be imported
-``{p}:writeback:failed``   hash ``{item_id}|{status}`` → JSON record of a failed write-back
+``{p}:writeback:failed``   hash ``{item_id}|{status}[|evaluation]`` → JSON record of a failed write-back
 ``{p}:lock``               held by the one replica polling right now (a redis-py Lock)
 """
 
@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -302,24 +302,33 @@ class FeedPoller:
     # ---- write-back (回传) ---------------------------------------------------------------
 
     @staticmethod
-    def _failed_field(item_id: str, status: str) -> str:
-        return f"{item_id}|{status}"
+    def _failed_field(item_id: str, status: str, evaluation: Mapping[str, Any] | None = None) -> str:
+        # An evaluation is its own write-back: a later plain answer must not overwrite a failed one.
+        return f"{item_id}|{status}" + ("|evaluation" if evaluation is not None else "")
 
-    async def write_back(self, item_id: str, status: str, reply_text: str, handled_at: datetime) -> DeliveryResult:
-        """Send a ticket's answer/closure to the platform; a failure is kept for admins
-        (``failed_write_backs``) and for ``retry_failed``, never raised."""
+    async def _send(self, item_id: str, status: str, reply_text: str, handled_at: datetime,
+                    evaluation: Mapping[str, Any] | None) -> DeliveryResult:
         try:
-            result = await self.client.write_back(item_id, status, reply_text, handled_at)
+            if evaluation is None:  # an adapter without evaluations still serves plain write-backs
+                return await self.client.write_back(item_id, status, reply_text, handled_at)
+            return await self.client.write_back(item_id, status, reply_text, handled_at, evaluation=evaluation)
         except Exception as exc:  # noqa: BLE001 - a replaced adapter might raise; keep it visible
-            result = DeliveryResult(False, f"ERROR: {type(exc).__name__}: {exc}")
-        await self._after_write_back(item_id, status, reply_text, handled_at, result, previous=None)
+            return DeliveryResult(False, f"ERROR: {type(exc).__name__}: {exc}")
+
+    async def write_back(self, item_id: str, status: str, reply_text: str, handled_at: datetime, *,
+                         evaluation: Mapping[str, Any] | None = None) -> DeliveryResult:
+        """Send a ticket's answer/closure (and, ``evaluation``, its 一事一评 result) to the platform;
+        a failure is kept for admins (``failed_write_backs``) and for ``retry_failed``, never raised."""
+        result = await self._send(item_id, status, reply_text, handled_at, evaluation)
+        await self._after_write_back(item_id, status, reply_text, handled_at, result, previous=None,
+                                     evaluation=evaluation)
         return result
 
     async def _after_write_back(
         self, item_id: str, status: str, reply_text: str, handled_at: datetime,
-        result: DeliveryResult, previous: dict[str, Any] | None,
+        result: DeliveryResult, previous: dict[str, Any] | None, evaluation: Mapping[str, Any] | None = None,
     ) -> None:
-        field = self._failed_field(item_id, status)
+        field = self._failed_field(item_id, status, evaluation)
         if result.delivered:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hdel(self.failed_key, field)
@@ -342,6 +351,7 @@ class FeedPoller:
             "status": status,
             "reply_text": reply_text,
             "handled_at": handled_at.isoformat(),
+            "evaluation": dict(evaluation) if evaluation is not None else None,
             "reason": result.detail,
             "retryable": retryable,
             "attempts": attempts,
@@ -383,13 +393,11 @@ class FeedPoller:
                 continue
             counts["retried"] += 1
             handled_at = datetime.fromisoformat(record["handled_at"])
-            try:
-                result = await self.client.write_back(record["item_id"], record["status"],
-                                                      record["reply_text"], handled_at)
-            except Exception as exc:  # noqa: BLE001 - as in write_back
-                result = DeliveryResult(False, f"ERROR: {type(exc).__name__}: {exc}")
+            evaluation = record.get("evaluation")
+            result = await self._send(record["item_id"], record["status"], record["reply_text"], handled_at,
+                                      evaluation)
             await self._after_write_back(record["item_id"], record["status"], record["reply_text"],
-                                         handled_at, result, previous=record)
+                                         handled_at, result, previous=record, evaluation=evaluation)
             counts["delivered" if result.delivered else "failed"] += 1
         if counts["retried"]:
             log.info("national feed: retried %d failed write-back(s): %d delivered, %d still failing",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -38,6 +39,10 @@ MAX_PAGE_SIZE = 100
 MAX_REPLY_CHARS = 5000
 
 FEEDBACK_STATUSES = ("answered", "closed")
+# 一事一评: what the citizen (or a callback seat on the phone) said about the answer.
+EVALUATION_SATISFACTION = ("satisfied", "basic", "unsatisfied")
+EVALUATION_SOURCES = ("link", "callback")
+MAX_EVALUATION_COMMENT = 1000
 
 # China has had no daylight saving time since 1991: a fixed offset is exact.
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -265,16 +270,55 @@ def parse_page(data: Any) -> FeedPage:
     return FeedPage(tuple(items), None if cursor in (None, "") else str(cursor), has_more)
 
 
-def feedback_id(item_id: str, status: str, reply_text: str, handled_at: datetime) -> str:
+def feedback_id(item_id: str, status: str, reply_text: str, handled_at: datetime,
+                evaluation: Mapping[str, Any] | None = None) -> str:
     """Deterministic id of one write-back, sent in the body so the platform can drop
     repeats: a retry after a lost response, a replayed failure or a second gateway replica
     all send the same id for the same feedback."""
-    raw = "\n".join((item_id, status, handled_at.astimezone(timezone.utc).isoformat(), reply_text))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+    parts = [item_id, status, handled_at.astimezone(timezone.utc).isoformat(), reply_text]
+    if evaluation is not None:
+        # Only when present, so the ids of plain feedback stay what they always were.
+        parts.append(json.dumps(evaluation, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def evaluation_error(evaluation: Any) -> str | None:
+    """Why an ``evaluation`` object is invalid (the platform answers 422), or None."""
+    if not isinstance(evaluation, Mapping):
+        return "evaluation must be an object"
+    if not isinstance(evaluation.get("solved"), bool):
+        return "evaluation.solved must be true or false"
+    if evaluation.get("satisfaction") not in EVALUATION_SATISFACTION:
+        return f"evaluation.satisfaction must be one of {', '.join(EVALUATION_SATISFACTION)}"
+    comment = evaluation.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_EVALUATION_COMMENT):
+        return f"evaluation.comment must be text of at most {MAX_EVALUATION_COMMENT} characters"
+    if evaluation.get("source") not in EVALUATION_SOURCES:
+        return f"evaluation.source must be one of {', '.join(EVALUATION_SOURCES)}"
+    if parse_platform_time(evaluation.get("evaluated_at")) is None:
+        return "evaluation.evaluated_at must be an ISO 8601 time with offset"
+    return None
+
+
+def evaluation_body(solved: bool, satisfaction: str, comment: str | None, evaluated_at: datetime,
+                    source: str) -> dict[str, Any]:
+    """The ``evaluation`` object of a feedback (一事一评 result); raises ``ValueError`` if invalid."""
+    if evaluated_at.tzinfo is None:
+        raise ValueError("evaluated_at must be timezone-aware")
+    body: dict[str, Any] = {"solved": solved, "satisfaction": satisfaction,
+                            "evaluated_at": evaluated_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+                            "source": source}
+    if comment:
+        body["comment"] = comment
+    problem = evaluation_error(body)
+    if problem:
+        raise ValueError(problem)
+    return body
 
 
 def feedback_body(
-    item_id: str, status: str, reply_text: str, handled_at: datetime, handler_unit: str
+    item_id: str, status: str, reply_text: str, handled_at: datetime, handler_unit: str,
+    evaluation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of ``POST /api/v1/items/{id}/feedback``; raises ``ValueError`` for
     values the platform would refuse anyway (so they are not sent, let alone retried)."""
@@ -286,14 +330,19 @@ def feedback_body(
         raise ValueError(f"reply text is longer than {MAX_REPLY_CHARS} characters")
     if handled_at.tzinfo is None:
         raise ValueError("handled_at must be timezone-aware")
-    return {
-        "feedback_id": feedback_id(item_id, status, reply_text, handled_at),
+    if evaluation is not None and (problem := evaluation_error(evaluation)):
+        raise ValueError(problem)
+    body = {
+        "feedback_id": feedback_id(item_id, status, reply_text, handled_at, evaluation),
         "status": status,
         "reply": reply_text,
         # The platform works in Beijing time; the explicit offset removes any doubt.
         "handled_at": handled_at.astimezone(BEIJING).isoformat(timespec="seconds"),
         "handler_unit": handler_unit,
     }
+    if evaluation is not None:
+        body["evaluation"] = dict(evaluation)
+    return body
 
 
 # ---- times -----------------------------------------------------------------------------------
@@ -347,9 +396,11 @@ class FeedClient(Protocol):
         ...
 
     async def write_back(
-        self, item_id: str, status: str, reply_text: str, handled_at: datetime
+        self, item_id: str, status: str, reply_text: str, handled_at: datetime, *,
+        evaluation: Mapping[str, Any] | None = None,
     ) -> DeliveryResult:
-        """Never raises for platform trouble: the reason is in ``detail``."""
+        """Never raises for platform trouble: the reason is in ``detail``.  ``evaluation``: the
+        一事一评 result (:func:`evaluation_body`), only passed when there is one."""
         ...
 
     def to_message(self, item: Any) -> InboundMessage:

@@ -35,6 +35,7 @@ from connectors.national_feed.protocol import (
     MAX_REPLY_CHARS,
     TIMESTAMP_WINDOW_SECONDS,
     error_body,
+    evaluation_error,
     parse_platform_time,
     verify_request,
 )
@@ -201,6 +202,9 @@ async def _feedback(request: web.Request) -> web.Response:
         return _error(422, "INVALID_FEEDBACK", f"reply 不能为空且不超过{MAX_REPLY_CHARS}字")
     if handled_at is None:
         return _error(422, "INVALID_FEEDBACK", "handled_at 缺失或格式错误")
+    evaluation = body.get("evaluation")
+    if evaluation is not None and evaluation_error(evaluation):
+        return _error(422, "INVALID_FEEDBACK", f"evaluation 格式错误：{evaluation_error(evaluation)}")
     previous = state._by_feedback_id.get(feedback_id)
     if previous is not None:
         # The same feedback again (a retry after a lost answer): accepted, not recorded twice.
@@ -214,6 +218,7 @@ async def _feedback(request: web.Request) -> web.Response:
         "reply": reply,
         "handled_at": body.get("handled_at"),
         "handler_unit": body.get("handler_unit"),
+        "evaluation": evaluation,
         "receipt_id": f"R{len(state.write_backs) + 1:06d}",
         "received_at": datetime.now(BEIJING).isoformat(timespec="seconds"),
     }

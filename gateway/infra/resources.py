@@ -41,6 +41,9 @@ ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
 NLU: web.AppKey[NluClient] = web.AppKey("nlu", NluClient)
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments", AttachmentStore)
+# The deployment's secret key (set by the web app): signs CSRF tokens, and the 一事一评 links the
+# channels send, which is why it lives below both.
+SECRET: web.AppKey[bytes] = web.AppKey("secret_key", bytes)
 
 
 def make_nlu_client(settings: Settings, directory: Directory) -> NluClient:

@@ -16,11 +16,11 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from gateway.infra.resources import SECRET
 
 CSRF_COOKIE = "hotline_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-SECRET: web.AppKey[bytes] = web.AppKey("secret_key", bytes)
 _REQUEST_TOKEN: web.RequestKey[str] = web.RequestKey("hotline_csrf_token", str)
 
 
