@@ -39,6 +39,7 @@ PREFIXES: dict[str, str] = {
     "/progress": CITIZEN,
     "/survey": CITIZEN,
     "/api/v1/tickets": CITIZEN,
+    "/api/v1/surveys": CITIZEN,
     "/console": CONSOLE,
     "/api/v1/console": CONSOLE,
     "/console/admin/suggestions": ADMIN,

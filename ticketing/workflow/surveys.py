@@ -31,6 +31,9 @@ SATISFACTION_LABELS = {"satisfied": "满意", "basic": "基本满意", "unsatisf
 SOLVED_LABELS = {True: "已解决", False: "未解决"}
 OUTCOME_LABELS = {"closed": "办结", "redo": "重办", "ruled": "裁定办结"}
 MAX_COMMENT = 1000
+MAX_CALLBACK_NOTE = 500
+# After this many calls nobody answered, the queue tells a supervisor (多次联系未果).
+FAILED_CALLBACKS_FLAG = 3
 
 
 class SurveyLinkError(Exception):
@@ -54,19 +57,27 @@ def token_for(secret: bytes, survey: Survey) -> str:
     return f"{survey.id}.{_mac(secret, survey.id, survey.created_at)}"
 
 
+async def signed_survey(session: AsyncSession, secret: bytes, token: object) -> Survey | None:
+    """The survey a genuine link stands for, whatever its state (the thank-you page of a
+    link already used); None for a forged or malformed one."""
+    if not isinstance(token, str) or len(token) > 80 or token.count(".") != 1:
+        return None
+    head, mac = token.split(".")
+    if not head.isdigit() or len(head) > 18:
+        return None
+    survey = await session.get(Survey, int(head))
+    if survey is None or not hmac.compare_digest(mac, _mac(secret, survey.id, survey.created_at)):
+        return None
+    return survey
+
+
 async def survey_for_token(session: AsyncSession, secret: bytes, token: object, *,
                            now: datetime | None = None) -> Survey:
     """The survey a link stands for, if it may still be answered; else SurveyLinkError."""
     now = now or utcnow()
-    invalid = SurveyLinkError("invalid", "评价链接无效，请使用我们发给您的完整链接")
-    if not isinstance(token, str) or len(token) > 80 or token.count(".") != 1:
-        raise invalid
-    head, mac = token.split(".")
-    if not head.isdigit():
-        raise invalid
-    survey = await session.get(Survey, int(head))
-    if survey is None or not hmac.compare_digest(mac, _mac(secret, survey.id, survey.created_at)):
-        raise invalid
+    survey = await signed_survey(session, secret, token)
+    if survey is None:
+        raise SurveyLinkError("invalid", "评价链接无效，请使用我们发给您的完整链接")
     if survey.responded_at is not None:
         raise SurveyLinkError("used", "您已评价过本次办理，感谢您的反馈")
     if now > survey.expires_at:
@@ -154,6 +165,28 @@ async def settle(session: AsyncSession, survey: Survey, ticket: Ticket, director
         why = "群众评价：" + ("问题未解决" if not survey.solved else "不满意")
         await assignments.redo(session, ticket, directory, actor=actor, reason=why, now=now)
     return survey.outcome
+
+
+async def record_failed_callback(session: AsyncSession, survey: Survey, *, recorded_by: str, note: object = None,
+                                 now: datetime | None = None) -> Survey:
+    """A callback seat called and nobody answered (or the citizen declined to evaluate now): the
+    attempt is counted, the survey stays open.  The caller holds the ticket's row lock."""
+    now = now or utcnow()
+    if survey.responded_at is not None or survey.outcome is not None:
+        raise ConsoleError(409, "already_evaluated", "本次办理已经评价过，无需再回访")
+    if note is not None and not isinstance(note, str):
+        raise ConsoleError(400, "invalid_note", "回访说明须为文字")
+    text = (note or "").strip()
+    if len(text) > MAX_CALLBACK_NOTE:
+        raise ConsoleError(400, "note_too_long", f"回访说明最多 {MAX_CALLBACK_NOTE} 字")
+    survey.callback_attempts = (survey.callback_attempts or 0) + 1
+    survey.last_callback_at, survey.callback_note = now, text or None
+    ticket = await session.get(Ticket, survey.ticket_id)
+    assert ticket is not None
+    await store.record_event(session, ticket, actor=recorded_by, action="callback_attempt",
+                             to_value="未联系上", detail={"survey_id": survey.id, "attempt": survey.callback_attempts,
+                                                        "note": text or None})
+    return survey
 
 
 async def rule_unreasonable(session: AsyncSession, survey: Survey, ticket: Ticket, *, supervisor: str,

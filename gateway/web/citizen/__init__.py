@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web.citizen import pages, progress_api
+from gateway.web.citizen import pages, progress_api, survey_pages
 from gateway.web.citizen.pages import CITIZEN, CitizenConfig
 
 __all__ = ["CITIZEN", "CitizenConfig", "create_citizen_app"]
@@ -20,4 +20,5 @@ def create_citizen_app(config: CitizenConfig | None = None) -> web.Application:
     app[CITIZEN] = config or CitizenConfig()
     app.router.add_routes(pages.routes)
     app.router.add_routes(progress_api.routes)
+    app.router.add_routes(survey_pages.routes)
     return app
