@@ -320,3 +320,67 @@ class AuditRecord(BaseModel):
 
 class AuditLog(BaseModel):
     audit: list[AuditRecord]
+
+
+# --------------------------------------------------------------------------- 回访 (callback seats)
+
+
+class CallbackRecord(RequestModel):
+    """A phone callback: reached (with the citizen's evaluation) or not reached (with a note)."""
+
+    reached: bool = Field(description="是否联系上群众")
+    solved: bool | None = Field(None, description="联系上时必填：问题是否已解决")
+    satisfaction: Literal["satisfied", "basic", "unsatisfied"] | None = Field(
+        None, description="联系上时必填：satisfied 满意 / basic 基本满意 / unsatisfied 不满意")
+    comment: str | None = Field(None, description="群众意见（≤1000 字）")
+    note: str | None = Field(None, description="未联系上时的说明（≤500 字）")
+    refusals: Refusals = {"reached": (400, "reached_required", "请选择是否联系上群众"),
+                          "solved": (400, "solved_required", "请选择问题是否已解决"),
+                          "satisfaction": (400, "satisfaction_required", "请选择满意程度：满意、基本满意或不满意")}
+
+
+class Ruling(RequestModel):
+    reason: str | None = Field(None, description="裁定不合理的理由（必填）")
+
+
+class CallbackItem(BaseModel):
+    survey_id: int
+    ticket_no: str
+    ticket_status: str
+    ticket_status_label: str
+    unit: str | None
+    unit_name: str
+    channel: str
+    channel_label: str
+    created_at: str
+    expires_at: str
+    answer_excerpt: str | None = Field(description="已通过审核的答复摘要（联系方式已脱敏）")
+    citizen_name: str | None
+    phone_masked: str | None = Field(description="脱敏号码；完整号码须调用 reveal（记入审计日志）")
+    callback_attempts: int
+    last_callback_at: str | None
+    callback_note: str | None
+    unreachable: bool = Field(description="多次联系未果（3 次及以上未联系上）")
+    responded_at: str | None
+    source: str | None
+    solved: bool | None
+    satisfaction: str | None
+    comment: str | None
+    outcome: str | None
+
+
+class CallbackQueue(BaseModel):
+    view: Literal["due", "redo"]
+    surveys: list[CallbackItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class CallbackPhone(BaseModel):
+    name: str | None
+    phone: str
+
+
+class CallbackResult(BaseModel):
+    survey: CallbackItem

@@ -18,7 +18,8 @@ BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
               ("/console/admin/suggestions", "/console/admin/suggestions"),
               ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
               ("/console/intake", "/console/intake"))
-HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users"}
+HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users",
+                "callback": "/console/callbacks"}
 
 
 def safe_next(value: str | None, default: str) -> str:
