@@ -13,6 +13,7 @@ from connectors.national_feed.simulator import SIMULATOR, create_simulator_app, 
 from gateway.channels.survey_links import survey_link
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import SECRET, SESSIONS
+from gateway.web.citizen.survey_pages import SurveyInfo, SurveyResult
 from tests.gateway.web.citizen.helpers import CSRF_RE
 from tests.gateway.web.console.conftest import make_ticket
 from tests.ticketing.factories import DIRECTORY, HEALTH_CLERK, ZHAO
@@ -190,12 +191,13 @@ async def test_the_json_api_answers_once(client):
     number, survey_id = await answered_ticket(client.app)
     token = (await link_path(client.app, survey_id)).removeprefix("/survey/")
     info = await client.get(f"/api/v1/surveys/{token}")
-    assert info.status == 200 and (await info.json())["ticket_no"] == number
+    assert info.status == 200 and SurveyInfo.model_validate(await info.json()).ticket_no == number
     bad = await client.post(f"/api/v1/surveys/{token}", json={"solved": True, "satisfaction": "great"})
     assert bad.status == 400 and (await bad.json())["error"]["code"] == "satisfaction_required"
     resp = await client.post(f"/api/v1/surveys/{token}", json={"solved": True, "satisfaction": "satisfied"})
     body = await resp.json()
-    assert resp.status == 200 and body["outcome"] == "closed" and body["ticket_no"] == number
+    assert resp.status == 200 and SurveyResult.model_validate(body)
+    assert body["outcome"] == "closed" and body["ticket_no"] == number
     again = await client.post(f"/api/v1/surveys/{token}", json={"solved": True, "satisfaction": "satisfied"})
     assert again.status == 409 and (await again.json())["error"]["code"] == "survey_used"
     forged = await client.post(f"/api/v1/surveys/{token[:-3]}xyz", json={"solved": True, "satisfaction": "satisfied"})
@@ -227,8 +229,17 @@ async def test_a_national_platform_item_gets_its_evaluation_written_back(make_cl
     client = await make_client()
     number, survey_id = await answered_ticket(client.app, channel="national_platform", message_id=item_id)
     path = await link_path(client.app, survey_id)
+    state = sim.app[SIMULATOR]
+    state.fail_write_backs(3)  # every try of the client fails: kept for the poller's retry path
     assert (await answer(client, path, solved="yes", satisfaction="satisfied", comment="很及时")).status == 303
-    (record,) = sim.app[SIMULATOR].write_backs_of(item_id)
+    assert state.write_backs_of(item_id) == []
+    admin = {"Authorization": "Bearer test-admin-token-0123456789"}
+    failed = (await (await client.get("/api/v1/admin/national-feed", headers=admin)).json())["failed_write_backs"]
+    assert [(f["item_id"], f["status"], f["evaluation"]["satisfaction"]) for f in failed] == [
+        (item_id, "closed", "satisfied")]
+    retried = await (await client.post("/api/v1/admin/national-feed/retry", headers=admin)).json()
+    assert retried["delivered"] == 1
+    (record,) = state.write_backs_of(item_id)
     assert record["status"] == "closed" and record["reply"] == ANSWER
     evaluation = record["evaluation"]
     assert evaluation["solved"] is True and evaluation["satisfaction"] == "satisfied"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
+from gateway.web.console import models
 from tests.gateway.web.citizen.test_survey_pages import answered_ticket
 from tests.gateway.web.console.conftest import PASSWORD
 from ticketing.accounts import users
@@ -49,7 +50,7 @@ async def test_the_queue_holds_unanswered_surveys_after_n_days_oldest_first_for_
     seat = await agent("hf1", role="callback")
     resp = await seat.get(API)
     body = await resp.json()
-    assert resp.status == 200
+    assert resp.status == 200 and models.CallbackQueue.model_validate(body)
     assert [s["survey_id"] for s in body["surveys"]] == [older_id, old_id, phone_id] and body["total"] == 3
     first = body["surveys"][0]
     assert first["ticket_no"] == older_no and first["unit"] == "health" and first["channel"] == "web"
@@ -87,7 +88,7 @@ async def test_showing_the_number_is_audited(console):
     number, survey_id = await answered_ticket(client.app, at=days_ago(4))
     seat = await agent("hf2", role="callback")
     resp = await seat.post(f"{API}/{survey_id}/reveal")
-    assert resp.status == 200 and (await resp.json())["phone"] == "13837512345"
+    assert resp.status == 200 and models.CallbackPhone.model_validate(await resp.json()).phone == "13837512345"
     page = await seat.form(f"/console/callbacks/{survey_id}/reveal")
     assert page.status == 200 and "13837512345" in await page.text()
     ticket = await _ticket(client.app, number)
@@ -135,7 +136,8 @@ async def test_a_callback_reached_records_the_evaluation_and_closes_or_sends_bac
     resp = await seat.post(f"{API}/{closed_id}/record",
                            {"reached": True, "solved": True, "satisfaction": "satisfied", "comment": "挺好"})
     body = await resp.json()
-    assert resp.status == 200 and body["survey"]["outcome"] == "closed" and body["survey"]["source"] == "callback"
+    assert resp.status == 200 and models.CallbackResult.model_validate(body)
+    assert body["survey"]["outcome"] == "closed" and body["survey"]["source"] == "callback"
     assert (await _ticket(client.app, closed_no)).status == "closed"
     survey = await _survey(client.app, closed_id)
     assert survey.recorded_by == "hf4" and survey.comment == "挺好"

@@ -15,6 +15,7 @@ OPS = frozenset({"operator", "supervisor"})
 SUP = frozenset({"supervisor"})
 ADM = frozenset({"admin"})
 ANY = frozenset({"operator", "supervisor", "admin"})
+CB = frozenset({"callback", "supervisor"})
 PUBLIC = None
 
 T = "/api/v1/console/tickets/PDS2099010100001"
@@ -59,6 +60,10 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/api/v1/console/users/nobody", ADM),
     ("GET", "/api/v1/console/training-suggestions", ADM),
     ("POST", "/api/v1/console/training-suggestions/999", ADM),
+    ("GET", "/api/v1/console/callbacks", CB),
+    ("POST", "/api/v1/console/callbacks/999/reveal", CB),
+    ("POST", "/api/v1/console/callbacks/999/record", CB),
+    ("POST", "/api/v1/console/callbacks/999/rule", SUP),
     # the pipeline's admin API (also reachable with the admin token)
     ("GET", "/api/v1/admin/dead-letters", ADM),
     ("POST", "/api/v1/admin/dead-letters/1-0/replay", ADM),
@@ -124,6 +129,11 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/console/admin/users/nobody", ADM),
     ("GET", "/console/admin/suggestions", ADM),
     ("POST", "/console/admin/suggestions/999", ADM),
+    ("GET", "/console/callbacks", CB),
+    ("GET", "/console/callbacks/999", CB),
+    ("POST", "/console/callbacks/999/reveal", CB),
+    ("POST", "/console/callbacks/999/record", CB),
+    ("POST", "/console/callbacks/999/rule", SUP),
 ]
 
 
@@ -175,7 +185,7 @@ async def _call(agent, method: str, path: str):
     return resp.status
 
 
-@pytest.mark.parametrize("who", ["anonymous", "operator", "supervisor", "admin"])
+@pytest.mark.parametrize("who", ["anonymous", "operator", "supervisor", "admin", "callback", "dispatcher"])
 async def test_every_route_admits_exactly_its_roles(console, who):
     client, agent, user = console
     a = await agent() if who == "anonymous" else await agent(f"u-{who}", role=who)
