@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, true
+from sqlalchemy import Row, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory, Unit
@@ -84,7 +83,7 @@ async def sweep(session: AsyncSession, directory: Directory, *, now: datetime,
     return notices
 
 
-def _candidates(unit: str, now: datetime, after: int, batch: int) -> Any:
+def _candidates(unit: str, now: datetime, after: int, batch: int) -> Select:
     """Slim rows that may have a rule due: the reminder's moment depends on each row's own span,
     so that rule is decided in Python; the others are narrowed here already."""
     return (

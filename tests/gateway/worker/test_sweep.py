@@ -13,6 +13,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
+from config.settings import SettingsError, load_settings
 from gateway.infra.keys import RedisKeys
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
@@ -214,3 +215,15 @@ async def test_a_worker_stops_promptly_between_sweeps(start_worker):
     app = await start_worker(HOTLINE_SWEEP_SECONDS=3600)
     assert await start_worker.stop(app) < 3
     assert app[SWEEP_TASK].done()
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "86400"])
+def test_a_bad_sweep_period_stops_start_up_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("HOTLINE_SWEEP_SECONDS", value)
+    with pytest.raises(SettingsError, match="HOTLINE_SWEEP_SECONDS"):
+        load_settings()
+
+
+def test_the_sweep_runs_every_minute_by_default(monkeypatch):
+    monkeypatch.delenv("HOTLINE_SWEEP_SECONDS", raising=False)
+    assert load_settings().sweep_seconds == 60
