@@ -6,8 +6,9 @@ the commit, mails and announces the returned notices.  The flag columns of a dis
 so a sweep repeated at the same or a later time, in this process or another one after a restart,
 finds nothing more to say about it.
 
-督办单 whose new deadline passed unacknowledged are not swept here: remembering that one was
-already reported would need a flag column :class:`SupervisionNote` does not have.
+A 督办单's new deadline becomes the dispatch's deadline with the flags cleared, so it is swept
+like any other; an unacknowledged 督办单 as such is not: remembering that it was already reported
+would need a flag column :class:`SupervisionNote` does not have.
 """
 
 from __future__ import annotations
