@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Password hashing (argon2) runs in threads so a burst of logins cannot stall the event loop.
     password_threads: int = Field(default=2, ge=1, le=64, alias="HOTLINE_PASSWORD_THREADS")
     password_queue: int = Field(default=32, ge=1, le=10_000, alias="HOTLINE_PASSWORD_QUEUE")
+    # How often a worker process sweeps the deadlines (reminders, overdue flags); one at a time sweeps.
+    sweep_seconds: float = Field(default=60.0, ge=0.1, le=3600, alias="HOTLINE_SWEEP_SECONDS")
 
     @field_validator("database_url")
     @classmethod
