@@ -164,18 +164,16 @@ async def unit_figures(session: AsyncSession, directory: Directory, *, start: da
         row.extended = Ratio(extended_n, received)
         row.overdue = overdue_n
 
-    # 一事一评 of the period's answers.  A survey a supervisor ruled unreasonable (outcome "ruled")
-    # counts as solved and satisfied: the ruling found the unit's answer sound, and the plan does
-    # not let an unreasonable complaint mark a unit down.
+    # 一事一评 of the answers to the period's dispatches (a survey evaluates the dispatch whose answer
+    # it asks about; one without a dispatch evaluates an answer the platform gave itself, no unit's).
+    # A survey a supervisor ruled unreasonable (outcome "ruled") counts as solved and satisfied: the
+    # ruling found the unit's answer sound, and an unreasonable complaint must not mark a unit down.
     ruled = Survey.outcome == "ruled"
     answered = or_(Survey.responded_at.is_not(None), ruled)
-    survey_at = func.coalesce(Dispatch.at, Survey.created_at)
-    stmt = (select(Survey.unit, _count(answered), _count(or_(ruled, and_(answered, Survey.solved.is_(True)))),
+    stmt = (select(Dispatch.target, _count(answered), _count(or_(ruled, and_(answered, Survey.solved.is_(True)))),
                    _count(or_(ruled, and_(answered, Survey.satisfaction.in_(SATISFIED)))))
-            .outerjoin(Dispatch, Dispatch.id == Survey.dispatch_id)
-            .where(Survey.unit.is_not(None), survey_at >= start, survey_at < end,
-                   or_(Dispatch.id.is_(None), Dispatch.role == "lead"))
-            .group_by(Survey.unit))
+            .join(Survey, Survey.dispatch_id == Dispatch.id)
+            .where(in_period).group_by(Dispatch.target))
     for unit, responded, solved, satisfied in await session.execute(stmt):
         if (row := figures.get(unit)) is not None:
             row.solved = Ratio(solved, responded)
