@@ -20,10 +20,8 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
-import scipy.sparse
-from sklearn.feature_extraction.text import CountVectorizer
-
 import rasa.shared.utils.io
+import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -33,6 +31,7 @@ from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeatu
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from gateway.channels.wiring import add_channels
 from gateway.infra.resources import add_resources
 from gateway.web.app import MAX_REQUEST_BYTES, setup_web
 from gateway.worker.service import add_pipeline, worker_ctx
+from gateway.worker.sweep import sweep_ctx
 
 SERVICES = frozenset({"worker", "feed", "smtp"})
 
@@ -32,6 +33,9 @@ def _base(settings: Settings, *, redis_url: str, services: Collection[str], cons
     if "worker" in services:
         app.cleanup_ctx.append(worker_ctx(consumer))
     add_channels(app, poll_feed="feed" in services, serve_smtp="smtp" in services)
+    if "worker" in services:
+        # After the channels: it stops before they close the mail relay it sends through.
+        app.cleanup_ctx.append(sweep_ctx())
     return app
 
 

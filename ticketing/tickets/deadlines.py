@@ -50,8 +50,12 @@ def add_workdays(start: datetime, days: int, override: HolidayOverride | None = 
     return _end_of_day(local)
 
 
-def _end_of_day(day: date) -> datetime:
+def end_of_local_day(day: date) -> datetime:
+    """23:59:59 of ``day`` in the city's time, as aware UTC (deadlines are whole local days)."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))
+
+
+_end_of_day = end_of_local_day
 
 
 def deadline_for(directory: Directory, request_type: str | None, start: datetime, *,

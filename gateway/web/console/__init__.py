@@ -11,13 +11,24 @@ from aiohttp import web
 
 from gateway.web.audiences import lifespan
 from gateway.web.auth import use_sessions
-from gateway.web.console import api, callback_api, callback_pages, events, pages, team_api, team_pages
+from gateway.web.console import (
+    api,
+    callback_api,
+    callback_pages,
+    evaluation_api,
+    evaluation_pages,
+    events,
+    pages,
+    team_api,
+    team_pages,
+)
 
 
 def create_console_app(root: web.Application) -> web.Application:
     app = web.Application()
     use_sessions(app, root)
     lifespan(app, root, events.auto_assigner)
-    for module in (api, team_api, pages, team_pages, events, callback_api, callback_pages):
+    for module in (api, team_api, evaluation_api, pages, team_pages, evaluation_pages, events, callback_api,
+                   callback_pages):
         app.router.add_routes(module.routes)
     return app

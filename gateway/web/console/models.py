@@ -322,6 +322,50 @@ class AuditLog(BaseModel):
     audit: list[AuditRecord]
 
 
+# --------------------------------------------------------------------------- 考评 (evaluation)
+
+class UnitEvaluation(BaseModel):
+    unit: str
+    name: str
+    kind: Literal["department", "region"]
+    rank: int = Field(description="名次；本周期未收到交办的单位为 0，排在最后")
+    score: float = Field(description="加权得分 0–100；无数据的比率按 100% 计")
+    received: int = Field(description="收到的主办交办件次（含重办）")
+    signed_on_time_pct: float | None
+    answered_on_time_pct: float | None
+    returned_pct: float | None
+    extended_pct: float | None
+    solved_pct: float | None
+    satisfied_pct: float | None
+    returned: int
+    extended: int
+    surveys: int = Field(description="已评价（含裁定）的一事一评件数")
+    overdue: int
+    supervision_notes: int
+
+
+class OperatorErrorFigures(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    reviewed: int = Field(description="审核（受理答复、交办、合并、答复审核）过的工单数")
+    corrected_by_others: int = Field(description="其分类被他人更正的次数")
+    wrong_dispatches: int = Field(description="被承办单位以“非本单位职责”退回的交办")
+    bad_answers_approved: int = Field(description="审核通过、群众评价为未解决或不满意的答复（不含裁定不合理的）")
+    errors: int
+    error_rate_pct: float | None = Field(description="每百件审核的差错数")
+
+
+class EvaluationResponse(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    start: str
+    end: str
+    weights: dict[str, float]
+    units: list[UnitEvaluation]
+    operators: list[OperatorErrorFigures]
+
+
 # --------------------------------------------------------------------------- 回访 (callback seats)
 
 

@@ -246,3 +246,5 @@ Index("ix_tickets_status_urgent_created", Ticket.status, Ticket.urgent, Ticket.c
 Index("ix_tickets_status_assignee", Ticket.status, Ticket.assignee)
 Index("ix_ticket_events_action_at", TicketEvent.action, TicketEvent.at)
 Index("ix_tickets_unit_status", Ticket.unit, Ticket.status)
+# The evaluation (考评) reads one period's lead dispatches (migration 0005).
+Index("ix_dispatches_role_at", Dispatch.role, Dispatch.at)

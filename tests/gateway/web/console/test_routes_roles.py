@@ -15,6 +15,7 @@ OPS = frozenset({"operator", "supervisor"})
 SUP = frozenset({"supervisor"})
 ADM = frozenset({"admin"})
 ANY = frozenset({"operator", "supervisor", "admin"})
+EVAL = frozenset({"dispatcher", "supervisor"})
 CB = frozenset({"callback", "supervisor"})
 PUBLIC = None
 
@@ -55,6 +56,7 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("GET", "/api/v1/console/auto-assign", SUP),
     ("POST", "/api/v1/console/auto-assign", SUP),
     ("GET", "/api/v1/console/audit", SUP),
+    ("GET", "/api/v1/console/evaluation", EVAL),
     ("GET", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users/nobody", ADM),
@@ -124,6 +126,9 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/console/supervisor/auto-assign", SUP),
     ("POST", "/console/supervisor/shift/nobody", SUP),
     ("GET", "/console/audit", SUP),
+    ("GET", "/console/evaluation", EVAL),
+    ("GET", "/console/evaluation.csv", EVAL),
+    ("GET", "/console/evaluation.xlsx", EVAL),
     ("GET", "/console/admin/users", ADM),
     ("POST", "/console/admin/users", ADM),
     ("POST", "/console/admin/users/nobody", ADM),
@@ -185,7 +190,7 @@ async def _call(agent, method: str, path: str):
     return resp.status
 
 
-@pytest.mark.parametrize("who", ["anonymous", "operator", "supervisor", "admin", "callback", "dispatcher"])
+@pytest.mark.parametrize("who", ["anonymous", "operator", "dispatcher", "callback", "supervisor", "admin"])
 async def test_every_route_admits_exactly_its_roles(console, who):
     client, agent, user = console
     a = await agent() if who == "anonymous" else await agent(f"u-{who}", role=who)

@@ -431,7 +431,7 @@ async def test_dispatch_with_a_deadline_from_the_request_type(console):
         ticket = await session.get(Ticket, row.ticket_id)
     expected = deadline_for(app[DIRECTORY], "help", row.at)
     assert row.deadline == expected == ticket.deadline
-    assert any(e["text"] == "转办说明：请核实后答复" for e in t["entries"])
+    assert any(e["text"] == "交办说明：请核实后答复" for e in t["entries"])
 
     body = await _json(await op.post(f"/api/v1/console/tickets/{county}/dispatch",
                                      {"target_kind": "region", "target": "ruzhou"}))
