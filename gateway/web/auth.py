@@ -26,7 +26,7 @@ from gateway.infra.ratelimit import came_over_https, client_address
 from gateway.infra.resources import KEYS, REDIS, SESSIONS
 from gateway.web.errors import ApiError
 from gateway.web.security import check_csrf
-from ticketing.accounts.roles import Actor
+from ticketing.accounts.roles import UNIT_ROLES, Actor
 from ticketing.db.models.accounts import User
 
 COOKIE_NAME = "hotline_console"
@@ -212,6 +212,8 @@ def require_role(*roles: str, api: bool | None = None) -> Callable[[Handler], Ha
                     raise web.HTTPFound(login_url(request))
                 raise web.HTTPUnauthorized(text="请先登录")
             if user.role not in allowed:
+                if user.role in UNIT_ROLES and not is_api and request.method in SAFE_METHODS:
+                    raise web.HTTPSeeOther("/desk")  # a unit's handler belongs on the handling desk
                 if is_api:
                     raise ApiError(403, "forbidden", "您的角色无权执行此操作")
                 raise web.HTTPForbidden(text="您的角色无权访问此页面")

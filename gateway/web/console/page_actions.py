@@ -19,12 +19,12 @@ BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
               ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
               ("/console/intake", "/console/intake"))
 HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users",
-                "callback": "/console/callbacks"}
+                "callback": "/console/callbacks", "handler": "/desk"}
 
 
 def safe_next(value: str | None, default: str) -> str:
     # Only same-site paths: an attacker's link must not bounce a fresh login elsewhere.
-    if value and value.startswith(("/console", "/admin/")) and not value.startswith("//") and "\\" not in value:
+    if value and value.startswith(("/console", "/admin/", "/desk")) and not value.startswith("//") and "\\" not in value:
         return value
     return default
 

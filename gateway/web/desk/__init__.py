@@ -11,9 +11,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.web.auth import use_sessions
+from gateway.web.desk import api, events, pages
 
 
 def create_desk_app(root: web.Application) -> web.Application:
     app = web.Application()
     use_sessions(app, root)
+    for module in (api, pages, events):
+        app.router.add_routes(module.routes)
     return app
