@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import aiohttp
 from sqlalchemy import select
 
 from config.local_time import LOCAL_TZ
@@ -43,11 +44,8 @@ async def test_sign_answer_with_a_file_and_the_queue_follows(desk):
     assert view["status"] == "handling" and view["dispatch"]["state"] == "signed"
     assert _tabs(await body(await clerk.get(f"{API}/queue")))["handling"] == 1
 
-    form = {"text": "已派人现场查看，三日内修复。", "files": None}
-    import aiohttp
-
     data = aiohttp.FormData(quote_fields=False)
-    data.add_field("text", form["text"])
+    data.add_field("text", "已派人现场查看，三日内修复。")
     data.add_field("files", PNG, filename="现场照片.png", content_type="image/png")
     resp = await clerk.request("POST", f"{API}/tickets/{number}/progress", data=data)
     assert resp.status == 200, await resp.text()
@@ -147,12 +145,9 @@ async def test_bad_input_is_400_illegal_moves_409_and_csrf_is_required(desk):
 
 
 async def test_an_oversized_file_is_413_and_a_forged_type_400_and_nothing_is_kept(desk):
-    import aiohttp
-
     number = await desk.dispatched("health")
     clerk = await desk.agent("wjw1", unit="health")
     assert (await clerk.post(f"{API}/tickets/{number}/sign")).status == 200
-    store = desk.app  # noqa: F841 (the attachment folder is checked through the database below)
     data = aiohttp.FormData(quote_fields=False)
     data.add_field("text", "附件过大")
     data.add_field("files", b"%PDF-" + b"0" * (10 * 1024 * 1024), filename="big.pdf", content_type="application/pdf")
