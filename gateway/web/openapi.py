@@ -27,7 +27,7 @@ from gateway.web.json_io import json_response
 from gateway.web.models import ErrorResponse
 
 DOC_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document", dict)
-ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员"}
+ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员", "handler": "承办单位经办人"}
 REF = "#/components/schemas/{model}"
 
 # A body model, or a function of the app's config giving one (limits read from the settings).

@@ -35,7 +35,7 @@ PAGE_SIZE = 50
 
 in_queue = tagged("办理台：队列")
 on_ticket = tagged("办理台：工单")
-TICKET_VIEW = ("工单（本单位视角，联系方式已脱敏）", models.TicketResponse)
+TICKET_VIEW = ("工单（本单位视角，联系方式已脱敏）", models.DeskTicketResponse)
 REFUSED = {400: "参数错误", 404: "未找到（或不是本单位的工单）", 409: "当前环节不允许"}
 
 
@@ -70,7 +70,7 @@ def queue_query(query: Any) -> tuple[str, int, int]:
           description="页签：pending_sign 待签收、handling 办理中、warning 即将超期、overdue 已超期、returned 已退回（90 天内）、"
                       "done 已办结（90 天内）。未结束的按办理时限排序（近的在前），已退回 / 已办结按结束时间倒序。",
           query={"tab": "页签代码（默认 pending_sign）", "offset": "偏移", "limit": f"每页条数（≤{MAX_LIMIT}）"},
-          responses={200: ("队列", models.QueueResponse), 400: "参数错误"})
+          responses={200: ("队列", models.DeskQueueResponse), 400: "参数错误"})
 @api
 async def get_queue(request: web.Request) -> web.Response:
     tab, offset, limit = queue_query(request.query)
@@ -103,10 +103,10 @@ async def sign(request: web.Request) -> web.Response:
 
 @routes.post(TICKET + "/return")
 @on_ticket("退回（非本单位职责等）", description="主办单位退回后工单回到平台改派或办结；协办单位退回只结束本单位的协办。",
-           body=models.ReturnOrder, responses={200: TICKET_VIEW, **REFUSED})
+           body=models.DeskReturn, responses={200: TICKET_VIEW, **REFUSED})
 @api
 async def return_ticket(request: web.Request) -> web.Response:
-    body = await read_model(request, models.ReturnOrder)
+    body = await read_model(request, models.DeskReturn)
     await actions.return_ticket(request.config_dict, actor_of(request), _number(request), reason=body.reason,
                                 text=body.text)
     return await _ticket_response(request)
@@ -116,7 +116,7 @@ async def _report_body(request: web.Request) -> tuple[object, Any]:
     if request.content_type.startswith("multipart/"):
         upload = await read_upload(request)
         return upload.fields.get("text", ""), upload
-    return (await read_model(request, models.ReportText)).text, None
+    return (await read_model(request, models.DeskReportText)).text, None
 
 
 def _report_handler(what: str) -> Handler:
@@ -134,21 +134,21 @@ def _report_handler(what: str) -> Handler:
 routes.post(TICKET + "/progress")(on_ticket(
     "办理进展（协办单位为协办意见）",
     description="JSON {text}，或 multipart/form-data：text 字段 + files 附件（可多个，单个不超过 10 MB，最多 10 个）。",
-    body=models.ReportText,
-    responses={200: ("工单与新记录编号", models.ReportCreated), 413: "附件过大", **REFUSED})(api(_report_handler("progress"))))
+    body=models.DeskReportText,
+    responses={200: ("工单与新记录编号", models.DeskReportCreated), 413: "附件过大", **REFUSED})(api(_report_handler("progress"))))
 routes.post(TICKET + "/answer")(on_ticket(
     "提交答复（平台审核后答复群众）",
     description="仅主办单位；至少 10 个字。JSON {text}，或 multipart/form-data：text + files。工单进入“答复待审核”。",
-    body=models.ReportText,
-    responses={200: ("工单与答复编号", models.ReportCreated), 413: "附件过大", **REFUSED})(api(_report_handler("answer"))))
+    body=models.DeskReportText,
+    responses={200: ("工单与答复编号", models.DeskReportCreated), 413: "附件过大", **REFUSED})(api(_report_handler("answer"))))
 
 
 @routes.post(TICKET + "/extension")
 @on_ticket("申请延期", description="仅主办单位，签收前后均可、提交答复前；由交办督办坐席或班长审批。",
-           body=models.ExtensionOrder, responses={200: TICKET_VIEW, **REFUSED})
+           body=models.DeskExtensionRequest, responses={200: TICKET_VIEW, **REFUSED})
 @api
 async def extension(request: web.Request) -> web.Response:
-    body = await read_model(request, models.ExtensionOrder)
+    body = await read_model(request, models.DeskExtensionRequest)
     await actions.extension(request.config_dict, actor_of(request), _number(request), until=parse_date(body.until),
                             reason=body.reason)
     return await _ticket_response(request)
@@ -164,7 +164,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 
 @routes.post(TICKET + "/reveal")
 @on_ticket("查看群众完整电话（记入审计日志）", description="仅限正在办理该工单的单位，用于联系群众。",
-           responses={200: ("姓名与电话", models.RevealedPhone), 403: "工单已不在本单位", 404: REFUSED[404]})
+           responses={200: ("姓名与电话", models.DeskRevealedPhone), 403: "工单已不在本单位", 404: REFUSED[404]})
 @api
 async def reveal(request: web.Request) -> web.Response:
     return json_response({"contact": await actions.reveal(request.config_dict, actor_of(request), _number(request))})

@@ -14,14 +14,14 @@ Refusals = ClassVar[dict[str, tuple[int, str, str]]]
 # --------------------------------------------------------------------------- requests
 
 
-class ReturnOrder(RequestModel):
+class DeskReturn(RequestModel):
     reason: str = Field(description="退回原因代码（directory.yaml handling.return_reasons）")
     text: str = Field(description="退回说明")
     refusals: Refusals = {"reason": (400, "invalid_reason", "请选择退回原因"),
                           "text": (400, "text_required", "请填写退回说明")}
 
 
-class ReportText(RequestModel):
+class DeskReportText(RequestModel):
     """A progress note or an answer without files (with files: multipart/form-data, the text in
     ``text`` and the files in ``files``, repeatable)."""
 
@@ -29,7 +29,7 @@ class ReportText(RequestModel):
     refusals: Refusals = {"text": (400, "text_required", "请填写内容")}
 
 
-class ExtensionOrder(RequestModel):
+class DeskExtensionRequest(RequestModel):
     until: str = Field(description="延期后的办结日期 YYYY-MM-DD（当日 24 时为新时限）")
     reason: str
     refusals: Refusals = {"until": (400, "invalid_date", "请填写延期后的办结日期（年-月-日）"),
@@ -39,13 +39,13 @@ class ExtensionOrder(RequestModel):
 # --------------------------------------------------------------------------- responses
 
 
-class Tab(BaseModel):
+class DeskTab(BaseModel):
     code: str
     label: str
     count: int
 
 
-class QueueRow(BaseModel):
+class DeskQueueRow(BaseModel):
     number: str
     title: str
     request_type: str | None
@@ -72,16 +72,16 @@ class QueueRow(BaseModel):
     unacknowledged: int = Field(description="未签收的督办单数")
 
 
-class QueueResponse(BaseModel):
+class DeskQueueResponse(BaseModel):
     tab: str
-    tabs: list[Tab]
-    rows: list[QueueRow]
+    tabs: list[DeskTab]
+    rows: list[DeskQueueRow]
     total: int
     offset: int
     limit: int
 
 
-class TicketView(BaseModel):
+class DeskTicketView(BaseModel):
     number: str
     title: str
     status: str
@@ -104,14 +104,14 @@ class TicketView(BaseModel):
     model_config = {"extra": "allow"}
 
 
-class TicketResponse(BaseModel):
-    ticket: TicketView
+class DeskTicketResponse(BaseModel):
+    ticket: DeskTicketView
 
 
-class ReportCreated(BaseModel):
-    ticket: TicketView
+class DeskReportCreated(BaseModel):
+    ticket: DeskTicketView
     report_id: int
 
 
-class RevealedPhone(BaseModel):
+class DeskRevealedPhone(BaseModel):
     contact: dict[str, str | None]

@@ -17,10 +17,13 @@ ADM = frozenset({"admin"})
 ANY = frozenset({"operator", "supervisor", "admin"})
 EVAL = frozenset({"dispatcher", "supervisor"})
 CB = frozenset({"callback", "supervisor"})
+HANDLER = frozenset({"handler"})
 PUBLIC = None
 
 T = "/api/v1/console/tickets/PDS2099010100001"
 PT = "/console/tickets/PDS2099010100001"
+DT = "/api/v1/desk/tickets/PDS2099010100001"
+DPT = "/desk/tickets/PDS2099010100001"
 
 ROUTES: list[tuple[str, str, frozenset | None]] = [
     # JSON API
@@ -139,6 +142,29 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/console/callbacks/999/reveal", CB),
     ("POST", "/console/callbacks/999/record", CB),
     ("POST", "/console/callbacks/999/rule", SUP),
+    # the handling desk (handlers only, each on its own unit's tickets)
+    ("GET", "/api/v1/desk/queue", HANDLER),
+    ("GET", DT, HANDLER),
+    ("POST", DT + "/sign", HANDLER),
+    ("POST", DT + "/return", HANDLER),
+    ("POST", DT + "/progress", HANDLER),
+    ("POST", DT + "/answer", HANDLER),
+    ("POST", DT + "/extension", HANDLER),
+    ("POST", DT + "/supervision/1/acknowledge", HANDLER),
+    ("POST", DT + "/reveal", HANDLER),
+    ("GET", "/desk", HANDLER),
+    ("GET", "/desk/queue/panel", HANDLER),
+    ("GET", "/desk/events", HANDLER),
+    ("POST", "/desk/logout", HANDLER),
+    ("GET", DPT, HANDLER),
+    ("POST", DPT + "/sign", HANDLER),
+    ("POST", DPT + "/return", HANDLER),
+    ("POST", DPT + "/progress", HANDLER),
+    ("POST", DPT + "/answer", HANDLER),
+    ("POST", DPT + "/extension", HANDLER),
+    ("POST", DPT + "/supervision/1/acknowledge", HANDLER),
+    ("POST", DPT + "/reveal", HANDLER),
+    ("GET", "/desk/attachments/999", HANDLER),
 ]
 
 
@@ -158,7 +184,8 @@ async def test_the_table_covers_every_console_route_with_its_roles(console):
     registered = {}
     for route in all_routes(client.app):
         path = route.resource.canonical if route.resource is not None else ""
-        if route.method == "HEAD" or not path.startswith(("/console", "/api/v1/console", "/api/v1/admin/")):
+        if route.method == "HEAD" or not path.startswith(("/console", "/api/v1/console", "/api/v1/admin/", "/desk",
+                                                          "/api/v1/desk")):
             continue
         registered[(route.method, path)] = route
     covered = set()
@@ -173,7 +200,7 @@ async def test_the_table_covers_every_console_route_with_its_roles(console):
 
 
 async def _call(agent, method: str, path: str):
-    if path == "/console/events":
+    if path in ("/console/events", "/desk/events"):
         resp = await agent.http.get(agent.base + path, allow_redirects=False)
         status = resp.status
         resp.close()
@@ -190,9 +217,21 @@ async def _call(agent, method: str, path: str):
     return resp.status
 
 
-@pytest.mark.parametrize("who", ["anonymous", "operator", "dispatcher", "callback", "supervisor", "admin"])
+async def _handler_user(client) -> None:
+    from gateway.infra.resources import DIRECTORY, SESSIONS
+    from tests.gateway.web.console.conftest import PASSWORD
+    from ticketing.accounts import users
+
+    async with client.app[SESSIONS]() as session, session.begin():
+        await users.create_user(session, "u-handler", role="handler", password=PASSWORD, unit="health",
+                                known_units=[u.code for u in client.app[DIRECTORY].units])
+
+
+@pytest.mark.parametrize("who", ["anonymous", "operator", "dispatcher", "callback", "supervisor", "admin", "handler"])
 async def test_every_route_admits_exactly_its_roles(console, who):
     client, agent, user = console
+    if who == "handler":
+        await _handler_user(client)  # a handler needs a unit
     a = await agent() if who == "anonymous" else await agent(f"u-{who}", role=who)
     for method, path, roles in ROUTES:
         status = await _call(a, method, path)
@@ -203,6 +242,8 @@ async def test_every_route_admits_exactly_its_roles(console, who):
             assert status in expected, (who, method, path, status)
         elif who in roles:
             assert status not in (401, 403), (who, method, path, status)
+        elif who == "handler" and method == "GET" and not path.startswith("/api/"):
+            assert status == 303, (who, method, path, status)  # sent to the desk instead of a bare 403
         else:
             assert status == 403, (who, method, path, status)
         if path.endswith("/logout") and who != "anonymous" and who in (roles or ()):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from config.local_time import LOCAL_TZ
 from gateway.infra.resources import SESSIONS
+from gateway.web.desk import models
 from tests.gateway.web.desk.conftest import PHONE, body
 from ticketing.accounts.audit import audit_entries
 from ticketing.db.models.base import utcnow
@@ -28,6 +29,7 @@ async def test_sign_answer_with_a_file_and_the_queue_follows(desk):
     clerk = await desk.agent("wjw1", unit="health")
 
     queue = await body(await clerk.get(f"{API}/queue"))
+    models.DeskQueueResponse.model_validate(queue)  # the documented shape is the served one
     assert queue["tab"] == "pending_sign" and [r["number"] for r in queue["rows"]] == [number]
     row = queue["rows"][0]
     assert row["role"] == "lead" and row["role_label"] == "主办" and not row["redo"] and row["due"] == "ok"
@@ -55,6 +57,7 @@ async def test_sign_answer_with_a_file_and_the_queue_follows(desk):
     resp = await clerk.request("POST", f"{API}/tickets/{number}/answer", data=data)
     assert resp.status == 200, await resp.text()
     out = await body(resp)
+    models.DeskReportCreated.model_validate(out)
     view = out["ticket"]
     assert view["status"] == "answer_review" and out["report_id"]
     answer = next(r for r in view["reports"] if r["kind"] == "answer")
