@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db.models.tickets import Dispatch, Ticket
@@ -76,7 +76,7 @@ def _epoch(session: AsyncSession, column: Any) -> ColumnElement[float]:
 
 
 def _conditions(session: AsyncSession, now: datetime, warn_at: float) -> dict[str, ColumnElement[bool]]:
-    active = Dispatch.active.is_(True)
+    active = Dispatch.active == true()
     owing = and_(active, Dispatch.state.in_(OWING))
     overdue = and_(owing, or_(Dispatch.deadline < now,
                               and_(Dispatch.state == "pending_sign", Dispatch.sign_deadline < now)))
@@ -92,8 +92,8 @@ def _conditions(session: AsyncSession, now: datetime, warn_at: float) -> dict[st
         "handling": and_(active, Dispatch.state.in_(("signed", "answered"))),
         "warning": warning,
         "overdue": overdue,
-        "returned": and_(Dispatch.active.is_(False), Dispatch.state.in_(RETURNED), Dispatch.ended_at >= since),
-        "done": and_(Dispatch.active.is_(False), Dispatch.state == "accepted", Dispatch.ended_at >= since),
+        "returned": and_(Dispatch.active == false(), Dispatch.state.in_(RETURNED), Dispatch.ended_at >= since),
+        "done": and_(Dispatch.active == false(), Dispatch.state == "accepted", Dispatch.ended_at >= since),
     }
 
 
@@ -101,8 +101,8 @@ def _scope(unit: str, now: datetime) -> ColumnElement[bool]:
     """The unit's rows any tab can show (both arms ride the (target, active, state) index)."""
     since = now - timedelta(days=HISTORY_DAYS)
     return and_(Dispatch.target == unit, or_(
-        and_(Dispatch.active.is_(True), Dispatch.state.in_(OPEN)),
-        and_(Dispatch.active.is_(False), Dispatch.state.in_((*RETURNED, "accepted")), Dispatch.ended_at >= since)))
+        and_(Dispatch.active == true(), Dispatch.state.in_(OPEN)),
+        and_(Dispatch.active == false(), Dispatch.state.in_((*RETURNED, "accepted")), Dispatch.ended_at >= since)))
 
 
 async def tab_counts(session: AsyncSession, unit: str, *, now: datetime, warn_at: float) -> dict[str, int]:
