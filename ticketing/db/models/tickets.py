@@ -248,3 +248,4 @@ Index("ix_ticket_events_action_at", TicketEvent.action, TicketEvent.at)
 Index("ix_tickets_unit_status", Ticket.unit, Ticket.status)
 # The evaluation (考评) reads one period's lead dispatches (migration 0005).
 Index("ix_dispatches_role_at", Dispatch.role, Dispatch.at)
+Index("ix_dispatches_target_state_ended", Dispatch.target, Dispatch.state, Dispatch.ended_at)

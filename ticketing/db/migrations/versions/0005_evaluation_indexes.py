@@ -1,4 +1,5 @@
-"""the evaluation (考评) reads a period's lead dispatches: an index on (role, at)
+"""the evaluation (考评) reads a period's lead dispatches: an index on (role, at); a unit's desk
+lists the work it finished or returned, newest first: an index on (target, state, ended_at)
 
 Revision ID: 0005_evaluation_indexes
 Revises: 0004_handling_loop
@@ -19,7 +20,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_dispatches_role_at", "dispatches", ["role", "at"])
+    op.create_index("ix_dispatches_target_state_ended", "dispatches", ["target", "state", "ended_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dispatches_target_state_ended", table_name="dispatches")
     op.drop_index("ix_dispatches_role_at", table_name="dispatches")
