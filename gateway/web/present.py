@@ -6,18 +6,24 @@ page and the API can never disagree about what is masked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from config.directory import Directory
 from config.local_time import LOCAL_TZ
-from ticketing.accounts.roles import Actor
+from ticketing.accounts.roles import CONSOLE_ROLES, DISPATCH_ROLES, Actor
 from ticketing.db.models.base import utcnow
-from ticketing.db.models.tickets import Ticket
+from ticketing.db.models.tickets import Dispatch, Ticket
+from ticketing.db.models.workflow import ExtensionRequest, SupervisionNote, Survey, UnitReport
 from ticketing.supervision.shifts import arrived_off_hours
 from ticketing.tickets.claims import may_reveal
-from ticketing.tickets.lifecycle import ACTION_LABELS, OPEN_STATUSES, STATUS_LABELS, Status, status_label
+from ticketing.tickets.lifecycle import ACTION_LABELS, OPEN_STATUSES, STATUS_LABELS, WITH_UNIT, Status, status_label
 from ticketing.tickets.masking import mask_contacts_in_text, mask_email, mask_openid, mask_phone
+from ticketing.workflow.extensions import STATE_LABELS as EXTENSION_LABELS
+from ticketing.workflow.reports import KIND_LABELS, REVIEW_LABELS
+from ticketing.workflow.surveys import OUTCOME_LABELS, SATISFACTION_LABELS, SOLVED_LABELS
+from ticketing.workflow.timing import DUE_LABELS, due_state
 
 AUTHOR_LABELS = {"citizen": "群众", "bot": "智能客服", "operator": "坐席", "system": "系统"}
 DELIVERY_LABELS = {"sent": "已发送", "pending": "未发出", "failed": "发送失败"}
@@ -29,7 +35,21 @@ EVENT_LABELS = {
     "update": "修改", "emergency_redirect": "紧急警情提示",
     "refers_to": "来件提及他人工单", "referred_by": "被他人来件提及",
     **{a.value: label for a, label in ACTION_LABELS.items()},
+    # the handling loop (issue #13)
+    "redispatch": "改派", "unit_sign": "单位签收", "unit_return": "单位退回", "unit_progress": "办理进展",
+    "unit_opinion": "协办意见", "unit_answer": "单位提交答复", "answer_rejected": "答复审核退回",
+    "answer_edited": "审核修改答复", "extension_requested": "申请延期", "extension_approved": "同意延期",
+    "extension_refused": "不同意延期", "supervision": "督办", "supervision_acknowledged": "单位签收督办单",
+    "survey_sent": "发送一事一评", "evaluation": "群众评价", "redo_dispatch": "重办交办", "ruling": "班长裁定",
+    "sign_overdue": "超时未签收", "deadline_reminder": "临期提醒", "overdue": "已超期",
+    "unit_notified": "通知单位",
 }
+# "forward" is the loop's 交办 now (the old operators' 转办 event has the same name).
+EVENT_LABELS["forward"] = "交办"
+DISPATCH_STATE_LABELS = {"pending_sign": "待签收", "signed": "办理中", "answered": "已答复待审核",
+                         "accepted": "答复已通过", "returned": "已退回", "declined": "协办退回",
+                         "withdrawn": "已撤回"}
+ROLE_LABELS = {"lead": "主办", "assist": "协办"}
 FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型", "urgent": "紧急",
                 "status": "状态", "assignee": "处理人", "deadline": "办理时限", "classification": "分类状态",
                 "title": "标题", "citizen_phone": "电话", "citizen_name": "姓名", "citizen_email": "邮箱"}
@@ -80,9 +100,21 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None) -> dict[str, Any]:
+def due_of(ticket: Ticket, labels: Labels, now: datetime, started_at: datetime | None = None) -> str:
+    """即将超期 / 已超期 of an open ticket, measured from its dispatch (else its arrival)."""
+    if ticket.deadline is None or ticket.status not in {s.value for s in OPEN_STATUSES}:
+        return "ok"
+    if ticket.status == Status.ANSWERED:
+        return "ok"  # the answer is out; the citizen's evaluation is not the unit's time
+    start = started_at or ticket.created_at
+    return due_state(start, ticket.deadline, now, warn_at=labels.directory.handling.warn_at_fraction)
+
+
+def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
+            started_at: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     wait = (now - ticket.created_at).total_seconds()
+    due = due_of(ticket, labels, now, started_at)
     return {
         "number": ticket.number,
         "channel": ticket.channel,
@@ -112,7 +144,16 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None) -> d
         "waiting_label": waiting(wait),
         "phone_masked": mask_phone(ticket.citizen_phone),
         "off_hours": arrived_off_hours(labels.directory, ticket.created_at),
+        "due": due,
+        "due_label": DUE_LABELS[due] if due != "ok" else "",
+        "unit": ticket.unit,
+        "unit_label": unit_label(labels, ticket.unit),
     }
+
+
+def unit_label(labels: Labels, code: str | None) -> str:
+    unit = labels.directory.unit(code) if code else None
+    return unit.name if unit else (code or "")
 
 
 def contact(ticket: Ticket) -> dict[str, Any]:
@@ -148,8 +189,77 @@ def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
     }
 
 
+@dataclass(frozen=True)
+class LoopFacts:
+    """What the handling loop holds about one ticket (each list oldest first)."""
+
+    rounds: list[Dispatch] = field(default_factory=list)
+    reports: list[UnitReport] = field(default_factory=list)
+    extensions: list[ExtensionRequest] = field(default_factory=list)
+    notes: list[SupervisionNote] = field(default_factory=list)
+    surveys: list[Survey] = field(default_factory=list)
+
+
+def loop_view(facts: LoopFacts, labels: Labels, attachments_by_report: dict[int, list[dict[str, Any]]],
+              *, now: datetime) -> dict[str, Any]:
+    """The whole loop on one ticket, for the platform's staff (the citizen's contact stays out)."""
+    reasons = {r.code: r.name for r in labels.directory.handling.return_reasons}
+    rounds = [{
+        "id": d.id, "round": d.round, "role": d.role, "role_label": ROLE_LABELS.get(d.role, d.role),
+        "unit": d.target, "unit_label": unit_label(labels, d.target),
+        "state": d.state, "state_label": DISPATCH_STATE_LABELS.get(d.state, d.state), "active": bool(d.active),
+        "at": iso(d.at), "at_local": local(d.at), "actor": d.actor,
+        "deadline": iso(d.deadline), "deadline_local": local(d.deadline),
+        "sign_deadline": iso(d.sign_deadline), "sign_deadline_local": local(d.sign_deadline),
+        "signed_at": iso(d.signed_at), "signed_local": local(d.signed_at), "signed_by": d.signed_by,
+        "sign_late": bool(d.sign_deadline and (d.signed_at or now) > d.sign_deadline
+                          and (d.signed_at is not None or d.state == "pending_sign")),
+        "extended": bool(d.extended),
+        "returned_by": d.returned_by, "return_reason": d.return_reason,
+        "return_reason_label": reasons.get(d.return_reason or "", d.return_reason or ""),
+        "return_text": d.return_text, "ended_at": iso(d.ended_at), "ended_local": local(d.ended_at),
+        "note": d.note,
+    } for d in facts.rounds]
+    reports = [{
+        "id": r.id, "kind": r.kind, "kind_label": KIND_LABELS.get(r.kind, r.kind), "unit": r.unit,
+        "unit_label": unit_label(labels, r.unit), "author": r.author, "author_name": r.author_name,
+        "text": r.text, "created_at": iso(r.created_at), "created_local": local(r.created_at),
+        "review_state": r.review_state, "review_label": REVIEW_LABELS.get(r.review_state or "", ""),
+        "reviewed_by": r.reviewed_by, "reviewed_local": local(r.reviewed_at), "review_note": r.review_note,
+        "entry_id": r.entry_id, "attachments": attachments_by_report.get(r.id, []),
+    } for r in facts.reports]
+    requests = [{
+        "id": x.id, "unit": x.unit, "unit_label": unit_label(labels, x.unit), "requested_by": x.requested_by,
+        "requested_local": local(x.requested_at), "reason": x.reason,
+        "previous_deadline_local": local(x.previous_deadline),
+        "requested_deadline": iso(x.requested_deadline), "requested_deadline_local": local(x.requested_deadline),
+        "state": x.state, "state_label": EXTENSION_LABELS.get(x.state, x.state), "decided_by": x.decided_by,
+        "decided_local": local(x.decided_at), "decision_note": x.decision_note,
+    } for x in facts.extensions]
+    notes = [{
+        "id": n.id, "seq": n.seq, "unit": n.unit, "unit_label": unit_label(labels, n.unit), "issued_by": n.issued_by,
+        "issued_local": local(n.issued_at), "text": n.text, "new_deadline_local": local(n.new_deadline),
+        "acknowledged": n.acknowledged_at is not None, "acknowledged_by": n.acknowledged_by,
+        "acknowledged_local": local(n.acknowledged_at), "escalated": bool(n.escalated_to),
+    } for n in facts.notes]
+    surveys = [{
+        "id": v.id, "unit": v.unit, "unit_label": unit_label(labels, v.unit), "created_local": local(v.created_at),
+        "expires_local": local(v.expires_at), "responded": v.responded_at is not None,
+        "responded_local": local(v.responded_at), "source": v.source,
+        "solved_label": SOLVED_LABELS.get(v.solved, "") if v.solved is not None else "",
+        "satisfaction_label": SATISFACTION_LABELS.get(v.satisfaction or "", ""), "comment": v.comment,
+        "outcome": v.outcome, "outcome_label": OUTCOME_LABELS.get(v.outcome or "", ""),
+        "ruling_reason": v.ruling_reason,
+    } for v in facts.surveys]
+    pending = next((x for x in requests if x["state"] == "pending"), None)
+    answer = next((r for r in reversed(reports) if r["kind"] == "answer" and r["review_state"] == "pending"), None)
+    return {"rounds": rounds, "reports": reports, "extensions": requests, "notes": notes, "surveys": surveys,
+            "pending_extension": pending, "pending_answer": answer,
+            "returns": sum(1 for d in facts.rounds if d.state == "returned")}
+
+
 def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merged_into: str | None = None,
-           attachment_url=lambda a: f"/console/attachments/{a.id}") -> dict[str, Any]:
+           attachment_url=lambda a: f"/console/attachments/{a.id}", loop: LoopFacts | None = None) -> dict[str, Any]:
     """The whole ticket (``ticket_by_number(full=True)``), contact details masked.
 
     Unless the actor may reveal the contact, the citizen's own words are masked too (a phone number
@@ -161,11 +271,16 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         return text if reveal or author != "citizen" else mask_contacts_in_text(text)
 
     attachments_by_entry: dict[int | None, list] = {}
+    attachments_by_report: dict[int, list] = {}
     for att in ticket.attachments:
-        attachments_by_entry.setdefault(att.entry_id, []).append({
+        item = {
             "id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
             "kind": att.kind, "url": attachment_url(att) if reveal or att.kind != "original_email" else None,
-        })
+        }
+        if att.report_id is not None:  # a unit's evidence goes with its report, not the conversation
+            attachments_by_report.setdefault(att.report_id, []).append(item)
+        else:
+            attachments_by_entry.setdefault(att.entry_id, []).append(item)
     entries = [{
         "id": e.id,
         "author": e.author,
@@ -195,7 +310,9 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
     pred = ticket.predictions[-1] if ticket.predictions else None
     mine = ticket.assignee == actor.username
     open_ = ticket.status in {s.value for s in OPEN_STATUSES}
-    out = summary(ticket, labels)
+    now = utcnow()
+    loop_out = loop_view(loop or LoopFacts(), labels, attachments_by_report, now=now)
+    out = summary(ticket, labels, now=now, started_at=dispatch.at if dispatch is not None else None)
     if reveal:
         out["title"] = ticket.title or ""
     out.update({
@@ -214,12 +331,18 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
             "actor": dispatch.actor, "at": iso(dispatch.at),
         },
         "merged_into": merged_into,
+        "loop": loop_out,
         "permissions": {
-            "claim": open_ and ticket.assignee is None,
+            # Taking in hand-offs is the operators' work; dispatchers act on the loop without claiming.
+            "claim": open_ and ticket.assignee is None and actor.role in CONSOLE_ROLES,
             "act": mine or actor.supervisor or (ticket.assignee is None and open_),
             "reveal": reveal,
             "reassign": actor.supervisor,
             "mine": mine,
+            # the handling loop: 交办/审核 by the platform's seats, extensions/deadlines/督办 by dispatchers
+            "dispatch": actor.role in DISPATCH_ROLES,
+            "review": actor.role in DISPATCH_ROLES,
+            "decide": actor.role in ("dispatcher", "supervisor"),
         },
         "status_actions": {
             # Once dispatched, the unit answers (and the platform reviews it), not the operator.
@@ -230,6 +353,10 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
             "close": (ticket.status in (Status.ANSWERED, Status.BOT_ANSWERED) and ticket.unit is None)
             or ticket.status == Status.RETURNED,
             "reopen": ticket.status in (Status.ANSWERED, Status.BOT_ANSWERED, Status.CLOSED),
+            "review": ticket.status == Status.ANSWER_REVIEW and loop_out["pending_answer"] is not None,
+            "extension": loop_out["pending_extension"] is not None,
+            "deadline": dispatch is not None and ticket.status in WITH_UNIT,
+            "supervise": dispatch is not None and dispatch.state in ("pending_sign", "signed"),
         },
     })
     return out

@@ -18,6 +18,8 @@ from gateway.web.console import (
     evaluation_api,
     evaluation_pages,
     events,
+    loop_api,
+    loop_pages,
     pages,
     team_api,
     team_pages,
@@ -28,7 +30,7 @@ def create_console_app(root: web.Application) -> web.Application:
     app = web.Application()
     use_sessions(app, root)
     lifespan(app, root, events.auto_assigner)
-    for module in (api, team_api, evaluation_api, pages, team_pages, evaluation_pages, events, callback_api,
-                   callback_pages):
+    for module in (api, team_api, evaluation_api, loop_api, pages, team_pages, evaluation_pages, loop_pages, events,
+                   callback_api, callback_pages):
         app.router.add_routes(module.routes)
     return app

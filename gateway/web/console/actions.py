@@ -8,24 +8,32 @@ nobody is told about a change that was rolled back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.channels import loop_notices
 from gateway.channels.delivery import deliver_operator_reply, report_status_to_platform, send_entry
+from gateway.channels.survey_links import survey_link, survey_message
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.audiences import Config
-from gateway.web.present import Labels, detail
+from gateway.web.present import Labels, LoopFacts, detail
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import ClassificationChange, Conversation, Dispatch, Entry, Ticket, TicketEvent
+from ticketing.db.models.workflow import ExtensionRequest, Survey, UnitReport
 from ticketing.errors import ConsoleError
 from ticketing.intake import manual
 from ticketing.intake.manual import ManualIntake
 from ticketing.tickets import claims, classification, handling, replies
-from ticketing.workflow import assignments
+from ticketing.tickets.deadlines import end_of_local_day
+from ticketing.tickets.lifecycle import Status
+from ticketing.tickets.masking import mask_contacts_in_text
+from ticketing.workflow import assignments, extensions, reports, reviews, supervision_notes
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +102,27 @@ async def ticket_view(config: Config, actor: Actor, number: str) -> dict[str, An
                                                        TicketEvent.action == "merged_into")
                     .order_by(TicketEvent.id.desc()).limit(1))
             merged_into = (await session.execute(stmt)).scalar_one_or_none()
-        return detail(ticket, labels(config), actor, dispatch=dispatch, merged_into=merged_into)
+        facts = LoopFacts(
+            rounds=await assignments.dispatch_history(session, ticket),
+            reports=await reports.reports_of(session, ticket),
+            extensions=list((await session.execute(
+                select(ExtensionRequest).where(ExtensionRequest.ticket_id == ticket.id)
+                .order_by(ExtensionRequest.id))).scalars()),
+            notes=await supervision_notes.notes_of(session, ticket),
+            surveys=list((await session.execute(
+                select(Survey).where(Survey.ticket_id == ticket.id).order_by(Survey.id))).scalars()),
+        )
+        return detail(ticket, labels(config), actor, dispatch=dispatch, merged_into=merged_into, loop=facts)
+
+
+async def dispatched_at(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each ticket's open lead dispatch began: a queue row's time is measured from there."""
+    if not ticket_ids:
+        return {}
+    stmt = (select(Dispatch.ticket_id, func.max(Dispatch.at))
+            .where(Dispatch.ticket_id.in_(ticket_ids), Dispatch.active.is_(True), Dispatch.role == "lead")
+            .group_by(Dispatch.ticket_id))
+    return {ticket_id: at for ticket_id, at in await session.execute(stmt)}
 
 
 # --------------------------------------------------------------------------- claiming
@@ -200,6 +228,11 @@ async def merge(config: Config, actor: Actor, number: str, into: Any) -> Ticket:
     return source
 
 
+def _reason_for_returned(ticket: Ticket, note_text: str | None) -> None:
+    if ticket.status == Status.RETURNED and not (note_text or "").strip():
+        raise ConsoleError(400, "reason_required", "办结已退回的工单须填写理由")
+
+
 async def lifecycle(config: Config, actor: Actor, number: str, action: str,
                     note_text: str | None = None) -> Ticket:
     """answer (直接办结) | close | reopen."""
@@ -209,8 +242,15 @@ async def lifecycle(config: Config, actor: Actor, number: str, action: str,
             # Anyone on the console may reopen (a citizen calls back); it returns to the queue.
             ticket = await _locked(session, number)
             await handling.reopen(session, ticket, actor, note_text)
+        elif action == "close" and actor.role == "dispatcher":
+            # A dispatcher closes a returned ticket from the loop desk without holding it.
+            ticket = await _locked(session, number)
+            _reason_for_returned(ticket, note_text)
+            await handling.close(session, ticket, actor, note_text)
         else:
             ticket = await _handle(session, number, actor, notices)
+            if action == "close":
+                _reason_for_returned(ticket, note_text)
             fn = {"answer": handling.answer, "close": handling.close}[action]
             await fn(session, ticket, actor, note_text)
     if action in ("answer", "close"):
@@ -221,18 +261,136 @@ async def lifecycle(config: Config, actor: Actor, number: str, action: str,
     return ticket
 
 
+async def _acting(session: AsyncSession, number: str, actor: Actor, notices: Notices) -> Ticket:
+    """An operator (or a supervisor, audited) works a ticket they hold, taking a free one now; a
+    dispatch-and-supervision seat acts on the loop without holding the ticket, under its row lock."""
+    if actor.role == "dispatcher":
+        return await _locked(session, number)
+    return await _handle(session, number, actor, notices)
+
+
+def _citizen_title(ticket: Ticket) -> str:
+    # Mail leaves the platform: a phone number typed into the title stays masked.
+    return mask_contacts_in_text(ticket.title) or ""
+
+
 async def dispatch(config: Config, actor: Actor, number: str, *, target_kind: Any, target: Any,
-                   note_text: Any = None) -> Dispatch:
-    if not isinstance(target_kind, str) or not isinstance(target, str):
+                   note_text: Any = None, assists: Sequence[str] = (), deadline: date | None = None,
+                   deadline_reason: Any = None) -> Dispatch:
+    """交办 (or 改派 of a returned ticket) to a lead unit and its assisting units; the units are
+    told after the commit (desk topic + mail), and the mails' outcomes land on the timeline."""
+    if (target_kind is not None and not isinstance(target_kind, str)) or not isinstance(target, str) or not target:
         raise ConsoleError(400, "invalid_target", "请选择转办对象")
+    due = end_of_local_day(deadline) if deadline is not None else None
     notices = Notices()
     async with config[SESSIONS]() as session, session.begin():
-        ticket = await _handle(session, number, actor, notices)
-        row = await assignments.dispatch(session, ticket, actor, config[DIRECTORY], target_kind=target_kind, target=target,
-                                note=note_text if isinstance(note_text, str) else None)
+        ticket = await _acting(session, number, actor, notices)
+        redispatch = ticket.status == Status.RETURNED
+        row = await assignments.dispatch(session, ticket, actor, config[DIRECTORY], target_kind=target_kind or None,
+                                         target=target, assists=list(assists),
+                                         note=note_text if isinstance(note_text, str) else None,
+                                         deadline=due, deadline_reason=deadline_reason
+                                         if isinstance(deadline_reason, str) else None)
+        rows = await assignments.active_dispatches(session, ticket)
+        unit_notices = [loop_notices.dispatched(config, ticket.number, _citizen_title(ticket), unit=r.target,
+                                                role=r.role, sign_by=r.sign_deadline, deadline=r.deadline,
+                                                redispatch=redispatch) for r in rows]
     notices.console.append(_updated(ticket, actor, "dispatch"))
     await notices.publish(config)
+    await loop_notices.send_notices(config, ticket.number, unit_notices, actor=actor.username)
     return row
+
+
+# --------------------------------------------------------------------------- the handling loop (platform side)
+
+@dataclass(frozen=True)
+class Reviewed:
+    decision: str
+    report_id: int
+    entry: Entry | None = None
+
+
+async def review(config: Config, actor: Actor, number: str, *, decision: str, text: Any = None,
+                 reason: Any = None) -> Reviewed:
+    """审核 a unit's answer.  Approved: accepted in one transaction, then delivered to the citizen
+    through their own channel with the 一事一评 link; rejected: back to the unit, who is told."""
+    if decision == "reject":
+        async with config[SESSIONS]() as session, session.begin():
+            ticket = await _locked(session, number)
+            report = await reviews.reject(session, ticket, actor, reason=reason)
+            notice = loop_notices.answer_rejected(config, ticket.number, unit=report.unit,
+                                                  reason=report.review_note or "")
+        await Notices(console=[_updated(ticket, actor, "review")]).publish(config)
+        await loop_notices.send_notices(config, ticket.number, [notice], actor=actor.username)
+        return Reviewed("reject", report.id)
+    if decision != "approve":
+        raise ConsoleError(400, "invalid_decision", "审核结论须为通过（approve）或退回（reject）")
+    directory = config[DIRECTORY]
+    async with config[SESSIONS]() as session, session.begin():
+        ticket = await _locked(session, number)
+        accepted = await reviews.approve(session, ticket, actor, directory, text=text)
+        report_id, survey_id, unit = accepted.report.id, accepted.survey.id, accepted.report.unit
+        answer = accepted.report.text
+    unit_label = loop_notices.unit_name(config, unit)
+    async with config[SESSIONS]() as session:
+        ticket = await claims.get_ticket(session, number)
+        survey = await session.get(Survey, survey_id)
+        assert survey is not None
+        link = survey_link(config, survey)
+        message = survey_message(f"【{unit_label}答复】{answer}", link,
+                                 valid_days=directory.handling.survey_valid_days)
+        entry = await deliver_operator_reply(config, session, ticket, message, actor)
+        report = await session.get(UnitReport, report_id)
+        if report is not None:
+            report.entry_id = entry.id
+            await session.commit()
+        await report_status_to_platform(config, session, ticket, "answered")
+    await Notices(console=[_updated(ticket, actor, "review")]).publish(config)
+    await _tell_desk(config, unit, {"type": "answer_accepted", "ticket_no": ticket.number})
+    return Reviewed("approve", report_id, entry)
+
+
+async def _tell_desk(config: Config, unit: str, event: dict[str, Any]) -> None:
+    bus = config[REPLIES]
+    try:
+        await bus.publish_event(bus.desk_topic(unit), event)
+    except Exception as exc:  # live refresh only
+        log.warning("desk event for %s not published: %s", unit, exc)
+
+
+async def decide_extension(config: Config, actor: Actor, number: str, *, approve: bool, note: Any = None) -> Any:
+    """同意 / 不同意 a unit's pending 延期申请 (the reason is required to refuse)."""
+    async with config[SESSIONS]() as session, session.begin():
+        ticket = await _locked(session, number)
+        request = await extensions.decide(session, ticket, actor, approve=approve, note=note)
+        notice = loop_notices.extension_decided(config, ticket.number, unit=request.unit, approved=approve,
+                                                deadline=request.requested_deadline, note=request.decision_note)
+    await Notices(console=[_updated(ticket, actor, "extension")]).publish(config)
+    await loop_notices.send_notices(config, ticket.number, [notice], actor=actor.username)
+    return request
+
+
+async def change_deadline(config: Config, actor: Actor, number: str, *, day: date, reason: Any) -> Dispatch:
+    async with config[SESSIONS]() as session, session.begin():
+        ticket = await _locked(session, number)
+        row = await assignments.set_deadline(session, ticket, actor, end_of_local_day(day), reason=reason)
+        unit, due = row.target, row.deadline
+    await Notices(console=[_updated(ticket, actor, "deadline")]).publish(config)
+    await _tell_desk(config, unit, {"type": "deadline_changed", "ticket_no": ticket.number,
+                                    "deadline": due.isoformat() if due else None})
+    return row
+
+
+async def supervise(config: Config, actor: Actor, number: str, *, text: Any, day: date | None = None) -> Any:
+    """督办单 to the lead unit; its leader is mailed too once the note escalates."""
+    async with config[SESSIONS]() as session, session.begin():
+        ticket = await _locked(session, number)
+        note = await supervision_notes.issue(session, ticket, actor, config[DIRECTORY], text=text, until=day)
+        unit_notices = loop_notices.supervised(config, ticket.number, unit=note.unit, text=note.text, seq=note.seq,
+                                               deadline=note.new_deadline, leader=bool(note.escalated_to))
+    await Notices(console=[_updated(ticket, actor, "supervise")]).publish(config)
+    await loop_notices.send_notices(config, ticket.number, unit_notices, actor=actor.username)
+    return note
 
 
 async def intake(config: Config, actor: Actor, data: ManualIntake) -> Ticket:

@@ -20,7 +20,7 @@ from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.auth import ANY_ROLE, OPERATORS, SUPERVISORS, actor_of, current_user, end_session, public, require_role
 from gateway.web.auth import user_of as user_of_request
 from gateway.web.console import actions, models
-from gateway.web.console.forms import intake_from_json, intake_from_multipart, queue_filter
+from gateway.web.console.forms import intake_from_json, intake_from_multipart, local_date, queue_filter
 from gateway.web.console.team import login_user, set_shift, user_dict
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
@@ -37,6 +37,11 @@ from ticketing.workflow import assignments
 
 routes = web.RouteTableDef()
 P = "/api/v1/console"
+# The dispatch-and-supervision seats (交办督办坐席) read the queue and tickets, dispatch, review
+# answers and close returned tickets; only operators take in (claim, reply, classify) hand-offs.
+READERS = ("operator", "dispatcher", "supervisor")
+DISPATCHERS = ("operator", "dispatcher", "supervisor")
+DECIDERS = ("dispatcher", "supervisor")
 TICKET = P + "/tickets/{number}"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -97,7 +102,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(f"{P}/logout")
 @signing_in("退出登录", responses={200: "已退出"})
-@api(*ANY_ROLE)
+@api(*ANY_ROLE, "dispatcher", "callback")
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     return json_response({"ok": True})
@@ -105,7 +110,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get(f"{P}/me")
 @signing_in("当前用户与网络热线班次", responses={200: ("当前用户", models.MeResponse)})
-@api(*ANY_ROLE)
+@api(*ANY_ROLE, "dispatcher", "callback")
 async def me(request: web.Request) -> web.Response:
     user = await current_user(request)
     shift = shifts.shift_status(request.config_dict[DIRECTORY])
@@ -126,7 +131,7 @@ async def my_shift(request: web.Request) -> web.Response:
 
 @routes.get(f"{P}/directory")
 @signing_in("代码表：部门、区域、诉求类型、渠道、转办对象", responses={200: "代码表"})
-@api(*ANY_ROLE)
+@api(*ANY_ROLE, "dispatcher", "callback")
 async def directory(request: web.Request) -> web.Response:
     d = request.config_dict[DIRECTORY]
     return json_response({
@@ -150,22 +155,24 @@ async def directory(request: web.Request) -> web.Response:
                  "request_type": "诉求类型代码", "assignee": "处理人用户名，none 表示未认领",
                  "urgent": "true / false", "limit": "每页条数（≤200）", "offset": "偏移"},
           responses={200: ("工单列表", models.QueuePage), 400: "筛选条件无效"})
-@api(*OPERATORS)
+@api(*READERS)
 async def list_tickets(request: web.Request) -> web.Response:
     config = request.config_dict
     flt, limit, offset = queue_filter(request.query, config[DIRECTORY])
     async with config[SESSIONS]() as session:
         page = await queue.search(session, flt, actor_of(request), limit=limit, offset=offset)
+        started = await actions.dispatched_at(session, [t.id for t in page.tickets])
         await session.commit()  # a search by phone number is audited
     labels = Labels(config[DIRECTORY])
     now = utcnow()
-    return json_response({"tickets": [summary(t, labels, now=now) for t in page.tickets], "total": page.total,
+    return json_response({"tickets": [summary(t, labels, now=now, started_at=started.get(t.id))
+                                      for t in page.tickets], "total": page.total,
                           "limit": page.limit, "offset": page.offset, "search": page.searching})
 
 
 @routes.get(f"{P}/queue/counts")
 @in_queue("待审核、紧急、未认领数量", responses={200: ("数量", models.QueueCounts)})
-@api(*OPERATORS)
+@api(*READERS)
 async def counts(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         return json_response(await queue.queue_counts(session))
@@ -187,7 +194,7 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 @routes.get(TICKET)
 @on_ticket("工单详情：对话、机器预分类与确认值、处理记录", responses={200: TICKET_VIEW, 404: "未找到"})
-@api(*OPERATORS)
+@api(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
     return await _ticket_response(request)
 
@@ -288,12 +295,15 @@ async def merge(request: web.Request) -> web.Response:
     return await _ticket_response(request)
 
 
-LIFECYCLE = {"answer": "标记已答复（直接办结）", "close": "办结", "reopen": "重新打开（回到待审核队列）"}
+LIFECYCLE = {"answer": "标记已答复（直接办结）", "close": "办结（已退回的工单须填写理由 note）",
+             "reopen": "重新打开（回到待审核队列）"}
+# 办结 of a ticket a unit returned is the dispatch desk's decision too.
+LIFECYCLE_ROLES = {"answer": OPERATORS, "close": DISPATCHERS, "reopen": OPERATORS}
 
 
 def _lifecycle(action: str) -> Handler:
     @on_ticket(LIFECYCLE[action], body=models.LifecycleNote, responses={200: TICKET_VIEW, 409: "状态不允许"})
-    @api(*OPERATORS)
+    @api(*LIFECYCLE_ROLES[action])
     async def handler(request: web.Request) -> web.Response:
         body = await read_model(request, models.LifecycleNote)
         await actions.lifecycle(request.config_dict, actor_of(request), _number(request), action,
@@ -309,13 +319,73 @@ for _action in LIFECYCLE:
 
 
 @routes.post(TICKET + "/dispatch")
-@on_ticket("转办到部门或县（市、区）远端坐席",
-           description="办理时限按诉求类型以工作日计算（含调休）；全国平台下发的时限优先。状态变为 dispatched。",
-           body=models.DispatchOrder, responses={200: TICKET_VIEW, 409: "状态不允许"})
-@api(*OPERATORS)
+@on_ticket("交办（或改派已退回的工单）到主办单位，可加协办单位",
+           description="主办单位为承办部门或县（市、区）远端坐席；assists 为协办单位代码。办理时限按诉求类型以工作日计算"
+                       "（含调休），全国平台下发的时限优先；也可用 deadline（YYYY-MM-DD）自定，须填 deadline_reason。"
+                       "提交后以邮件和办理台实时消息通知各单位，邮件结果记入处理记录。",
+           body=models.DispatchOrder, responses={200: TICKET_VIEW, 400: "单位、日期或理由无效", 409: "状态不允许"})
+@api(*DISPATCHERS)
 async def dispatch(request: web.Request) -> web.Response:
     body = await read_model(request, models.DispatchOrder)
     row = await actions.dispatch(request.config_dict, actor_of(request), _number(request),
-                                 target_kind=body.target_kind, target=body.target, note_text=body.note)
+                                 target_kind=body.target_kind, target=body.target, note_text=body.note,
+                                 assists=body.assists,
+                                 deadline=local_date(body.deadline, required=False, what="办理时限"),
+                                 deadline_reason=body.deadline_reason)
     return await _ticket_response(request, dispatch={"target_kind": row.target_kind, "target": row.target,
                                                      "deadline": row.deadline.isoformat() if row.deadline else None})
+
+
+@routes.post(TICKET + "/review")
+@on_ticket("审核单位答复：通过（可修改措辞）或退回（须填理由）",
+           description="通过：答复加上单位名称，连同一事一评链接经群众原渠道发出（全国平台工单同时回传）；"
+                       "退回：工单回到单位办理中，单位收到邮件和办理台消息。两人同时审核只有一人成功，另一人得到 409。",
+           body=models.ReviewDecision, responses={200: ("工单与审核结果", models.ReviewResponse),
+                                                  400: "结论或理由无效", 409: "没有待审核的答复"})
+@api(*DISPATCHERS)
+async def review(request: web.Request) -> web.Response:
+    body = await read_model(request, models.ReviewDecision)
+    result = await actions.review(request.config_dict, actor_of(request), _number(request),
+                                  decision=body.decision or "", text=body.text, reason=body.reason)
+    outcome: dict[str, Any] = {"decision": result.decision, "report_id": result.report_id}
+    if result.entry is not None:
+        outcome["delivery"] = _delivery(result.entry)
+    return await _ticket_response(request, review=outcome)
+
+
+@routes.post(TICKET + "/extension")
+@on_ticket("审批单位的延期申请（不同意须填理由）", body=models.ExtensionDecision,
+           responses={200: TICKET_VIEW, 400: "未选择或缺少理由", 409: "没有待审批的延期申请"})
+@api(*DECIDERS)
+async def extension(request: web.Request) -> web.Response:
+    body = await read_model(request, models.ExtensionDecision)
+    if body.approve is None:
+        raise ApiError(400, "invalid_decision", "请选择同意或不同意延期")
+    await actions.decide_extension(request.config_dict, actor_of(request), _number(request), approve=body.approve,
+                                   note=body.note)
+    return await _ticket_response(request)
+
+
+@routes.post(TICKET + "/deadline")
+@on_ticket("修改办理时限（须填理由，记入处理记录）", body=models.DeadlineChange,
+           responses={200: TICKET_VIEW, 400: "日期或理由无效", 409: "工单不在单位办理中"})
+@api(*DECIDERS)
+async def deadline(request: web.Request) -> web.Response:
+    body = await read_model(request, models.DeadlineChange)
+    day = local_date(body.date, what="办理时限")
+    assert day is not None
+    await actions.change_deadline(request.config_dict, actor_of(request), _number(request), day=day,
+                                  reason=body.reason)
+    return await _ticket_response(request)
+
+
+@routes.post(TICKET + "/supervise")
+@on_ticket("督办：向主办单位下发督办单（可设新的办结时限）",
+           description="单位须签收督办单；同一轮交办第 2 次督办起同时发送给单位领导。", body=models.SupervisionOrder,
+           responses={200: TICKET_VIEW, 400: "缺少督办意见或日期无效", 409: "工单不在单位办理中"})
+@api(*DECIDERS)
+async def supervise(request: web.Request) -> web.Response:
+    body = await read_model(request, models.SupervisionOrder)
+    await actions.supervise(request.config_dict, actor_of(request), _number(request), text=body.text,
+                            day=local_date(body.date, required=False, what="督办时限"))
+    return await _ticket_response(request)

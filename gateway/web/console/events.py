@@ -51,7 +51,7 @@ def _queue_event(event: dict[str, Any]) -> str:
 
 
 @routes.get("/console/events")
-@require_role(*OPERATORS)
+@require_role(*OPERATORS, "dispatcher")  # the loop desk and the queue refresh live too
 async def console_events(request: web.Request) -> web.StreamResponse:
     config = request.config_dict
     return await relay(request, config[REPLIES].subscribe(config[REPLIES].console_topic), name=_queue_event)

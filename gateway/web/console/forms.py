@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -158,3 +159,31 @@ async def intake_from_multipart(request: web.Request, *, nlu_text: bool = True) 
         saved.append(AttachmentInfo(ref.filename, ref.content_type, ref.size, ref.storage_key, ref.kind))
     fields.pop("csrf_token", None)
     return intake_from_json(fields, tuple(saved), prediction)
+
+
+# --------------------------------------------------------------------------- the handling loop
+
+LOOP_TABS = ("returned", "review", "extension", "warning", "overdue", "sign_overdue")
+
+
+def local_date(value: Any, *, required: bool = True, what: str = "日期") -> date | None:
+    """A YYYY-MM-DD local date from a form or a JSON body (None when left empty and optional)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        if required:
+            raise ApiError(400, "date_required", f"请填写{what}（YYYY-MM-DD）")
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "invalid_date", f"{what}格式应为 YYYY-MM-DD") from None
+
+
+def loop_query(query: Mapping[str, str]) -> tuple[str, int, int]:
+    """(tab, limit, offset) of the dispatcher's desk."""
+    tab = (query.get("tab") or LOOP_TABS[0]).strip()
+    if tab not in LOOP_TABS:
+        raise ApiError(400, "invalid_tab", "tab 须为 " + "、".join(LOOP_TABS) + " 之一")
+    limit = query_int(query, "limit", PAGE_SIZE, lowest=1, highest=200)
+    offset = query_int(query, "offset", 0, lowest=0, highest=MAX_OFFSET)
+    return tab, limit, offset

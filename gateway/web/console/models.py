@@ -58,11 +58,17 @@ class LifecycleNote(RequestModel):
 
 
 class DispatchOrder(RequestModel):
+    """交办, or 改派 of a ticket a unit returned."""
+
     target_kind: Literal["department", "region"] | None = None
-    target: str | None = None
+    target: str | None = Field(None, description="主办单位代码（承办部门或县（市、区）远端坐席）")
     note: str | None = None
+    assists: list[str] = Field(default_factory=list, max_length=20, description="协办单位代码（最多 5 个）")
+    deadline: str | None = Field(None, description="自定办理时限 YYYY-MM-DD（当日 24 时止），须同时填写理由")
+    deadline_reason: str | None = Field(None, max_length=5000, description="自定办理时限的理由")
     refusals: Refusals = {"target_kind": (400, "invalid_target", "请选择转办对象"),
-                          "target": (400, "invalid_target", "请选择转办对象")}
+                          "target": (400, "invalid_target", "请选择转办对象"),
+                          "assists": (400, "invalid_assist", "协办单位须为单位代码列表")}
 
 
 class ManualIntakeRequest(RequestModel):
@@ -174,6 +180,10 @@ class TicketSummary(BaseModel):
     waiting_label: str
     phone_masked: str | None = Field(description="脱敏号码，如 138****2345")
     off_hours: bool = Field(description="在网络热线工作时间以外进线")
+    due: Literal["ok", "warning", "overdue"] = Field("ok", description="warning：已用时限 80% 以上（即将超期）；overdue：已超期")
+    due_label: str = ""
+    unit: str | None = Field(None, description="主办单位代码（已交办时）")
+    unit_label: str = ""
 
 
 class QueuePage(BaseModel):
@@ -243,6 +253,7 @@ class TicketDetail(TicketSummary):
     prediction: Prediction | None
     dispatch: dict[str, Any] | None
     permissions: Permissions
+    loop: LoopView | None = None
 
 
 class TicketResponse(BaseModel):
@@ -416,6 +427,71 @@ class CallbackItem(BaseModel):
 class CallbackQueue(BaseModel):
     view: Literal["due", "redo"]
     surveys: list[CallbackItem]
+
+
+# --------------------------------------------------------------------------- the handling loop (platform side)
+
+
+class LoopView(BaseModel):
+    """交办轮次、单位报告、延期申请、督办单、一事一评。"""
+
+    rounds: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    extensions: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    surveys: list[dict[str, Any]]
+    pending_extension: dict[str, Any] | None
+    pending_answer: dict[str, Any] | None
+    returns: int = Field(description="本工单被单位退回的次数")
+
+
+class ReviewDecision(RequestModel):
+    decision: Literal["approve", "reject"] | None = None
+    text: str | None = Field(None, max_length=5000, description="通过时可修改答复措辞（单位原文留在记录中）")
+    reason: str | None = Field(None, max_length=5000, description="退回理由（退回时必填）")
+    refusals: Refusals = {"decision": (400, "invalid_decision", "审核结论须为通过（approve）或退回（reject）")}
+
+
+class ExtensionDecision(RequestModel):
+    approve: bool | None = None
+    note: str | None = Field(None, max_length=5000, description="不同意时必填理由")
+    refusals: Refusals = {"approve": (400, "invalid_decision", "请选择同意或不同意延期")}
+
+
+class DeadlineChange(RequestModel):
+    date: str | None = Field(None, description="新的办理时限 YYYY-MM-DD（当日 24 时止）")
+    reason: str | None = Field(None, max_length=5000)
+
+
+class SupervisionOrder(RequestModel):
+    text: str | None = Field(None, max_length=5000, description="督办意见")
+    date: str | None = Field(None, description="督办后的办结时限 YYYY-MM-DD（可选）")
+
+
+class ReviewResponse(TicketResponse):
+    review: dict[str, Any] = Field(description="decision、report_id；通过时含 delivery（发送结果）")
+
+
+class LoopRow(BaseModel):
+    number: str
+    title: str
+    status: str
+    status_label: str
+    unit: str | None
+    unit_label: str
+    due: Literal["ok", "warning", "overdue"]
+    due_label: str
+    deadline: str | None
+    deadline_local: str
+    since: str | None = Field(description="该栏目的起算时间（退回、提交答复、申请延期、交办）")
+    since_local: str
+    detail: dict[str, Any] = Field(description="栏目相关内容：退回原因与说明、答复、延期日期与理由等")
+
+
+class LoopPage(BaseModel):
+    tab: Literal["returned", "review", "extension", "warning", "overdue", "sign_overdue"]
+    counts: dict[str, int]
+    rows: list[LoopRow]
     total: int
     limit: int
     offset: int
@@ -428,3 +504,8 @@ class CallbackPhone(BaseModel):
 
 class CallbackResult(BaseModel):
     survey: CallbackItem
+
+
+# The ticket's loop section is declared after the ticket: resolve the forward reference.
+for _model in (TicketDetail, TicketResponse, ReplyResponse, ReviewResponse):
+    _model.model_rebuild()

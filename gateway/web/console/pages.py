@@ -29,7 +29,8 @@ from gateway.web.auth import (
     user_of,
 )
 from gateway.web.console import actions
-from gateway.web.console.forms import intake_from_multipart, queue_filter
+from gateway.web.console.api import DECIDERS, DISPATCHERS, READERS
+from gateway.web.console.forms import intake_from_multipart, local_date, queue_filter
 from gateway.web.console.page_actions import HOME_BY_ROLE, page_action, safe_next
 from gateway.web.console.team import canned_list, faq_answers, login_user, set_shift
 from gateway.web.errors import ApiError
@@ -81,7 +82,7 @@ async def login_submit(request: web.Request) -> web.Response:
 
 
 @routes.post("/console/logout")
-@require_role(*ANY_ROLE)
+@require_role(*ANY_ROLE, "dispatcher", "callback")
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     raise web.HTTPSeeOther("/console/login")
@@ -121,13 +122,14 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     async with request.config_dict[SESSIONS]() as session:
         page = await queue.search(session, flt, actor_of(request), limit=limit, offset=offset)
         counts = await queue.queue_counts(session)
+        started = await actions.dispatched_at(session, [t.id for t in page.tickets])
         await session.commit()  # a search by phone number is audited
     labels = Labels(directory)
     now = utcnow()
     params = {k: v for k, v in query.items() if k not in ("offset",) and v}
     return {
         "page": page,
-        "tickets": [summary(t, labels, now=now) for t in page.tickets],
+        "tickets": [summary(t, labels, now=now, started_at=started.get(t.id)) for t in page.tickets],
         "counts": counts,
         "flt": flt,
         "query": urlencode(params),
@@ -139,13 +141,13 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/console")
-@require_role(*OPERATORS)
+@require_role(*READERS)
 async def queue_page(request: web.Request) -> web.Response:
     return await render(request, "console/queue.html", {"nav": "queue", **await _queue_context(request)})
 
 
 @routes.get("/console/queue/panel")
-@require_role(*OPERATORS)
+@require_role(*READERS)
 async def queue_panel(request: web.Request) -> web.Response:
     """The live part of the queue, re-fetched by htmx when an SSE event arrives."""
     return await render(request, "console/_queue_panel.html", await _queue_context(request))
@@ -154,7 +156,7 @@ async def queue_panel(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- one ticket
 
 @routes.get("/console/tickets/{number}")
-@require_role(*OPERATORS)
+@require_role(*READERS)
 async def ticket_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     try:
@@ -285,19 +287,77 @@ async def merge(request: web.Request) -> web.Response:
 
 
 @routes.post("/console/tickets/{number}/dispatch")
-@require_role(*OPERATORS)
+@require_role(*DISPATCHERS)
 @page_action
 async def dispatch(request: web.Request) -> web.Response:
     form = await request.post()
     kind, _, code = str(form.get("target", "")).partition(":")
-    row = await actions.dispatch(request.config_dict, actor_of(request), _number(request), target_kind=kind, target=code,
-                                 note_text=str(form.get("note", "")))
-    await flash(request, f"已转办，办理时限至 {local(row.deadline)}" if row.deadline else "已转办")
+    assists = [str(v) for v in form.getall("assists", []) if str(v)]
+    row = await actions.dispatch(request.config_dict, actor_of(request), _number(request), target_kind=kind or None,
+                                 target=code, note_text=str(form.get("note", "")), assists=assists,
+                                 deadline=local_date(str(form.get("deadline", "")), required=False, what="办理时限"),
+                                 deadline_reason=str(form.get("deadline_reason", "")))
+    await flash(request, f"已交办，办理时限至 {local(row.deadline)}" if row.deadline else "已交办")
     raise _back(request)
 
 
-def _lifecycle_page(action: str, message: str):
-    @require_role(*OPERATORS)
+@routes.post("/console/tickets/{number}/review")
+@require_role(*DISPATCHERS)
+@page_action
+async def review(request: web.Request) -> web.Response:
+    form = await request.post()
+    decision = str(form.get("decision", ""))
+    result = await actions.review(request.config_dict, actor_of(request), _number(request), decision=decision,
+                                  text=str(form.get("text", "")), reason=str(form.get("reason", "")))
+    if result.decision == "reject":
+        await flash(request, "答复已退回单位重新办理")
+    elif result.entry is not None and result.entry.delivery_status == "sent":
+        await flash(request, "答复已审核通过并发送给群众（附一事一评链接）")
+    else:
+        detail = result.entry.delivery_detail if result.entry is not None else ""
+        await flash(request, f"答复已审核通过，但未能发出：{detail or ''}", "error")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/extension")
+@require_role(*DECIDERS)
+@page_action
+async def extension(request: web.Request) -> web.Response:
+    form = await request.post()
+    approve = form.get("approve") == "1"
+    await actions.decide_extension(request.config_dict, actor_of(request), _number(request), approve=approve,
+                                   note=str(form.get("note", "")))
+    await flash(request, "已同意延期" if approve else "已不同意延期，单位须按原时限办结")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/deadline")
+@require_role(*DECIDERS)
+@page_action
+async def deadline(request: web.Request) -> web.Response:
+    form = await request.post()
+    day = local_date(str(form.get("date", "")), what="办理时限")
+    assert day is not None
+    row = await actions.change_deadline(request.config_dict, actor_of(request), _number(request), day=day,
+                                        reason=str(form.get("reason", "")))
+    await flash(request, f"办理时限已改为 {local(row.deadline)}")
+    raise _back(request)
+
+
+@routes.post("/console/tickets/{number}/supervise")
+@require_role(*DECIDERS)
+@page_action
+async def supervise(request: web.Request) -> web.Response:
+    form = await request.post()
+    note = await actions.supervise(request.config_dict, actor_of(request), _number(request),
+                                   text=str(form.get("text", "")),
+                                   day=local_date(str(form.get("date", "")), required=False, what="督办时限"))
+    await flash(request, f"已下发第 {note.seq} 次督办单" + ("，并已提请单位领导关注" if note.escalated_to else ""))
+    raise _back(request)
+
+
+def _lifecycle_page(action: str, message: str, roles: tuple[str, ...] = OPERATORS):
+    @require_role(*roles)
     @page_action
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()
@@ -311,12 +371,12 @@ def _lifecycle_page(action: str, message: str):
 
 
 routes.post("/console/tickets/{number}/answer")(_lifecycle_page("answer", "已标记为已答复（直接办结）"))
-routes.post("/console/tickets/{number}/close")(_lifecycle_page("close", "工单已办结"))
+routes.post("/console/tickets/{number}/close")(_lifecycle_page("close", "工单已办结", DISPATCHERS))
 routes.post("/console/tickets/{number}/reopen")(_lifecycle_page("reopen", "工单已重新打开，回到待审核队列"))
 
 
 @routes.get("/console/attachments/{attachment_id:\\d+}")
-@require_role(*OPERATORS)
+@require_role(*READERS)
 async def attachment(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[SESSIONS]() as session:
         att = await session.get(Attachment, path_id(request, "attachment_id"))

@@ -19,6 +19,13 @@ EVAL = frozenset({"dispatcher", "supervisor"})
 CB = frozenset({"callback", "supervisor"})
 HANDLER = frozenset({"handler"})
 PUBLIC = None
+# The handling loop (issue #13): the dispatch-and-supervision seats read the queue and tickets,
+# dispatch, review and close returned tickets; extensions, deadlines and 督办 are theirs and the
+# supervisors' alone.
+STAFF = ANY | {"dispatcher", "callback"}  # every platform seat signs in and out of the console
+READ = frozenset({"operator", "dispatcher", "supervisor"})
+DISP = READ
+DEC = frozenset({"dispatcher", "supervisor"})
 
 T = "/api/v1/console/tickets/PDS2099010100001"
 PT = "/console/tickets/PDS2099010100001"
@@ -29,14 +36,14 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     # JSON API
     ("GET", "/api/v1/console/csrf", PUBLIC),
     ("POST", "/api/v1/console/login", PUBLIC),
-    ("POST", "/api/v1/console/logout", ANY),
-    ("GET", "/api/v1/console/me", ANY),
+    ("POST", "/api/v1/console/logout", STAFF),
+    ("GET", "/api/v1/console/me", STAFF),
     ("POST", "/api/v1/console/me/shift", OPS),
-    ("GET", "/api/v1/console/directory", ANY),
-    ("GET", "/api/v1/console/tickets", OPS),
+    ("GET", "/api/v1/console/directory", STAFF),
+    ("GET", "/api/v1/console/tickets", READ),
     ("POST", "/api/v1/console/tickets", OPS),
-    ("GET", "/api/v1/console/queue/counts", OPS),
-    ("GET", T, OPS),
+    ("GET", "/api/v1/console/queue/counts", READ),
+    ("GET", T, READ),
     ("POST", T + "/claim", OPS),
     ("POST", T + "/release", OPS),
     ("POST", T + "/assign", SUP),
@@ -47,9 +54,14 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", T + "/notes", OPS),
     ("POST", T + "/merge", OPS),
     ("POST", T + "/answer", OPS),
-    ("POST", T + "/close", OPS),
+    ("POST", T + "/close", DISP),
     ("POST", T + "/reopen", OPS),
-    ("POST", T + "/dispatch", OPS),
+    ("POST", T + "/dispatch", DISP),
+    ("POST", T + "/review", DISP),
+    ("POST", T + "/extension", DEC),
+    ("POST", T + "/deadline", DEC),
+    ("POST", T + "/supervise", DEC),
+    ("GET", "/api/v1/console/loop", READ),
     ("GET", "/api/v1/console/canned-replies", OPS),
     ("POST", "/api/v1/console/canned-replies", OPS),
     ("DELETE", "/api/v1/console/canned-replies/999", OPS),
@@ -99,12 +111,12 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     # pages
     ("GET", "/console/login", PUBLIC),
     ("POST", "/console/login", PUBLIC),
-    ("POST", "/console/logout", ANY),
+    ("POST", "/console/logout", STAFF),
     ("POST", "/console/shift", OPS),
-    ("GET", "/console", OPS),
-    ("GET", "/console/queue/panel", OPS),
-    ("GET", "/console/events", OPS),
-    ("GET", PT, OPS),
+    ("GET", "/console", READ),
+    ("GET", "/console/queue/panel", READ),
+    ("GET", "/console/events", READ),
+    ("GET", PT, READ),
     ("POST", PT + "/claim", OPS),
     ("POST", PT + "/release", OPS),
     ("POST", PT + "/assign", SUP),
@@ -114,11 +126,16 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", PT + "/retry/1", OPS),
     ("POST", PT + "/note", OPS),
     ("POST", PT + "/merge", OPS),
-    ("POST", PT + "/dispatch", OPS),
+    ("POST", PT + "/dispatch", DISP),
+    ("POST", PT + "/review", DISP),
+    ("POST", PT + "/extension", DEC),
+    ("POST", PT + "/deadline", DEC),
+    ("POST", PT + "/supervise", DEC),
     ("POST", PT + "/answer", OPS),
-    ("POST", PT + "/close", OPS),
+    ("POST", PT + "/close", DISP),
     ("POST", PT + "/reopen", OPS),
-    ("GET", "/console/attachments/999", OPS),
+    ("GET", "/console/attachments/999", READ),
+    ("GET", "/console/loop", READ),
     ("GET", "/console/intake", OPS),
     ("POST", "/console/intake", OPS),
     ("POST", "/console/intake/suggest", OPS),
