@@ -189,6 +189,32 @@ def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
     }
 
 
+# Loop events whose values are unit codes (shown by the unit's name).
+UNIT_EVENTS = frozenset({"forward", "redispatch", "unit_sign", "unit_return", "unit_progress", "unit_opinion",
+                         "unit_answer", "answer_rejected", "extension_approved", "extension_refused", "supervision",
+                         "supervision_acknowledged", "redo_dispatch", "unit_notified", "sign_overdue",
+                         "deadline_reminder", "overdue"})
+
+
+def _event_value(ev: Any, value: Any, labels: Labels) -> Any:
+    """A timeline value as staff read it: names for codes and units, local times for deadlines."""
+    if ev.field in CODED_FIELDS:
+        return labels.of(ev.field, value)
+    if value and (ev.field == "deadline" or ev.action == "extension_requested"):
+        try:
+            return local(datetime.fromisoformat(value))
+        except (TypeError, ValueError):
+            return value
+    if value and ev.action in UNIT_EVENTS and labels.directory.unit(value) is not None:
+        name = unit_label(labels, value)
+        if ev.action == "unit_notified" and isinstance(ev.detail, dict):
+            who = "单位领导" if ev.detail.get("leader") else "单位邮箱"
+            sent = "邮件已发送" if ev.detail.get("delivered") else f"邮件未发出：{ev.detail.get('detail') or ''}"
+            return f"{name}（{who}，{sent}）"
+        return name
+    return value
+
+
 @dataclass(frozen=True)
 class LoopFacts:
     """What the handling loop holds about one ticket (each list oldest first)."""
@@ -304,8 +330,8 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         "action_label": EVENT_LABELS.get(ev.action, ev.action), "field": ev.field,
         "field_label": FIELD_LABELS.get(ev.field or "", ev.field or ""),
         "from_value": ev.from_value, "to_value": ev.to_value,
-        "from_label": labels.of(ev.field, ev.from_value) if ev.field in CODED_FIELDS else ev.from_value,
-        "to_label": labels.of(ev.field, ev.to_value) if ev.field in CODED_FIELDS else ev.to_value,
+        "from_label": _event_value(ev, ev.from_value, labels),
+        "to_label": _event_value(ev, ev.to_value, labels),
     } for ev in ticket.events]
     pred = ticket.predictions[-1] if ticket.predictions else None
     mine = ticket.assignee == actor.username

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
+from gateway.web.console import models
 from tests.gateway.web.console.conftest import make_ticket
 from tests.gateway.web.console.loop_helpers import (
     answer,
@@ -95,7 +96,8 @@ async def test_dispatch_with_assists_and_a_reasoned_deadline_tells_every_unit(co
     assert all(e.detail["delivered"] is True for e in notified)
     # the page shows the loop in Chinese
     page = await (await op.get(f"/console/tickets/{number}")).text()
-    assert "交办记录" in page and "协办" in page and "汝州市" in page and "通知单位" in page
+    assert "交办记录" in page and "协办" in page and "汝州市" in page
+    assert "通知单位" in page and "市卫生健康委员会（单位邮箱，邮件已发送）" in page
 
 
 async def test_dispatch_refuses_bad_units_dates_and_missing_reasons(console, sink):
@@ -141,6 +143,7 @@ async def test_approval_delivers_the_answer_and_the_survey_link_to_the_web_citiz
     resp = await desk.post(API + number + "/review", {"decision": "approve", "text": edited})
     assert resp.status == 200, await resp.text()
     body = await _json(resp)
+    models.ReviewResponse.model_validate(body)
     assert body["ticket"]["status"] == "answered" and body["review"]["delivery"]["status"] == "sent"
     msgs = (await _json(await desk.get(f"/api/v1/web/sessions/{sender}/messages")))["messages"]
     delivered = [m for m in msgs if "【市卫生健康委员会答复】" in m["text"]]
