@@ -348,7 +348,8 @@ async def review(config: Config, actor: Actor, number: str, *, decision: str, te
         if report is not None:
             report.entry_id = entry.id
             await session.commit()
-        await report_status_to_platform(config, session, ticket, "answered")
+        # A national-platform item needs no separate status report here: its channel's delivery
+        # is the write-back (answered, with this text); a second one would repeat it.
     await Notices(console=[_updated(ticket, actor, "review")]).publish(config)
     await _tell_desk(config, unit, {"type": "answer_accepted", "ticket_no": ticket.number})
     return Reviewed("approve", report_id, entry)

@@ -280,3 +280,45 @@ async def test_repeated_supervision_escalates_to_the_units_leader(console, sink)
     assert len(leader_notice) == 1 and leader_notice[0].detail["delivered"] is True
     op = await agent("li")
     assert (await op.post(API + number + "/supervise", {"text": "x"})).status == 403
+
+
+async def test_an_approved_answer_to_a_national_platform_item_is_written_back_once(make_client, aiohttp_server,
+                                                                                  monkeypatch, sink):
+    from connectors.national_feed.simulator import SIMULATOR, create_simulator_app, demo_items
+    from tests.gateway.conftest import eventually
+    from tests.gateway.web.console.conftest import PASSWORD, Agent
+    from ticketing.accounts import users
+
+    item = demo_items(1)[0]
+    sim = await aiohttp_server(create_simulator_app("pds-12345", "simulator-secret-0123456789", items=[item]))
+    monkeypatch.setenv("NATIONAL_FEED_URL", str(sim.make_url("")).rstrip("/"))
+    monkeypatch.setenv("NATIONAL_FEED_APP_KEY", "pds-12345")
+    monkeypatch.setenv("NATIONAL_FEED_APP_SECRET", "simulator-secret-0123456789")
+    monkeypatch.setenv("NATIONAL_FEED_POLL_SECONDS", "1")
+    client = await make_client(services={"feed"})
+    app = client.app
+
+    async def the_ticket():
+        async with app[SESSIONS]() as session:
+            return (await session.execute(select(Ticket).where(Ticket.channel == "national_platform"))).scalar()
+
+    number = (await eventually(the_ticket, timeout=20)).number
+    async with app[SESSIONS]() as session, session.begin():
+        await users.create_user(session, "disp", role="dispatcher", password=PASSWORD)
+        await users.create_user(session, "li", role="operator", password=PASSWORD)
+    op, desk = Agent(client), Agent(client)
+    try:
+        for who, name in ((op, "li"), (desk, "disp")):
+            assert (await who.login(name)).status == 200
+        assert (await op.post(API + number + "/classification", {"request_type": "complaint"})).status == 200
+        assert (await desk.post(API + number + "/dispatch", {"target": "health"})).status == 200
+        await sign(app, number)
+        await answer(app, number)
+        resp = await desk.post(API + number + "/review", {"decision": "approve"})
+        assert resp.status == 200 and (await _json(resp))["review"]["delivery"]["status"] == "sent"
+    finally:
+        await op.close()
+        await desk.close()
+    writes = sim.app[SIMULATOR].write_backs_of(str(item["id"]))
+    assert [w["status"] for w in writes] == ["answered"]
+    assert "【市卫生健康委员会答复】经核查" in writes[0]["reply"] and "/survey/" in writes[0]["reply"]
