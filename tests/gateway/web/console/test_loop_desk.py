@@ -203,3 +203,14 @@ async def test_review_and_decisions_through_the_ticket_page(console, sink):
     body = await (await desk.get(API + number)).json()
     assert body["ticket"]["status"] == "answered"
     assert len(await events_of(app, number, "survey_sent")) == 1
+
+
+async def test_a_dispatcher_lands_on_the_desk_and_sees_the_loop_nav(console, sink):
+    client, agent, user = console
+    await user("disp", role="dispatcher")
+    browser = await agent()
+    resp = await browser.form("/console/login", {"username": "disp", "password": PASSWORD})
+    assert resp.status == 303 and resp.headers["Location"] == "/console/loop"
+    page = await (await browser.get("/console/loop")).text()
+    assert 'href="/console/loop"' in page and 'href="/console?status=open"' in page and "人工录入" not in page
+    assert (await browser.form("/console/logout")).status == 303
