@@ -23,10 +23,16 @@ async def get_ticket(session: AsyncSession, number: str, *, full: bool = False) 
 
 
 async def lock_ticket(session: AsyncSession, ticket: Ticket) -> Ticket:
-    """Re-read the ticket under a row lock (PostgreSQL) so concurrent actions serialise."""
+    """Re-read the ticket under a row lock so concurrent actions serialise.
+
+    SQLite has no row lock: a no-op write takes the database's write lock instead, so a concurrent
+    action on this ticket waits here and then reads what the first one committed."""
     stmt = select(Ticket).where(Ticket.id == ticket.id).execution_options(populate_existing=True)
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
+    elif session.bind.dialect.name == "sqlite":
+        await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(id=Ticket.id)
+                              .execution_options(synchronize_session=False))
     return (await session.execute(stmt)).scalar_one()
 
 

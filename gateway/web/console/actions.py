@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.channels import loop_notices
@@ -62,10 +62,6 @@ def labels(config: Config) -> Labels:
 
 async def _locked(session: AsyncSession, number: str) -> Ticket:
     ticket = await claims.get_ticket(session, number)
-    if session.bind.dialect.name == "sqlite":
-        # SQLite has no row lock: a no-op write takes the database's write lock now, so a concurrent
-        # action on this ticket waits here and then reads what the first one committed.
-        await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(id=Ticket.id))
     return await claims.lock_ticket(session, ticket)
 
 

@@ -76,10 +76,12 @@ async def test_the_ranking_page_for_dispatchers_and_supervisors(people):
         errors = page[page.index('id="operator-errors"'):]
         zhao = errors[errors.index('data-username="zhao"'):]
         assert '<td data-stat="wrong_dispatches">1</td>' in zhao[:800]
+    pages = ("/console/evaluation", "/console/evaluation.csv", "/console/evaluation.xlsx")
+    for path in pages:
+        assert (await people["operator"].get(path)).status == 403
+        redirected = await people["handler"].get(path)  # a unit's clerk is sent to the unit's desk
+        assert redirected.status == 303 and redirected.headers["Location"] == "/desk"
     for who in ("operator", "handler"):
-        assert (await people[who].get("/console/evaluation")).status == 403
-        assert (await people[who].get("/console/evaluation.csv")).status == 403
-        assert (await people[who].get("/console/evaluation.xlsx")).status == 403
         assert (await people[who].get("/api/v1/console/evaluation")).status == 403
 
 
