@@ -57,6 +57,8 @@ async def _survey_link(chat, nth: int) -> str:
     assert "【市卫生健康委员会答复】" in text
     match = SURVEY_LINK.search(text)
     assert match, text
+    # The link is clickable in the chat (the rest of the answer stays plain text).
+    assert await bubbles.nth(nth - 1).locator("a.survey-link").get_attribute("href") == match.group(0)
     return match.group(0)
 
 

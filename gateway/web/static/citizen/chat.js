@@ -110,11 +110,32 @@
     }
     var body = document.createElement("span");
     body.className = "msg-text";
-    body.textContent = text;
+    appendWithSurveyLinks(body, text);
     li.appendChild(body);
     log.appendChild(li);
     scrollTo(li);
     return li;
+  }
+
+  // The 一事一评 link in an answer becomes clickable; everything else stays text.
+  var SURVEY_LINK = /https?:\/\/[A-Za-z0-9.:\[\]-]+\/survey\/[0-9]+\.[A-Za-z0-9_=-]+/g;
+
+  function appendWithSurveyLinks(el, text) {
+    var last = 0;
+    var match;
+    text = text || "";
+    SURVEY_LINK.lastIndex = 0;
+    while ((match = SURVEY_LINK.exec(text)) !== null) {
+      el.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var a = document.createElement("a");
+      a.href = match[0];
+      a.rel = "noopener";
+      a.className = "survey-link";
+      a.textContent = match[0];
+      el.appendChild(a);
+      last = match.index + match[0].length;
+    }
+    el.appendChild(document.createTextNode(text.slice(last)));
   }
 
   function systemLine(text) {
