@@ -16,7 +16,7 @@ import uuid
 import aiohttp
 import pytest
 
-from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
+from tests.gateway.channels.wechat_gateway import wechat_gateway
 from tests.gateway.conftest import eventually
 
 EVENTS = "/api/v1/web/sessions/{sid}/events"
@@ -122,19 +122,12 @@ async def test_streams_over_the_total_cap_get_a_clean_503_and_a_closed_stream_fr
     await eventually(freed, timeout=30, interval=0.5)
 
 
-TOKEN, AES_KEY, APP_ID, SECRET = "hotline12345", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx2c2769f8efd9abc2", "s3cret"
 
 
 async def test_200_concurrent_wechat_callbacks_are_none_answered_503(make_client, aiohttp_server, monkeypatch,
                                                                        raw_session):
-    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
-    server = await aiohttp_server(api.make_app())
-    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_APP_SECRET": SECRET,
-                       "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/"))}.items():
-        monkeypatch.setenv(var, value)
-    client = await make_client()
-    platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    gateway = await wechat_gateway(make_client, aiohttp_server, monkeypatch)
+    client, platform = gateway.client, gateway.platform
 
     async def callback(n: int) -> int:
         req = platform.sign_request(platform.text(f"oCitizen{n:05d}", f"第{n}号诉求：路面塌陷"))

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
 from gateway.infra.resources import SESSIONS
 from gateway.infra.stream import STREAM
+from tests.gateway.channels.wechat_gateway import wechat_gateway
 from tests.gateway.conftest import eventually
 from tests.gateway.web.console.conftest import console, console_settings, make_ticket  # noqa: F401, F811
 from ticketing.accounts import users
@@ -27,7 +27,6 @@ ADMIN_TOKEN = {"Authorization": "Bearer test-admin-token-0123456789"}
 HUGE = "99999999999999999999"
 DEEP = "[" * 5_000 + "]" * 5_000  # under the 64 KB limit, deeper than any parser should walk
 MALFORMED_MULTIPART = {"Content-Type": "multipart/form-data; boundary=xyz"}
-TOKEN, AES_KEY, APP_ID, SECRET = "hotline12345", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx2c2769f8efd9abc2", "s3cret"
 
 
 @dataclass(frozen=True)
@@ -152,14 +151,8 @@ async def test_malformed_input_is_a_clean_client_error(gateway, name):
 
 @pytest.fixture
 async def wechat(make_client, aiohttp_server, monkeypatch):
-    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
-    server = await aiohttp_server(api.make_app())
-    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_APP_SECRET": SECRET,
-                       "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/"))}.items():
-        monkeypatch.setenv(var, value)
-    client = await make_client()
-    return client, WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    gateway = await wechat_gateway(make_client, aiohttp_server, monkeypatch)
+    return gateway.client, gateway.platform
 
 
 @pytest.mark.parametrize("create_time", [HUGE, "9" * 12, "99999999999"])

@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from connectors.email import bound_address
 from connectors.national_feed.simulator import SIMULATOR, demo_items
-from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
 from gateway.channels.wiring import CHANNELS
 from gateway.infra.resources import SESSIONS
 from gateway.web.console import actions
 from tests.gateway.channels.test_email_wiring import MAILBOX, _send, _tickets
 from tests.gateway.channels.test_national_feed_wiring import _platform
-from tests.gateway.channels.test_wechat_wiring import AES_KEY, APP_ID, SECRET, TOKEN, _post
+from tests.gateway.channels.test_wechat_wiring import _post
+from tests.gateway.channels.wechat_gateway import wechat_gateway
 from tests.gateway.conftest import eventually
 from tests.gateway.web.console.loop_helpers import answer, body_of, relay_sink, sign
 from ticketing.accounts.roles import Actor
@@ -51,14 +51,8 @@ async def _status(app, number: str) -> str:
 
 async def test_a_wechat_citizen_gets_the_answer_and_the_link_as_a_customer_service_message(
         make_client, aiohttp_server, monkeypatch):
-    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
-    server = await aiohttp_server(api.make_app())
-    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_APP_SECRET": SECRET,
-                       "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/"))}.items():
-        monkeypatch.setenv(var, value)
-    client = await make_client()
-    platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    gateway = await wechat_gateway(make_client, aiohttp_server, monkeypatch)
+    client, api, platform = gateway.client, gateway.api, gateway.platform
     await _post(client, platform, platform.text("oCitizenLoop1", "卫东区某药店卖过期药品"))
     async with client.app[SESSIONS]() as session:
         number = (await session.execute(select(Ticket.number))).scalar_one()

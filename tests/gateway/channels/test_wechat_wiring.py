@@ -7,24 +7,16 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import ReplyTarget
-from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
 from gateway.channels.wiring import CONNECTORS
 from gateway.infra.resources import SESSIONS
+from tests.gateway.channels.wechat_gateway import wechat_gateway
 from ticketing.db.models.tickets import Entry, Ticket
-
-TOKEN, AES_KEY, APP_ID, SECRET = "hotline12345", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx2c2769f8efd9abc2", "s3cret"
 
 
 @pytest.fixture
 async def wechat(make_client, aiohttp_server, monkeypatch):
-    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
-    server = await aiohttp_server(api.make_app())
-    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_APP_SECRET": SECRET,
-                       "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/"))}.items():
-        monkeypatch.setenv(var, value)
-    client = await make_client()
-    return client, api, WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    gateway = await wechat_gateway(make_client, aiohttp_server, monkeypatch)
+    return gateway.client, gateway.api, gateway.platform
 
 
 async def _post(client, platform, xml):
@@ -67,14 +59,9 @@ async def test_a_late_answer_refused_by_wechat_is_marked_undelivered_for_the_ope
         make_client, aiohttp_server, monkeypatch):
     from tests.gateway.conftest import eventually
 
-    api = WeChatApiSimulator(app_id=APP_ID, app_secret=SECRET)
-    server = await aiohttp_server(api.make_app())
-    for var, value in {"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID,
-                       "WECHAT_APP_SECRET": SECRET, "WECHAT_API_BASE_URL": str(server.make_url("/cgi-bin/")),
-                       "WECHAT_REPLY_BUDGET": "0.001"}.items():  # never ready in time: sent later
-        monkeypatch.setenv(var, value)
-    client = await make_client()
-    platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
+    # The reply budget is never enough: the answer is sent later, as a customer-service message.
+    gateway = await wechat_gateway(make_client, aiohttp_server, monkeypatch, WECHAT_REPLY_BUDGET="0.001")
+    client, api, platform = gateway.client, gateway.api, gateway.platform
     api.fail_next("send", 45015)  # outside the 48-hour window
     assert await _post(client, platform, platform.text("oCitizen004", "郏县长桥镇的自来水发黄")) is None
 
