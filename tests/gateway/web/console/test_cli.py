@@ -44,3 +44,20 @@ def test_user_add_refuses_bad_input(db_env, capsys):
     assert "已存在" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["user", "add", "x", "--role", "root"])
+
+
+def test_a_handler_belongs_to_one_known_unit(db_env, capsys):
+    pw = ["--password", "long-enough-1"]
+    assert cli.main(["user", "add", "wjw1", "--role", "handler", "--unit", "health", *pw]) == 0
+    assert "已创建账号 wjw1（承办单位经办人，health）" in capsys.readouterr().out
+    assert cli.main(["user", "add", "rz1", "--role", "handler", "--unit", "ruzhou", *pw]) == 0
+    # No unit, an unknown unit, a district without a remote seat, a unit for platform staff: refused
+    # before any password is asked for.
+    for args, message in [(["--role", "handler"], "必须指定所属单位"),
+                          (["--role", "handler", "--unit", "nowhere"], "未知的单位代码"),
+                          (["--role", "handler", "--unit", "xinhua"], "未知的单位代码"),
+                          (["--role", "dispatcher", "--unit", "health"], "只有承办单位经办人")]:
+        assert cli.main(["user", "add", "x1", *args]) == 2
+        assert message in capsys.readouterr().err
+    assert cli.main(["user", "add", "zhao", "--role", "dispatcher", *pw]) == 0
+    assert cli.main(["user", "add", "hf", "--role", "callback", *pw]) == 0
