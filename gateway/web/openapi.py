@@ -25,9 +25,11 @@ from gateway.web.audiences import Config, all_routes
 from gateway.web.auth import roles_of
 from gateway.web.json_io import json_response
 from gateway.web.models import ErrorResponse
+from ticketing.accounts.roles import ROLE_LABELS as ACCOUNT_ROLE_LABELS
 
 DOC_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document", dict)
-ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员", "handler": "承办单位经办人"}
+# One table of role names: the accounts' own (ticketing.db.models.accounts).
+ROLE_LABELS = ACCOUNT_ROLE_LABELS
 REF = "#/components/schemas/{model}"
 
 # A body model, or a function of the app's config giving one (limits read from the settings).
