@@ -25,7 +25,7 @@ from gateway.web.audiences import Config
 from gateway.web.present import Labels, LoopFacts, detail
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import ClassificationChange, Conversation, Dispatch, Entry, Ticket, TicketEvent
-from ticketing.db.models.workflow import ExtensionRequest, Survey, UnitReport
+from ticketing.db.models.workflow import ExtensionRequest, Survey
 from ticketing.errors import ConsoleError
 from ticketing.intake import manual
 from ticketing.intake.manual import ManualIntake
@@ -326,26 +326,21 @@ async def review(config: Config, actor: Actor, number: str, *, decision: str, te
     if decision != "approve":
         raise ConsoleError(400, "invalid_decision", "审核结论须为通过（approve）或退回（reject）")
     directory = config[DIRECTORY]
-    async with config[SESSIONS]() as session, session.begin():
-        ticket = await _locked(session, number)
-        accepted = await reviews.approve(session, ticket, actor, directory, text=text)
-        report_id, survey_id, unit = accepted.report.id, accepted.survey.id, accepted.report.unit
-        answer = accepted.report.text
-    unit_label = loop_notices.unit_name(config, unit)
     async with config[SESSIONS]() as session:
-        ticket = await claims.get_ticket(session, number)
-        survey = await session.get(Survey, survey_id)
-        assert survey is not None
-        link = survey_link(config, survey)
-        message = survey_message(f"【{unit_label}答复】{answer}", link,
-                                 valid_days=directory.handling.survey_valid_days)
-        entry = await deliver_operator_reply(config, session, ticket, message, actor)
-        report = await session.get(UnitReport, report_id)
-        if report is not None:
-            report.entry_id = entry.id
-            await session.commit()
+        async with session.begin():
+            ticket = await _locked(session, number)
+            accepted = await reviews.approve(session, ticket, actor, directory, text=text)
+            report_id, unit = accepted.report.id, accepted.report.unit
+            message = survey_message(f"【{loop_notices.unit_name(config, unit)}答复】{accepted.report.text}",
+                                     survey_link(config, accepted.survey),
+                                     valid_days=directory.handling.survey_valid_days)
+            # The citizen's copy is stored (pending) with the acceptance, in one transaction: a crash
+            # before it is sent leaves a visible "not sent" answer to resend, never a silent one.
+            entry, conv = await replies.start_reply(session, ticket, actor, message)
+            accepted.report.entry_id = entry.id
         # A national-platform item needs no separate status report here: its channel's delivery
         # is the write-back (answered, with this text); a second one would repeat it.
+        entry = await send_entry(config, session, ticket, entry, conv)
     await Notices(console=[_updated(ticket, actor, "review")]).publish(config)
     await _tell_desk(config, unit, {"type": "answer_accepted", "ticket_no": ticket.number})
     return Reviewed("approve", report_id, entry)
