@@ -31,7 +31,7 @@ CLASSIFICATION_LABELS = {"unclassified": "未分类", "predicted": "机器预分
 EVENT_LABELS = {
     "created": "创建工单", "claim": "认领", "release": "释放", "assign": "改派", "auto_assign": "自动分配",
     "classify": "修改分类", "confirm_classification": "确认分类", "reply": "答复群众", "note": "内部备注",
-    "forward": "转办", "merged_into": "合并到", "merged_from": "合并自", "followup": "群众补充",
+    "forward": "交办", "merged_into": "合并到", "merged_from": "合并自", "followup": "群众补充",
     "update": "修改", "emergency_redirect": "紧急警情提示",
     "refers_to": "来件提及他人工单", "referred_by": "被他人来件提及",
     **{a.value: label for a, label in ACTION_LABELS.items()},
@@ -42,10 +42,8 @@ EVENT_LABELS = {
     "extension_refused": "不同意延期", "supervision": "督办", "supervision_acknowledged": "单位签收督办单",
     "survey_sent": "发送一事一评", "evaluation": "群众评价", "redo_dispatch": "重办交办", "ruling": "班长裁定",
     "sign_overdue": "超时未签收", "deadline_reminder": "临期提醒", "overdue": "已超期",
-    "unit_notified": "通知单位",
+    "unit_notified": "通知单位", "callback_attempt": "电话回访未接通",
 }
-# "forward" is the loop's 交办 now (the old operators' 转办 event has the same name).
-EVENT_LABELS["forward"] = "交办"
 DISPATCH_STATE_LABELS = {"pending_sign": "待签收", "signed": "办理中", "answered": "已答复待审核",
                          "accepted": "答复已通过", "returned": "已退回", "declined": "协办退回",
                          "withdrawn": "已撤回"}
