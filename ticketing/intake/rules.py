@@ -7,26 +7,33 @@ call), commits after it, and only then sends the reply.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.directory import Directory
-from ticketing.db.models.tickets import Conversation, Entry, Ticket
+from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket, TicketEvent
 from ticketing.intake import texts
+from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Action, Status
+from ticketing.tickets.masking import mask_phone
 from ticketing.tickets.numbering import NUMBER_RE, detached_minting, mint_number_detached
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
 # Each item of the national platform is a case of its own, answered (回传) on its own,
 # however many the same citizen has open.
 STANDALONE_CHANNELS = frozenset({"national_platform"})
+
+# A citizen answering what the bot or an operator just asked is on that ticket's matter, whatever
+# the NLU makes of the answer ("光明路口" has no department); later, the words decide again.
+QUESTION_WINDOW = timedelta(minutes=10)
+QUESTION_MARKS = ("？", "?")
 
 
 def _external_deadline(value: Any) -> datetime | None:
@@ -38,6 +45,11 @@ def _external_deadline(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else None
+
+
+def _intent_family(intent: str | None) -> str | None:
+    """A retrieval intent's family is its stem (faq/housing_fund → faq); any other intent is its own."""
+    return intent.split("/", 1)[0] if intent else None
 
 
 def _title(message: IntakeMessage) -> str | None:
@@ -90,8 +102,9 @@ class IntakeRules:
         # never a message in, a reopening of, or the official reply under someone else's case.
         named = await self._named_ticket(session, message)
         foreign = named is not None and named.conversation_id != conv.id
+        passed_over: Ticket | None = None  # the citizen's open ticket this message is not about
         if named is None or foreign or named.status not in OPEN_STATUSES:
-            ticket = await store.open_ticket_of(session, conv.id)
+            ticket, passed_over = await self._matter_of(session, conv, message, classification)
         else:
             ticket = named
         # A platform item or a written web message (网民留言, with its own title) is a case of its own,
@@ -99,7 +112,7 @@ class IntakeRules:
         standalone = (message.channel in STANDALONE_CHANNELS or bool(message.metadata.get("force_ticket"))
                       or foreign)
         if standalone:
-            ticket = None
+            ticket = passed_over = None
         if foreign and named is not None:
             meta["refers_to_ticket"] = named.number
 
@@ -125,8 +138,10 @@ class IntakeRules:
             reply = texts.emergency_reply(classification.emergency["number"], classification.emergency.get("kind", ""))
             if ticket is None:
                 ticket = await self._new_ticket(session, conv, message, classification, urgent=True)
-            elif not ticket.urgent:
-                await store.update_fields(session, ticket, actor="bot", urgent=True)
+            else:
+                if not ticket.urgent:
+                    await store.update_fields(session, ticket, actor="bot", urgent=True)
+                await self._attach_contact(session, ticket, message)
             entry = await citizen_entry(ticket)
             await bot_entry(ticket, reply)
             await store.record_event(session, ticket, actor="bot", action="emergency_redirect",
@@ -142,7 +157,15 @@ class IntakeRules:
                 await store.transition(session, ticket, Action.REOPEN, actor="citizen", note="群众补充诉求")
             await store.record_event(session, ticket, actor="citizen", action="followup",
                                      detail={"entry_id": entry.id})
-            reply = texts.followup_ack(ticket.number, off_hours)
+            phone = await self._attach_contact(session, ticket, message)
+            # Once an operator has answered the citizen, the conversation is theirs: the bot only
+            # confirms receipt (no off-hours text, no FAQ answer) instead of talking over them.
+            if await self._taken_over(session, ticket):
+                reply = texts.human_receipt()
+            else:
+                reply = texts.followup_ack(ticket.number, off_hours)
+            if phone:
+                reply += texts.contact_recorded(mask_phone(phone) or phone)
             await bot_entry(ticket, reply)
             return Outcome("followup", reply, ticket.number, entry.id)
 
@@ -176,8 +199,97 @@ class IntakeRules:
             reply = texts.ticket_created(ticket.number, ticket.deadline, off_hours)
         else:
             reply = texts.ticket_created_unclassified(ticket.number, off_hours)
+        if passed_over is not None:
+            reply = texts.new_matter(passed_over.number) + reply
         await bot_entry(ticket, reply)
         return Outcome("ticket", reply, ticket.number, entry.id)
+
+    async def _matter_of(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
+                         classification: Classification) -> tuple[Ticket | None, Ticket | None]:
+        """(the citizen's open ticket this message is about, None) or (None, the open ticket it is not
+        about: the new ticket's receipt names it).  The one rule for every channel."""
+        stmt = (select(Ticket)
+                .where(Ticket.conversation_id == conv.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+                .order_by(Ticket.id.desc()))
+        open_tickets = list((await session.execute(stmt)).scalars())
+        if not open_tickets:
+            return None, None
+        # A ticket number in the text decides: it joins that ticket (an emergency one too: the
+        # citizen chose it), and a number of none of the open ones is another matter.
+        numbers = set(NUMBER_RE.findall(message.text))
+        for ticket in open_tickets:
+            if ticket.number in numbers:
+                return ticket, None
+        # An emergency record never absorbs a later message: the fire and the street light after
+        # it are two cases for two units.
+        emergencies = await self._emergency_ids(session, [ticket.id for ticket in open_tickets])
+        calm = [ticket for ticket in open_tickets if ticket.id not in emergencies]
+        passed_over = calm[0] if calm else open_tickets[0]
+        if numbers:
+            return None, passed_over
+        for ticket in calm:
+            if await self._same_matter(session, ticket, message, classification):
+                return ticket, None
+        return None, passed_over
+
+    async def _same_matter(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage,
+                           classification: Classification) -> bool:
+        if await self._answers_question(session, ticket, message.received_at):
+            return True
+        if not classification.department and not classification.intent:
+            # The NLU is off (or read nothing): nothing says this is another matter, so the message
+            # joins the latest open ticket as it always did; only a named other ticket parts them.
+            return True
+        stmt = select(Prediction.department, Prediction.intent).where(Prediction.ticket_id == ticket.id)
+        predicted = (await session.execute(stmt)).all()
+        departments = {code for code in [ticket.department, *(dept for dept, _ in predicted)] if code}
+        families = {_intent_family(intent) for _, intent in predicted if intent}
+        if not departments and not families:
+            return True  # opened while the NLU was off: nothing to compare with
+        if classification.department in departments or _intent_family(classification.intent) in families:
+            return True
+        # What the bot would answer itself (an FAQ, thanks) is for the operator who took over to
+        # answer; another department's matter or an emergency is still a case of its own.
+        return (not classification.department and not classification.emergency
+                and await self._taken_over(session, ticket))
+
+    async def _answers_question(self, session: AsyncSession, ticket: Ticket, at: datetime) -> bool:
+        """Whether the bot or an operator asked the citizen something on this ticket shortly before."""
+        stmt = select(Entry.text).where(
+            Entry.ticket_id == ticket.id, Entry.author.in_(["bot", "operator"]), Entry.public.is_(True),
+            Entry.created_at >= at - QUESTION_WINDOW, Entry.created_at <= at,
+        )
+        return any(mark in text for text in (await session.execute(stmt)).scalars() for mark in QUESTION_MARKS)
+
+    async def _emergency_ids(self, session: AsyncSession, ticket_ids: list[int]) -> set[int]:
+        """Which of these tickets are emergencies: urgent, or redirected to an emergency number."""
+        stmt = select(TicketEvent.ticket_id).where(TicketEvent.ticket_id.in_(ticket_ids),
+                                                   TicketEvent.action == "emergency_redirect")
+        redirected = set((await session.execute(stmt)).scalars())
+        urgent = set((await session.execute(
+            select(Ticket.id).where(Ticket.id.in_(ticket_ids), Ticket.urgent.is_(True)))).scalars())
+        return redirected | urgent
+
+    async def _taken_over(self, session: AsyncSession, ticket: Ticket) -> bool:
+        """Whether an operator has written to the citizen on this ticket (an internal note is not that)."""
+        stmt = select(Entry.id).where(Entry.ticket_id == ticket.id, Entry.author == "operator",
+                                      Entry.public.is_(True)).limit(1)
+        return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def _attach_contact(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage) -> str | None:
+        """Fill in the contact details the ticket lacks from this later message (its contact fields,
+        or a mobile number written in the text), audited; the phone number newly recorded, if any."""
+        contact = message.contact
+        given = {
+            "citizen_phone": contact.phone or phone_in_text(message.text),
+            "citizen_name": contact.name,
+            "citizen_email": contact.email,
+        }
+        missing = {field: value for field, value in given.items() if value and not getattr(ticket, field)}
+        if not missing:
+            return None
+        await store.update_fields(session, ticket, actor="citizen", **missing)
+        return missing.get("citizen_phone")
 
     async def _named_ticket(self, session: AsyncSession, message: IntakeMessage) -> Ticket | None:
         """A ticket the citizen explicitly refers to: its number, or a message id of its thread."""
@@ -219,7 +331,8 @@ class IntakeRules:
             channel=message.channel,
             actor="bot" if classification.classified else "system",
             title=_title(message),
-            contact=ContactInfo(contact.name, contact.phone, contact.wechat_openid, contact.email),
+            contact=ContactInfo(contact.name, contact.phone or phone_in_text(message.text), contact.wechat_openid,
+                                contact.email),
             request_type=request_type,
             department=department,
             region=region,

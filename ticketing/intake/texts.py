@@ -40,3 +40,16 @@ def followup_ack(number: str, off_hours_note: str | None = None) -> str:
 
 def empty_message() -> str:
     return "您好，请用文字描述您要咨询、投诉或反映的问题，我们会尽快处理。"
+
+
+def new_matter(open_number: str) -> str:
+    """Put before the receipt of a ticket opened while another of the citizen's is still open."""
+    return f"您这次反映的是新的事项，已另行受理，与工单 {open_number} 分开办理。"
+
+
+def contact_recorded(masked_phone: str) -> str:
+    return f"已记录您的联系电话 {masked_phone}，可凭工单号和手机号后四位查询办理进度。"
+
+
+def human_receipt() -> str:
+    return "已收到，工作人员会尽快回复。"

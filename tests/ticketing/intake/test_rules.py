@@ -20,6 +20,7 @@ from ticketing.intake.rules import IntakeRules
 from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.lifecycle import Action
+from ticketing.tickets.progress import public_progress
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
 MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=LOCAL_TZ)  # a Monday, during the network hotline's shift
@@ -250,3 +251,114 @@ async def test_a_stored_message_is_found_and_answered_again_without_storing(sess
         assert await rules.stored_entry(session, Message("别的")) is None
     assert again == Outcome("duplicate", outcome.reply, outcome.ticket_no, outcome.entry_id)
     assert len(await entries_of(sessions, outcome)) == 2
+
+
+# --------------------------------------------------------------------------- which matter a message belongs to
+
+FIRE = Classification(emergency={"number": "119", "kind": "fire"}, intent="emergency_fire", confidence=0.97,
+                      request_type="help", model="nlu-test")
+TRANSPORT = Classification(department="transport", request_type="complaint", intent="dept_transport",
+                           confidence=0.9, model="nlu-test")
+
+
+async def operator_says(sessions, ticket_no: str, text: str, at: datetime, *, public: bool = True) -> None:
+    """An operator's reply (or, not public, an internal note) on the ticket, at a frozen time."""
+    async with sessions() as session, session.begin():
+        ticket = await store.ticket_by_number(session, ticket_no)
+        conv = await store.conversation_of(session, ticket)
+        await store.add_entry(session, conversation=conv, ticket=ticket, author="operator", author_name="李",
+                              channel=ticket.channel, text=text, public=public, at=at,
+                              meta={"operator": "li", "kind": "reply" if public else "note"})
+
+
+async def test_a_new_matter_after_an_emergency_opens_a_ticket_of_its_own_and_says_so(sessions, take_in):
+    sender = "s-" + uuid.uuid4().hex
+    fire = await take_in(Message("我家楼下着火了！", sender_id=sender), FIRE)
+    lamp = await take_in(Message("卫东区建设路的路灯坏了一个星期了", sender_id=sender), CLASSIFIED)
+    assert lamp.kind == "ticket" and lamp.ticket_no != fire.ticket_no
+    assert lamp.reply.startswith(texts.new_matter(fire.ticket_no)) and lamp.ticket_no in lamp.reply
+    # An emergency record absorbs nothing, not even a message the NLU could not read; the
+    # unclassified one joins the citizen's other open ticket instead (today's rule without the NLU).
+    more = await take_in(Message("补充一下，是建设路中段", sender_id=sender))
+    assert (more.kind, more.ticket_no) == ("followup", lamp.ticket_no)
+    async with sessions() as session:
+        fire_ticket = await store.ticket_by_number(session, fire.ticket_no)
+        texts_on_fire = (await session.execute(select(Entry.text).where(
+            Entry.ticket_id == fire_ticket.id, Entry.author == "citizen"))).scalars().all()
+    assert texts_on_fire == ["我家楼下着火了！"]
+
+
+async def test_a_follow_up_joins_only_the_same_matter_or_the_ticket_it_names(sessions, take_in):
+    sender = "s-" + uuid.uuid4().hex
+    first = await take_in(Message("马路上井盖丢了", sender_id=sender), CLASSIFIED)
+    same = await take_in(Message("井盖还是没人管", sender_id=sender), CLASSIFIED)
+    assert (same.kind, same.ticket_no) == ("followup", first.ticket_no)
+
+    bus = await take_in(Message("3路公交车总是不按站停", sender_id=sender), TRANSPORT)
+    assert bus.kind == "ticket" and bus.ticket_no != first.ticket_no
+    assert bus.reply.startswith(texts.new_matter(first.ticket_no))
+    # Naming a ticket in the text decides, whatever the NLU thinks of the words.
+    named = await take_in(Message(f"{first.ticket_no} 这个工单的井盖有车压过", sender_id=sender), TRANSPORT)
+    assert (named.kind, named.ticket_no) == ("followup", first.ticket_no)
+    # Without the NLU a message joins the latest open ticket, as before, unless it names another one.
+    unread = await take_in(Message("师傅说明天来", sender_id=sender))
+    assert (unread.kind, unread.ticket_no) == ("followup", bus.ticket_no)
+    other = await take_in(Message("我上次反映的 PDS2025010100001 怎么样了", sender_id=sender))
+    assert other.kind == "ticket" and other.ticket_no not in (first.ticket_no, bus.ticket_no)
+
+
+async def test_a_reply_to_a_question_joins_within_the_window_only(sessions, take_in):
+    sender = "s-" + uuid.uuid4().hex
+    first = await take_in(Message("马路上井盖丢了", sender_id=sender), CLASSIFIED)
+    asked = MORNING + timedelta(minutes=1)
+    await operator_says(sessions, first.ticket_no, "请问具体在哪个路口？", asked)
+    answer = await take_in(Message("光明路和建设路路口，公交站旁边", sender_id=sender,
+                                   received_at=asked + timedelta(minutes=9)), TRANSPORT)
+    assert (answer.kind, answer.ticket_no) == ("followup", first.ticket_no)
+    late = await take_in(Message("公交站的站牌也歪了", sender_id=sender, received_at=asked + timedelta(minutes=11)),
+                         TRANSPORT)
+    assert late.kind == "ticket" and late.ticket_no != first.ticket_no
+
+
+async def test_contact_details_given_later_reach_the_ticket_and_its_progress_page(sessions, take_in):
+    sender = "s-" + uuid.uuid4().hex
+    first = await take_in(Message("楼道灯坏了", sender_id=sender, contact=ContactInfo()))
+    assert (await ticket_of(sessions, first)).citizen_phone is None
+    later = await take_in(Message("我的电话是 139-0000-2222，有事联系我", sender_id=sender, contact=ContactInfo()))
+    assert (later.kind, later.ticket_no) == ("followup", first.ticket_no)
+    assert "139****2222" in later.reply
+    form = await take_in(Message("麻烦尽快", sender_id=sender, contact=ContactInfo(name="王女士", phone="13700003333",
+                                                                                email="w@example.cn")))
+    ticket = await ticket_of(sessions, form)
+    # What the citizen gave first stays; only what was missing is filled in.
+    assert (ticket.citizen_phone, ticket.citizen_name, ticket.citizen_email) == (
+        "13900002222", "王女士", "w@example.cn")
+    async with sessions() as session:
+        events = (await session.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "update").order_by(TicketEvent.id))).scalars()
+        assert [(e.actor, e.field, e.to_value) for e in events] == [
+            ("citizen", "citizen_phone", "13900002222"), ("citizen", "citizen_name", "王女士"),
+            ("citizen", "citizen_email", "w@example.cn")]
+        assert (await public_progress(session, first.ticket_no, "2222"))["ticket_no"] == first.ticket_no
+
+    # A phone number in the very first message is the ticket's contact when the channel has none.
+    written = await take_in(Message("电话13600004444，小区垃圾没人收", contact=ContactInfo()))
+    assert (await ticket_of(sessions, written)).citizen_phone == "13600004444"
+
+
+async def test_once_an_operator_has_replied_the_bot_only_acknowledges(sessions, take_in):
+    sender = "s-" + uuid.uuid4().hex
+    first = await take_in(Message("楼上漏水", sender_id=sender), CLASSIFIED)
+    await operator_says(sessions, first.ticket_no, "内部备注：已联系物业", MORNING, public=False)
+    night = datetime(2026, 3, 2, 23, 0, tzinfo=LOCAL_TZ)
+    noted = await take_in(Message("还是在漏", sender_id=sender, received_at=night))
+    assert noted.reply.startswith(texts.followup_ack(first.ticket_no)) and "非工作时间" in noted.reply
+
+    await operator_says(sessions, first.ticket_no, "您好，已通知物业上门查看。", night)
+    after = await take_in(Message("物业还没来", sender_id=sender, received_at=night + timedelta(minutes=30)))
+    assert (after.kind, after.ticket_no, after.reply) == ("followup", first.ticket_no, texts.human_receipt())
+    asked = await take_in(Message("公积金打哪个电话", sender_id=sender, received_at=night + timedelta(hours=1)), FAQ)
+    assert (asked.kind, asked.ticket_no, asked.reply) == ("followup", first.ticket_no, texts.human_receipt())
+    # An emergency is still told the number at once.
+    fire = await take_in(Message("楼下着火了", sender_id=sender, received_at=night + timedelta(hours=2)), FIRE)
+    assert fire.kind == "emergency" and "119" in fire.reply
