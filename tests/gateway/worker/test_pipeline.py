@@ -6,12 +6,17 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from connectors.base import AttachmentRef, Contact, InboundMessage
 from gateway.worker.pipeline import classification_of
 from gateway.worker.service import PIPELINE
 from nlu.client import NluResult
+from ticketing.db.models.tickets import Entry
+from ticketing.intake import texts
 from ticketing.intake.contract import Classification, IntakeAttachment, IntakeContact, IntakeMessage
+from ticketing.tickets import store
+from ticketing.tickets.progress import public_progress
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -85,3 +90,24 @@ def test_the_nlu_result_becomes_the_intake_s_classification():
     assert classification_of(NluResult()) == Classification()
     faq = NluResult(faq={"key": "faq/x", "answer": "答"}, handoff=False)
     assert classification_of(faq).faq == {"key": "faq/x", "answer": "答"} and not classification_of(faq).handoff
+
+
+async def test_after_an_operator_s_reply_the_bot_only_acknowledges_and_keeps_the_phone(pipeline):
+    sender = "s-" + uuid.uuid4().hex
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=BEIJING)
+    first = await pipeline.process(dataclasses.replace(message(night, sender), contact=Contact()))
+    async with pipeline.sessions() as session, session.begin():
+        ticket = await store.ticket_by_number(session, first.ticket_no)
+        await store.add_entry(session, conversation=await store.conversation_of(session, ticket), ticket=ticket,
+                              author="operator", author_name="李", channel="web", text="您好，已转城管部门。",
+                              meta={"operator": "li", "kind": "reply"})
+    later = await pipeline.process(dataclasses.replace(message(night, sender, "灯还是不亮，我电话 13900005555"),
+                                                       contact=Contact()))
+    assert (later.kind, later.ticket_no) == ("followup", first.ticket_no)
+    assert later.reply.startswith(texts.human_receipt()) and "非工作时间" not in later.reply
+    assert "139****5555" in later.reply
+    async with pipeline.sessions() as session:
+        assert await public_progress(session, first.ticket_no, "5555") is not None
+        bot = (await session.execute(select(Entry).where(Entry.author == "bot", Entry.ticket_id == ticket.id)
+                                     .order_by(Entry.id.desc()).limit(1))).scalar_one()
+    assert bot.text == later.reply
