@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.infra.resources import NLU, SESSIONS
 from gateway.web.admin import activation, evaluation, jobs, models
+from gateway.web.admin.job_view import job_dict, job_state
 from gateway.web.admin.state import bump_answers, guard_margin
 from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
 from gateway.web.auth import actor_of
@@ -17,7 +18,7 @@ from gateway.web.openapi import tagged
 from gateway.web.validation import RequestModel, path_id, read_model
 from nlu import training
 from nlu.yaml_io import NluYamlError
-from ticketing.db.models.nlu import NluModel, NluTrainingJob
+from ticketing.db.models.nlu import NluModel
 from ticketing.nlu_workspace import answers, intents, registry
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
 from ticketing.nlu_workspace.intents import IntentSummary
@@ -50,15 +51,6 @@ def model_dict(m: NluModel, *, full: bool = False) -> dict[str, Any]:
            "summary": evaluation.summary(m.metrics)}
     if full:
         out["metrics"] = m.metrics
-    return out
-
-
-def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
-    out = {"id": j.id, "status": j.status, "phase": j.phase, "progress": j.progress, "epochs": j.epochs,
-           "data_hash": j.data_hash, "requested_by": j.requested_by, "created_at": _iso(j.created_at),
-           "finished_at": _iso(j.finished_at), "error": j.error, "model_id": j.model_id}
-    if log:
-        out["log"] = j.log
     return out
 
 
@@ -247,9 +239,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def get_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, path_id(request, "job_id"))
-        model = await session.get(NluModel, job.model_id) if job.model_id else None
-    out = job_dict(job)
-    out["model_version"] = model.version if model is not None else None
+        out = await job_state(session, job)
     return json_response(out)
 
 
@@ -261,7 +251,10 @@ async def cancel_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, job_id)
     if job.status != "running":
-        raise ApiError(409, "not_running", "该训练任务已结束")
+        state = job_dict(job, log=False)
+        ended = {"succeeded": "已完成", "failed": "已失败", "cancelled": "已取消"}.get(job.status, "已结束")
+        why = f"（{state['reason']}）" if job.status == "failed" and state["reason"] else ""
+        raise ApiError(409, "not_running", f"训练任务 #{job_id} {ended}{why}，无需取消", job=state)
     await jobs.cancel(request.config_dict, job_id)
     return json_response({"job_id": job_id, "cancelling": True}, status=202)
 

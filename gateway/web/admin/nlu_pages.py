@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.infra.replies import REPLIES
 from gateway.infra.resources import NLU, SESSIONS
+from gateway.infra.sse import relay
 from gateway.web.admin import activation, evaluation, jobs
-from gateway.web.admin.state import guard_margin
+from gateway.web.admin.job_view import JOB_EVENT, job_dict
+from gateway.web.admin.state import NluAdminKeys, guard_margin
 from gateway.web.admin.workspace import admin_page
 from gateway.web.staff_pages import render
 from gateway.web.validation import path_id
@@ -71,8 +74,17 @@ async def training_page(request: web.Request) -> web.Response:
         rows = await nlu_workspace_jobs.jobs(session)
     running = await jobs.running_job_id(request.config_dict)
     return await render(request, "nlu_admin/training.html", _ctx(
-        "training", jobs=rows, running=running, epochs_setting=training.epochs_setting(),
+        "training", jobs=rows, views={j.id: job_dict(j, log=False) for j in rows}, running=running, epochs_setting=training.epochs_setting(),
         config_epochs=training.config_epochs(training.config_text())))
+
+
+@routes.get("/admin/nlu/jobs/events")
+@admin_page
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """The training jobs' state as it changes (server-sent events ``job``), as the console's queue is live."""
+    config = request.config_dict
+    return await relay(request, config[REPLIES].subscribe(NluAdminKeys.of(config).jobs_topic),
+                       name=lambda event: JOB_EVENT)
 
 
 @routes.get("/admin/nlu/models")
