@@ -26,7 +26,7 @@ from redis.exceptions import LockError, RedisError
 
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
-from gateway.web.admin import evaluation
+from gateway.web.admin import active_evaluation, evaluation
 from gateway.web.admin.job_view import JOB_EVENT, job_dict, job_state
 from gateway.web.admin.state import STATE, TRAIN_LOCK_TTL, NluAdminKeys
 from gateway.web.admin.workspace import export_files, write_project
@@ -297,7 +297,8 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
             state = job_dict(job, model_version=version)
         await publish_job(config, state)
         return
-    await ensure_active_metrics(config)
+    # the comparison needs the active model's figures (a start-up run may be measuring them now)
+    await active_evaluation.evaluate_active(config, wait=300)
     tail.feed(f"评估完成：部门 top-1 {_pct(metrics.get('department_top1'))}，紧急召回 {_pct(metrics.get('emergency_recall'))}\n")
     async with config[SESSIONS]() as session, session.begin():
         await registry.set_metrics(session, version, metrics)
@@ -308,26 +309,6 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
 
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
-
-
-async def ensure_active_metrics(config: Config) -> None:
-    """The active model needs metrics for the comparison: measure it on the server serving it."""
-    async with config[SESSIONS]() as session:
-        active = await registry.active_model(session)
-    if active is None or active.metrics:
-        return
-    url = config[NLU].base_url
-    if not url:
-        return
-    try:
-        metrics = await evaluation.evaluate_url(url, dict(config[NLU].answers))
-    except Exception as exc:
-        log.warning("could not evaluate the active model: %s", exc)
-        return
-    if metrics.get("model") != active.name:
-        return  # the server serves something else (an external swap): do not mislabel
-    async with config[SESSIONS]() as session, session.begin():
-        await registry.set_metrics(session, active.version, metrics)
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:

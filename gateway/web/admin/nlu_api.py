@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gateway.infra.resources import NLU, SESSIONS
-from gateway.web.admin import activation, evaluation, jobs, models
+from gateway.web.admin import activation, active_evaluation, evaluation, jobs, models
 from gateway.web.admin.job_view import job_dict, job_state
 from gateway.web.admin.state import bump_answers, guard_margin
 from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
@@ -274,10 +274,30 @@ async def list_models(request: web.Request) -> web.Response:
 @doc("模型评估结果（与当前模型对照）和启用检查", responses={200: "模型", 404: "没有该版本"})
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.config_dict, path_id(request, "version"))
+    config = request.config_dict
+    row, active = await activation.load(config, path_id(request, "version"))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
-                          "check": activation.check(row, active)})
+                          "check": activation.check(row, active),
+                          "evaluation": {"running": await active_evaluation.evaluating(config),
+                                         "error": await active_evaluation.last_error(config)}})
+
+
+@routes.post(f"{P}/models/active/evaluate")
+@doc("评估当前模型（在后台用留出集评估正在使用的模型，无需重新训练）",
+     responses={202: "已开始评估", 409: "没有当前模型、没有 NLU 服务或正在评估"})
+@admin_api
+async def evaluate_active_model(request: web.Request) -> web.Response:
+    config = request.config_dict
+    async with config[SESSIONS]() as session:
+        active = await registry.active_model(session)
+    if active is None:
+        raise ApiError(409, "no_active_model", "还没有正在使用的模型，无法评估")
+    if not config[NLU].base_url:
+        raise ApiError(409, "nlu_disabled", "没有可用的 NLU 服务，无法评估当前模型")
+    if not await active_evaluation.start_evaluation(config):
+        raise ApiError(409, "evaluation_running", "当前模型正在评估，请稍候查看结果")
+    return json_response({"version": active.version, "evaluating": True}, status=202)
 
 
 @routes.post(r"/api/v1/admin/nlu/models/{version:\d+}/activate")

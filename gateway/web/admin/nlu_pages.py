@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import NLU, SESSIONS
 from gateway.infra.sse import relay
-from gateway.web.admin import activation, evaluation, jobs
+from gateway.web.admin import activation, active_evaluation, evaluation, jobs
 from gateway.web.admin.job_view import JOB_EVENT, job_dict
 from gateway.web.admin.state import NluAdminKeys, guard_margin
 from gateway.web.admin.workspace import admin_page
@@ -100,11 +100,13 @@ async def models_page(request: web.Request) -> web.Response:
 @routes.get(r"/admin/nlu/models/{version:\d+}")
 @admin_page
 async def model_page(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.config_dict, path_id(request, "version"))
+    config = request.config_dict
+    row, active = await activation.load(config, path_id(request, "version"))
     check = activation.check(row, active)
     metrics = row.metrics or {}
     active_metrics = (active.metrics or {}) if active is not None else {}
     intents = sorted(set(metrics.get("per_intent", {})) | set(active_metrics.get("per_intent", {})))
     return await render(request, "nlu_admin/model.html", _ctx(
         "models", model=row, active=active, metrics=metrics, active_metrics=active_metrics, check=check,
-        per_intent_labels=intents, margin=guard_margin()))
+        per_intent_labels=intents, margin=guard_margin(),
+        evaluating=await active_evaluation.evaluating(config), evaluation_error=await active_evaluation.last_error(config)))

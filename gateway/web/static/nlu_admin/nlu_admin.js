@@ -240,6 +240,34 @@
     }
   }
 
+  // The active model's figures without retraining: start, then wait for the run to end and reload.
+  function evaluateButton() {
+    const button = $("#evaluate-button");
+    const status = $("#evaluate-status");
+    if (!button) { return; }
+    const version = $("#model").dataset.version;
+    async function wait() {
+      try {
+        const r = await call("GET", "/models/" + version);
+        if (!r.evaluation.running) {
+          if (r.evaluation.error) { say("评估未完成：" + r.evaluation.error, "error"); button.disabled = false; status.textContent = ""; return; }
+          location.reload();
+          return;
+        }
+      } catch (e) { /* a transient error: ask again */ }
+      setTimeout(wait, 2000);
+    }
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await call("POST", "/models/active/evaluate");
+        status.textContent = "正在留出集上评估，完成后本页自动刷新…";
+        wait();
+      } catch (e) { button.disabled = false; say(e.message, "error"); }
+    });
+    if (status.dataset.running) { wait(); }
+  }
+
   function modelsPage() {
     $$("button.activate").forEach((b) => b.addEventListener("click", () => {
       if (b.dataset.rollback) { activate(b.dataset.version, b, null); } else { location.href = "/admin/nlu/models/" + b.dataset.version; }
@@ -249,6 +277,7 @@
   function modelPage() {
     const button = $("#activate-button");
     if (button) { button.addEventListener("click", () => activate(button.dataset.version, button, $("#activate-status"))); }
+    evaluateButton();
     const box = $("#confusion");
     if (!box || !window.echarts) { return; }
     let m;
