@@ -6,8 +6,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from gateway.infra.resources import NLU, SESSIONS
+from gateway.infra.resources import DIRECTORY, NLU, SESSIONS
 from gateway.web.admin import activation, active_evaluation, evaluation, jobs, models
+from gateway.web.admin.intent_names import intent_labels
 from gateway.web.admin.job_view import job_dict, job_state
 from gateway.web.admin.state import bump_answers, guard_margin
 from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
@@ -62,7 +63,8 @@ def model_dict(m: NluModel, *, full: bool = False) -> dict[str, Any]:
 async def list_intents(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         rows = await intents.intents_overview(session)
-    return json_response({"intents": [intent_dict(i) for i in rows]})
+        labels = intent_labels([i.name for i in rows], request.config_dict[DIRECTORY], await answers.answers(session))
+    return json_response({"intents": [{**intent_dict(i), "label": labels.get(i.name)} for i in rows]})
 
 
 @routes.post(f"{P}/intents")
