@@ -228,6 +228,18 @@ async def examples_of(session: AsyncSession, name: str) -> list[NluExample]:
                                        .order_by(NluExample.id))).scalars())
 
 
+async def search_examples(session: AsyncSession, query: str, limit: int = 200) -> list[tuple[str, NluExample]]:
+    """Examples containing `query` (any intent), with their intent's name."""
+    needle = query.strip()
+    if not needle:
+        return []
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = await session.execute(select(NluIntent.name, NluExample).join(NluIntent, NluExample.intent_id == NluIntent.id)
+                                 .where(NluExample.text.like(pattern, escape="\\")).order_by(NluIntent.name, NluExample.id)
+                                 .limit(limit))
+    return [(name, example) for name, example in rows]
+
+
 async def _add_texts(session: AsyncSession, intent: NluIntent, texts: Iterable[str], *, actor: str,
                      source: str) -> int:
     existing = set((await session.execute(select(NluExample.text).where(NluExample.intent_id == intent.id))).scalars())

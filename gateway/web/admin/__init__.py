@@ -16,7 +16,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.infra.resources import SETTINGS
-from gateway.web.admin import nlu_api, nlu_pages, operations, suggestions
+from gateway.web.admin import active_evaluation, nlu_api, nlu_pages, operations, suggestions
 from gateway.web.admin.state import STATE, ManagedRasa, NluAdminState, follower
 from gateway.web.audiences import lifespan
 from gateway.web.auth import use_sessions
@@ -31,6 +31,7 @@ def create_admin_app(root: web.Application) -> web.Application:
                                base_timeout=settings.nlu_timeout)
     use_sessions(app, root)
     lifespan(app, root, follower)
+    lifespan(app, root, active_evaluation.startup_evaluation)
     for module in (nlu_api, nlu_pages, suggestions, operations):
         app.router.add_routes(module.routes)
     return app

@@ -24,8 +24,10 @@ from pathlib import Path
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from gateway.infra.replies import REPLIES
 from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
-from gateway.web.admin import evaluation
+from gateway.web.admin import active_evaluation, evaluation
+from gateway.web.admin.job_view import JOB_EVENT, job_dict, job_state
 from gateway.web.admin.state import STATE, TRAIN_LOCK_TTL, NluAdminKeys
 from gateway.web.admin.workspace import export_files, write_project
 from gateway.web.audiences import Config
@@ -149,7 +151,19 @@ async def reap_orphans(config: Config) -> None:
 
 async def _update(config: Config, job_id: int, **changes) -> None:
     async with config[SESSIONS]() as session, session.begin():
-        await jobs.update_job(session, job_id, **changes)
+        job = await jobs.update_job(session, job_id, **changes)
+        state = await job_state(session, job)
+    await publish_job(config, state)
+
+
+async def publish_job(config: Config, state: dict) -> None:
+    """After the commit: every admin's training page shows the new state at once. Best effort (the
+    page also reads the job when the stream drops): a failure that is Redis itself must still be
+    recorded, so a publishing error never fails the job."""
+    try:
+        await config[REPLIES].publish_event(NluAdminKeys.of(config).jobs_topic, {"type": JOB_EVENT, **state})
+    except (RedisError, OSError) as exc:
+        log.warning("could not publish training job %s: %s", state.get("id"), exc)
 
 
 async def _run(config: Config, job_id: int, lock: Lock, actor: str, epochs: int | None) -> None:
@@ -266,7 +280,10 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
                                             epochs=epochs or (training.config_epochs(rasa_config) or [None])[0],
                                             train_seconds=seconds)
             version = model.version
-            await jobs.update_job(session, job_id, model_id=model.id, progress=1.0, phase="评估中", log=tail.text())
+            job = await jobs.update_job(session, job_id, model_id=model.id, progress=1.0, phase="评估中",
+                                        log=tail.text())
+            state = job_dict(job, model_version=version)
+        await publish_job(config, state)
     tail.feed(f"模型 v{version}（{name}）训练完成{f'，用时 {seconds:.0f} 秒' if seconds else ''}；开始在留出集上评估\n")
     await _update(config, job_id, log=tail.text())
     try:
@@ -275,38 +292,23 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
     except Exception as exc:
         async with config[SESSIONS]() as session, session.begin():
             await registry.set_metrics(session, version, None, failed=f"评估失败：{exc}")
-            await jobs.update_job(session, job_id, status="failed", phase="评估失败", log=tail.text(),
-                                error=f"模型已训练（v{version}），但评估失败：{exc}")
+            job = await jobs.update_job(session, job_id, status="failed", phase="评估失败", log=tail.text(),
+                                        error=f"模型已训练（v{version}），但评估失败：{exc}")
+            state = job_dict(job, model_version=version)
+        await publish_job(config, state)
         return
-    await ensure_active_metrics(config)
+    # the comparison needs the active model's figures (a start-up run may be measuring them now)
+    await active_evaluation.evaluate_active(config, wait=300)
     tail.feed(f"评估完成：部门 top-1 {_pct(metrics.get('department_top1'))}，紧急召回 {_pct(metrics.get('emergency_recall'))}\n")
     async with config[SESSIONS]() as session, session.begin():
         await registry.set_metrics(session, version, metrics)
-        await jobs.update_job(session, job_id, status="succeeded", phase="完成", log=tail.text())
+        job = await jobs.update_job(session, job_id, status="succeeded", phase="完成", log=tail.text())
+        state = job_dict(job, model_version=version)
+    await publish_job(config, state)
 
 
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
-
-
-async def ensure_active_metrics(config: Config) -> None:
-    """The active model needs metrics for the comparison: measure it on the server serving it."""
-    async with config[SESSIONS]() as session:
-        active = await registry.active_model(session)
-    if active is None or active.metrics:
-        return
-    url = config[NLU].base_url
-    if not url:
-        return
-    try:
-        metrics = await evaluation.evaluate_url(url, dict(config[NLU].answers))
-    except Exception as exc:
-        log.warning("could not evaluate the active model: %s", exc)
-        return
-    if metrics.get("model") != active.name:
-        return  # the server serves something else (an external swap): do not mislabel
-    async with config[SESSIONS]() as session, session.begin():
-        await registry.set_metrics(session, active.version, metrics)
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:

@@ -6,8 +6,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from gateway.infra.resources import NLU, SESSIONS
-from gateway.web.admin import activation, evaluation, jobs, models
+from gateway.infra.resources import DIRECTORY, NLU, SESSIONS
+from gateway.web.admin import activation, active_evaluation, evaluation, jobs, models
+from gateway.web.admin.intent_names import intent_labels
+from gateway.web.admin.job_view import job_dict, job_state
 from gateway.web.admin.state import bump_answers, guard_margin
 from gateway.web.admin.workspace import admin_api, export_single, parse_uploads
 from gateway.web.auth import actor_of
@@ -17,7 +19,7 @@ from gateway.web.openapi import tagged
 from gateway.web.validation import RequestModel, path_id, read_model
 from nlu import training
 from nlu.yaml_io import NluYamlError
-from ticketing.db.models.nlu import NluModel, NluTrainingJob
+from ticketing.db.models.nlu import NluModel
 from ticketing.nlu_workspace import answers, intents, registry
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
 from ticketing.nlu_workspace.intents import IntentSummary
@@ -53,15 +55,6 @@ def model_dict(m: NluModel, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
-    out = {"id": j.id, "status": j.status, "phase": j.phase, "progress": j.progress, "epochs": j.epochs,
-           "data_hash": j.data_hash, "requested_by": j.requested_by, "created_at": _iso(j.created_at),
-           "finished_at": _iso(j.finished_at), "error": j.error, "model_id": j.model_id}
-    if log:
-        out["log"] = j.log
-    return out
-
-
 # --------------------------------------------------------------------------- intents, examples, answers
 
 @routes.get(f"{P}/intents")
@@ -70,7 +63,8 @@ def job_dict(j: NluTrainingJob, *, log: bool = True) -> dict[str, Any]:
 async def list_intents(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         rows = await intents.intents_overview(session)
-    return json_response({"intents": [intent_dict(i) for i in rows]})
+        labels = intent_labels([i.name for i in rows], request.config_dict[DIRECTORY], await answers.answers(session))
+    return json_response({"intents": [{**intent_dict(i), "label": labels.get(i.name)} for i in rows]})
 
 
 @routes.post(f"{P}/intents")
@@ -247,9 +241,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def get_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, path_id(request, "job_id"))
-        model = await session.get(NluModel, job.model_id) if job.model_id else None
-    out = job_dict(job)
-    out["model_version"] = model.version if model is not None else None
+        out = await job_state(session, job)
     return json_response(out)
 
 
@@ -261,7 +253,10 @@ async def cancel_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         job = await nlu_workspace_jobs.get_job(session, job_id)
     if job.status != "running":
-        raise ApiError(409, "not_running", "该训练任务已结束")
+        state = job_dict(job, log=False)
+        ended = {"succeeded": "已完成", "failed": "已失败", "cancelled": "已取消"}.get(job.status, "已结束")
+        why = f"（{state['reason']}）" if job.status == "failed" and state["reason"] else ""
+        raise ApiError(409, "not_running", f"训练任务 #{job_id} {ended}{why}，无需取消", job=state)
     await jobs.cancel(request.config_dict, job_id)
     return json_response({"job_id": job_id, "cancelling": True}, status=202)
 
@@ -281,10 +276,30 @@ async def list_models(request: web.Request) -> web.Response:
 @doc("模型评估结果（与当前模型对照）和启用检查", responses={200: "模型", 404: "没有该版本"})
 @admin_api
 async def get_model(request: web.Request) -> web.Response:
-    row, active = await activation.load(request.config_dict, path_id(request, "version"))
+    config = request.config_dict
+    row, active = await activation.load(config, path_id(request, "version"))
     return json_response({"model": model_dict(row, full=True),
                           "active": model_dict(active, full=True) if active is not None else None,
-                          "check": activation.check(row, active)})
+                          "check": activation.check(row, active),
+                          "evaluation": {"running": await active_evaluation.evaluating(config),
+                                         "error": await active_evaluation.last_error(config)}})
+
+
+@routes.post(f"{P}/models/active/evaluate")
+@doc("评估当前模型（在后台用留出集评估正在使用的模型，无需重新训练）",
+     responses={202: "已开始评估", 409: "没有当前模型、没有 NLU 服务或正在评估"})
+@admin_api
+async def evaluate_active_model(request: web.Request) -> web.Response:
+    config = request.config_dict
+    async with config[SESSIONS]() as session:
+        active = await registry.active_model(session)
+    if active is None:
+        raise ApiError(409, "no_active_model", "还没有正在使用的模型，无法评估")
+    if not config[NLU].base_url:
+        raise ApiError(409, "nlu_disabled", "没有可用的 NLU 服务，无法评估当前模型")
+    if not await active_evaluation.start_evaluation(config):
+        raise ApiError(409, "evaluation_running", "当前模型正在评估，请稍候查看结果")
+    return json_response({"version": active.version, "evaluating": True}, status=202)
 
 
 @routes.post(r"/api/v1/admin/nlu/models/{version:\d+}/activate")

@@ -68,6 +68,16 @@ class NluAdminKeys:
     def answers_version(self) -> str:
         return f"{self.prefix}:nlu:answers-version"
 
+    @property
+    def jobs_topic(self) -> str:
+        """Pub/sub: every change of a training job's state (the training page follows it live)."""
+        return f"{self.prefix}:nlu:jobs"
+
+    @property
+    def evaluate_lock(self) -> str:
+        """One evaluation of the active model at a time across the gateway processes."""
+        return f"{self.prefix}:nlu:evaluate-lock"
+
     def job_cancel(self, job_id: int) -> str:
         return f"{self.prefix}:nlu:job:{job_id}:cancel"
 

@@ -137,11 +137,11 @@
   function trainingPage() {
     const section = $("#job");
     let timer = null;
-    async function poll(id) {
-      let job;
-      try { job = await call("GET", "/jobs/" + id); } catch (e) { say(e.message, "error"); return; }
+    let stream = null;
+
+    function render(job) {
       section.hidden = false;
-      section.dataset.job = id;
+      section.dataset.job = job.id;
       $("#job-id").textContent = "#" + job.id;
       $("#job-status").textContent = JOB_LABELS[job.status] || job.status;
       section.dataset.status = job.status;
@@ -149,15 +149,21 @@
       const p = Math.round((job.progress || 0) * 100);
       $("#job-bar").style.width = p + "%";
       $("#job-progress").setAttribute("aria-valuenow", String(p));
-      $("#job-percent").textContent = "训练进度 " + p + "%";
-      const log = $("#job-log");
-      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
-      log.textContent = job.log || "";
-      if (atEnd) { log.scrollTop = log.scrollHeight; }
+      $("#job-percent").textContent = (job.status === "running" ? "训练进度 " : "结束时进度 ") + p + "%";
+      $("#job-times").textContent = "开始 " + (job.created_local || "") +
+        (job.finished_local ? "，结束 " + job.finished_local : "");
+      if (job.log !== undefined) {
+        const log = $("#job-log");
+        const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
+        log.textContent = job.log || "";
+        if (atEnd) { log.scrollTop = log.scrollHeight; }
+      }
       $("#cancel-button").hidden = job.status !== "running";
-      const err = $("#job-error");
-      err.hidden = !job.error;
-      err.textContent = job.error ? "失败原因：" + job.error : "";
+      const failed = job.status !== "running" && job.status !== "succeeded" && (job.reason || job.error);
+      $("#job-error").hidden = !failed;
+      $("#job-reason").textContent = failed ? (job.reason || job.error) : "";
+      $("#job-detail").hidden = !(failed && job.detail);
+      $("#job-detail-text").textContent = (failed && job.detail) || "";
       const link = $("#job-model");
       if (job.model_version && job.status !== "running") {
         link.hidden = false;
@@ -165,20 +171,49 @@
         link.textContent = "查看 v" + job.model_version + " 的评估结果";
       }
       $("#train-button").disabled = job.status === "running";
-      if (job.status === "running") { timer = setTimeout(() => poll(id), 1000); }
     }
+
+    // The state arrives over SSE; a slow poll covers a dropped stream (e.g. Redis itself failing).
+    async function poll(id) {
+      clearTimeout(timer);
+      try {
+        const job = await call("GET", "/jobs/" + id);
+        if (String(section.dataset.job) === String(job.id) || !section.dataset.job) { render(job); }
+        if (job.status !== "running") { return; }
+      } catch (e) {
+        say("暂时无法读取训练状态（" + e.message + "），正在重试…", "error");
+      }
+      timer = setTimeout(() => poll(id), stream && stream.readyState === 1 ? 5000 : 1000);
+    }
+
+    function follow() {
+      if (!window.EventSource) { return; }
+      stream = new EventSource("/admin/nlu/jobs/events");
+      stream.addEventListener("job", (ev) => {
+        let job;
+        try { job = JSON.parse(ev.data); } catch (e) { return; }
+        if (String(job.id) !== String(section.dataset.job)) { return; }
+        render(job);
+        if (job.status !== "running") { clearTimeout(timer); poll(job.id); }  // the final log, once
+      });
+    }
+
     $("#train-button").addEventListener("click", async () => {
       try {
         const r = await call("POST", "/train", {});
-        clearTimeout(timer);
         $("#job-model").hidden = true;
+        section.dataset.job = r.job_id;
         poll(r.job_id);
       } catch (e) { say(e.message, "error"); }
     });
     $("#cancel-button").addEventListener("click", async () => {
       try { await call("POST", "/jobs/" + section.dataset.job + "/cancel"); say("正在取消…", "info"); }
-      catch (e) { say(e.message, "error"); }
+      catch (e) {
+        say(e.message, "error");
+        if (e.data && e.data.error && e.data.error.job) { render(e.data.error.job); }
+      }
     });
+    follow();
     if (section.dataset.job) { poll(section.dataset.job); }
   }
 
@@ -205,6 +240,34 @@
     }
   }
 
+  // The active model's figures without retraining: start, then wait for the run to end and reload.
+  function evaluateButton() {
+    const button = $("#evaluate-button");
+    const status = $("#evaluate-status");
+    if (!button) { return; }
+    const version = $("#model").dataset.version;
+    async function wait() {
+      try {
+        const r = await call("GET", "/models/" + version);
+        if (!r.evaluation.running) {
+          if (r.evaluation.error) { say("评估未完成：" + r.evaluation.error, "error"); button.disabled = false; status.textContent = ""; return; }
+          location.reload();
+          return;
+        }
+      } catch (e) { /* a transient error: ask again */ }
+      setTimeout(wait, 2000);
+    }
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await call("POST", "/models/active/evaluate");
+        status.textContent = "正在留出集上评估，完成后本页自动刷新…";
+        wait();
+      } catch (e) { button.disabled = false; say(e.message, "error"); }
+    });
+    if (status.dataset.running) { wait(); }
+  }
+
   function modelsPage() {
     $$("button.activate").forEach((b) => b.addEventListener("click", () => {
       if (b.dataset.rollback) { activate(b.dataset.version, b, null); } else { location.href = "/admin/nlu/models/" + b.dataset.version; }
@@ -214,6 +277,7 @@
   function modelPage() {
     const button = $("#activate-button");
     if (button) { button.addEventListener("click", () => activate(button.dataset.version, button, $("#activate-status"))); }
+    evaluateButton();
     const box = $("#confusion");
     if (!box || !window.echarts) { return; }
     let m;

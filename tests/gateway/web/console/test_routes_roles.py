@@ -108,6 +108,7 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("GET", "/api/v1/admin/nlu/models", ADM),
     ("GET", "/api/v1/admin/nlu/models/999", ADM),
     ("POST", "/api/v1/admin/nlu/models/999/activate", ADM),
+    ("POST", "/api/v1/admin/nlu/models/active/evaluate", ADM),
     # pages
     ("GET", "/console/login", PUBLIC),
     ("POST", "/console/login", PUBLIC),
