@@ -155,6 +155,10 @@ async def queue_panel(request: web.Request) -> web.Response:
 
 # --------------------------------------------------------------------------- one ticket
 
+# Sent by console.js when an event names the open ticket and it fetches the page again.
+LIVE_REFRESH_HEADER = "X-Console-Refresh"
+
+
 @routes.get("/console/tickets/{number}")
 @require_role(*READERS)
 async def ticket_page(request: web.Request) -> web.Response:
@@ -174,7 +178,9 @@ async def ticket_page(request: web.Request) -> web.Response:
                                     if u.active]
         else:
             context["operators"] = []
-    return await render(request, "console/ticket.html", context)
+    # The page's own live refresh (a background fetch) must not swallow the messages of the next action.
+    refresh = request.headers.get(LIVE_REFRESH_HEADER) == "1"
+    return await render(request, "console/ticket.html", context, keep_flashes=refresh)
 
 
 def _number(request: web.Request) -> str:
