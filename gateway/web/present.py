@@ -6,6 +6,7 @@ page and the API can never disagree about what is masked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,9 @@ from ticketing.workflow.surveys import OUTCOME_LABELS, SATISFACTION_LABELS, SOLV
 from ticketing.workflow.timing import DUE_LABELS, due_state
 
 AUTHOR_LABELS = {"citizen": "群众", "bot": "智能客服", "operator": "坐席", "system": "系统"}
+# Who did something when it was not a signed-in person (the timeline's actors).
+MACHINE_ACTORS = {"citizen": "群众", "bot": "智能客服", "system": "系统", "cli": "系统管理命令"}
+RULING_LABELS = {"unreasonable": "不满意理由不成立"}
 DELIVERY_LABELS = {"sent": "已发送", "pending": "未发出", "failed": "发送失败"}
 CLASSIFICATION_LABELS = {"unclassified": "未分类", "predicted": "机器预分类", "confirmed": "人工已确认"}
 EVENT_LABELS = {
@@ -79,6 +83,21 @@ class Labels:
 
 def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return dt.astimezone(LOCAL_TZ).strftime(fmt) if dt else ""
+
+
+def local_day(dt: datetime | None) -> str:
+    """12月1日 14:05 (local time), as the timeline reads; strftime has no portable unpadded month."""
+    if dt is None:
+        return ""
+    at = dt.astimezone(LOCAL_TZ)
+    return f"{at.month}月{at.day}日 {at:%H:%M}"
+
+
+def person(username: str | None, people: Mapping[str, str]) -> str:
+    """A timeline actor by name: the account's display name, or what the machine actors are called."""
+    if not username:
+        return ""
+    return people.get(username) or MACHINE_ACTORS.get(username) or username
 
 
 def waiting(seconds: float) -> str:
@@ -194,13 +213,19 @@ UNIT_EVENTS = frozenset({"forward", "redispatch", "unit_sign", "unit_return", "u
                          "deadline_reminder", "overdue"})
 
 
-def _event_value(ev: Any, value: Any, labels: Labels) -> Any:
-    """A timeline value as staff read it: names for codes and units, local times for deadlines."""
+def _event_value(ev: Any, value: Any, labels: Labels, people: Mapping[str, str]) -> Any:
+    """A timeline value as staff read it: names for codes, units and people, local times for deadlines."""
     if ev.field in CODED_FIELDS:
-        return labels.of(ev.field, value)
+        return labels.of(ev.field, value) if value not in (None, "") else ""
+    if ev.field == "classification":
+        return CLASSIFICATION_LABELS.get(value, value) if value else ""
+    if ev.field == "assignee":
+        return person(value, people)
+    if ev.action == "ruling" and value:
+        return RULING_LABELS.get(value, value)
     if value and (ev.field == "deadline" or ev.action == "extension_requested"):
         try:
-            return local(datetime.fromisoformat(value))
+            return local_day(datetime.fromisoformat(value))
         except (TypeError, ValueError):
             return value
     if value and ev.action in UNIT_EVENTS and labels.directory.unit(value) is not None:
@@ -210,6 +235,11 @@ def _event_value(ev: Any, value: Any, labels: Labels) -> Any:
             sent = "邮件已发送" if ev.detail.get("delivered") else f"邮件未发出：{ev.detail.get('detail') or ''}"
             return f"{name}（{who}，{sent}）"
         return name
+    if value and ev.action in UNIT_EVENTS:
+        # A 交办 to a department or a region (not a unit of their own) names it too.
+        for coded in ("department", "region"):
+            if labels.of(coded, value) != value:
+                return labels.of(coded, value)
     return value
 
 
@@ -225,14 +255,14 @@ class LoopFacts:
 
 
 def loop_view(facts: LoopFacts, labels: Labels, attachments_by_report: dict[int, list[dict[str, Any]]],
-              *, now: datetime) -> dict[str, Any]:
+              *, now: datetime, people: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The whole loop on one ticket, for the platform's staff (the citizen's contact stays out)."""
     reasons = {r.code: r.name for r in labels.directory.handling.return_reasons}
     rounds = [{
         "id": d.id, "round": d.round, "role": d.role, "role_label": ROLE_LABELS.get(d.role, d.role),
         "unit": d.target, "unit_label": unit_label(labels, d.target),
         "state": d.state, "state_label": DISPATCH_STATE_LABELS.get(d.state, d.state), "active": bool(d.active),
-        "at": iso(d.at), "at_local": local(d.at), "actor": d.actor,
+        "at": iso(d.at), "at_local": local(d.at), "actor": d.actor, "actor_name": person(d.actor, people or {}),
         "deadline": iso(d.deadline), "deadline_local": local(d.deadline),
         "sign_deadline": iso(d.sign_deadline), "sign_deadline_local": local(d.sign_deadline),
         "signed_at": iso(d.signed_at), "signed_local": local(d.signed_at), "signed_by": d.signed_by,
@@ -283,13 +313,15 @@ def loop_view(facts: LoopFacts, labels: Labels, attachments_by_report: dict[int,
 
 
 def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merged_into: str | None = None,
-           attachment_url=lambda a: f"/console/attachments/{a.id}", loop: LoopFacts | None = None) -> dict[str, Any]:
+           attachment_url=lambda a: f"/console/attachments/{a.id}", loop: LoopFacts | None = None,
+           people: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The whole ticket (``ticket_by_number(full=True)``), contact details masked.
 
     Unless the actor may reveal the contact, the citizen's own words are masked too (a phone number
     or an address typed into a message identifies them as much as the contact field), and the original
     e-mail (its headers carry the sender's address) is not offered."""
     reveal = may_reveal(ticket, actor)
+    people = people or {}
 
     def shown(text: str | None, author: str) -> str | None:
         return text if reveal or author != "citizen" else mask_contacts_in_text(text)
@@ -324,18 +356,18 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
         "attachments": attachments_by_entry.get(e.id, []),
     } for e in ticket.entries]
     events = [{
-        "at": iso(ev.at), "at_local": local(ev.at, "%m-%d %H:%M"), "actor": ev.actor, "action": ev.action,
-        "action_label": EVENT_LABELS.get(ev.action, ev.action), "field": ev.field,
+        "at": iso(ev.at), "at_local": local_day(ev.at), "actor": ev.actor, "actor_name": person(ev.actor, people),
+        "action": ev.action, "action_label": EVENT_LABELS.get(ev.action, ev.action), "field": ev.field,
         "field_label": FIELD_LABELS.get(ev.field or "", ev.field or ""),
         "from_value": ev.from_value, "to_value": ev.to_value,
-        "from_label": _event_value(ev, ev.from_value, labels),
-        "to_label": _event_value(ev, ev.to_value, labels),
+        "from_label": _event_value(ev, ev.from_value, labels, people),
+        "to_label": _event_value(ev, ev.to_value, labels, people),
     } for ev in ticket.events]
     pred = ticket.predictions[-1] if ticket.predictions else None
     mine = ticket.assignee == actor.username
     open_ = ticket.status in {s.value for s in OPEN_STATUSES}
     now = utcnow()
-    loop_out = loop_view(loop or LoopFacts(), labels, attachments_by_report, now=now)
+    loop_out = loop_view(loop or LoopFacts(), labels, attachments_by_report, now=now, people=people)
     out = summary(ticket, labels, now=now, started_at=dispatch.at if dispatch is not None else None)
     if reveal:
         out["title"] = ticket.title or ""

@@ -14,14 +14,15 @@ from ticketing.supervision import shifts
 from ticketing.tickets.lifecycle import STATUS_LABELS
 
 
-async def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+async def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200,
+                 keep_flashes: bool = False) -> web.Response:
     user = await current_user(request)
     directory = request.config_dict[DIRECTORY]
     base = {
         "user": user,
         "shift": shifts.shift_status(directory),
         # Fragments (htmx swaps) must not swallow the messages meant for the next full page.
-        "flashes": [] if template.startswith("console/_") else await pop_flashes(request),
+        "flashes": [] if keep_flashes or template.startswith("console/_") else await pop_flashes(request),
         "labels": Labels(directory),
         "directory": directory,
         "status_labels": {s.value: label for s, label in STATUS_LABELS.items()},

@@ -114,3 +114,60 @@ async def test_operator_handles_a_web_message_end_to_end(live_gateway, browser):
     assert not [e for e in errors if "Content Security Policy" in e], errors
     for c in (ctx, ctx2, ctx3, citizen_ctx):
         await c.close()
+
+
+async def test_the_open_ticket_page_is_live(live_gateway, browser):
+    """A citizen's follow-up and a colleague's claim reach the open ticket page without a reload,
+    and the reply the operator is half-way through typing stays as it is."""
+    base, app = live_gateway
+    await _users(app)
+    errors: list[str] = []
+
+    citizen_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    chat = await citizen_ctx.new_page()
+    await chat.goto(base + "/chat")
+    await chat.wait_for_selector("#chat[data-live=open]", timeout=10000)
+    await chat.fill("#chat-input", "湛河区开源路的下水道堵了，污水漫到路面上")
+    await chat.click("#chat-send")
+    await chat.wait_for_selector("#chat-log .msg-bot", timeout=15000)
+
+    ctx = await browser.new_context(locale="zh-CN")
+    page = await ctx.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await _login(page, base, "li")
+    row = page.locator("#queue-rows tr.row", has_text="开源路的下水道堵了")
+    await row.wait_for(timeout=15000)
+    number = await row.get_attribute("data-number")
+    await page.goto(f"{base}/console/tickets/{number}")
+    await page.wait_for_selector("body[data-live=open]", timeout=10000)
+    await page.evaluate("window.__sameDocument = true")
+    await page.click("#reply-text")
+    await page.keyboard.type("您好，已记录您反映的下水道")  # half-typed, not sent
+    events_before = await page.locator("#events li").count()
+
+    await chat.fill("#chat-input", "补充一下：堵的位置在开源路和建设路交叉口东侧")
+    await chat.click("#chat-send")
+
+    entry = page.locator("#conversation article.author-citizen", has_text="交叉口东侧")
+    await entry.wait_for(timeout=15000)
+    assert await page.evaluate("window.__sameDocument === true")  # no reload
+    assert await page.locator("#reply-text").input_value() == "您好，已记录您反映的下水道"
+    assert await page.evaluate("document.activeElement.id") == "reply-text"
+    assert "群众补充了信息" in await page.locator("#live-cue").inner_text()
+
+    # A colleague claims it: the claim bar and the timeline follow, the half-typed reply stays.
+    page2 = await (await browser.new_context(locale="zh-CN")).new_page()
+    await _login(page2, base, "wang")
+    await page2.goto(f"{base}/console/tickets/{number}")
+    await page2.click("#claim-button")
+    await page2.wait_for_selector(".flash:has-text('已认领工单')")
+    await page.wait_for_selector("#claimbar:has-text('wang 正在处理')", timeout=10000)
+    assert await page.locator("#claim-form").count() == 0
+    assert await page.locator("#events li").count() > events_before
+    assert "王坐席 · 认领" in await page.locator("#events").text_content()
+    assert await page.locator("#reply-text").input_value() == "您好，已记录您反映的下水道"
+    assert await page.evaluate("window.__sameDocument === true")
+
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    for c in (ctx, citizen_ctx, page2.context):
+        await c.close()

@@ -24,6 +24,7 @@ from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.audiences import Config
 from gateway.web.present import Labels, LoopFacts, detail
 from ticketing.accounts.roles import Actor
+from ticketing.db.models.accounts import User
 from ticketing.db.models.tickets import ClassificationChange, Conversation, Dispatch, Entry, Ticket, TicketEvent
 from ticketing.db.models.workflow import ExtensionRequest, Survey
 from ticketing.errors import ConsoleError
@@ -112,7 +113,20 @@ async def ticket_view(config: Config, actor: Actor, number: str) -> dict[str, An
             surveys=list((await session.execute(
                 select(Survey).where(Survey.ticket_id == ticket.id).order_by(Survey.id))).scalars()),
         )
-        return detail(ticket, labels(config), actor, dispatch=dispatch, merged_into=merged_into, loop=facts)
+        return detail(ticket, labels(config), actor, dispatch=dispatch, merged_into=merged_into, loop=facts,
+                      people=await display_names(session, ticket, facts))
+
+
+async def display_names(session: AsyncSession, ticket: Ticket, facts: LoopFacts) -> dict[str, str]:
+    """Who appears in the timeline, by the name their colleagues know them by."""
+    names = {ev.actor for ev in ticket.events}
+    names |= {value for ev in ticket.events if ev.field == "assignee" for value in (ev.from_value, ev.to_value)}
+    names |= {d.actor for d in facts.rounds}
+    names.discard(None)
+    if not names:
+        return {}
+    rows = await session.execute(select(User.username, User.display_name).where(User.username.in_(names)))
+    return {username: shown for username, shown in rows if shown}
 
 
 async def dispatched_at(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, datetime]:

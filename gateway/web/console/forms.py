@@ -131,6 +131,9 @@ async def intake_from_multipart(request: web.Request, *, nlu_text: bool = True) 
             if key == "attachments" and getattr(value, "filename", ""):
                 files.append(value)
             continue
+        if key == "attachments":
+            # An empty file input still sends its part (filename=""), which aiohttp hands over as text.
+            continue
         if key in ("nlu_department", "nlu_region", "nlu_request_type", "nlu_model", "nlu_confidence"):
             continue
         fields[key] = value

@@ -155,6 +155,10 @@ async def queue_panel(request: web.Request) -> web.Response:
 
 # --------------------------------------------------------------------------- one ticket
 
+# Sent by console.js when an event names the open ticket and it fetches the page again.
+LIVE_REFRESH_HEADER = "X-Console-Refresh"
+
+
 @routes.get("/console/tickets/{number}")
 @require_role(*READERS)
 async def ticket_page(request: web.Request) -> web.Response:
@@ -174,7 +178,9 @@ async def ticket_page(request: web.Request) -> web.Response:
                                     if u.active]
         else:
             context["operators"] = []
-    return await render(request, "console/ticket.html", context)
+    # The page's own live refresh (a background fetch) must not swallow the messages of the next action.
+    refresh = request.headers.get(LIVE_REFRESH_HEADER) == "1"
+    return await render(request, "console/ticket.html", context, keep_flashes=refresh)
 
 
 def _number(request: web.Request) -> str:
@@ -404,16 +410,35 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 @routes.get("/console/intake")
 @require_role(*OPERATORS)
 async def intake_page(request: web.Request) -> web.Response:
-    return await render(request, "console/intake.html", {"nav": "intake",
-                                                          "options": _filter_options(request.config_dict[DIRECTORY])})
+    return await _intake_form(request)
+
+
+# What the intake form gives back after a refusal (files cannot be refilled by the server).
+INTAKE_FIELDS = ("channel", "name", "phone", "title", "email", "text", "department", "region", "request_type",
+                 "urgent", "nlu_department", "nlu_region", "nlu_request_type", "nlu_model", "nlu_confidence")
+
+
+async def _intake_form(request: web.Request, typed: dict[str, str] | None = None, error: str | None = None,
+                       *, status: int = 200, had_files: bool = False) -> web.Response:
+    return await render(request, "console/intake.html", {
+        "nav": "intake", "options": _filter_options(request.config_dict[DIRECTORY]),
+        "typed": typed or {"channel": "phone"}, "error": error, "had_files": had_files,
+    }, status=status)
 
 
 @routes.post("/console/intake")
 @require_role(*OPERATORS)
 @page_action
 async def intake_submit(request: web.Request) -> web.Response:
-    data = await intake_from_multipart(request)
-    ticket = await actions.intake(request.config_dict, actor_of(request), data)
+    try:
+        data = await intake_from_multipart(request)
+        ticket = await actions.intake(request.config_dict, actor_of(request), data)
+    except (ConsoleError, ApiError) as exc:
+        # A redirect would lose what the operator typed during the call: the form comes back filled in.
+        form = await request.post()  # aiohttp keeps the parsed body
+        typed = {k: str(form.get(k)) for k in INTAKE_FIELDS if isinstance(form.get(k), str)}
+        had_files = any(getattr(v, "filename", "") for v in form.getall("attachments", []))
+        return await _intake_form(request, typed, exc.message, status=exc.status, had_files=had_files)
     await flash(request, f"已录入工单 {ticket.number}")
     raise web.HTTPSeeOther(f"/console/tickets/{ticket.number}")
 

@@ -175,19 +175,105 @@
     }
   });
 
-  var canned = document.getElementById('canned-select');
-  if (canned) {
-    canned.addEventListener('change', function () {
-      var opt = canned.options[canned.selectedIndex];
-      var text = opt && opt.getAttribute('data-text');
-      var box = document.getElementById('reply-text');
-      if (text && box) {
-        var start = box.selectionStart || box.value.length;
-        box.value = box.value.slice(0, start) + text + box.value.slice(box.selectionEnd || start);
-        box.focus();
+  // Delegated: the reply panel may be swapped by a live refresh.
+  document.addEventListener('change', function (ev) {
+    var canned = ev.target;
+    if (!canned || canned.id !== 'canned-select') return;
+    var opt = canned.options[canned.selectedIndex];
+    var text = opt && opt.getAttribute('data-text');
+    var box = document.getElementById('reply-text');
+    if (text && box) {
+      var start = box.selectionStart || box.value.length;
+      box.value = box.value.slice(0, start) + text + box.value.slice(box.selectionEnd || start);
+      box.focus();
+    }
+    canned.selectedIndex = 0;
+  });
+
+  /* ---------------------------------------------------------------- live ticket page */
+
+  var ticketBox = page === 'ticket' ? document.querySelector('.ticket[data-live-source]') : null;
+  var refreshTimer = null;
+  var refreshing = false;
+  var refreshAgain = false;
+  var refreshNews = '';  // what the events since the last refresh were, for the cue
+
+  // A part the operator is working in (typing, a changed choice) is not swapped under their hands.
+  function isDirty(part) {
+    if (part.contains(document.activeElement) && isTyping(document.activeElement)) return true;
+    var fields = part.querySelectorAll('input, textarea, select');
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === 'hidden' || f.type === 'submit' || f.type === 'button') continue;
+      if (f.tagName === 'SELECT') {
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].selected !== f.options[j].defaultSelected) return true;
+        }
+      } else if (f.type === 'checkbox' || f.type === 'radio') {
+        if (f.checked !== f.defaultChecked) return true;
+      } else if (f.value !== f.defaultValue) {
+        return true;
       }
-      canned.selectedIndex = 0;
+    }
+    return false;
+  }
+
+  function swapParts(html) {
+    var fresh = new DOMParser().parseFromString(html, 'text/html');
+    var kept = 0;
+    document.querySelectorAll('[data-live][id]').forEach(function (part) {
+      var next = fresh.getElementById(part.id);
+      if (!next) return;
+      if (isDirty(part)) { kept += 1; return; }
+      if (part.tagName === 'DETAILS' && part.open) next.setAttribute('open', '');
+      var node = document.importNode(next, true);
+      part.replaceWith(node);
+      if (window.htmx) window.htmx.process(node);
     });
+    document.body.setAttribute('data-refreshed', String(Date.now()));
+    var news = refreshNews || '工单有更新';
+    refreshNews = '';
+    showCue(kept ? news + '（您正在填写的面板未刷新，提交后可见最新内容）' : news);
+  }
+
+  function refreshTicket() {
+    if (refreshing) { refreshAgain = true; return; }
+    refreshing = true;
+    fetch(window.location.pathname, { credentials: 'same-origin', headers: { 'X-Console-Refresh': '1' } })
+      .then(function (r) { return r.ok && r.url.indexOf('/console/tickets/') >= 0 ? r.text() : null; })
+      .then(function (html) { if (html) swapParts(html); })
+      .catch(function () { /* the next event tries again */ })
+      .then(function () {
+        refreshing = false;
+        if (refreshAgain) { refreshAgain = false; refreshTicket(); }
+      });
+  }
+
+  function showCue(text) {
+    var cue = document.getElementById('live-cue');
+    if (!cue) return;
+    cue.textContent = text;
+    cue.className = 'live-cue';
+    cue.hidden = false;
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(function () { cue.hidden = true; }, 8000);
+  }
+
+  if (ticketBox && window.EventSource) {
+    var mine = ticketBox.getAttribute('data-number');
+    var source = new EventSource(ticketBox.getAttribute('data-live-source'));
+    source.onopen = function () { document.body.setAttribute('data-live', 'open'); };
+    source.onerror = function () { document.body.setAttribute('data-live', 'error'); };
+    source.addEventListener('queue', function (ev) {
+      var data;
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (!data || data.ticket_no !== mine) return;
+      if (data.type === 'followup') refreshNews = '群众补充了信息';
+      // Several events of one action (status, claim, entry) make one fetch.
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(refreshTicket, 150);
+    });
+    window.addEventListener('pagehide', function () { source.close(); });
   }
 
   /* ---------------------------------------------------------------- manual intake */

@@ -135,3 +135,107 @@ async def test_shift_toggle_and_off_hours_banner(console, monkeypatch):
     assert "当前为非工作时间" in html and "08:00—18:00" in html
     async with client.app[SESSIONS]() as session:
         assert (await users.user_by_name(session, "li")).on_shift is True
+
+
+def _browser_intake_form(token: str, fields: dict[str, str]):
+    """The intake form as Chromium posts it: multipart, with the file input left empty
+    (an ``attachments`` part with filename="" and no bytes)."""
+    import aiohttp
+
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", token)
+    for key, value in fields.items():
+        form.add_field(key, value)
+    form.add_field("attachments", b"", filename="", content_type="application/octet-stream")
+    return form
+
+
+async def test_intake_form_without_a_file_creates_the_ticket(console):
+    client, agent, user = console
+    op = await agent("li")
+    form = _browser_intake_form(await op.csrf(), {"channel": "letter", "text": "来信：新华区某小区电梯停运一周",
+                                                  "name": "赵女士", "region": "xinhua"})
+    page = await _follow(op, await op.request("POST", "/console/intake", data=form, csrf=False))
+    html = await page.text()
+    assert "已录入工单" in html and "来信：新华区某小区电梯停运一周" in html
+    api = await op.request("POST", "/api/v1/console/tickets", data=_browser_intake_form(
+        await op.csrf(), {"channel": "phone", "text": "来电：湛河区路面塌陷"}))
+    assert api.status == 201, await api.text()
+
+
+async def test_a_refused_intake_keeps_what_was_typed(console):
+    client, agent, user = console
+    op = await agent("li")
+    typed = {"channel": "letter", "text": "来信：<b>卫东区</b>噪音扰民，深夜施工", "name": "钱先生",
+             "phone": "12345", "title": "夜间施工", "email": "qian@example.cn",
+             "department": "urban_management", "region": "weidong", "request_type": "complaint", "urgent": "1"}
+    resp = await op.request("POST", "/console/intake", data=_browser_intake_form(await op.csrf(), typed), csrf=False)
+    html = await resp.text()
+    assert resp.status == 400, html
+    assert 'role="alert"' in html and "电话" in html  # the reason, on the form itself
+    assert "来信：&lt;b&gt;卫东区&lt;/b&gt;噪音扰民，深夜施工</textarea>" in html
+    for name, value in (("name", "钱先生"), ("phone", "12345"), ("title", "夜间施工"), ("email", "qian@example.cn")):
+        assert re.search(rf'name="{name}"[^>]*value="{re.escape(value)}"', html), name
+    assert re.search(r'value="letter" checked', html) and not re.search(r'value="phone" checked', html)
+    assert re.search(r'<option value="urban_management" selected', html)
+    assert re.search(r'<option value="weidong" selected', html)
+    assert re.search(r'<option value="complaint" selected', html)
+    assert re.search(r'name="urgent" value="1" checked', html)
+    async with client.app[SESSIONS]() as session:
+        from sqlalchemy import func, select
+
+        from ticketing.db.models.tickets import Ticket
+        assert (await session.execute(select(func.count()).select_from(Ticket))).scalar_one() == 0
+
+
+async def test_the_timeline_reads_in_chinese(console):
+    from datetime import datetime
+
+    from config.local_time import LOCAL_TZ
+    from gateway.infra.resources import DIRECTORY
+    from ticketing.accounts.roles import Actor
+    from ticketing.tickets import claims
+    from ticketing.workflow import assignments
+
+    client, agent, user = console
+    number = await make_ticket(client.app, department="transport")
+    await user("li", display_name="李晓梅")
+    await user("boss", role="supervisor", display_name="王班长")
+    li = await agent("li")
+    boss = await agent("boss", role="supervisor")
+    await li.form(f"/console/tickets/{number}/claim")
+    await li.form(f"/console/tickets/{number}/classify", {
+        "department": "urban_management", "region": "weidong", "request_type": "complaint", "urgent": "1"})
+    await boss.form(f"/console/tickets/{number}/assign", {"username": "boss"})
+    async with client.app[SESSIONS]() as session, session.begin():
+        ticket = await claims.lock_ticket(session, await claims.get_ticket(session, number))
+        await assignments.dispatch(session, ticket, Actor("boss", "王班长", "supervisor"), client.app[DIRECTORY],
+                                   target="urban_management")
+
+    events = (await (await boss.get(f"/api/v1/console/tickets/{number}")).json())["ticket"]["events"]
+    shown = {(e["action"], e["field"]): e for e in events}
+    assert shown[("created", "status")]["actor_name"] == "智能客服"
+    assert shown[("claim", "assignee")]["actor_name"] == "李晓梅"
+    assert shown[("claim", "assignee")]["to_label"] == "李晓梅"
+    assert (shown[("assign", "assignee")]["from_label"], shown[("assign", "assignee")]["to_label"]) == ("李晓梅", "王班长")
+    department = shown[("classify", "department")]
+    assert (department["from_label"], department["to_label"]) == ("市交通运输局", "市城市管理局")
+    state = shown[("classify", "classification")]
+    assert (state["field_label"], state["from_label"], state["to_label"]) == ("分类状态", "机器预分类", "人工已确认")
+    assert shown[("forward", None)]["to_label"] == "市城市管理局"
+    deadline = shown[("update", "deadline")]["to_label"]
+    assert re.fullmatch(r"\d{1,2}月\d{1,2}日 \d\d:\d\d", deadline), deadline
+    for e in events:
+        at = datetime.fromisoformat(e["at"]).astimezone(LOCAL_TZ)
+        assert e["at_local"] == f"{at.month}月{at.day}日 {at:%H:%M}"
+
+    html = await (await boss.get(f"/console/tickets/{number}")).text()
+    timeline = html[html.index('class="events"'):]
+    timeline = timeline[:timeline.index("</details>")]
+    assert "智能客服 · 创建工单" in timeline and "李晓梅 · 认领" in timeline
+    assert "承办部门：市交通运输局 → 市城市管理局" in timeline and "分类状态：机器预分类 → 人工已确认" in timeline
+    assert "交办：— → 市城市管理局" in timeline and "紧急：一般 → 紧急" in timeline
+    visible = re.sub(r"<[^>]+>", " ", timeline)
+    for raw in ("predicted", "confirmed", "urban_management", "transport", "bot", "citizen", "+08:00", "+00:00",
+                " li ", " boss "):
+        assert raw not in visible, raw
