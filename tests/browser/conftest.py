@@ -41,7 +41,8 @@ def backend() -> str:
 async def serve_gateway(stack, **overrides):
     """The whole gateway (worker included) on a free port: (base_url, app)."""
     app = create_app(stack.settings(**overrides), redis_url=stack.redis_url, run_worker=True)
-    runner = web.AppRunner(app)
+    # Open live streams (SSE) would hold the shutdown for aiohttp's default 60 s.
+    runner = web.AppRunner(app, shutdown_timeout=3)
     await runner.setup()
     port = _free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)

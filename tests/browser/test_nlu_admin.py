@@ -64,7 +64,8 @@ async def managed_live_gateway(stack):
         await server.wait_ready(timeout=300)
         app = create_app(stack.settings(RASA_URL=server.url, HOTLINE_NLU_ENABLED=True), redis_url=stack.redis_url)
         app[RASA_MANAGED] = ManagedRasa(url=server.url, model_path=model, process=server.process)
-        runner = web.AppRunner(app)
+        # Open live streams (SSE) would hold the shutdown for aiohttp's default 60 s.
+        runner = web.AppRunner(app, shutdown_timeout=3)
         await runner.setup()
         port = _free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
