@@ -57,6 +57,17 @@ async def test_queue_counts_the_working_days_left_and_shows_overdue_in_red(conso
     assert listed[late]["workdays_left"] < 0
 
 
+async def test_machine_classification_is_explained_once_not_in_every_row(console):
+    client, agent, user = console
+    numbers = [await make_ticket(client.app, text=f"卫东区路灯坏了 {n}") for n in range(3)]
+    op = await agent("li")
+    html = await (await op.get("/console")).text()
+    assert all(number in html for number in numbers)
+    assert "(机器预分类)" not in html and html.count("机器预分类") == 1 + html.count('title="机器预分类"')
+    assert re.search(r'id="queue-legend"[^>]*>.*机器预分类', html)
+    assert html.count('class="predicted-mark" title="机器预分类"') >= 3
+
+
 async def test_ticket_page_shows_prediction_beside_the_confirmed_values(console):
     client, agent, user = console
     number = await make_ticket(client.app, confidence=0.734)
