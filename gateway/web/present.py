@@ -19,6 +19,7 @@ from ticketing.db.models.tickets import Dispatch, Ticket
 from ticketing.db.models.workflow import ExtensionRequest, SupervisionNote, Survey, UnitReport
 from ticketing.supervision.shifts import arrived_off_hours
 from ticketing.tickets.claims import may_reveal
+from ticketing.tickets.deadlines import workdays_left
 from ticketing.tickets.lifecycle import ACTION_LABELS, OPEN_STATUSES, STATUS_LABELS, WITH_UNIT, Status, status_label
 from ticketing.tickets.masking import mask_contacts_in_text, mask_email, mask_openid, mask_phone
 from ticketing.workflow.extensions import STATE_LABELS as EXTENSION_LABELS
@@ -127,11 +128,29 @@ def due_of(ticket: Ticket, labels: Labels, now: datetime, started_at: datetime |
     return due_state(start, ticket.deadline, now, warn_at=labels.directory.handling.warn_at_fraction)
 
 
+def workdays_of(ticket: Ticket, now: datetime) -> int | None:
+    """Working days left to the deadline of a ticket still being worked on (negative: overdue)."""
+    if ticket.deadline is None or ticket.status not in {s.value for s in OPEN_STATUSES}:
+        return None
+    if ticket.status == Status.ANSWERED:
+        return None  # as in due_of: the answer is out
+    return workdays_left(ticket.deadline, now)
+
+
+def workdays_label(days: int | None) -> str:
+    if days is None:
+        return ""
+    if days < 0:
+        return f"超期 {-days} 个工作日"
+    return "今日到期" if days == 0 else f"剩 {days} 个工作日"
+
+
 def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
             started_at: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     wait = (now - ticket.created_at).total_seconds()
     due = due_of(ticket, labels, now, started_at)
+    workdays = workdays_of(ticket, now)
     return {
         "number": ticket.number,
         "channel": ticket.channel,
@@ -163,6 +182,8 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
         "off_hours": arrived_off_hours(labels.directory, ticket.created_at),
         "due": due,
         "due_label": DUE_LABELS[due] if due != "ok" else "",
+        "workdays_left": workdays,
+        "workdays_label": workdays_label(workdays),
         "unit": ticket.unit,
         "unit_label": unit_label(labels, ticket.unit),
     }

@@ -59,6 +59,13 @@ async def test_operator_handles_a_web_message_end_to_end(live_gateway, browser):
     assert "新工单" in await page.locator("#live-cue").inner_text()
     number = await row.get_attribute("data-number")
 
+    # The cue opens the new ticket in one click.
+    await page.locator("#live-cue a", has_text=number).click()
+    await page.wait_for_url(f"{base}/console/tickets/{number}")
+    await page.go_back()
+    await page.wait_for_url(base + "/console")
+    await row.wait_for(timeout=5000)
+
     # Keyboard: j selects the first row, c claims it and opens the ticket.
     await page.keyboard.press("j")
     await page.keyboard.press("c")

@@ -50,6 +50,19 @@ def add_workdays(start: datetime, days: int, override: HolidayOverride | None = 
     return _end_of_day(local)
 
 
+def workdays_left(deadline: datetime, now: datetime, override: HolidayOverride | None = None) -> int:
+    """Whole working days after today up to the deadline's day (0: due today); negative once overdue,
+    by the working days since the deadline's day. Deadlines end a local day, so days are what count."""
+    override = override if override is not None else load_holiday_override()
+    today = now.astimezone(LOCAL_TZ).date()
+    due_day = deadline.astimezone(LOCAL_TZ).date()
+    first, last, sign = (today, due_day, 1) if due_day >= today else (due_day, today, -1)
+    days = sum(is_workday(first + timedelta(days=n), override) for n in range(1, (last - first).days + 1))
+    if sign < 0 and now > deadline:
+        return -max(days, 1)  # overdue across a holiday is still overdue
+    return sign * days
+
+
 def end_of_local_day(day: date) -> datetime:
     """23:59:59 of ``day`` in the city's time, as aware UTC (deadlines are whole local days)."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))

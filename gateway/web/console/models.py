@@ -182,6 +182,9 @@ class TicketSummary(BaseModel):
     off_hours: bool = Field(description="在网络热线工作时间以外进线")
     due: Literal["ok", "warning", "overdue"] = Field("ok", description="warning：已用时限 80% 以上（即将超期）；overdue：已超期")
     due_label: str = ""
+    workdays_left: int | None = Field(None, description="距办理时限的剩余工作日（0：今日到期；负数：已超期的工作日数）；"
+                                                        "无时限或不在办理中时为空")
+    workdays_label: str = Field("", description="如“剩 3 个工作日”“今日到期”“超期 2 个工作日”")
     unit: str | None = Field(None, description="主办单位代码（已交办时）")
     unit_label: str = ""
 

@@ -20,6 +20,7 @@ from gateway.web.audiences import Config
 from gateway.web.auth import start_session
 from gateway.web.console.events import assign_backlog, set_auto_assign
 from gateway.web.errors import ApiError
+from gateway.web.faq_titles import faq_title
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.roles import CONSOLE_ROLES
 from ticketing.db.models.accounts import User
@@ -76,7 +77,7 @@ def canned_list(rows: list[Any], faq: dict[str, str]) -> list[dict[str, Any]]:
     """The operator's own and the shared canned replies, then the FAQ answers."""
     out = [{"id": r.id, "title": r.title, "text": r.text, "kind": "shared" if r.owner is None else "own"}
            for r in rows]
-    out += [{"id": f"faq:{key}", "title": key.removeprefix("faq/"), "text": text, "kind": "faq"}
+    out += [{"id": f"faq:{key}", "title": faq_title(key, text), "text": text, "kind": "faq"}
             for key, text in sorted(faq.items()) if key.startswith("faq/")]
     return out
 

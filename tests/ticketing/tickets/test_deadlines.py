@@ -3,7 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 from config.directory import load_directory
 from config.holidays import HolidayOverride
 from config.local_time import LOCAL_TZ
-from ticketing.tickets.deadlines import add_workdays, deadline_for, is_workday
+from ticketing.tickets.deadlines import add_workdays, deadline_for, is_workday, workdays_left
 from ticketing.workflow.timing import sign_deadline
 
 NO_OVERRIDE = HolidayOverride()
@@ -95,3 +95,20 @@ def test_the_city_override_moves_a_deadline_across_the_festival():
     # 15 working days: 25–28 Feb (4), 1–6 March (10), 9–13 March (15): the same end, by another path.
     assert _local(add_workdays(start, 15, override)) == "2026-03-13 23:59:59"
     assert _local(add_workdays(start, 5, override)) == "2026-03-01 23:59:59"
+
+
+def _at(day: date, hour: int = 10) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=LOCAL_TZ)
+
+
+def test_working_days_left_skip_weekends_and_holidays():
+    friday, tuesday = date(2026, 11, 27), date(2026, 12, 1)
+    deadline = add_workdays(_at(friday), 2, NO_OVERRIDE)  # end of Tuesday
+    assert workdays_left(deadline, _at(friday), NO_OVERRIDE) == 2
+    assert workdays_left(deadline, _at(date(2026, 11, 28)), NO_OVERRIDE) == 2  # Saturday counts nothing
+    assert workdays_left(deadline, _at(tuesday, 23), NO_OVERRIDE) == 0  # due today
+    assert workdays_left(deadline, _at(date(2026, 12, 3)), NO_OVERRIDE) == -2  # Wednesday and Thursday
+    # The National Day week: due on the last workday before it, overdue by one day on 1 October
+    before = datetime(2026, 9, 30, 23, 59, 59, tzinfo=LOCAL_TZ)
+    assert workdays_left(before, _at(date(2026, 10, 1)), NO_OVERRIDE) == -1
+    assert workdays_left(before, _at(date(2026, 10, 8)), NO_OVERRIDE) == -1

@@ -102,15 +102,41 @@
     assigned: '工单已自动分配', updated: '工单已更新', delivery: '答复发送状态更新'
   };
 
+  function hideCueLater(cue, ms) {
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(function () { cue.hidden = true; }, ms);
+  }
+
+  // A cue under the pointer or the keyboard focus stays until the operator moves on.
+  var liveCue = document.getElementById('live-cue');
+  if (liveCue) {
+    ['mouseenter', 'focusin'].forEach(function (type) {
+      liveCue.addEventListener(type, function () { clearTimeout(liveTimer); });
+    });
+    ['mouseleave', 'focusout'].forEach(function (type) {
+      liveCue.addEventListener(type, function () { hideCueLater(liveCue, 3000); });
+    });
+  }
+
   function onLiveEvent(data) {
     var cue = document.getElementById('live-cue');
     var important = data.type === 'ticket' || data.type === 'followup' || data.type === 'emergency';
     if (cue) {
-      cue.textContent = (CUE_TEXT[data.type] || '队列已更新') + (data.ticket_no ? '：' + data.ticket_no : '');
+      var text = (CUE_TEXT[data.type] || '队列已更新') + (data.ticket_no ? '：' + data.ticket_no : '');
+      cue.textContent = '';
+      if (data.ticket_no) {
+        // The cue names a ticket: one click (or Enter after Tab) opens it.
+        var link = document.createElement('a');
+        link.href = '/console/tickets/' + encodeURIComponent(data.ticket_no);
+        link.textContent = text;
+        link.title = '打开工单 ' + data.ticket_no;
+        cue.appendChild(link);
+      } else {
+        cue.textContent = text;
+      }
       cue.className = 'live-cue' + (data.type === 'emergency' ? ' emergency' : '');
       cue.hidden = false;
-      clearTimeout(liveTimer);
-      liveTimer = setTimeout(function () { cue.hidden = true; }, 8000);
+      hideCueLater(cue, 8000);
     }
     if (important) {
       window.__lastLiveTicket = data.ticket_no;

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
 from tests.gateway.web.console.conftest import make_ticket
 from ticketing.accounts import users
+from ticketing.db.models.base import utcnow
+from ticketing.db.models.tickets import Ticket
+from ticketing.tickets.deadlines import add_workdays
 
 
 async def _follow(agent, resp):
@@ -29,6 +35,37 @@ async def test_queue_page_lists_hand_offs_with_masked_phones(console):
     assert "onclick" not in html and "<script>" not in html.replace('<script src=', '')
     panel = await op.get("/console/queue/panel?q=" + number)
     assert panel.status == 200 and number in await panel.text()
+
+
+async def test_queue_counts_the_working_days_left_and_shows_overdue_in_red(console):
+    client, agent, user = console
+    soon = await make_ticket(client.app, text="汝州市某小区停水")
+    late = await make_ticket(client.app, text="新华区噪音扰民")
+    async with client.app[SESSIONS]() as session, session.begin():
+        for number, deadline in ((soon, add_workdays(utcnow(), 3)), (late, utcnow() - timedelta(days=20))):
+            ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
+            ticket.deadline = deadline
+    op = await agent("li")
+    html = await (await op.get("/console?status=open")).text()
+    assert "<th>剩余工作日</th>" in html
+    rows = dict(re.findall(r'data-number="([^"]+)"(.*?)</tr>', html, flags=re.S))
+    assert re.search(r'<td class="workdays" data-workdays="3"[^>]*>剩 3 个工作日</td>', rows[soon])
+    assert re.search(r'<td class="workdays overdue" data-workdays="-\d+"[^>]*>超期 \d+ 个工作日</td>', rows[late])
+    api = await op.get("/api/v1/console/tickets?status=open")
+    listed = {t["number"]: t for t in (await api.json())["tickets"]}
+    assert listed[soon]["workdays_left"] == 3 and listed[soon]["workdays_label"] == "剩 3 个工作日"
+    assert listed[late]["workdays_left"] < 0
+
+
+async def test_machine_classification_is_explained_once_not_in_every_row(console):
+    client, agent, user = console
+    numbers = [await make_ticket(client.app, text=f"卫东区路灯坏了 {n}") for n in range(3)]
+    op = await agent("li")
+    html = await (await op.get("/console")).text()
+    assert all(number in html for number in numbers)
+    assert "(机器预分类)" not in html and html.count("机器预分类") == 1 + html.count('title="机器预分类"')
+    assert re.search(r'id="queue-legend"[^>]*>.*机器预分类', html)
+    assert html.count('class="predicted-mark" title="机器预分类"') >= 3
 
 
 async def test_ticket_page_shows_prediction_beside_the_confirmed_values(console):
@@ -106,7 +143,9 @@ async def test_canned_replies_page(console):
     op = await agent("li")
     page = await _follow(op, await op.form("/console/canned", {"title": "问候语", "text": "您好！"}))
     html = await page.text()
-    assert "已保存常用语" in html and "问候语" in html and "FAQ 答案" in html
+    assert "已保存常用语" in html and "问候语" in html and "常见问题答复" in html
+    # FAQ answers are titled by their topic, never by the model's response key
+    assert "反映诉求的渠道" in html and "channels" not in html
 
 
 async def test_admin_pages_manage_accounts_and_suggestions(console):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import uuid
 from urllib.parse import quote
 
@@ -544,7 +545,9 @@ async def test_canned_replies_own_shared_and_faq(console):
     mine = await _json(await op.get("/api/v1/console/canned-replies"))
     kinds = {(c["title"], c["kind"]) for c in mine["canned_replies"]}
     assert ("问候", "own") in kinds and ("结束语", "shared") in kinds
-    assert any(c["kind"] == "faq" for c in mine["canned_replies"])  # FAQ answers of the bot
+    faq = {c["id"]: c["title"] for c in mine["canned_replies"] if c["kind"] == "faq"}  # the bot's answers
+    assert faq["faq:faq/channels"] == "反映诉求的渠道"
+    assert all(not re.search(r"[a-z_/]", title) for title in faq.values())  # never the response key
     theirs = await _json(await sup.get("/api/v1/console/canned-replies"))
     assert ("问候", "own") not in {(c["title"], c["kind"]) for c in theirs["canned_replies"]}
     own_id = next(c["id"] for c in mine["canned_replies"] if c["title"] == "问候")
