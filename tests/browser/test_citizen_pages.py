@@ -232,3 +232,23 @@ async def test_injected_script_stays_inert_text(citizen):
 
     assert page.dialogs == []
     assert await page.evaluate("typeof window.__pwned") == "undefined"
+
+
+async def test_the_field_focused_after_an_empty_submit_is_not_under_the_sticky_nav(citizen):
+    base, app, page = citizen
+    await page.goto(base + "/message")
+    await page.locator("#message-submit").scroll_into_view_if_needed()
+    await page.locator("#message-submit").click()
+    focused = await page.wait_for_function("document.activeElement && document.activeElement.matches('.field *')")
+    assert focused
+    field_top = await page.evaluate("document.activeElement.getBoundingClientRect().top")
+    nav_bottom = await page.evaluate("document.querySelector('.site-nav').getBoundingClientRect().bottom")
+    assert field_top >= nav_bottom, (field_top, nav_bottom)
+
+
+async def test_the_pages_have_a_favicon(citizen):
+    base, app, page = citizen
+    await page.goto(base + "/")
+    href = await page.locator("link[rel=icon]").get_attribute("href")
+    resp = await page.request.get(base + href)
+    assert resp.status == 200 and b"<svg" in await resp.body()
