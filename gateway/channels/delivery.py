@@ -22,7 +22,7 @@ from gateway.channels.wiring import CONNECTORS
 from gateway.infra.replies import REPLIES
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Conversation, Entry, Ticket
-from ticketing.tickets import replies
+from ticketing.tickets import claims, handling, replies, store
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,37 @@ async def deliver_operator_reply(app: web.Application, session: AsyncSession, ti
     entry, conv = await replies.start_reply(session, ticket, operator, text)
     await session.commit()
     await send_entry(app, session, ticket, entry, conv)
+    await deliver_to_merged(app, session, ticket, entry)
     return entry
+
+
+MERGED_PREFIX = "您反映的问题（工单 {own}）已与工单 {main} 合并办理，答复如下：\n"
+
+
+async def deliver_to_merged(app: web.Application, session: AsyncSession, ticket: Ticket, entry: Entry,
+                            text: str | None = None) -> list[Entry]:
+    """Send an answer given on a main ticket to every merged duplicate's citizen, each through their
+    own channel, each copy stored ``pending`` on its duplicate first (like any reply).  ``text``
+    replaces the answer's own (e.g. without the main citizen's survey link).  Commits ``session``.
+
+    A duplicate from the main ticket's own conversation gets nothing: that citizen has the answer."""
+    copies: list[tuple[Ticket, Entry, Conversation]] = []
+    for duplicate in await handling.merged_duplicates(session, ticket):
+        if duplicate.conversation_id == ticket.conversation_id:
+            continue
+        duplicate = await claims.lock_ticket(session, duplicate)
+        conv = await store.conversation_of(session, duplicate)
+        copy = await store.add_entry(
+            session, conversation=conv, ticket=duplicate, author="operator", author_name=entry.author_name,
+            channel=duplicate.channel, public=True, delivery_status="pending",
+            text=MERGED_PREFIX.format(own=duplicate.number, main=ticket.number) + (text or entry.text),
+            meta={"operator": (entry.meta or {}).get("operator"), "kind": "reply", "copy_of": entry.id,
+                  "main_ticket": ticket.number})
+        await store.record_event(session, duplicate, actor=(entry.meta or {}).get("operator") or "system",
+                                 action="reply", detail={"entry_id": copy.id, "copy_of": entry.id})
+        copies.append((duplicate, copy, conv))
+    await session.commit()
+    return [await send_entry(app, session, duplicate, copy, conv) for duplicate, copy, conv in copies]
 
 
 async def send_entry(app: web.Application, session: AsyncSession, ticket: Ticket, entry: Entry,

@@ -136,6 +136,25 @@ async def test_an_operator_taking_over_is_announced_and_replies_live(citizen):
     await expect(page.locator("#chat-log .msg-operator")).to_have_count(1)
 
 
+async def test_emergency_numbers_in_a_reply_are_tel_links_and_nothing_else_is(citizen):
+    base, app, page = citizen
+    await _open_chat(page, base)
+    await page.locator("#chat-input").fill("楼道里有很浓的煤气味")
+    await page.locator("#chat-send").click()
+    reply = page.locator("#chat-log .msg-bot:not(.msg-welcome) .msg-text")
+    await expect(reply).to_have_text(TICKET, timeout=TIMEOUT)
+    number = TICKET.search(await reply.inner_text()).group(0)
+    text = "如遇火情请拨打119，有人受伤请拨打120；工单号 1101199 与电话 12345 不是急救号码。"
+    async with app[SESSIONS]() as session:
+        ticket = await store.ticket_by_number(session, number)
+        await deliver_operator_reply(app, session, ticket, text, Actor("wangfang", "王芳", "operator"))
+    bubble = page.locator("#chat-log .msg-operator .msg-text")
+    await expect(bubble).to_have_text(text, timeout=TIMEOUT)
+    links = bubble.locator("a.tel-link")
+    await expect(links).to_have_count(2)
+    assert [await link.get_attribute("href") for link in await links.all()] == ["tel:119", "tel:120"]
+
+
 async def test_leave_a_message_get_a_ticket_number_and_look_it_up(citizen, tmp_path):
     base, app, page = citizen
     photo = tmp_path / "路灯.png"
@@ -213,3 +232,23 @@ async def test_injected_script_stays_inert_text(citizen):
 
     assert page.dialogs == []
     assert await page.evaluate("typeof window.__pwned") == "undefined"
+
+
+async def test_the_field_focused_after_an_empty_submit_is_not_under_the_sticky_nav(citizen):
+    base, app, page = citizen
+    await page.goto(base + "/message")
+    await page.locator("#message-submit").scroll_into_view_if_needed()
+    await page.locator("#message-submit").click()
+    focused = await page.wait_for_function("document.activeElement && document.activeElement.matches('.field *')")
+    assert focused
+    field_top = await page.evaluate("document.activeElement.getBoundingClientRect().top")
+    nav_bottom = await page.evaluate("document.querySelector('.site-nav').getBoundingClientRect().bottom")
+    assert field_top >= nav_bottom, (field_top, nav_bottom)
+
+
+async def test_the_pages_have_a_favicon(citizen):
+    base, app, page = citizen
+    await page.goto(base + "/")
+    href = await page.locator("link[rel=icon]").get_attribute("href")
+    resp = await page.request.get(base + href)
+    assert resp.status == 200 and b"<svg" in await resp.body()

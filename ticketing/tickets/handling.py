@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.accounts.roles import Actor
-from ticketing.db.models.tickets import Dispatch, Ticket
+from ticketing.db.models.tickets import Dispatch, Ticket, TicketEvent
 from ticketing.errors import ConsoleError
 from ticketing.tickets import claims, store
 from ticketing.tickets.lifecycle import Action, Status
@@ -61,4 +61,60 @@ async def merge(session: AsyncSession, source: Ticket, target: Ticket, actor: Ac
                           public=False, meta={"merged_from": source.number})
     if target.urgent is False and source.urgent:
         await store.update_fields(session, target, actor=actor.username, urgent=True)
+    await _carry_contact(session, source, target, actor)
     return source
+
+
+# The main ticket may have come in without a way to reach its citizen (a phone call, an anonymous
+# chat); the duplicate's contact then lets the answer reach someone, and /progress find it.
+_CONTACT_FIELDS = ("citizen_name", "citizen_phone", "citizen_email", "citizen_wechat_openid")
+
+
+async def _carry_contact(session: AsyncSession, source: Ticket, target: Ticket, actor: Actor) -> None:
+    for field in _CONTACT_FIELDS:
+        value = getattr(source, field)
+        if value and not getattr(target, field):
+            setattr(target, field, value)
+            await store.record_event(session, target, actor=actor.username, action="update", field=field,
+                                     to_value=value, detail={"merged_from": source.number})
+
+
+# --------------------------------------------------------------------------- merged tickets
+
+MAX_MERGE_DEPTH = 10  # a main ticket merged on again; guards against a cycle in bad data
+
+
+async def main_ticket_of(session: AsyncSession, ticket: Ticket) -> Ticket:
+    """The ticket a merged duplicate is now handled in (following merges of merges); itself otherwise."""
+    current = ticket
+    for _ in range(MAX_MERGE_DEPTH):
+        if current.status != Status.MERGED:
+            break
+        stmt = (select(TicketEvent.to_value).where(TicketEvent.ticket_id == current.id,
+                                                  TicketEvent.action == "merged_into")
+                .order_by(TicketEvent.id.desc()).limit(1))
+        number = (await session.execute(stmt)).scalar_one_or_none()
+        target = await store.ticket_by_number(session, number) if number else None
+        if target is None:
+            break
+        current = target
+    return current
+
+
+async def merged_duplicates(session: AsyncSession, ticket: Ticket) -> list[Ticket]:
+    """Every ticket merged into this one, directly or through another duplicate (direct ones first)."""
+    found: list[Ticket] = []
+    seen = {ticket.id}
+    frontier = [ticket.id]
+    for _ in range(MAX_MERGE_DEPTH):
+        if not frontier:
+            break
+        stmt = (select(Ticket).join(TicketEvent, TicketEvent.from_value == Ticket.number)
+                .where(TicketEvent.ticket_id.in_(frontier), TicketEvent.action == "merged_from",
+                       Ticket.status == Status.MERGED)
+                .order_by(Ticket.id))
+        rows = [t for t in (await session.execute(stmt)).scalars().unique() if t.id not in seen]
+        seen.update(t.id for t in rows)
+        found.extend(rows)
+        frontier = [t.id for t in rows]
+    return found

@@ -31,6 +31,7 @@ def progress_view(progress: dict[str, Any]) -> dict[str, Any]:
         "ticket_no": progress["ticket_no"],
         "status": progress["status"],
         "status_label": progress["status_label"],
+        "merged_into": progress.get("merged_into"),
         "created_at": local_time(progress.get("created_at")),
         "deadline": local_time(progress.get("deadline"), "%Y年%m月%d日"),
         "timeline": [

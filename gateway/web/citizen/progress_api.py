@@ -118,6 +118,7 @@ class Progress(BaseModel):
     ticket_no: str
     status: str
     status_label: str
+    merged_into: str | None = None  # a merged duplicate: status, steps and answers are the main ticket's
     created_at: str
     deadline: str | None
     timeline: list[ProgressEvent]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.channels import loop_notices
-from gateway.channels.delivery import deliver_operator_reply, report_status_to_platform, send_entry
+from gateway.channels.delivery import deliver_operator_reply, deliver_to_merged, report_status_to_platform, send_entry
 from gateway.channels.survey_links import survey_link, survey_message
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, SESSIONS
@@ -345,8 +345,8 @@ async def review(config: Config, actor: Actor, number: str, *, decision: str, te
             ticket = await _locked(session, number)
             accepted = await reviews.approve(session, ticket, actor, directory, text=text)
             report_id, unit = accepted.report.id, accepted.report.unit
-            message = survey_message(f"【{loop_notices.unit_name(config, unit)}答复】{accepted.report.text}",
-                                     survey_link(config, accepted.survey),
+            answer = f"【{loop_notices.unit_name(config, unit)}答复】{accepted.report.text}"
+            message = survey_message(answer, survey_link(config, accepted.survey),
                                      valid_days=directory.handling.survey_valid_days)
             # The citizen's copy is stored (pending) with the acceptance, in one transaction: a crash
             # before it is sent leaves a visible "not sent" answer to resend, never a silent one.
@@ -355,6 +355,8 @@ async def review(config: Config, actor: Actor, number: str, *, decision: str, te
         # A national-platform item needs no separate status report here: its channel's delivery
         # is the write-back (answered, with this text); a second one would repeat it.
         entry = await send_entry(config, session, ticket, entry, conv)
+        # Merged duplicates' citizens get the answer too, without this citizen's survey link.
+        await deliver_to_merged(config, session, ticket, entry, text=answer)
     await Notices(console=[_updated(ticket, actor, "review")]).publish(config)
     await _tell_desk(config, unit, {"type": "answer_accepted", "ticket_no": ticket.number})
     return Reviewed("approve", report_id, entry)

@@ -17,3 +17,15 @@ async def test_reopen_returns_to_the_queue_and_ends_the_dispatch(sessions):
         await handling.reopen(session, ticket, WANG, "群众不满意")
         assert ticket.status == "pending_review" and ticket.assignee is None
         assert await assignments.active_dispatch(session, ticket) is None
+
+
+async def test_a_duplicate_of_a_duplicate_leads_to_the_final_ticket_and_back(sessions):
+    first, second, final = [await handoff_ticket(sessions) for _ in range(3)]
+    async with sessions() as session, session.begin():
+        first_t, second_t, final_t = [await session.get(Ticket, i) for i in (first, second, final)]
+        await handling.merge(session, first_t, second_t, LI)
+        await handling.merge(session, second_t, final_t, LI)  # the main ticket is itself merged on later
+        assert (await handling.main_ticket_of(session, first_t)).id == final
+        assert (await handling.main_ticket_of(session, final_t)).id == final
+        assert [t.id for t in await handling.merged_duplicates(session, final_t)] == [second, first]
+        assert await handling.merged_duplicates(session, first_t) == []

@@ -117,20 +117,26 @@
     return li;
   }
 
-  // The 一事一评 link in an answer becomes clickable; everything else stays text.
-  var SURVEY_LINK = /https?:\/\/[A-Za-z0-9.:\[\]-]+\/survey\/[0-9]+\.[A-Za-z0-9_=-]+/g;
+  // The 一事一评 link in an answer and the emergency numbers (a tap dials them) become links;
+  // everything else stays text.  The numbers only stand alone, never inside a longer one.
+  var LINKS = /(https?:\/\/[A-Za-z0-9.:\[\]-]+\/survey\/[0-9]+\.[A-Za-z0-9_=-]+)|(?<![0-9])(110|119|120|122)(?![0-9])/g;
 
   function appendWithSurveyLinks(el, text) {
     var last = 0;
     var match;
     text = text || "";
-    SURVEY_LINK.lastIndex = 0;
-    while ((match = SURVEY_LINK.exec(text)) !== null) {
+    LINKS.lastIndex = 0;
+    while ((match = LINKS.exec(text)) !== null) {
       el.appendChild(document.createTextNode(text.slice(last, match.index)));
       var a = document.createElement("a");
-      a.href = match[0];
-      a.rel = "noopener";
-      a.className = "survey-link";
+      if (match[1]) {
+        a.href = match[1];
+        a.rel = "noopener";
+        a.className = "survey-link";
+      } else {
+        a.href = "tel:" + match[2];
+        a.className = "tel-link";
+      }
       a.textContent = match[0];
       el.appendChild(a);
       last = match.index + match[0].length;

@@ -5,7 +5,10 @@ from __future__ import annotations
 from markupsafe import escape
 
 from gateway.web.citizen.progress_api import NOT_FOUND
+from gateway.web.console import actions
 from tests.gateway.web.citizen.helpers import TICKET_RE, open_form, submit
+from tests.gateway.web.console.conftest import make_ticket
+from ticketing.accounts.roles import Actor
 
 
 async def _ticket(client) -> str:
@@ -71,3 +74,19 @@ async def test_the_number_from_a_link_is_prefilled_and_escaped(client):
     page = await (await client.get("/progress", params={"ticket_no": 'pds1"><script>x</script>'})).text()
     assert f'value="{escape(chr(80) + "DS1" + chr(34) + "><SCRIPT>X</SCRIPT>")}"' in page
     assert "<SCRIPT>" not in page
+
+
+async def test_a_merged_duplicate_shows_the_main_tickets_progress_and_answer(client):
+    app = client.app
+    operator = Actor("li", "李坐席", "operator")
+    main = await make_ticket(app, text="建设路路灯不亮", phone="13900001111")
+    dup = await make_ticket(app, text="建设路路灯还是不亮", phone="13837512345")
+    await actions.merge(app, operator, dup, main)
+    await actions.reply(app, operator, main, "路灯已于今日修复，感谢您的反映。", mark_answered=True)
+    resp = await _query(client, dup, "2345")
+    assert resp.status == 200
+    page = await resp.text()
+    assert 'id="progress-merged"' in page and f'已与工单 <span class="ticket-no">{main}</span> 合并办理' in page
+    assert '<strong id="progress-status">已答复</strong>' in page  # the main ticket's status, not 已合并
+    assert "路灯已于今日修复" in page
+    assert "13900001111" not in page  # nothing of the other citizen
