@@ -77,6 +77,9 @@ async def test_chat_with_the_bot_shows_the_ticket_number_live(citizen):
     await expect(page.locator("#ticket-no")).to_have_text(number)
     await expect(page.locator("#ticket-link")).to_have_attribute("href", f"/progress?ticket_no={number}")
     await expect(citizen_bubble).not_to_have_class(re.compile("msg-pending"))
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    await page.locator("button.copy-button[data-copy='#ticket-no']").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == number
 
     # Typed text, sent with Enter: a follow-up joins the same ticket; the bot only acknowledges.
     await page.locator("#chat-input").fill("补充：我想问社保卡丢了怎么补办")
@@ -169,12 +172,20 @@ async def test_leave_a_message_get_a_ticket_number_and_look_it_up(citizen, tmp_p
     await page.get_by_label("留言标题").fill("建设路路灯不亮")
     await page.get_by_label("留言内容").fill("卫东区建设路与中兴路交叉口的路灯坏了两周，晚上很黑，请尽快维修。")
     await page.locator("#images").set_input_files(str(photo))
+    # The chosen image is previewed before the upload.
+    await expect(page.locator("#images-preview img")).to_have_count(1)
+    assert await page.locator("#images-preview img").get_attribute("alt") == "待上传图片：路灯.png"
     await page.get_by_role("button", name="提交留言").click()
 
     await page.wait_for_url(re.compile(r"/message/receipt/lm-[0-9a-f]{32}$"), timeout=TIMEOUT)
     number_el = page.locator("#receipt-ticket-no")
     await expect(number_el).to_have_text(TICKET)
     number = await number_el.inner_text()
+    # One tap copies the ticket number.
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    await page.get_by_role("button", name="复制工单号").click()
+    await expect(page.locator(".copy-status")).to_have_text("已复制")
+    assert await page.evaluate("navigator.clipboard.readText()") == number
     await expect(page.locator("#receipt-title")).to_have_text("建设路路灯不亮")
 
     async with app[SESSIONS]() as session:

@@ -35,7 +35,27 @@
     return !message;
   }
 
-  input.addEventListener("change", check);
+  // A preview of each chosen image, so a citizen sees what they are about to send.
+  var previews = document.getElementById("images-preview");
+
+  function preview() {
+    if (!previews) { return; }
+    while (previews.firstChild) { previews.removeChild(previews.firstChild); }
+    Array.prototype.slice.call(input.files || []).slice(0, maxFiles).forEach(function (file) {
+      if (allowed.indexOf(file.type) < 0 || file.size > maxMb * 1024 * 1024) { return; }
+      var reader = new FileReader();
+      reader.onload = function () {
+        var img = document.createElement("img");
+        img.src = reader.result;  // a data: URL (the page's CSP allows img-src data:)
+        img.alt = "待上传图片：" + file.name;
+        img.className = "image-preview";
+        previews.appendChild(img);
+      };
+      reader.readAsDataURL(file);
+    });
+  }
+
+  input.addEventListener("change", function () { check(); preview(); });
 
   form.addEventListener("submit", function (ev) {
     if (!check()) {
