@@ -27,6 +27,8 @@ from ticketing.workflow.reports import KIND_LABELS, REVIEW_LABELS
 from ticketing.workflow.surveys import OUTCOME_LABELS, SATISFACTION_LABELS, SOLVED_LABELS
 from ticketing.workflow.timing import DUE_LABELS, due_state
 
+THUMBNAIL_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
 AUTHOR_LABELS = {"citizen": "群众", "bot": "智能客服", "operator": "坐席", "system": "系统"}
 # Who did something when it was not a signed-in person (the timeline's actors).
 MACHINE_ACTORS = {"citizen": "群众", "bot": "智能客服", "system": "系统", "cli": "系统管理命令"}
@@ -354,6 +356,8 @@ def detail(ticket: Ticket, labels: Labels, actor: Actor, *, dispatch=None, merge
             "id": att.id, "filename": att.filename, "content_type": att.content_type, "size": att.size,
             "kind": att.kind, "url": attachment_url(att) if reveal or att.kind != "original_email" else None,
         }
+        # Images the attachment route serves inline get a thumbnail on the ticket page.
+        item["thumbnail"] = item["url"] if att.content_type in THUMBNAIL_TYPES else None
         if att.report_id is not None:  # a unit's evidence goes with its report, not the conversation
             attachments_by_report.setdefault(att.report_id, []).append(item)
         else:

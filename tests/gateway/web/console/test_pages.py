@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from gateway.infra.resources import SESSIONS
+from gateway.infra.resources import ATTACHMENTS, SESSIONS
 from tests.gateway.web.console.conftest import make_ticket
 from ticketing.accounts import users
 from ticketing.db.models.base import utcnow
-from ticketing.db.models.tickets import Ticket
+from ticketing.db.models.tickets import Attachment, Entry, Ticket
 from ticketing.tickets.deadlines import add_workdays
 
 
@@ -78,6 +78,28 @@ async def test_ticket_page_shows_prediction_beside_the_confirmed_values(console)
     assert 'data-code="housing_construction"' in html and 'data-key="3"' in html
     assert "13837512345" not in html and "138****2345" in html
     assert 'id="claim-form"' in html and "确认分类（Enter）" in html
+
+
+async def test_image_attachments_show_a_thumbnail_other_files_a_name(console):
+    client, agent, user = console
+    number = await make_ticket(client.app)
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15"
+           b"\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+    store_ = client.app[ATTACHMENTS]
+    async with client.app[SESSIONS]() as session, session.begin():
+        ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+        entry = (await session.execute(select(Entry).where(Entry.ticket_id == ticket.id))).scalar_one()
+        for data, name, kind in ((png, "路灯.png", "image/png"), (b"%PDF-1.4 x", "说明.pdf", "application/pdf")):
+            ref = await store_.save(data, filename=name, content_type=kind, check_type=False)
+            session.add(Attachment(ticket_id=ticket.id, entry_id=entry.id, filename=ref.filename,
+                                   content_type=ref.content_type, size=ref.size, storage_key=ref.storage_key,
+                                   kind="image" if kind.startswith("image/") else "file"))
+    op = await agent("li")
+    html = await (await op.get(f"/console/tickets/{number}")).text()
+    thumbs = re.findall(r'<img class="thumb" src="(/console/attachments/\d+)" alt="([^"]+)"', html)
+    assert [alt for _, alt in thumbs] == ["路灯.png"] and "说明.pdf" in html
+    image = await op.get(thumbs[0][0])
+    assert image.status == 200 and image.headers["Content-Type"] == "image/png"
 
 
 async def test_claim_classify_reply_through_the_forms(console):
