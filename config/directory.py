@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -92,6 +93,25 @@ class Handling(_Entry):
                                                 ReturnReason(code="other", name="其他原因"))
 
 
+class Analytics(_Entry):
+    """Hot spots (issue #17): when a region's similar tickets are a burst, when a topic is rising,
+    and who hears about it by mail (besides the supervisors' live console)."""
+
+    burst_threshold: int = Field(default=5, ge=2, le=10000)  # ≥ this many similar tickets in one region …
+    burst_hours: int = Field(default=48, ge=1, le=720)  # … within this many hours
+    rising_min_count: int = Field(default=5, ge=1, le=10000)  # a rising topic has at least this many tickets …
+    rising_ratio: float = Field(default=2.0, gt=1, le=100)  # … and this many times the previous period's
+    supervisor_emails: tuple[str, ...] = ()
+    leader_emails: tuple[str, ...] = ()  # the monthly report's list
+
+    @model_validator(mode="after")
+    def _addresses(self) -> Analytics:
+        for address in (*self.supervisor_emails, *self.leader_emails):
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"analytics: not a mail address: {address!r}")
+        return self
+
+
 EVALUATION_RATES = ("signed_on_time", "answered_on_time", "not_returned", "not_extended", "solved", "satisfied")
 
 
@@ -130,6 +150,7 @@ class Directory(_Entry):
     network_hotline: NetworkHotline
     unit_contacts: dict[str, UnitContact] = {}
     handling: Handling = Handling()
+    analytics: Analytics = Analytics()
     evaluation: Evaluation = Evaluation(weights={rate: 1 / len(EVALUATION_RATES) for rate in EVALUATION_RATES})
 
     @model_validator(mode="after")

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     password_queue: int = Field(default=32, ge=1, le=10_000, alias="HOTLINE_PASSWORD_QUEUE")
     # How often a worker process sweeps the deadlines (reminders, overdue flags); one at a time sweeps.
     sweep_seconds: float = Field(default=60.0, ge=0.1, le=3600, alias="HOTLINE_SWEEP_SECONDS")
+    # How often a worker process refreshes the analytics rollups and looks for hot spots; one at a time.
+    analytics_seconds: float = Field(default=60.0, ge=0.1, le=3600, alias="HOTLINE_ANALYTICS_SECONDS")
     # The address citizens reach this gateway at: links sent outside the site (the 一事一评 link in a
     # WeChat message or a mail) must be absolute.
     public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")

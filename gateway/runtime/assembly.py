@@ -17,6 +17,7 @@ from gateway.channels.wiring import add_channels
 from gateway.infra.resources import add_resources
 from gateway.web.app import MAX_REQUEST_BYTES, setup_web
 from gateway.worker.service import add_pipeline, worker_ctx
+from gateway.worker.analytics import analytics_ctx
 from gateway.worker.sweep import sweep_ctx
 
 SERVICES = frozenset({"worker", "feed", "smtp"})
@@ -36,6 +37,7 @@ def _base(settings: Settings, *, redis_url: str, services: Collection[str], cons
     if "worker" in services:
         # After the channels: it stops before they close the mail relay it sends through.
         app.cleanup_ctx.append(sweep_ctx())
+        app.cleanup_ctx.append(analytics_ctx())
     return app
 
 

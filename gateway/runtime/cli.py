@@ -10,7 +10,7 @@
     hotline nlu train|eval|activate MODEL
     hotline check            validate settings and the directory, then exit
     hotline user add NAME --role R [--unit U] [--password P]   an account (prompts without --password);
-                                   roles: operator dispatcher callback supervisor admin handler (--unit)
+                                   roles: operator dispatcher callback supervisor admin handler (--unit) leader
 """
 
 from __future__ import annotations

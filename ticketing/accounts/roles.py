@@ -7,8 +7,8 @@ from dataclasses import dataclass
 # The values of ``users.role`` live beside the column they constrain.
 from ticketing.db.models.accounts import ROLE_LABELS, ROLES, User
 
-__all__ = ["CONSOLE_ROLES", "DISPATCH_ROLES", "PLATFORM_ROLES", "ROLES", "ROLE_LABELS", "SUPERVISOR_ROLES",
-           "UNIT_ROLES", "Actor"]
+__all__ = ["ANALYTICS_ROLES", "CONSOLE_ROLES", "DISPATCH_ROLES", "LEADER_ROLES", "PLATFORM_ROLES", "ROLES",
+           "ROLE_LABELS", "SUPERVISOR_ROLES", "UNIT_ROLES", "Actor"]
 
 SUPERVISOR_ROLES = frozenset({"supervisor"})
 CONSOLE_ROLES = frozenset({"operator", "supervisor"})
@@ -18,6 +18,10 @@ DISPATCH_ROLES = frozenset({"operator", "dispatcher", "supervisor"})
 PLATFORM_ROLES = frozenset({"operator", "dispatcher", "callback", "supervisor"})
 # Scoped to one unit: they see only their unit's tickets.
 UNIT_ROLES = frozenset({"handler"})
+# The city's leaders: read-only, the analytics dashboard and the monthly report only.
+LEADER_ROLES = frozenset({"leader"})
+# Who reads the analytics (dashboard, hot spots, monthly report).
+ANALYTICS_ROLES = frozenset({"supervisor", "admin", "leader"})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from aiohttp import web
 from gateway.web.audiences import lifespan
 from gateway.web.auth import use_sessions
 from gateway.web.console import (
+    analytics_api,
+    analytics_pages,
     api,
     callback_api,
     callback_pages,
@@ -31,6 +33,6 @@ def create_console_app(root: web.Application) -> web.Application:
     use_sessions(app, root)
     lifespan(app, root, events.auto_assigner)
     for module in (api, team_api, evaluation_api, loop_api, pages, team_pages, evaluation_pages, loop_pages, events,
-                   callback_api, callback_pages):
+                   callback_api, callback_pages, analytics_api, analytics_pages):
         app.router.add_routes(module.routes)
     return app

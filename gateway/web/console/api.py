@@ -102,7 +102,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post(f"{P}/logout")
 @signing_in("退出登录", responses={200: "已退出"})
-@api(*ANY_ROLE, "dispatcher", "callback")
+@api(*ANY_ROLE, "dispatcher", "callback", "leader")
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     return json_response({"ok": True})
@@ -110,7 +110,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get(f"{P}/me")
 @signing_in("当前用户与网络热线班次", responses={200: ("当前用户", models.MeResponse)})
-@api(*ANY_ROLE, "dispatcher", "callback")
+@api(*ANY_ROLE, "dispatcher", "callback", "leader")
 async def me(request: web.Request) -> web.Response:
     user = await current_user(request)
     shift = shifts.shift_status(request.config_dict[DIRECTORY])
@@ -131,7 +131,7 @@ async def my_shift(request: web.Request) -> web.Response:
 
 @routes.get(f"{P}/directory")
 @signing_in("代码表：部门、区域、诉求类型、渠道、转办对象", responses={200: "代码表"})
-@api(*ANY_ROLE, "dispatcher", "callback")
+@api(*ANY_ROLE, "dispatcher", "callback", "leader")
 async def directory(request: web.Request) -> web.Response:
     d = request.config_dict[DIRECTORY]
     return json_response({

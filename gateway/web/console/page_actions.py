@@ -19,7 +19,8 @@ BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
               ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
               ("/console/intake", "/console/intake"))
 HOME_BY_ROLE = {"operator": "/console", "supervisor": "/console", "admin": "/console/admin/users",
-                "callback": "/console/callbacks", "handler": "/desk", "dispatcher": "/console/loop"}
+                "callback": "/console/callbacks", "handler": "/desk", "dispatcher": "/console/loop",
+                "leader": "/console/analytics"}
 
 
 def safe_next(value: str | None, default: str) -> str:

@@ -82,7 +82,7 @@ async def login_submit(request: web.Request) -> web.Response:
 
 
 @routes.post("/console/logout")
-@require_role(*ANY_ROLE, "dispatcher", "callback")
+@require_role(*ANY_ROLE, "dispatcher", "callback", "leader")
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     raise web.HTTPSeeOther("/console/login")

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models.base import Base, BigId, utcnow
 
-ROLES = ("operator", "supervisor", "admin", "dispatcher", "callback", "handler")
+ROLES = ("operator", "supervisor", "admin", "dispatcher", "callback", "handler", "leader")
 ROLE_LABELS = {"operator": "坐席", "supervisor": "班长", "admin": "管理员", "dispatcher": "交办督办坐席",
-               "callback": "回访坐席", "handler": "承办单位经办人"}
+               "callback": "回访坐席", "handler": "承办单位经办人", "leader": "领导"}
 
 
 class User(Base):

@@ -22,7 +22,9 @@ PUBLIC = None
 # The handling loop (issue #13): the dispatch-and-supervision seats read the queue and tickets,
 # dispatch, review and close returned tickets; extensions, deadlines and 督办 are theirs and the
 # supervisors' alone.
-STAFF = ANY | {"dispatcher", "callback"}  # every platform seat signs in and out of the console
+STAFF = ANY | {"dispatcher", "callback", "leader"}  # every platform seat signs in and out of the console
+# The analytics (issue #17): supervisors, admins and the read-only leaders.
+ANALYTICS = frozenset({"supervisor", "admin", "leader"})
 READ = frozenset({"operator", "dispatcher", "supervisor"})
 DISP = READ
 DEC = frozenset({"dispatcher", "supervisor"})
@@ -72,6 +74,7 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("POST", "/api/v1/console/auto-assign", SUP),
     ("GET", "/api/v1/console/audit", SUP),
     ("GET", "/api/v1/console/evaluation", EVAL),
+    ("GET", "/api/v1/console/analytics", ANALYTICS),
     ("GET", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users/nobody", ADM),
@@ -150,6 +153,12 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("GET", "/console/evaluation", EVAL),
     ("GET", "/console/evaluation.csv", EVAL),
     ("GET", "/console/evaluation.xlsx", EVAL),
+    ("GET", "/console/analytics", ANALYTICS),
+    ("GET", "/console/analytics/events", ANALYTICS),
+    ("GET", "/console/analytics/charts/volume_by_day.xlsx", ANALYTICS),
+    ("GET", "/console/analytics/report", ANALYTICS),
+    ("GET", "/console/analytics/report.xlsx", ANALYTICS),
+    ("POST", "/console/analytics/report/send", SUP),
     ("GET", "/console/admin/users", ADM),
     ("POST", "/console/admin/users", ADM),
     ("POST", "/console/admin/users/nobody", ADM),
@@ -218,7 +227,7 @@ async def test_the_table_covers_every_console_route_with_its_roles(console):
 
 
 async def _call(agent, method: str, path: str):
-    if path in ("/console/events", "/desk/events"):
+    if path in ("/console/events", "/desk/events", "/console/analytics/events"):
         resp = await agent.http.get(agent.base + path, allow_redirects=False)
         status = resp.status
         resp.close()
@@ -245,7 +254,8 @@ async def _handler_user(client) -> None:
                                 known_units=[u.code for u in client.app[DIRECTORY].units])
 
 
-@pytest.mark.parametrize("who", ["anonymous", "operator", "dispatcher", "callback", "supervisor", "admin", "handler"])
+@pytest.mark.parametrize("who", ["anonymous", "operator", "dispatcher", "callback", "supervisor", "admin", "handler",
+                                 "leader"])
 async def test_every_route_admits_exactly_its_roles(console, who):
     client, agent, user = console
     if who == "handler":

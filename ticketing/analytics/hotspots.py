@@ -1,0 +1,167 @@
+"""Hot spots: keywords of the tickets (jieba TF-IDF over each ticket's title), topics rising
+against the previous period, and bursts of similar tickets in one region.
+
+A ticket's keywords are the few most specific words of its title, with the city's place names
+and the words every complaint uses removed, so "卫东区建设路路灯坏了" counts for 建设路 and 路灯.
+A burst is ``burst_threshold`` tickets of one region sharing a keyword within ``burst_hours``;
+it is raised once: a new alert for the same region and keyword only after the window has passed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.directory import Directory
+from ticketing.db.models.analytics import HotspotAlert
+from ticketing.db.models.tickets import Ticket
+
+KEYWORDS_PER_TICKET = 3
+# Words every request uses: they say nothing about the topic.
+GENERIC = frozenset("""
+反映 问题 希望 市民 群众 请求 要求 相关 部门 解决 处理 情况 现在 目前 已经 一直 没有 还是 什么 怎么 如何 为什么
+可以 能否 是否 咨询 投诉 举报 求助 建议 表扬 你好 您好 谢谢 麻烦 尽快 严重 影响 多次 至今 今天 昨天 晚上 早上
+每天 几天 一下 这个 那个 我们 他们 自己 小区 附近 平顶山 平顶山市 12345 热线 工单
+""".split())
+
+
+@functools.cache
+def _extractor(place_names: frozenset[str]):
+    import jieba
+    import jieba.analyse
+
+    jieba.setLogLevel(logging.WARNING)
+    extractor = jieba.analyse.TFIDF()
+    extractor.stop_words = set(extractor.stop_words) | GENERIC | place_names
+    return extractor
+
+
+def place_names(directory: Directory) -> frozenset[str]:
+    names = {region.name for region in directory.regions}
+    for region in directory.regions:
+        names.update(region.aliases)
+    return frozenset(names)
+
+
+# Titles repeat (and every period re-reads the last 48 h): remember what each one gave.
+@functools.lru_cache(maxsize=200_000)
+def keywords(text: str, places: frozenset[str] = frozenset(), top: int = KEYWORDS_PER_TICKET) -> tuple[str, ...]:
+    """The ``top`` most specific words of ``text`` (two characters or more, no digits)."""
+    words = _extractor(places).extract_tags(text or "", topK=top * 3)
+    return tuple([w for w in words if len(w) >= 2 and not any(ch.isdigit() for ch in w)][:top])
+
+
+async def _titles(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[int, str | None, str]]:
+    rows = await session.execute(select(Ticket.id, Ticket.region, Ticket.title)
+                                 .where(Ticket.created_at >= start, Ticket.created_at < end,
+                                        Ticket.status != "merged", Ticket.title.is_not(None)))
+    return [(ticket_id, region, title or "") for ticket_id, region, title in rows]
+
+
+@dataclass(frozen=True)
+class Topic:
+    keyword: str
+    count: int
+    previous: int
+
+    @property
+    def growth(self) -> float | None:
+        return None if self.previous == 0 else round(self.count / self.previous, 2)
+
+
+async def rising_topics(session: AsyncSession, directory: Directory, *, now: datetime, window: timedelta,
+                        limit: int = 10) -> list[Topic]:
+    """Keywords of the last ``window`` with at least ``rising_min_count`` tickets and at least
+    ``rising_ratio`` times the previous window's count (a topic absent before counts as 1)."""
+    rules = directory.analytics
+    places = place_names(directory)
+    current: Counter[str] = Counter()
+    previous: Counter[str] = Counter()
+    for counter, start in ((current, now - window), (previous, now - 2 * window)):
+        for _, _, title in await _titles(session, start, start + window):
+            counter.update(set(keywords(title, places)))
+    topics = [Topic(word, count, previous[word]) for word, count in current.items()
+              if count >= rules.rising_min_count and count >= rules.rising_ratio * max(previous[word], 1)]
+    topics.sort(key=lambda t: (-t.count / max(t.previous, 1), -t.count, t.keyword))
+    return topics[:limit]
+
+
+@dataclass(frozen=True)
+class Burst:
+    region: str
+    keyword: str
+    tickets: tuple[int, ...]
+    window_start: datetime
+    window_end: datetime
+
+
+async def bursts(session: AsyncSession, directory: Directory, *, now: datetime) -> list[Burst]:
+    """Every (region, keyword) with at least ``burst_threshold`` tickets in the last ``burst_hours``."""
+    rules = directory.analytics
+    start = now - timedelta(hours=rules.burst_hours)
+    places = place_names(directory)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for ticket_id, region, title in await _titles(session, start, now):
+        if region:
+            for word in keywords(title, places):
+                groups[(region, word)].append(ticket_id)
+    found = [Burst(region, word, tuple(sorted(ids)), start, now) for (region, word), ids in groups.items()
+             if len(ids) >= rules.burst_threshold]
+    return sorted(found, key=lambda b: (-len(b.tickets), b.region, b.keyword))
+
+
+async def raise_burst_alerts(session: AsyncSession, directory: Directory, *, now: datetime) -> list[HotspotAlert]:
+    """New alerts for the bursts not yet announced (none for a pair alerted within the window).
+
+    Several keywords of the same tickets make one alert: the one with most tickets wins, the
+    others of the same region whose tickets it already covers are left out."""
+    rules = directory.analytics
+    since = now - timedelta(hours=rules.burst_hours)
+    recent = {(region, keyword) for region, keyword in await session.execute(
+        select(HotspotAlert.region, HotspotAlert.keyword)
+        .where(HotspotAlert.kind == "burst", HotspotAlert.created_at > since))}
+    covered: dict[str, set[int]] = defaultdict(set)
+    alerts: list[HotspotAlert] = []
+    for burst in await bursts(session, directory, now=now):
+        if (burst.region, burst.keyword) in recent:
+            covered[burst.region].update(burst.tickets)
+            continue
+        if set(burst.tickets) <= covered[burst.region]:
+            continue
+        covered[burst.region].update(burst.tickets)
+        alert = HotspotAlert(
+            key=f"burst:{burst.region}:{burst.keyword}:{now.strftime('%Y%m%d%H%M')}", kind="burst",
+            region=burst.region, keyword=burst.keyword, count=len(burst.tickets), window_start=burst.window_start,
+            window_end=burst.window_end, created_at=now, mailed=False,
+            detail={"tickets": list(burst.tickets[:50])})
+        session.add(alert)
+        alerts.append(alert)
+    await session.flush()
+    return alerts
+
+
+async def recent_alerts(session: AsyncSession, *, since: datetime, limit: int = 50) -> list[HotspotAlert]:
+    return list((await session.scalars(select(HotspotAlert).where(HotspotAlert.created_at >= since)
+                                       .order_by(HotspotAlert.created_at.desc(), HotspotAlert.id.desc())
+                                       .limit(limit))).all())
+
+
+async def top_keywords_by_region(session: AsyncSession, directory: Directory, *, start: datetime, end: datetime,
+                                 top: int = 5) -> dict[str, list[tuple[str, int]]]:
+    """The most frequent keywords of each region's tickets in [start, end) (the report's top issues)."""
+    places = place_names(directory)
+    counters: dict[str, Counter[str]] = defaultdict(Counter)
+    for _, region, title in await _titles(session, start, end):
+        if region:
+            counters[region].update(set(keywords(title, places)))
+    return {region: counter.most_common(top) for region, counter in counters.items()}
+
+
+__all__ = ["Burst", "GENERIC", "Topic", "bursts", "keywords", "place_names", "raise_burst_alerts", "recent_alerts",
+           "rising_topics", "top_keywords_by_region"]

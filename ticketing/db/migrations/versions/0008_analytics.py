@@ -1,0 +1,85 @@
+"""analytics: daily rollups of tickets and bot answers, their watermark, hot-spot alerts; indexes
+the incremental refresh reads (tickets.updated_at / created_at, entries.created_at)
+
+Revision ID: 0008_analytics
+Revises: 0005_evaluation_indexes
+Create Date: 2026-12-02 01:00:00
+
+Hand-written; runs on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008_analytics"
+down_revision = "0005_evaluation_indexes"
+branch_labels = None
+depends_on = None
+
+HOURS = [f"h{hour:02d}" for hour in range(24)]
+
+
+def _utc() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "analytics_daily",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("department", sa.String(64), nullable=False),
+        sa.Column("region", sa.String(64), nullable=False),
+        sa.Column("request_type", sa.String(32), nullable=False),
+        sa.Column("tickets", sa.Integer(), nullable=False),
+        sa.Column("emergencies", sa.Integer(), nullable=False),
+        sa.Column("predicted", sa.Integer(), nullable=False),
+        sa.Column("corrected", sa.Integer(), nullable=False),
+        *(sa.Column(hour, sa.Integer(), nullable=False) for hour in HOURS),
+        sa.PrimaryKeyConstraint("day", "channel", "department", "region", "request_type"),
+    )
+    op.create_table(
+        "analytics_bot_daily",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("answers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "channel"),
+    )
+    op.create_table(
+        "analytics_state",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("value", _utc(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "hotspot_alerts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("region", sa.String(64), nullable=True),
+        sa.Column("keyword", sa.String(64), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("window_start", _utc(), nullable=False),
+        sa.Column("window_end", _utc(), nullable=False),
+        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("mailed", sa.Boolean(), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key", name="uq_hotspot_alerts_key"),
+    )
+    op.create_index("ix_hotspot_alerts_created", "hotspot_alerts", ["created_at"])
+    op.create_index("ix_tickets_updated_at", "tickets", ["updated_at"])
+    op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
+    op.create_index("ix_entries_created_at", "entries", ["created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_entries_created_at", table_name="entries")
+    op.drop_index("ix_tickets_created_at", table_name="tickets")
+    op.drop_index("ix_tickets_updated_at", table_name="tickets")
+    op.drop_index("ix_hotspot_alerts_created", table_name="hotspot_alerts")
+    op.drop_table("hotspot_alerts")
+    op.drop_table("analytics_state")
+    op.drop_table("analytics_bot_daily")
+    op.drop_table("analytics_daily")
