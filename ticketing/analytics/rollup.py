@@ -59,7 +59,8 @@ async def _set_mark(session: AsyncSession, name: str, value: datetime) -> None:
         row.value = value
 
 
-async def changed_days(session: AsyncSession) -> tuple[set[date], datetime | None, datetime | None]:
+async def changed_days(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARGIN,
+                       ) -> tuple[set[date], datetime | None, datetime | None]:
     """The local days to rebuild, and the new watermarks (None: nothing seen)."""
     days: set[date] = set()
     ticket_mark, entry_mark = await _mark(session, TICKETS_MARK), await _mark(session, ENTRIES_MARK)
@@ -72,12 +73,12 @@ async def changed_days(session: AsyncSession) -> tuple[set[date], datetime | Non
             days.update(_days_between(local_day(first), local_day(last)))
     else:
         rows = (await session.execute(select(Ticket.created_at, Ticket.updated_at)
-                                      .where(Ticket.updated_at >= ticket_mark - LATE_COMMIT_MARGIN))).all()
+                                      .where(Ticket.updated_at > ticket_mark - margin))).all()
         days.update(local_day(created) for created, _ in rows)
         new_ticket_mark = max((updated for _, updated in rows), default=None)
     bot_answers = select(Entry.created_at).where(Entry.author == "bot", Entry.ticket_id.is_(None))
     if entry_mark is not None:
-        bot_answers = bot_answers.where(Entry.created_at >= entry_mark - LATE_COMMIT_MARGIN)
+        bot_answers = bot_answers.where(Entry.created_at > entry_mark - margin)
     entry_times = list((await session.execute(bot_answers)).scalars())
     days.update(local_day(at) for at in entry_times)
     return days, new_ticket_mark, max(entry_times, default=None)
@@ -126,10 +127,10 @@ async def rebuild_day(session: AsyncSession, day: date) -> None:
                               [{"day": day, "channel": channel, "answers": count} for channel, count in answers])
 
 
-async def refresh(session: AsyncSession) -> Refresh:
+async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARGIN) -> Refresh:
     """Rebuild the days changed since the last refresh and move the watermarks, in the caller's
     transaction.  The first run rebuilds every day that has tickets (a backfill)."""
-    days, ticket_mark, entry_mark = await changed_days(session)
+    days, ticket_mark, entry_mark = await changed_days(session, margin=margin)
     ordered = sorted(days)
     for day in ordered:
         await rebuild_day(session, day)

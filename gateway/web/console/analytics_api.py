@@ -65,10 +65,15 @@ def _name(table: dict[str, str], code: str) -> str:
     return table.get(code, code) if code else UNCLASSIFIED
 
 
+def _position(table: dict[str, str], code: str) -> int:
+    """The directory's order; unknown codes after it and the unclassified last."""
+    order = list(table)
+    return order.index(code) if code in table else len(order) + (1 if not code else 0)
+
+
 def _series(table: dict[str, str], rows: Mapping[str, list[int]]) -> list[dict[str, Any]]:
-    order = {code: n for n, code in enumerate(table)}
     return [{"code": code, "name": _name(table, code), "data": data}
-            for code, data in sorted(rows.items(), key=lambda item: order.get(item[0], len(order)))]
+            for code, data in sorted(rows.items(), key=lambda item: _position(table, item[0]))]
 
 
 async def dashboard(config: Config, period: Period, scope: Scope, *, now: datetime | None = None) -> dict[str, Any]:
@@ -86,10 +91,8 @@ async def dashboard(config: Config, period: Period, scope: Scope, *, now: dateti
         units = await unit_figures(session, directory, start=period.start, end=period.end, now=now)
         refreshed = await last_refresh(session)
     wanted_units = {scope.department, scope.region} - {None}
-    departments = sorted({d for d, _, _ in heat}, key=lambda code: list(known["department"]).index(code)
-                         if code in known["department"] else len(known["department"]))
-    regions = sorted({r for _, r, _ in heat}, key=lambda code: list(known["region"]).index(code)
-                     if code in known["region"] else len(known["region"]))
+    departments = sorted({d for d, _, _ in heat}, key=lambda code: _position(known["department"], code))
+    regions = sorted({r for _, r, _ in heat}, key=lambda code: _position(known["region"], code))
     return {
         "from": period.first.isoformat(), "to": period.last.isoformat(), "filters": scope.filters(),
         "total": sum(types.values()),
@@ -99,7 +102,8 @@ async def dashboard(config: Config, period: Period, scope: Scope, *, now: dateti
                      "regions": [{"code": r, "name": _name(known["region"], r)} for r in regions],
                      "cells": [{"department": d, "region": r, "count": n} for d, r, n in heat]},
         "request_types": [{"code": code, "name": _name(known["request_type"], code), "count": count}
-                          for code, count in sorted(types.items(), key=lambda item: -item[1])],
+                          for code, count in sorted(types.items(), key=lambda item: (
+                              -item[1], _position(known["request_type"], item[0])))],
         "backlog": backlog,
         "bot": bot,
         "units": [{"unit": u.code, "name": u.name, "kind": u.kind, "received": u.received,

@@ -1,0 +1,173 @@
+"""The daily rollups: exact counts after a first refresh, an operator's correction moving a ticket
+between cells on the next refresh, bot answers counted per channel, and a rebuild that changes
+nothing when run twice; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+
+from tests.ticketing.factories import DIRECTORY
+from ticketing.accounts.roles import Actor
+from ticketing.analytics import figures, rollup
+from ticketing.analytics.figures import Scope
+from ticketing.db.models.analytics import DailyVolume
+from ticketing.db.models.tickets import Ticket
+from ticketing.tickets import store
+from ticketing.tickets.classification import set_classification
+
+# 2025-03-10 local (Asia/Shanghai): 09:xx, 14:xx and 23:30; the last one is 15:30 UTC the same day.
+MON_09 = datetime(2025, 3, 10, 1, 15, tzinfo=timezone.utc)
+MON_14 = datetime(2025, 3, 10, 6, 40, tzinfo=timezone.utc)
+MON_2330 = datetime(2025, 3, 10, 15, 30, tzinfo=timezone.utc)
+# 2025-03-11 00:30 local is still 03-10 in UTC: it belongs to the 11th.
+TUE_0030 = datetime(2025, 3, 10, 16, 30, tzinfo=timezone.utc)
+MARCH = Scope(date(2025, 3, 1), date(2025, 3, 31))
+
+
+async def _ticket(sessions, at, *, channel="web", department="urban_management", region="weidong",
+                  request_type="complaint", urgent=False, predicted=True, title="建设路路灯坏了") -> int:
+    async with sessions() as session, session.begin():
+        conv = await store.lock_conversation(session, channel, "s" + uuid.uuid4().hex, at)
+        ticket = await store.create_ticket(
+            session, conversation=conv, channel=channel, actor="bot", title=title,
+            department=department if predicted else None, region=region if predicted else None,
+            request_type=request_type if predicted else None, urgent=urgent,
+            classification="predicted" if predicted else "unclassified", at=at)
+        entry = await store.add_entry(session, conversation=conv, ticket=ticket, author="citizen", channel=channel,
+                                      text=title, at=at)
+        if predicted:
+            await store.add_prediction(session, ticket, entry=entry, department=department, region=region,
+                                       request_type=request_type, intent="x", confidence=0.9, alternatives=[],
+                                       model_version="m")
+        return ticket.id
+
+
+async def _faq(sessions, at, channel="wechat") -> None:
+    async with sessions() as session, session.begin():
+        conv = await store.lock_conversation(session, channel, "s" + uuid.uuid4().hex, at)
+        await store.add_entry(session, conversation=conv, ticket=None, author="citizen", channel=channel,
+                              text="公积金怎么提取", at=at)
+        await store.add_entry(session, conversation=conv, ticket=None, author="bot", channel=channel,
+                              text="您可以……")
+
+
+async def _seed(sessions) -> dict[str, int]:
+    ids = {
+        "a": await _ticket(sessions, MON_09),
+        "b": await _ticket(sessions, MON_14, channel="wechat", department="transport", region="xinhua",
+                           request_type="consult"),
+        "c": await _ticket(sessions, MON_2330, urgent=True),
+        "d": await _ticket(sessions, TUE_0030, channel="email", predicted=False),
+    }
+    return ids
+
+
+async def _refresh(sessions) -> rollup.Refresh:
+    async with sessions() as session, session.begin():
+        return await rollup.refresh(session)
+
+
+async def test_a_first_refresh_counts_every_ticket_by_local_day_hour_and_dimension(sessions):
+    await _seed(sessions)
+    done = await _refresh(sessions)
+    assert done.days == (date(2025, 3, 10), date(2025, 3, 11))
+    async with sessions() as session:
+        by_day = await figures.volume_by_day(session, MARCH)
+        assert by_day["channels"]["web"][9] == 2 and by_day["channels"]["wechat"][9] == 1
+        assert by_day["channels"]["email"][10] == 1 and sum(by_day["channels"]["email"]) == 1
+        by_hour = await figures.volume_by_hour(session, MARCH)
+        assert by_hour["web"][9] == 1 and by_hour["web"][23] == 1 and by_hour["wechat"][14] == 1
+        assert by_hour["email"][0] == 1
+        assert await figures.heat_map(session, MARCH) == [("", "", 1), ("transport", "xinhua", 1),
+                                                         ("urban_management", "weidong", 2)]
+        assert await figures.request_types(session, MARCH) == {"": 1, "complaint": 2, "consult": 1}
+        bot = await figures.bot_share(session, MARCH)
+        assert (bot["tickets"], bot["emergencies"], bot["handoffs"], bot["predicted"], bot["corrected"]) == (4, 1, 3, 3, 0)
+        filtered = await figures.request_types(session, Scope(date(2025, 3, 1), date(2025, 3, 31), region="weidong"))
+        assert filtered == {"complaint": 2}
+        one_day = await figures.heat_map(session, Scope(date(2025, 3, 11), date(2025, 3, 11)))
+        assert one_day == [("", "", 1)]
+
+
+async def test_a_correction_moves_the_ticket_on_the_next_refresh_and_counts_as_corrected(sessions):
+    ids = await _seed(sessions)
+    async with sessions() as session, session.begin():
+        # Seeded long ago: a refresh without a late-commit margin no longer sees them as changed.
+        await session.execute(update(Ticket).values(updated_at=datetime(2025, 3, 12, tzinfo=timezone.utc)))
+    async with sessions() as session, session.begin():
+        await rollup.refresh(session, margin=timedelta(0))
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ids["a"])
+        await set_classification(session, ticket, Actor("li", "李", "operator"), DIRECTORY,
+                                 values={"department": "housing_construction"})
+    async with sessions() as session, session.begin():
+        done = await rollup.refresh(session, margin=timedelta(0))
+    assert done.days == (date(2025, 3, 10),)  # only the changed ticket's day is rebuilt
+    async with sessions() as session:
+        heat = await figures.heat_map(session, MARCH)
+        assert ("housing_construction", "weidong", 1) in heat and ("urban_management", "weidong", 1) in heat
+        bot = await figures.bot_share(session, MARCH)
+        assert (bot["predicted"], bot["corrected"], bot["correction_rate_pct"]) == (3, 1, 33.33)
+    # Nothing changed since: nothing to rebuild.
+    async with sessions() as session, session.begin():
+        assert (await rollup.refresh(session, margin=timedelta(0))).days == ()
+
+
+async def test_bot_answers_without_a_ticket_are_counted_per_channel(sessions):
+    await _seed(sessions)
+    await _faq(sessions, MON_09)
+    await _faq(sessions, MON_09)
+    await _faq(sessions, MON_09, channel="web")
+    await _refresh(sessions)
+    async with sessions() as session:
+        bot = await figures.bot_share(session, MARCH)
+        # The bot's answers are stored with the current time: count over every day up to today.
+        everything = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today()))
+        wechat = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today(), channel="wechat"))
+        by_type = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today(), request_type="consult"))
+    assert everything["faq_answers"] == 3 and wechat["faq_answers"] == 2
+    assert everything["bot_share_pct"] == round(100 * (3 + 1) / (3 + 4), 2)
+    assert by_type["faq_answers"] is None and by_type["bot_share_pct"] is None
+    assert bot["tickets"] == 4
+
+
+async def test_rebuilding_a_day_twice_or_from_scratch_gives_the_same_rows(sessions):
+    await _seed(sessions)
+    await _refresh(sessions)
+
+    async def rows():
+        async with sessions() as session:
+            return sorted(tuple(r) for r in (await session.execute(
+                select(DailyVolume.day, DailyVolume.channel, DailyVolume.department, DailyVolume.tickets,
+                       DailyVolume.h09, DailyVolume.h23))).all())
+
+    first = await rows()
+    async with sessions() as session, session.begin():
+        await rollup.rebuild_day(session, date(2025, 3, 10))
+        await rollup.rebuild_day(session, date(2025, 3, 10))
+    assert await rows() == first
+    async with sessions() as session, session.begin():
+        await rollup.rebuild_all(session)
+    assert await rows() == first
+    async with sessions() as session:
+        # a and c share a cell (web, urban_management, weidong, complaint on the 10th).
+        assert await session.scalar(select(func.count()).select_from(DailyVolume)) == 3
+
+
+async def test_the_backlog_counts_open_tickets_their_deadline_and_age(sessions):
+    ids = await _seed(sessions)
+    now = datetime(2025, 3, 20, 4, 0, tzinfo=timezone.utc)
+    async with sessions() as session, session.begin():
+        late = await session.get(Ticket, ids["b"])
+        late.deadline = datetime(2025, 3, 15, tzinfo=timezone.utc)
+        done = await session.get(Ticket, ids["d"])
+        done.status = "closed"
+    async with sessions() as session:
+        backlog = await figures.backlog(session, MARCH, now=now)
+        weidong = await figures.backlog(session, Scope(MARCH.first, MARCH.last, region="weidong"), now=now)
+    assert backlog["open"] == 3 and backlog["overdue"] == 1
+    assert {a["label"]: a["count"] for a in backlog["ages"]}["7-15天"] == 3
+    assert weidong["open"] == 2 and weidong["overdue"] == 0
