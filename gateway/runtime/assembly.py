@@ -16,8 +16,8 @@ from config.settings import Settings
 from gateway.channels.wiring import add_channels
 from gateway.infra.resources import add_resources
 from gateway.web.app import MAX_REQUEST_BYTES, setup_web
-from gateway.worker.service import add_pipeline, worker_ctx
 from gateway.worker.analytics import analytics_ctx
+from gateway.worker.service import add_pipeline, worker_ctx
 from gateway.worker.sweep import sweep_ctx
 
 SERVICES = frozenset({"worker", "feed", "smtp"})

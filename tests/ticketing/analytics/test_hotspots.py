@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 
 from tests.ticketing.analytics.test_rollup import _ticket
 from tests.ticketing.factories import DIRECTORY
-from ticketing.analytics.hotspots import keywords, place_names, raise_burst_alerts, rising_topics, top_keywords_by_region
+from ticketing.analytics.hotspots import (
+    keywords,
+    place_names,
+    raise_burst_alerts,
+    rising_topics,
+    top_keywords_by_region,
+)
 from ticketing.db.models.analytics import HotspotAlert
 
 NOW = datetime(2025, 6, 2, 4, 0, tzinfo=timezone.utc)

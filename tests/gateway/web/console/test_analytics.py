@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from openpyxl import load_workbook
 
-from gateway.worker.analytics import ANALYTICS_JOB
 from gateway.web.console.analytics_models import AnalyticsResponse
+from gateway.worker.analytics import ANALYTICS_JOB
 from tests.gateway.web.console.conftest import make_ticket
 from ticketing.db.models.base import utcnow
 
