@@ -63,10 +63,8 @@ class AnalyticsJob:
         self.lock_seconds = max(300.0, 3 * self.interval)
 
     async def run(self, stop: asyncio.Event) -> None:
-        # The first run soon after start, so a fresh deployment's dashboard fills quickly.
-        delay = min(5.0, self.interval)
-        while not await _wait(stop, delay):
-            delay = self.interval
+        """Every period until ``stop``; the first one a period after start."""
+        while not await _wait(stop, self.interval):
             try:
                 await self.run_once()
             except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
