@@ -232,7 +232,11 @@ async def _postgres(args, now: datetime) -> dict[str, dict]:
                 await conn.execute(text(statement))
         await _vacuum(pg_url)
         seeded = time.perf_counter() - started
+        print(f"analytics benchmark on PostgreSQL: {args.tickets:,} tickets (a year), {args.tickets // 3:,} bot "
+              f"answers, seeded with generate_series in {seeded:.1f} s; {os.cpu_count()} cores; {args.repeat} calls "
+              f"per query after {args.warmup} warm-up (raw baselines: {max(3, args.repeat // 4)} calls)", flush=True)
         backfill, days = await _refresh_times(sessions)
+        print(f"rollup backfill (the worker's first refresh): {backfill:.1f} s for {days} days", flush=True)
         async with engine.begin() as conn:
             # A busy minute: operators and units work on the last month's tickets.
             await conn.execute(text(
@@ -241,16 +245,14 @@ async def _postgres(args, now: datetime) -> dict[str, dict]:
         incremental, touched = await _refresh_times(sessions)
         async with engine.connect() as conn:
             rows = (await conn.execute(text("SELECT count(*) FROM analytics_daily"))).scalar_one()
+            monthly = (await conn.execute(text("SELECT count(*) FROM analytics_monthly"))).scalar_one()
         await _vacuum(pg_url)
+        print(f"rollup rows: {rows:,} daily ({args.tickets / max(rows, 1):.1f} tickets per row), {monthly:,} monthly; "
+              f"incremental refresh after 1,000 of the last 30 days' tickets changed: {incremental * 1000:.0f} ms "
+              f"({touched} days rebuilt)", flush=True)
         results = await _queries(sessions, now, args.repeat, args.warmup, raw=True)
     finally:
         await engine.dispose()
-    print(f"analytics benchmark on PostgreSQL: {args.tickets:,} tickets (a year), {args.tickets // 3:,} bot answers, "
-          f"seeded with generate_series in {seeded:.1f} s; {os.cpu_count()} cores; {args.repeat} calls per query "
-          f"after {args.warmup} warm-up (raw baselines: {max(3, args.repeat // 4)} calls)")
-    print(f"rollup backfill (first refresh): {backfill:.1f} s for {days} days → {rows:,} rollup rows "
-          f"({args.tickets / max(rows, 1):.1f} tickets per row); incremental refresh after 1,000 of the last 30 days' tickets changed: "
-          f"{incremental * 1000:.0f} ms ({touched} days rebuilt)")
     _print(results, raw=True)
     return results
 
@@ -301,6 +303,9 @@ async def _sqlite(args, now: datetime, pg_results: dict[str, dict]) -> None:
 
 
 async def _run(args) -> None:
+    import ticketing.analytics.figures  # noqa: F401 - loaded once, before a long seeding
+    import ticketing.analytics.rollup  # noqa: F401
+
     now = datetime.now(timezone.utc)
     pg_results = await _postgres(args, now)
     if args.sqlite:

@@ -1,5 +1,6 @@
-"""The dashboard's figures for a period of local days and optional filters, read from the daily
-rollups (:mod:`ticketing.analytics.rollup`), except the backlog, which is the tickets' state now.
+"""The dashboard's figures for a period of local days and optional filters, read from the rollups
+(:mod:`ticketing.analytics.rollup`): whole calendar months from the monthly cube, the days around
+them from the daily one; except the backlog, which is the tickets' state now.
 
 Every function takes the same :class:`Scope`; each answers with plain counts keyed by the
 directory's codes ("" for a ticket not yet classified), so the web layer adds the Chinese names.
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.models.analytics import HOURS, DailyBotAnswers, DailyVolume
+from ticketing.analytics.rollup import month_of, next_month
+from ticketing.db.models.analytics import HOURS, DailyBotAnswers, DailyChannelVolume, DailyVolume, MonthlyVolume
 from ticketing.db.models.tickets import Ticket
 from ticketing.tickets.lifecycle import Status
 
@@ -41,11 +43,40 @@ class Scope:
                                   ("request_type", self.request_type)) if v is not None}
 
 
-def _scoped(stmt: Select, scope: Scope) -> Select:
-    stmt = stmt.where(DailyVolume.day >= scope.first, DailyVolume.day <= scope.last)
-    for name, value in scope.filters().items():
-        stmt = stmt.where(getattr(DailyVolume, name) == value)
-    return stmt
+def _pieces(scope: Scope) -> list[tuple[type[DailyVolume] | type[MonthlyVolume], Any]]:
+    """Where the period's counts are: its whole calendar months in the monthly cube, the days
+    before and after them in the daily one; each as (cube, condition on its period column)."""
+    first_month = scope.first if scope.first.day == 1 else next_month(month_of(scope.first))
+    after_last = scope.last + timedelta(days=1)
+    end_month = after_last if after_last.day == 1 else month_of(scope.last)  # exclusive
+    if first_month >= end_month:
+        return [(DailyVolume, (DailyVolume.day >= scope.first) & (DailyVolume.day <= scope.last))]
+    pieces: list[tuple[type[DailyVolume] | type[MonthlyVolume], Any]] = [
+        (MonthlyVolume, (MonthlyVolume.month >= first_month) & (MonthlyVolume.month < end_month))]
+    if scope.first < first_month:
+        pieces.append((DailyVolume, (DailyVolume.day >= scope.first) & (DailyVolume.day < first_month)))
+    if end_month <= scope.last:
+        pieces.append((DailyVolume, (DailyVolume.day >= end_month) & (DailyVolume.day <= scope.last)))
+    return pieces
+
+
+async def _cube_sums(session: AsyncSession, scope: Scope, group: tuple[str, ...],
+                     values: tuple[str, ...]) -> dict[tuple, list[int]]:
+    """SUM(values) GROUP BY group over the period and the filters, merged over the cube pieces."""
+    merged: dict[tuple, list[int]] = {}
+    for cube, period in _pieces(scope):
+        stmt = select(*(getattr(cube, g) for g in group), *(func.sum(getattr(cube, v)) for v in values)).where(period)
+        for name, value in scope.filters().items():
+            stmt = stmt.where(getattr(cube, name) == value)
+        if group:
+            stmt = stmt.group_by(*(getattr(cube, g) for g in group))
+        for row in (await session.execute(stmt)).all():
+            key, sums = tuple(row[:len(group)]), [int(v or 0) for v in row[len(group):]]
+            if key in merged:
+                merged[key] = [a + b for a, b in zip(merged[key], sums, strict=True)]
+            else:
+                merged[key] = sums
+    return merged
 
 
 def _days(scope: Scope) -> list[date]:
@@ -54,9 +85,19 @@ def _days(scope: Scope) -> list[date]:
 
 async def volume_by_day(session: AsyncSession, scope: Scope) -> dict[str, Any]:
     """``{"days": [...], "channels": {code: [count per day]}}`` (every day of the period)."""
-    rows = (await session.execute(_scoped(
-        select(DailyVolume.day, DailyVolume.channel, func.sum(DailyVolume.tickets))
-        .group_by(DailyVolume.day, DailyVolume.channel), scope))).all()
+    if scope.department is None and scope.region is None and scope.request_type is None:
+        # Only the channel matters: the small per-day-and-channel table.
+        stmt = (select(DailyChannelVolume.day, DailyChannelVolume.channel, DailyChannelVolume.tickets)
+                .where(DailyChannelVolume.day >= scope.first, DailyChannelVolume.day <= scope.last))
+        if scope.channel is not None:
+            stmt = stmt.where(DailyChannelVolume.channel == scope.channel)
+    else:
+        stmt = select(DailyVolume.day, DailyVolume.channel, func.sum(DailyVolume.tickets)).where(
+            DailyVolume.day >= scope.first, DailyVolume.day <= scope.last)
+        for name, value in scope.filters().items():
+            stmt = stmt.where(getattr(DailyVolume, name) == value)
+        stmt = stmt.group_by(DailyVolume.day, DailyVolume.channel)
+    rows = (await session.execute(stmt)).all()
     days = _days(scope)
     index = {day: n for n, day in enumerate(days)}
     channels: dict[str, list[int]] = {}
@@ -67,25 +108,19 @@ async def volume_by_day(session: AsyncSession, scope: Scope) -> dict[str, Any]:
 
 async def volume_by_hour(session: AsyncSession, scope: Scope) -> dict[str, list[int]]:
     """Tickets per local hour of day (0…23) by channel, summed over the period."""
-    rows = (await session.execute(_scoped(
-        select(DailyVolume.channel, *(func.sum(getattr(DailyVolume, hour)) for hour in HOURS))
-        .group_by(DailyVolume.channel), scope))).all()
-    return {row[0]: [int(value or 0) for value in row[1:]] for row in sorted(rows)}
+    sums = await _cube_sums(session, scope, ("channel",), HOURS)
+    return {key[0]: values for key, values in sorted(sums.items())}
 
 
 async def heat_map(session: AsyncSession, scope: Scope) -> list[tuple[str, str, int]]:
     """(department, region, tickets) for every pair with tickets."""
-    rows = (await session.execute(_scoped(
-        select(DailyVolume.department, DailyVolume.region, func.sum(DailyVolume.tickets))
-        .group_by(DailyVolume.department, DailyVolume.region), scope))).all()
-    return sorted((department, region, int(count)) for department, region, count in rows)
+    sums = await _cube_sums(session, scope, ("department", "region"), ("tickets",))
+    return sorted((department, region, values[0]) for (department, region), values in sums.items() if values[0])
 
 
 async def request_types(session: AsyncSession, scope: Scope) -> dict[str, int]:
-    rows = (await session.execute(_scoped(
-        select(DailyVolume.request_type, func.sum(DailyVolume.tickets)).group_by(DailyVolume.request_type),
-        scope))).all()
-    return {request_type: int(count) for request_type, count in sorted(rows)}
+    sums = await _cube_sums(session, scope, ("request_type",), ("tickets",))
+    return {key[0]: values[0] for key, values in sorted(sums.items()) if values[0]}
 
 
 async def bot_share(session: AsyncSession, scope: Scope) -> dict[str, Any]:
@@ -93,10 +128,8 @@ async def bot_share(session: AsyncSession, scope: Scope) -> dict[str, Any]:
     operators (tickets that are not emergencies), and how often operators corrected its
     pre-classification.  FAQ answers have no department, region or type: only the channel filter
     applies to them."""
-    tickets, emergencies, predicted, corrected = (await session.execute(_scoped(
-        select(*(func.coalesce(func.sum(column), 0) for column in (
-            DailyVolume.tickets, DailyVolume.emergencies, DailyVolume.predicted, DailyVolume.corrected))),
-        scope))).one()
+    sums = await _cube_sums(session, scope, (), ("tickets", "emergencies", "predicted", "corrected"))
+    tickets, emergencies, predicted, corrected = sums.get((), [0, 0, 0, 0])
     faq = select(func.coalesce(func.sum(DailyBotAnswers.answers), 0)).where(
         DailyBotAnswers.day >= scope.first, DailyBotAnswers.day <= scope.last)
     if scope.channel is not None:
@@ -105,13 +138,11 @@ async def bot_share(session: AsyncSession, scope: Scope) -> dict[str, Any]:
         faq_answers = None  # not attributable to a department, region or type
     else:
         faq_answers = int((await session.execute(faq)).scalar_one())
-    handoffs = int(tickets) - int(emergencies)
-    handled = (faq_answers or 0) + int(tickets)
-    return {"faq_answers": faq_answers, "emergencies": int(emergencies), "handoffs": handoffs,
-            "tickets": int(tickets),
-            "bot_share_pct": _pct((faq_answers or 0) + int(emergencies), handled) if faq_answers is not None else None,
-            "predicted": int(predicted), "corrected": int(corrected),
-            "correction_rate_pct": _pct(int(corrected), int(predicted))}
+    handoffs = tickets - emergencies
+    handled = (faq_answers or 0) + tickets
+    return {"faq_answers": faq_answers, "emergencies": emergencies, "handoffs": handoffs, "tickets": tickets,
+            "bot_share_pct": _pct((faq_answers or 0) + emergencies, handled) if faq_answers is not None else None,
+            "predicted": predicted, "corrected": corrected, "correction_rate_pct": _pct(corrected, predicted)}
 
 
 def _pct(part: int, whole: int) -> float | None:

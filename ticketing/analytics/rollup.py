@@ -19,11 +19,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import Date, delete, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.local_time import LOCAL_TZ
-from ticketing.db.models.analytics import HOURS, NONE, DailyBotAnswers, DailyVolume, RollupState
+from ticketing.db.models.analytics import (
+    HOURS,
+    NONE,
+    DailyBotAnswers,
+    DailyChannelVolume,
+    DailyVolume,
+    MonthlyVolume,
+    RollupState,
+)
 from ticketing.db.models.tickets import ClassificationChange, Entry, Prediction, Ticket
 
 # Transactions that committed up to this long after their rows' timestamps are still seen.
@@ -117,14 +125,41 @@ async def rebuild_day(session: AsyncSession, day: date) -> None:
                                                   Entry.created_at >= start, Entry.created_at < end)
         .group_by(Entry.channel))).all()
     await session.execute(delete(DailyVolume).where(DailyVolume.day == day))
+    await session.execute(delete(DailyChannelVolume).where(DailyChannelVolume.day == day))
     await session.execute(delete(DailyBotAnswers).where(DailyBotAnswers.day == day))
     if cells:
         await session.execute(insert(DailyVolume), [
             {"day": day, "channel": key[0], "department": key[1], "region": key[2], "request_type": key[3], **cell}
             for key, cell in cells.items()])
+        per_channel: dict[str, int] = defaultdict(int)
+        for key, cell in cells.items():
+            per_channel[key[0]] += cell["tickets"]
+        await session.execute(insert(DailyChannelVolume), [
+            {"day": day, "channel": channel, "tickets": count} for channel, count in per_channel.items()])
     if answers:
         await session.execute(insert(DailyBotAnswers),
                               [{"day": day, "channel": channel, "answers": count} for channel, count in answers])
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+COUNTS = ("tickets", "emergencies", "predicted", "corrected", *HOURS)
+DIMENSIONS = ("channel", "department", "region", "request_type")
+
+
+async def rebuild_month(session: AsyncSession, month: date) -> None:
+    """Replace one month's cube by the sum of its days' (after those were rebuilt)."""
+    await session.execute(delete(MonthlyVolume).where(MonthlyVolume.month == month))
+    dims = [getattr(DailyVolume, name) for name in DIMENSIONS]
+    summed = (select(literal(month, Date()), *dims, *(func.sum(getattr(DailyVolume, name)) for name in COUNTS))
+              .where(DailyVolume.day >= month, DailyVolume.day < next_month(month)).group_by(*dims))
+    await session.execute(insert(MonthlyVolume).from_select(["month", *DIMENSIONS, *COUNTS], summed))
 
 
 async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARGIN) -> Refresh:
@@ -134,6 +169,8 @@ async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARG
     ordered = sorted(days)
     for day in ordered:
         await rebuild_day(session, day)
+    for month in sorted({month_of(day) for day in ordered}):
+        await rebuild_month(session, month)
     if ticket_mark is not None:
         await _set_mark(session, TICKETS_MARK, ticket_mark)
     if entry_mark is not None:
@@ -144,8 +181,8 @@ async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARG
 async def rebuild_all(session: AsyncSession) -> Refresh:
     """Drop the watermarks and rebuild every day (after a directory change, or by hand)."""
     await session.execute(delete(RollupState))
-    await session.execute(delete(DailyVolume))
-    await session.execute(delete(DailyBotAnswers))
+    for model in (DailyVolume, MonthlyVolume, DailyChannelVolume, DailyBotAnswers):
+        await session.execute(delete(model))
     return await refresh(session)
 
 
@@ -154,5 +191,5 @@ async def last_refresh(session: AsyncSession) -> datetime | None:
     return await _mark(session, TICKETS_MARK)
 
 
-__all__ = ["LATE_COMMIT_MARGIN", "Refresh", "changed_days", "day_bounds", "last_refresh", "local_day", "rebuild_all",
-           "rebuild_day", "refresh"]
+__all__ = ["COUNTS", "DIMENSIONS", "LATE_COMMIT_MARGIN", "Refresh", "changed_days", "day_bounds", "last_refresh",
+           "local_day", "month_of", "next_month", "rebuild_all", "rebuild_day", "rebuild_month", "refresh"]

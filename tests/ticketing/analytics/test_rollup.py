@@ -171,3 +171,30 @@ async def test_the_backlog_counts_open_tickets_their_deadline_and_age(sessions):
     assert backlog["open"] == 3 and backlog["overdue"] == 1
     assert {a["label"]: a["count"] for a in backlog["ages"]}["7-15天"] == 3
     assert weidong["open"] == 2 and weidong["overdue"] == 0
+
+
+async def test_a_period_of_whole_months_and_loose_days_counts_each_ticket_once(sessions):
+    feb28 = datetime(2025, 2, 28, 4, 0, tzinfo=timezone.utc)
+    apr1 = datetime(2025, 4, 1, 4, 0, tzinfo=timezone.utc)
+    await _seed(sessions)  # four in March (10th and 11th)
+    await _ticket(sessions, feb28, region="xinhua")
+    await _ticket(sessions, apr1, region="xinhua", request_type="help")
+    await _refresh(sessions)
+    async with sessions() as session:
+        for first, last, total in ((date(2025, 2, 20), date(2025, 4, 1), 6),  # days + March + a day
+                                   (date(2025, 2, 1), date(2025, 3, 31), 5),  # two whole months
+                                   (date(2025, 2, 28), date(2025, 3, 10), 4),  # days only
+                                   (date(2025, 3, 11), date(2025, 4, 30), 2)):  # days + April
+            scope = Scope(first, last)
+            types = await figures.request_types(session, scope)
+            hours = await figures.volume_by_hour(session, scope)
+            heat = await figures.heat_map(session, scope)
+            bot = await figures.bot_share(session, scope)
+            by_day = await figures.volume_by_day(session, scope)
+            assert sum(types.values()) == total, (first, last)
+            assert sum(sum(v) for v in hours.values()) == total
+            assert sum(n for _, _, n in heat) == total and bot["tickets"] == total
+            assert sum(sum(v) for v in by_day["channels"].values()) == total
+        xinhua = Scope(date(2025, 2, 20), date(2025, 4, 1), region="xinhua")
+        assert await figures.request_types(session, xinhua) == {"complaint": 1, "consult": 1, "help": 1}
+        assert sum(sum(v) for v in (await figures.volume_by_day(session, xinhua))["channels"].values()) == 3

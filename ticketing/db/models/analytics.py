@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Index, Integer, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models.base import Base, BigId, utcnow
@@ -17,20 +17,19 @@ NONE = ""
 HOURS = tuple(f"h{hour:02d}" for hour in range(24))
 
 
-class DailyVolume(Base):
-    """Tickets created on one local day, per channel × department × region × request type.
+class _Cube(Base):
+    """Tickets per channel × department × region × request type over one period (a day, a month).
 
     ``h00``…``h23`` split ``tickets`` by the local hour of creation, so the hour-of-day chart
     honours the same filters without a second table.
     """
 
-    __tablename__ = "analytics_daily"
+    __abstract__ = True
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    department: Mapped[str] = mapped_column(String(64), primary_key=True)
-    region: Mapped[str] = mapped_column(String(64), primary_key=True)
-    request_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    request_type: Mapped[str] = mapped_column(String(32))
     tickets: Mapped[int] = mapped_column(Integer, default=0)
     emergencies: Mapped[int] = mapped_column(Integer, default=0)
     predicted: Mapped[int] = mapped_column(Integer, default=0)  # pre-classified by the bot
@@ -59,6 +58,35 @@ class DailyVolume(Base):
     h21: Mapped[int] = mapped_column(Integer, default=0)
     h22: Mapped[int] = mapped_column(Integer, default=0)
     h23: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyVolume(_Cube):
+    """The cube of one local day."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (PrimaryKeyConstraint("day", "channel", "department", "region", "request_type"),)
+
+    day: Mapped[date] = mapped_column(Date)
+
+
+class MonthlyVolume(_Cube):
+    """The cube of one local calendar month (``month``: its first day), summed from its days: a year's
+    query reads twelve months' rows instead of 365 days' (:mod:`ticketing.analytics.figures`)."""
+
+    __tablename__ = "analytics_monthly"
+    __table_args__ = (PrimaryKeyConstraint("month", "channel", "department", "region", "request_type"),)
+
+    month: Mapped[date] = mapped_column(Date)
+
+
+class DailyChannelVolume(Base):
+    """Tickets per local day and channel only: the volume-per-day chart without other filters."""
+
+    __tablename__ = "analytics_daily_channel"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DailyBotAnswers(Base):

@@ -1,4 +1,4 @@
-"""analytics: daily rollups of tickets and bot answers, their watermark, hot-spot alerts; indexes
+"""analytics: daily and monthly rollups of tickets, daily ones of bot answers, their watermark, hot-spot alerts; indexes
 the incremental refresh reads (tickets.updated_at / created_at, entries.created_at)
 
 Revision ID: 0008_analytics
@@ -25,19 +25,27 @@ def _utc() -> sa.DateTime:
 
 
 def upgrade() -> None:
+    for table, period in (("analytics_daily", "day"), ("analytics_monthly", "month")):
+        op.create_table(
+            table,
+            sa.Column(period, sa.Date(), nullable=False),
+            sa.Column("channel", sa.String(32), nullable=False),
+            sa.Column("department", sa.String(64), nullable=False),
+            sa.Column("region", sa.String(64), nullable=False),
+            sa.Column("request_type", sa.String(32), nullable=False),
+            sa.Column("tickets", sa.Integer(), nullable=False),
+            sa.Column("emergencies", sa.Integer(), nullable=False),
+            sa.Column("predicted", sa.Integer(), nullable=False),
+            sa.Column("corrected", sa.Integer(), nullable=False),
+            *(sa.Column(hour, sa.Integer(), nullable=False) for hour in HOURS),
+            sa.PrimaryKeyConstraint(period, "channel", "department", "region", "request_type"),
+        )
     op.create_table(
-        "analytics_daily",
+        "analytics_daily_channel",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
-        sa.Column("department", sa.String(64), nullable=False),
-        sa.Column("region", sa.String(64), nullable=False),
-        sa.Column("request_type", sa.String(32), nullable=False),
         sa.Column("tickets", sa.Integer(), nullable=False),
-        sa.Column("emergencies", sa.Integer(), nullable=False),
-        sa.Column("predicted", sa.Integer(), nullable=False),
-        sa.Column("corrected", sa.Integer(), nullable=False),
-        *(sa.Column(hour, sa.Integer(), nullable=False) for hour in HOURS),
-        sa.PrimaryKeyConstraint("day", "channel", "department", "region", "request_type"),
+        sa.PrimaryKeyConstraint("day", "channel"),
     )
     op.create_table(
         "analytics_bot_daily",
@@ -82,4 +90,6 @@ def downgrade() -> None:
     op.drop_table("hotspot_alerts")
     op.drop_table("analytics_state")
     op.drop_table("analytics_bot_daily")
+    op.drop_table("analytics_daily_channel")
+    op.drop_table("analytics_monthly")
     op.drop_table("analytics_daily")
