@@ -40,6 +40,8 @@ class ReplyBus:
         self.ready_topic = keys.key("reply-ready")
         # The operators' consoles all follow one topic: new tickets, follow-ups, replies, claims.
         self.console_topic = keys.key("console", "events")
+        # The analytics pages follow the hot-spot alerts (the operators' queue need not hear of them).
+        self.analytics_topic = keys.key("analytics", "events")
 
     def _reply_key(self, channel: str, native_id: str) -> str:
         return self._keys.key("reply", channel, native_id)

@@ -3,7 +3,7 @@
 rollups (:func:`ticketing.analytics.rollup.refresh`) and looks for bursts of similar tickets in one
 region (:func:`ticketing.analytics.hotspots.raise_burst_alerts`).  A new burst is stored once (the
 alerts table is the memory, so a restart or a second worker never repeats it), announced live on
-the console's topic (the analytics page shows it) and mailed to the supervisors' addresses.
+the analytics topic (the analytics page shows it) and mailed to the supervisors' addresses.
 
 A periodic job rather than the intake transaction: see :mod:`ticketing.analytics.rollup`.  The lock
 only saves work; the rebuild of a day is idempotent, so a lapsed lock costs nothing but time.
@@ -95,7 +95,7 @@ class AnalyticsJob:
     async def _announce(self, event: dict) -> None:
         replies = self.app[REPLIES]
         try:
-            await replies.publish_event(replies.console_topic, event)
+            await replies.publish_event(replies.analytics_topic, event)
         except Exception:  # noqa: BLE001 - the page lists stored alerts anyway
             log.warning("hot-spot alert %s not announced live", event["id"], exc_info=True)
         rules = self.app[DIRECTORY].analytics

@@ -5,9 +5,7 @@ chart as PNG and its data as ``/console/analytics/charts/{chart}.xlsx``), the ho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -61,15 +59,9 @@ async def analytics_page(request: web.Request) -> web.Response:
 @routes.get("/console/analytics/events")
 @require_role(*ANALYSTS)
 async def analytics_events(request: web.Request) -> web.StreamResponse:
-    """Hot-spot alerts as they are raised (the console topic, its other events left out)."""
+    """Hot-spot alerts as the worker raises them."""
     replies = request.config_dict[REPLIES]
-
-    async def hotspots() -> AsyncIterator[dict[str, Any] | None]:
-        async for event in replies.subscribe(replies.console_topic):
-            if event is None or event.get("type") == "hotspot":
-                yield event
-
-    return await relay(request, hotspots(), name=lambda event: "hotspot")
+    return await relay(request, replies.subscribe(replies.analytics_topic), name=lambda event: "hotspot")
 
 
 @routes.get("/console/analytics/charts/{chart}.xlsx")
