@@ -10,7 +10,7 @@ worker); the names are the directory's, in Chinese.  The page
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -18,15 +18,17 @@ from aiohttp import web
 from config.directory import Directory
 from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.audiences import Config
-from gateway.web.console.analytics_models import AnalyticsResponse
+from gateway.web.console.analytics_models import AnalyticsHotspotsResponse, AnalyticsResponse
 from gateway.web.console.api import P, api
 from gateway.web.console.evaluation_api import Period, period_of
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
 from gateway.web.openapi import tagged
+from gateway.web.present import local_day
 from ticketing.accounts.roles import ANALYTICS_ROLES
 from ticketing.analytics import figures
 from ticketing.analytics.figures import Scope
+from ticketing.analytics.hotspots import recent_alerts, rising_topics
 from ticketing.analytics.rollup import last_refresh
 from ticketing.db.models.base import utcnow
 from ticketing.workflow.evaluation import unit_figures
@@ -36,6 +38,7 @@ for_analytics = tagged("坐席台：数据分析")
 
 ANALYSTS = tuple(sorted(ANALYTICS_ROLES))
 UNCLASSIFIED = "未分类"
+ALERTS_SHOWN_DAYS = 7
 FILTERS = {"channel": "渠道", "department": "部门", "region": "区域", "request_type": "诉求类型"}
 
 
@@ -128,3 +131,31 @@ async def analytics(request: web.Request) -> web.Response:
     now = utcnow()
     period, scope = scope_of(request.query, request.config_dict[DIRECTORY], now)
     return json_response(await dashboard(request.config_dict, period, scope, now=now))
+
+
+async def hotspots(config: Config, *, now: datetime) -> dict[str, Any]:
+    """The last week's alerts and the topics rising over 24 hours and 7 days."""
+    directory = config[DIRECTORY]
+    regions = names(directory)["region"]
+    async with config[SESSIONS]() as session:
+        alerts = await recent_alerts(session, since=now - timedelta(days=ALERTS_SHOWN_DAYS))
+        day = await rising_topics(session, directory, now=now, window=timedelta(hours=24))
+        week = await rising_topics(session, directory, now=now, window=timedelta(days=7))
+    return {
+        "alerts": [{"id": a.id, "kind": a.kind, "region": a.region, "region_name": regions.get(a.region or "", "全市"),
+                    "keyword": a.keyword, "count": a.count, "window_start": a.window_start.isoformat(),
+                    "window_end": a.window_end.isoformat(), "created_at": a.created_at.isoformat(),
+                    "created_label": local_day(a.created_at), "mailed": a.mailed} for a in alerts],
+        "rising_24h": [{"keyword": t.keyword, "count": t.count, "previous": t.previous} for t in day],
+        "rising_7d": [{"keyword": t.keyword, "count": t.count, "previous": t.previous} for t in week],
+    }
+
+
+@routes.get(f"{P}/analytics/hotspots")
+@for_analytics("热点：近 7 天的集中反映预警，近 24 小时与近 7 天上升的话题",
+               description="关键词取自工单标题（jieba TF-IDF，去除地名与通用词）；上升话题须达到 analytics.rising_min_count "
+                           "件且为上期的 rising_ratio 倍（config/directory.yaml）。",
+               responses={200: ("热点", AnalyticsHotspotsResponse)})
+@api(*ANALYSTS)
+async def hotspots_api(request: web.Request) -> web.Response:
+    return json_response(await hotspots(request.config_dict, now=utcnow()))

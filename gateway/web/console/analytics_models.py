@@ -86,3 +86,29 @@ class AnalyticsResponse(BaseModel):
     bot: AnalyticsBotShare
     units: list[AnalyticsUnitRates]
     refreshed_at: str | None = Field(description="汇总表最近一次更新的时间；之后的变化在下一周期计入")
+
+
+class AnalyticsAlert(BaseModel):
+    id: int
+    kind: str = Field(description="burst：同一区域集中反映")
+    region: str | None
+    region_name: str
+    keyword: str
+    count: int
+    window_start: str
+    window_end: str
+    created_at: str
+    created_label: str = Field(description="本地时间，如 12月1日 14:05")
+    mailed: bool = Field(description="是否已邮件通知班长")
+
+
+class AnalyticsTopic(BaseModel):
+    keyword: str
+    count: int = Field(description="本期含该关键词的工单数")
+    previous: int = Field(description="上期（等长）的工单数")
+
+
+class AnalyticsHotspotsResponse(BaseModel):
+    alerts: list[AnalyticsAlert] = Field(description="近 7 天的热点预警，最新在前")
+    rising_24h: list[AnalyticsTopic]
+    rising_7d: list[AnalyticsTopic]

@@ -5,28 +5,25 @@ chart as PNG and its data as ``/console/analytics/charts/{chart}.xlsx``), the ho
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.channels.office_mail import notify_office
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import DIRECTORY, SESSIONS, SETTINGS
+from gateway.infra.resources import DIRECTORY, SETTINGS
 from gateway.infra.sse import relay
 from gateway.web.auth import SUPERVISORS, flash, require_role
-from gateway.web.console.analytics_api import ANALYSTS, dashboard, names, scope_of
+from gateway.web.console.analytics_api import ALERTS_SHOWN_DAYS, ANALYSTS, dashboard, hotspots, names, scope_of
 from gateway.web.console.analytics_export import CHARTS, XLSX, table, workbook
 from gateway.web.console.analytics_report import monthly_report, report_sheets, report_text
 from gateway.web.console.evaluation_api import period_of
 from gateway.web.console.page_actions import page_action
 from gateway.web.errors import ApiError
 from gateway.web.staff_pages import render
-from ticketing.analytics.hotspots import recent_alerts, rising_topics
 from ticketing.db.models.base import utcnow
 
 routes = web.RouteTableDef()
-ALERTS_SHOWN_DAYS = 7
 
 
 def _download(body: bytes, filename: str) -> web.Response:
@@ -44,15 +41,11 @@ async def analytics_page(request: web.Request) -> web.Response:
     except ApiError as exc:
         await flash(request, exc.message, "error")
         period, scope = scope_of({}, directory, now)
-    async with config[SESSIONS]() as session:
-        alerts = await recent_alerts(session, since=now - timedelta(days=ALERTS_SHOWN_DAYS))
-        rising_day = await rising_topics(session, directory, now=now, window=timedelta(hours=24))
-        rising_week = await rising_topics(session, directory, now=now, window=timedelta(days=7))
+    spots = await hotspots(config, now=now)
     query = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat(), **scope.filters()})
     return await render(request, "console/analytics.html", {
         "nav": "analytics", "period": period, "scope": scope, "query": query, "names": names(directory),
-        "charts": CHARTS, "alerts": alerts, "rising_day": rising_day, "rising_week": rising_week,
-        "region_names": names(directory)["region"],
+        "charts": CHARTS, "hotspots": spots, "alerts_days": ALERTS_SHOWN_DAYS,
     })
 
 

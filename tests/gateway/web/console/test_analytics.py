@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from openpyxl import load_workbook
 
-from gateway.web.console.analytics_models import AnalyticsResponse
+from gateway.web.console.analytics_models import AnalyticsHotspotsResponse, AnalyticsResponse
 from gateway.worker.analytics import ANALYTICS_JOB
 from tests.gateway.web.console.conftest import make_ticket
 from ticketing.db.models.base import utcnow
@@ -167,3 +167,7 @@ async def test_a_burst_is_alerted_once_live_on_the_analytics_stream(console):
     await refresh(client.app)  # the same burst is not raised twice
     page = await (await sup.get("/console/analytics")).text()
     assert page.count('data-alert="') == 1 and "卫东区" in page
+    spots = await (await sup.get("/api/v1/console/analytics/hotspots")).json()
+    AnalyticsHotspotsResponse.model_validate(spots)
+    assert [(a["region_name"], a["count"], a["mailed"]) for a in spots["alerts"]] == [("卫东区", 5, False)]
+    assert {t["keyword"] for t in spots["rising_24h"]} & {"路灯", "建设路"}  # five today, none the day before

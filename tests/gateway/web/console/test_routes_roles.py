@@ -75,6 +75,7 @@ ROUTES: list[tuple[str, str, frozenset | None]] = [
     ("GET", "/api/v1/console/audit", SUP),
     ("GET", "/api/v1/console/evaluation", EVAL),
     ("GET", "/api/v1/console/analytics", ANALYTICS),
+    ("GET", "/api/v1/console/analytics/hotspots", ANALYTICS),
     ("GET", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users", ADM),
     ("POST", "/api/v1/console/users/nobody", ADM),
