@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from gateway.web.console.analytics_models import AnalyticsHotspotsResponse, AnalyticsResponse
 from gateway.worker.analytics import ANALYTICS_JOB
 from tests.gateway.web.console.conftest import make_ticket
+from tests.gateway.worker.test_sweep import relay  # noqa: F401  (fixture)
 from ticketing.db.models.base import utcnow
 
 # March 2025 in Pingdingshan (UTC+8): the 3rd at 09:30 and 20:10, the 4th at 10:00.
@@ -171,3 +172,18 @@ async def test_a_burst_is_alerted_once_live_on_the_analytics_stream(console):
     AnalyticsHotspotsResponse.model_validate(spots)
     assert [(a["region_name"], a["count"], a["mailed"]) for a in spots["alerts"]] == [("卫东区", 5, False)]
     assert {t["keyword"] for t in spots["rising_24h"]} & {"路灯", "建设路"}  # five today, none the day before
+
+
+async def test_a_supervisor_sends_the_monthly_report_to_the_leaders_list(relay, console):  # noqa: F811
+    client, agent, _ = console
+    await _march(client.app)
+    await refresh(client.app)
+    sup = await agent("chen", role="supervisor")
+    sent = await sup.form("/console/analytics/report/send", {"month": "2025-03"})
+    assert sent.status == 303
+    page = await (await sup.get(sent.headers["Location"])).text()
+    assert "月度报告已发送至领导邮件组（1 个地址）" in page
+    (mail,) = relay.to("leaders@12345.pds.gov.cn", "2025年3月数据分析报告")
+    body = mail.get_content()
+    assert "来件总量：4 件" in body and "卫东区：2 件" in body
+    assert "/console/analytics/report?month=2025-03" in body
