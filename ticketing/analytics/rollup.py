@@ -4,8 +4,9 @@ Why a periodic job and not the intake transaction: a ticket's department, region
 change after intake (operators correct the bot, dispatchers re-route), so a counter bumped at
 intake would drift.  Instead the job finds the local days whose tickets changed since the
 last run (``tickets.updated_at`` and new bot answers in ``entries.created_at``) and rebuilds
-those days' rows from the tickets themselves, delete-then-insert in one transaction.  A day
-holds a few thousand tickets, so a rebuild takes milliseconds; rebuilding a day twice gives
+those days' rows from the tickets themselves (consecutive days in one read), delete-then-insert in
+one transaction, then the months they belong to from their days.  A day holds a few thousand
+tickets, so a rebuild takes milliseconds; rebuilding a day twice gives
 the same rows, so re-reading a margin before the watermark (transactions that committed late)
 is harmless, and two workers racing on one day end with the same rows (on PostgreSQL the loser
 fails its insert on the primary key and retries next period).  The worker runs it under a
@@ -14,12 +15,12 @@ Redis lock anyway (:mod:`gateway.worker.analytics`).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Date, delete, exists, func, insert, literal, select
+from sqlalchemy import Date, Integer, case, cast, delete, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.local_time import LOCAL_TZ
@@ -36,6 +37,8 @@ from ticketing.db.models.tickets import ClassificationChange, Entry, Prediction,
 
 # Transactions that committed up to this long after their rows' timestamps are still seen.
 LATE_COMMIT_MARGIN = timedelta(minutes=5)
+COUNTS = ("tickets", "emergencies", "predicted", "corrected", *HOURS)
+DIMENSIONS = ("channel", "department", "region", "request_type")
 TICKETS_MARK = "tickets"
 ENTRIES_MARK = "entries"
 
@@ -99,46 +102,72 @@ def _days_between(first: date, last: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
-async def rebuild_day(session: AsyncSession, day: date) -> None:
-    """Replace the rollup rows of one local day by counts over its tickets and bot answers."""
-    start, end = day_bounds(day)
+def _local(column: Any, dialect: str) -> tuple[Any, Any]:
+    """SQL for the local day and the local hour of a UTC timestamp column.
+
+    PostgreSQL converts with the zone's rules; SQLite stores UTC text and only knows fixed offsets,
+    so it adds the zone's current offset (the city's zone, Asia/Shanghai, has had no daylight
+    saving time since 1991)."""
+    if dialect == "postgresql":
+        local = func.timezone(str(LOCAL_TZ), column)
+        return cast(local, Date), cast(func.extract("hour", local), Integer)
+    offset = datetime.now(LOCAL_TZ).utcoffset() or timedelta(0)
+    shift = f"{int(offset.total_seconds() // 60):+d} minutes"
+    return func.date(column, shift), cast(func.strftime("%H", column, shift), Integer)
+
+
+def _ones(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+async def rebuild_days(session: AsyncSession, first: date, last: date) -> None:
+    """Replace the rollup rows of the local days ``first``…``last`` by counts over their tickets and
+    bot answers, aggregated inside the database (one statement per table for the whole run)."""
+    start, _ = day_bounds(first)
+    _, end = day_bounds(last)
+    dialect = session.get_bind().dialect.name
+    day, hour = _local(Ticket.created_at, dialect)
     predicted = exists().where(Prediction.ticket_id == Ticket.id)
     # An operator changed a field the bot had filled, to something else.
     corrected = exists().where(ClassificationChange.ticket_id == Ticket.id, ClassificationChange.previous_by == "bot",
                                ClassificationChange.field.is_not(None),
                                ClassificationChange.to_value.is_distinct_from(ClassificationChange.predicted_value))
-    rows = (await session.execute(
-        select(Ticket.created_at, Ticket.channel, Ticket.department, Ticket.region, Ticket.request_type,
-               Ticket.urgent, predicted, corrected)
-        .where(Ticket.created_at >= start, Ticket.created_at < end))).all()
-    cells: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(
-        lambda: {"tickets": 0, "emergencies": 0, "predicted": 0, "corrected": 0} | dict.fromkeys(HOURS, 0))
-    for created, channel, department, region, request_type, urgent, was_predicted, was_corrected in rows:
-        cell = cells[(channel, department or NONE, region or NONE, request_type or NONE)]
-        cell["tickets"] += 1
-        cell["emergencies"] += bool(urgent)
-        cell["predicted"] += bool(was_predicted)
-        cell["corrected"] += bool(was_corrected)
-        cell[HOURS[created.astimezone(LOCAL_TZ).hour]] += 1
-    answers = (await session.execute(
-        select(Entry.channel, func.count()).where(Entry.author == "bot", Entry.ticket_id.is_(None),
-                                                  Entry.created_at >= start, Entry.created_at < end)
-        .group_by(Entry.channel))).all()
-    await session.execute(delete(DailyVolume).where(DailyVolume.day == day))
-    await session.execute(delete(DailyChannelVolume).where(DailyChannelVolume.day == day))
-    await session.execute(delete(DailyBotAnswers).where(DailyBotAnswers.day == day))
-    if cells:
-        await session.execute(insert(DailyVolume), [
-            {"day": day, "channel": key[0], "department": key[1], "region": key[2], "request_type": key[3], **cell}
-            for key, cell in cells.items()])
-        per_channel: dict[str, int] = defaultdict(int)
-        for key, cell in cells.items():
-            per_channel[key[0]] += cell["tickets"]
-        await session.execute(insert(DailyChannelVolume), [
-            {"day": day, "channel": channel, "tickets": count} for channel, count in per_channel.items()])
-    if answers:
-        await session.execute(insert(DailyBotAnswers),
-                              [{"day": day, "channel": channel, "answers": count} for channel, count in answers])
+    dims = (Ticket.channel, func.coalesce(Ticket.department, NONE), func.coalesce(Ticket.region, NONE),
+            func.coalesce(Ticket.request_type, NONE))
+    cube = (select(day, *dims, func.count(), _ones(Ticket.urgent.is_(True)), _ones(predicted), _ones(corrected),
+                   *(_ones(hour == n) for n in range(24)))
+            .where(Ticket.created_at >= start, Ticket.created_at < end).group_by(day, *dims))
+    answer_day, _ = _local(Entry.created_at, dialect)
+    answers = (select(answer_day, Entry.channel, func.count())
+               .where(Entry.author == "bot", Entry.ticket_id.is_(None), Entry.created_at >= start,
+                      Entry.created_at < end).group_by(answer_day, Entry.channel))
+    for model in (DailyVolume, DailyChannelVolume, DailyBotAnswers):
+        await session.execute(delete(model).where(model.day >= first, model.day <= last))
+    await session.execute(insert(DailyVolume).from_select(["day", *DIMENSIONS, *COUNTS], cube))
+    await session.execute(insert(DailyChannelVolume).from_select(
+        ["day", "channel", "tickets"],
+        select(DailyVolume.day, DailyVolume.channel, func.sum(DailyVolume.tickets))
+        .where(DailyVolume.day >= first, DailyVolume.day <= last).group_by(DailyVolume.day, DailyVolume.channel)))
+    await session.execute(insert(DailyBotAnswers).from_select(["day", "channel", "answers"], answers))
+
+
+async def rebuild_day(session: AsyncSession, day: date) -> None:
+    await rebuild_days(session, day, day)
+
+
+def _runs(days: list[date], longest: int = 31) -> Iterable[tuple[date, date]]:
+    """Sorted days as runs of consecutive days (at most ``longest`` each)."""
+    first = previous = None
+    for day in days:
+        if first is not None and previous is not None and day == previous + timedelta(days=1) \
+                and (day - first).days < longest:
+            previous = day
+            continue
+        if first is not None and previous is not None:
+            yield first, previous
+        first = previous = day
+    if first is not None and previous is not None:
+        yield first, previous
 
 
 def month_of(day: date) -> date:
@@ -149,8 +178,6 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-COUNTS = ("tickets", "emergencies", "predicted", "corrected", *HOURS)
-DIMENSIONS = ("channel", "department", "region", "request_type")
 
 
 async def rebuild_month(session: AsyncSession, month: date) -> None:
@@ -167,8 +194,8 @@ async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARG
     transaction.  The first run rebuilds every day that has tickets (a backfill)."""
     days, ticket_mark, entry_mark = await changed_days(session, margin=margin)
     ordered = sorted(days)
-    for day in ordered:
-        await rebuild_day(session, day)
+    for first, last in _runs(ordered):
+        await rebuild_days(session, first, last)
     for month in sorted({month_of(day) for day in ordered}):
         await rebuild_month(session, month)
     if ticket_mark is not None:
@@ -192,4 +219,5 @@ async def last_refresh(session: AsyncSession) -> datetime | None:
 
 
 __all__ = ["COUNTS", "DIMENSIONS", "LATE_COMMIT_MARGIN", "Refresh", "changed_days", "day_bounds", "last_refresh",
-           "local_day", "month_of", "next_month", "rebuild_all", "rebuild_day", "rebuild_month", "refresh"]
+           "local_day", "month_of", "next_month", "rebuild_all", "rebuild_day", "rebuild_days", "rebuild_month",
+           "refresh"]

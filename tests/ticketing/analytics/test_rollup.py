@@ -198,3 +198,10 @@ async def test_a_period_of_whole_months_and_loose_days_counts_each_ticket_once(s
         xinhua = Scope(date(2025, 2, 20), date(2025, 4, 1), region="xinhua")
         assert await figures.request_types(session, xinhua) == {"complaint": 1, "consult": 1, "help": 1}
         assert sum(sum(v) for v in (await figures.volume_by_day(session, xinhua))["channels"].values()) == 3
+
+
+def test_changed_days_are_rebuilt_in_runs_of_consecutive_days():
+    days = [date(2025, 1, 30), date(2025, 1, 31), date(2025, 2, 1), date(2025, 2, 5)]
+    assert list(rollup._runs(days)) == [(date(2025, 1, 30), date(2025, 2, 1)), (date(2025, 2, 5), date(2025, 2, 5))]
+    year = [date(2025, 1, 1) + timedelta(days=n) for n in range(70)]
+    assert [(b - a).days + 1 for a, b in rollup._runs(year)] == [31, 31, 8]

@@ -134,3 +134,7 @@ class HotspotAlert(Base):
 Index("ix_tickets_updated_at", Ticket.updated_at)
 Index("ix_tickets_created_at", Ticket.created_at)
 Index("ix_entries_created_at", Entry.created_at)
+# A filtered volume-per-day chart reads one department's, region's or type's days, not every cell.
+Index("ix_analytics_daily_department_day", DailyVolume.department, DailyVolume.day)
+Index("ix_analytics_daily_region_day", DailyVolume.region, DailyVolume.day)
+Index("ix_analytics_daily_type_day", DailyVolume.request_type, DailyVolume.day)
