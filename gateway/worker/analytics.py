@@ -1,7 +1,8 @@
 """The analytics job of every process that runs the worker service: each
 ``HOTLINE_ANALYTICS_SECONDS`` one of them (whichever takes the Redis lock) refreshes the daily
 rollups (:func:`ticketing.analytics.rollup.refresh`) and looks for bursts of similar tickets in one
-region (:func:`ticketing.analytics.hotspots.raise_burst_alerts`).  A new burst is stored once (the
+region (:func:`ticketing.analytics.hotspots.raise_burst_alerts`) and the rising topics, which it
+leaves in Redis for the analytics pages.  A new burst is stored once (the
 alerts table is the memory, so a restart or a second worker never repeats it), announced live on
 the analytics topic (the analytics page shows it) and mailed to the supervisors' addresses.
 
@@ -13,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from redis.exceptions import LockError
 
 from gateway.channels.office_mail import notify_office
+from gateway.infra.analytics_keys import RISING_TTL_SECONDS, rising_topics_key
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
-from ticketing.analytics.hotspots import raise_burst_alerts
+from ticketing.analytics.hotspots import raise_burst_alerts, rising_topics
 from ticketing.analytics.rollup import refresh
 from ticketing.db.models.analytics import HotspotAlert
 from ticketing.db.models.base import utcnow
@@ -85,12 +88,24 @@ class AnalyticsJob:
                 events = tuple(alert_event(a, regions.get(a.region or "", a.region or "")) for a in alerts)
             for event in events:
                 await self._announce(event)
+            await self._store_rising(now)
         finally:
             with contextlib.suppress(LockError):  # it lapsed, or Redis is gone: it expires by itself
                 await lock.release()
         if events:
             log.info("analytics: %d days rebuilt, %d hot-spot alerts", len(done.days), len(events))
         return AnalyticsRun(days=len(done.days), alerts=events)
+
+    async def _store_rising(self, now: datetime) -> None:
+        """The topics rising over 24 hours and 7 days, for the analytics pages to read."""
+        directory = self.app[DIRECTORY]
+        async with self.app[SESSIONS]() as session:
+            rising = {label: [{"keyword": t.keyword, "count": t.count, "previous": t.previous}
+                              for t in await rising_topics(session, directory, now=now, window=window)]
+                      for label, window in (("rising_24h", timedelta(hours=24)), ("rising_7d", timedelta(days=7)))}
+        rising["computed_at"] = now.isoformat()
+        await self.app[REDIS].set(rising_topics_key(self.app[KEYS]), json.dumps(rising, ensure_ascii=False),
+                                  ex=RISING_TTL_SECONDS)
 
     async def _announce(self, event: dict) -> None:
         replies = self.app[REPLIES]

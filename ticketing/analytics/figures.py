@@ -170,7 +170,8 @@ async def backlog(session: AsyncSession, scope: Scope, *, now: datetime) -> dict
         stmt = stmt.where(getattr(Ticket, name) == value)
     total, overdue, *ages = (await session.execute(stmt)).one()
     return {"open": int(total), "overdue": int(overdue),
-            "ages": [{"label": label, "count": int(count)} for (label, _), count in zip(AGE_BUCKETS, ages, strict=True)]}
+            "ages": [{"label": label, "count": int(count)}
+                     for (label, _), count in zip(AGE_BUCKETS, ages, strict=True)]}
 
 
 __all__ = ["AGE_BUCKETS", "BACKLOG_STATUSES", "Scope", "backlog", "bot_share", "heat_map", "request_types",

@@ -9,6 +9,7 @@ it is raised once: a new alert for the same region and keyword only after the wi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import Counter, defaultdict
@@ -57,6 +58,20 @@ def keywords(text: str, places: frozenset[str] = frozenset(), top: int = KEYWORD
     return tuple([w for w in words if len(w) >= 2 and not any(ch.isdigit() for ch in w)][:top])
 
 
+Tagged = list[tuple[int, str | None, tuple[str, ...]]]
+
+
+def _tagged(rows: list[tuple[int, str | None, str]], places: frozenset[str]) -> Tagged:
+    return [(ticket_id, region, keywords(title, places)) for ticket_id, region, title in rows]
+
+
+async def _keywords_of(session: AsyncSession, start: datetime, end: datetime,
+                       places: frozenset[str]) -> Tagged:
+    """(ticket id, region, keywords) of the tickets created in [start, end).  jieba runs in a thread:
+    a first pass over thousands of titles takes seconds, which the event loop must not wait for."""
+    return await asyncio.to_thread(_tagged, await _titles(session, start, end), places)
+
+
 async def _titles(session: AsyncSession, start: datetime, end: datetime) -> list[tuple[int, str | None, str]]:
     rows = await session.execute(select(Ticket.id, Ticket.region, Ticket.title)
                                  .where(Ticket.created_at >= start, Ticket.created_at < end,
@@ -84,8 +99,8 @@ async def rising_topics(session: AsyncSession, directory: Directory, *, now: dat
     current: Counter[str] = Counter()
     previous: Counter[str] = Counter()
     for counter, start in ((current, now - window), (previous, now - 2 * window)):
-        for _, _, title in await _titles(session, start, start + window):
-            counter.update(set(keywords(title, places)))
+        for _, _, words in await _keywords_of(session, start, start + window, places):
+            counter.update(set(words))
     topics = [Topic(word, count, previous[word]) for word, count in current.items()
               if count >= rules.rising_min_count and count >= rules.rising_ratio * max(previous[word], 1)]
     topics.sort(key=lambda t: (-t.count / max(t.previous, 1), -t.count, t.keyword))
@@ -107,9 +122,9 @@ async def bursts(session: AsyncSession, directory: Directory, *, now: datetime) 
     start = now - timedelta(hours=rules.burst_hours)
     places = place_names(directory)
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for ticket_id, region, title in await _titles(session, start, now):
+    for ticket_id, region, words in await _keywords_of(session, start, now, places):
         if region:
-            for word in keywords(title, places):
+            for word in words:
                 groups[(region, word)].append(ticket_id)
     found = [Burst(region, word, tuple(sorted(ids)), start, now) for (region, word), ids in groups.items()
              if len(ids) >= rules.burst_threshold]
@@ -157,9 +172,9 @@ async def top_keywords_by_region(session: AsyncSession, directory: Directory, *,
     """The most frequent keywords of each region's tickets in [start, end) (the report's top issues)."""
     places = place_names(directory)
     counters: dict[str, Counter[str]] = defaultdict(Counter)
-    for _, region, title in await _titles(session, start, end):
+    for _, region, words in await _keywords_of(session, start, end, places):
         if region:
-            counters[region].update(set(keywords(title, places)))
+            counters[region].update(set(words))
     return {region: counter.most_common(top) for region, counter in counters.items()}
 
 

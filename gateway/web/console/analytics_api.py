@@ -9,6 +9,7 @@ worker); the names are the directory's, in Chinese.  The page
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from config.directory import Directory
-from gateway.infra.resources import DIRECTORY, SESSIONS
+from gateway.infra.analytics_keys import rising_topics_key
+from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS
 from gateway.web.audiences import Config
 from gateway.web.console.analytics_models import AnalyticsHotspotsResponse, AnalyticsResponse
 from gateway.web.console.api import P, api
@@ -28,7 +30,7 @@ from gateway.web.present import local_day
 from ticketing.accounts.roles import ANALYTICS_ROLES
 from ticketing.analytics import figures
 from ticketing.analytics.figures import Scope
-from ticketing.analytics.hotspots import recent_alerts, rising_topics
+from ticketing.analytics.hotspots import recent_alerts
 from ticketing.analytics.rollup import last_refresh
 from ticketing.db.models.base import utcnow
 from ticketing.workflow.evaluation import unit_figures
@@ -134,20 +136,21 @@ async def analytics(request: web.Request) -> web.Response:
 
 
 async def hotspots(config: Config, *, now: datetime) -> dict[str, Any]:
-    """The last week's alerts and the topics rising over 24 hours and 7 days."""
+    """The last week's alerts, and the topics rising over 24 hours and 7 days as the worker's
+    analytics job last computed them."""
     directory = config[DIRECTORY]
     regions = names(directory)["region"]
     async with config[SESSIONS]() as session:
         alerts = await recent_alerts(session, since=now - timedelta(days=ALERTS_SHOWN_DAYS))
-        day = await rising_topics(session, directory, now=now, window=timedelta(hours=24))
-        week = await rising_topics(session, directory, now=now, window=timedelta(days=7))
+    raw = await config[REDIS].get(rising_topics_key(config[KEYS]))
+    rising = json.loads(raw) if raw else {}
     return {
         "alerts": [{"id": a.id, "kind": a.kind, "region": a.region, "region_name": regions.get(a.region or "", "全市"),
                     "keyword": a.keyword, "count": a.count, "window_start": a.window_start.isoformat(),
                     "window_end": a.window_end.isoformat(), "created_at": a.created_at.isoformat(),
                     "created_label": local_day(a.created_at), "mailed": a.mailed} for a in alerts],
-        "rising_24h": [{"keyword": t.keyword, "count": t.count, "previous": t.previous} for t in day],
-        "rising_7d": [{"keyword": t.keyword, "count": t.count, "previous": t.previous} for t in week],
+        "rising_24h": rising.get("rising_24h", []), "rising_7d": rising.get("rising_7d", []),
+        "rising_computed_at": rising.get("computed_at"),
     }
 
 

@@ -112,3 +112,4 @@ class AnalyticsHotspotsResponse(BaseModel):
     alerts: list[AnalyticsAlert] = Field(description="近 7 天的热点预警，最新在前")
     rising_24h: list[AnalyticsTopic]
     rising_7d: list[AnalyticsTopic]
+    rising_computed_at: str | None = Field(description="工作进程最近一次计算上升话题的时间；null 表示尚未计算")

@@ -85,7 +85,8 @@ async def test_a_first_refresh_counts_every_ticket_by_local_day_hour_and_dimensi
                                                          ("urban_management", "weidong", 2)]
         assert await figures.request_types(session, MARCH) == {"": 1, "complaint": 2, "consult": 1}
         bot = await figures.bot_share(session, MARCH)
-        assert (bot["tickets"], bot["emergencies"], bot["handoffs"], bot["predicted"], bot["corrected"]) == (4, 1, 3, 3, 0)
+        counts = (bot["tickets"], bot["emergencies"], bot["handoffs"], bot["predicted"], bot["corrected"])
+        assert counts == (4, 1, 3, 3, 0)
         filtered = await figures.request_types(session, Scope(date(2025, 3, 1), date(2025, 3, 31), region="weidong"))
         assert filtered == {"complaint": 2}
         one_day = await figures.heat_map(session, Scope(date(2025, 3, 11), date(2025, 3, 11)))
