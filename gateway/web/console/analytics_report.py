@@ -35,6 +35,7 @@ class MonthlyReport:
     period: Period
     data: dict[str, Any]
     regions: list[RegionIssues]
+    sampled_every: int = 1  # the keywords were counted on one ticket in this many (then scaled up)
 
 
 async def monthly_report(config: Config, period: Period, *, now: datetime) -> MonthlyReport:
@@ -42,8 +43,8 @@ async def monthly_report(config: Config, period: Period, *, now: datetime) -> Mo
     data = await dashboard(config, period, Scope(period.first, period.last), now=now)
     known = names(directory)
     async with config[SESSIONS]() as session:
-        words = await top_keywords_by_region(session, directory, start=period.start, end=period.end,
-                                             top=TOP_KEYWORDS)
+        words, sampled_every = await top_keywords_by_region(session, directory, start=period.start,
+                                                            end=period.end, top=TOP_KEYWORDS)
     by_region: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for cell in data["heat_map"]["cells"]:
         by_region[cell["region"]].append((known["department"].get(cell["department"], "未分类")
@@ -55,7 +56,7 @@ async def monthly_report(config: Config, period: Period, *, now: datetime) -> Mo
         if total:
             regions.append(RegionIssues(code, name, total, departments[:TOP_DEPARTMENTS], words.get(code, [])))
     regions.sort(key=lambda r: -r.tickets)
-    return MonthlyReport(period, data, regions)
+    return MonthlyReport(period, data, regions, sampled_every)
 
 
 def region_rows(report: MonthlyReport) -> list[list[Any]]:

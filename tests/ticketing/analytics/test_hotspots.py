@@ -76,8 +76,8 @@ async def test_a_topic_rising_against_the_previous_day_is_listed_a_steady_one_is
         await _ticket(sessions, NOW - (n + 25) * HOUR, region="xinhua", title="小区停水")
     async with sessions() as session:
         topics = await rising_topics(session, DIRECTORY, now=NOW, window=timedelta(hours=24))
-        words = await top_keywords_by_region(session, DIRECTORY, start=NOW - 48 * HOUR, end=NOW)
+        words, every = await top_keywords_by_region(session, DIRECTORY, start=NOW - 48 * HOUR, end=NOW)
     rising = {t.keyword: (t.count, t.previous) for t in topics}
     assert rising and all(value == (6, 1) for value in rising.values())
     assert "停水" not in rising
-    assert words["xinhua"][0] == ("停水", 10)
+    assert words["xinhua"][0] == ("停水", 10) and every == 1
