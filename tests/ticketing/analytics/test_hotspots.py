@@ -81,3 +81,14 @@ async def test_a_topic_rising_against_the_previous_day_is_listed_a_steady_one_is
     assert rising and all(value == (6, 1) for value in rising.values())
     assert "停水" not in rising
     assert words["xinhua"][0] == ("停水", 10) and every == 1
+
+
+async def test_the_reports_keywords_of_a_busy_period_come_from_an_even_sample_scaled_up(sessions, monkeypatch):
+    from ticketing.analytics import hotspots
+
+    monkeypatch.setattr(hotspots, "REPORT_SAMPLE", 4)
+    for n in range(12):
+        await _ticket(sessions, NOW - (n + 1) * HOUR, region="xinhua", title="小区停水")
+    async with sessions() as session:
+        words, every = await top_keywords_by_region(session, DIRECTORY, start=NOW - 48 * HOUR, end=NOW)
+    assert every == 3 and words["xinhua"][0] == ("停水", 12)  # 4 of 12 read, each counting for 3
