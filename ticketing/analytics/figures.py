@@ -64,7 +64,14 @@ async def _cube_sums(session: AsyncSession, scope: Scope, group: tuple[str, ...]
                      values: tuple[str, ...]) -> dict[tuple, list[int]]:
     """SUM(values) GROUP BY group over the period and the filters, merged over the cube pieces."""
     merged: dict[tuple, list[int]] = {}
-    for cube, period in _pieces(scope):
+    pieces: list[tuple[Any, Any]]
+    if set(group) <= {"channel"} and set(scope.filters()) <= {"channel"}:
+        # Neither grouped nor filtered by department, region or type: the small per-channel table.
+        days = (DailyChannelVolume.day >= scope.first) & (DailyChannelVolume.day <= scope.last)
+        pieces = [(DailyChannelVolume, days)]
+    else:
+        pieces = list(_pieces(scope))
+    for cube, period in pieces:
         stmt = select(*(getattr(cube, g) for g in group), *(func.sum(getattr(cube, v)) for v in values)).where(period)
         for name, value in scope.filters().items():
             stmt = stmt.where(getattr(cube, name) == value)

@@ -145,8 +145,8 @@ async def rebuild_days(session: AsyncSession, first: date, last: date) -> None:
         await session.execute(delete(model).where(model.day >= first, model.day <= last))
     await session.execute(insert(DailyVolume).from_select(["day", *DIMENSIONS, *COUNTS], cube))
     await session.execute(insert(DailyChannelVolume).from_select(
-        ["day", "channel", "tickets"],
-        select(DailyVolume.day, DailyVolume.channel, func.sum(DailyVolume.tickets))
+        ["day", "channel", *COUNTS],
+        select(DailyVolume.day, DailyVolume.channel, *(func.sum(getattr(DailyVolume, name)) for name in COUNTS))
         .where(DailyVolume.day >= first, DailyVolume.day <= last).group_by(DailyVolume.day, DailyVolume.channel)))
     await session.execute(insert(DailyBotAnswers).from_select(["day", "channel", "answers"], answers))
 

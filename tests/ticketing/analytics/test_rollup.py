@@ -199,6 +199,12 @@ async def test_a_period_of_whole_months_and_loose_days_counts_each_ticket_once(s
         xinhua = Scope(date(2025, 2, 20), date(2025, 4, 1), region="xinhua")
         assert await figures.request_types(session, xinhua) == {"complaint": 1, "consult": 1, "help": 1}
         assert sum(sum(v) for v in (await figures.volume_by_day(session, xinhua))["channels"].values()) == 3
+        # The cube (region filter) and the per-channel table (none) agree on the hours and the bot's share.
+        assert sum(sum(v) for v in (await figures.volume_by_hour(session, xinhua)).values()) == 3
+        assert (await figures.bot_share(session, xinhua))["tickets"] == 3
+        web = Scope(date(2025, 2, 20), date(2025, 4, 1), channel="web")
+        assert (await figures.volume_by_hour(session, web))["web"][9] == 1
+        assert (await figures.bot_share(session, web))["emergencies"] == 1
 
 
 def test_changed_days_are_rebuilt_in_runs_of_consecutive_days():

@@ -17,19 +17,12 @@ NONE = ""
 HOURS = tuple(f"h{hour:02d}" for hour in range(24))
 
 
-class _Cube(Base):
-    """Tickets per channel × department × region × request type over one period (a day, a month).
-
-    ``h00``…``h23`` split ``tickets`` by the local hour of creation, so the hour-of-day chart
-    honours the same filters without a second table.
-    """
+class _Counts(Base):
+    """The counts of a rollup row.  ``h00``…``h23`` split ``tickets`` by the local hour of creation,
+    so the hour-of-day chart honours the same filters without a second table."""
 
     __abstract__ = True
 
-    channel: Mapped[str] = mapped_column(String(32))
-    department: Mapped[str] = mapped_column(String(64))
-    region: Mapped[str] = mapped_column(String(64))
-    request_type: Mapped[str] = mapped_column(String(32))
     tickets: Mapped[int] = mapped_column(Integer, default=0)
     emergencies: Mapped[int] = mapped_column(Integer, default=0)
     predicted: Mapped[int] = mapped_column(Integer, default=0)  # pre-classified by the bot
@@ -60,6 +53,17 @@ class _Cube(Base):
     h23: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class _Cube(_Counts):
+    """Tickets per channel × department × region × request type over one period (a day, a month)."""
+
+    __abstract__ = True
+
+    channel: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    request_type: Mapped[str] = mapped_column(String(32))
+
+
 class DailyVolume(_Cube):
     """The cube of one local day."""
 
@@ -79,14 +83,15 @@ class MonthlyVolume(_Cube):
     month: Mapped[date] = mapped_column(Date)
 
 
-class DailyChannelVolume(Base):
-    """Tickets per local day and channel only: the volume-per-day chart without other filters."""
+class DailyChannelVolume(_Counts):
+    """The counts per local day and channel only (a few rows a day): every chart that neither groups
+    nor filters by department, region or type reads this instead of the cube."""
 
     __tablename__ = "analytics_daily_channel"
+    __table_args__ = (PrimaryKeyConstraint("day", "channel"),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tickets: Mapped[int] = mapped_column(Integer, default=0)
+    day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(32))
 
 
 class DailyBotAnswers(Base):

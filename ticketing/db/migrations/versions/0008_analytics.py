@@ -24,6 +24,11 @@ def _utc() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 
+def _counts() -> list[sa.Column]:
+    return [sa.Column(name, sa.Integer(), nullable=False)
+            for name in ("tickets", "emergencies", "predicted", "corrected", *HOURS)]
+
+
 def upgrade() -> None:
     for table, period in (("analytics_daily", "day"), ("analytics_monthly", "month")):
         op.create_table(
@@ -33,18 +38,14 @@ def upgrade() -> None:
             sa.Column("department", sa.String(64), nullable=False),
             sa.Column("region", sa.String(64), nullable=False),
             sa.Column("request_type", sa.String(32), nullable=False),
-            sa.Column("tickets", sa.Integer(), nullable=False),
-            sa.Column("emergencies", sa.Integer(), nullable=False),
-            sa.Column("predicted", sa.Integer(), nullable=False),
-            sa.Column("corrected", sa.Integer(), nullable=False),
-            *(sa.Column(hour, sa.Integer(), nullable=False) for hour in HOURS),
+            *_counts(),
             sa.PrimaryKeyConstraint(period, "channel", "department", "region", "request_type"),
         )
     op.create_table(
         "analytics_daily_channel",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
-        sa.Column("tickets", sa.Integer(), nullable=False),
+        *_counts(),
         sa.PrimaryKeyConstraint("day", "channel"),
     )
     op.create_table(
