@@ -217,24 +217,42 @@ async def _refresh_times(sessions) -> tuple[float, int]:
     return time.perf_counter() - started, len(done.days)
 
 
-async def _postgres(args, now: datetime) -> dict[str, dict]:
+async def _postgres(args, now: datetime) -> tuple[dict[str, dict], datetime]:
     from ticketing.db.engine import create_engine, session_factory
     from ticketing.db.migrate import upgrade
 
-    pg_url, db_url = await fresh_database(DB_NAME)
-    await asyncio.to_thread(upgrade, db_url)
+    if args.reuse:
+        # The tickets of an earlier run stay; the analytics tables are made anew by their migration.
+        from bench.common import PG_ADMIN
+        from ticketing.db.migrate import alembic_config
+
+        base = PG_ADMIN.rsplit("/", 1)[0]
+        pg_url = f"{base}/{DB_NAME}"
+        db_url = base.replace("postgresql://", "postgresql+asyncpg://") + f"/{DB_NAME}"
+        from alembic import command
+
+        await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0005_evaluation_indexes")
+        await asyncio.to_thread(upgrade, db_url)
+    else:
+        pg_url, db_url = await fresh_database(DB_NAME)
+        await asyncio.to_thread(upgrade, db_url)
     engine = create_engine(db_url)
     sessions = session_factory(engine)
     try:
         started = time.perf_counter()
-        async with engine.begin() as conn:
-            for statement in _seed_sql(args.tickets, now):
-                await conn.execute(text(statement))
+        if not args.reuse:
+            async with engine.begin() as conn:
+                for statement in _seed_sql(args.tickets, now):
+                    await conn.execute(text(statement))
         await _vacuum(pg_url)
         seeded = time.perf_counter() - started
+        async with engine.connect() as conn:
+            args.tickets = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
+            now = (await conn.execute(text("SELECT max(created_at) FROM tickets"))).scalar_one()
         print(f"analytics benchmark on PostgreSQL: {args.tickets:,} tickets (a year), {args.tickets // 3:,} bot "
-              f"answers, seeded with generate_series in {seeded:.1f} s; {os.cpu_count()} cores; {args.repeat} calls "
-              f"per query after {args.warmup} warm-up (raw baselines: {max(3, args.repeat // 4)} calls)", flush=True)
+              f"answers, {'kept from an earlier run' if args.reuse else 'seeded with generate_series'} in "
+              f"{seeded:.1f} s; {os.cpu_count()} cores; {args.repeat} calls per query after {args.warmup} warm-up "
+              f"(raw baselines: {max(3, args.repeat // 4)} calls)", flush=True)
         backfill, days = await _refresh_times(sessions)
         print(f"rollup backfill (the worker's first refresh): {backfill:.1f} s for {days} days", flush=True)
         async with engine.begin() as conn:
@@ -254,7 +272,7 @@ async def _postgres(args, now: datetime) -> dict[str, dict]:
     finally:
         await engine.dispose()
     _print(results, raw=True)
-    return results
+    return results, now
 
 
 async def _sqlite(args, now: datetime, pg_results: dict[str, dict]) -> None:
@@ -307,7 +325,7 @@ async def _run(args) -> None:
     import ticketing.analytics.rollup  # noqa: F401
 
     now = datetime.now(timezone.utc)
-    pg_results = await _postgres(args, now)
+    pg_results, now = await _postgres(args, now)
     if args.sqlite:
         await _sqlite(args, now, pg_results)
 
@@ -318,6 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--sqlite", type=int, default=0, help="also time SQLite with this many tickets")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the tickets of the last run (rebuild only the analytics tables)")
     args = parser.parse_args(argv)
     asyncio.run(_run(args))
 
