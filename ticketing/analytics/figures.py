@@ -43,20 +43,47 @@ class Scope:
                                   ("request_type", self.request_type)) if v is not None}
 
 
-def _pieces(scope: Scope) -> list[tuple[type[DailyVolume] | type[MonthlyVolume], Any]]:
-    """Where the period's counts are: its whole calendar months in the monthly cube, the days
-    before and after them in the daily one; each as (cube, condition on its period column)."""
-    first_month = scope.first if scope.first.day == 1 else next_month(month_of(scope.first))
-    after_last = scope.last + timedelta(days=1)
-    end_month = after_last if after_last.day == 1 else month_of(scope.last)  # exclusive
-    if first_month >= end_month:
-        return [(DailyVolume, (DailyVolume.day >= scope.first) & (DailyVolume.day <= scope.last))]
-    pieces: list[tuple[type[DailyVolume] | type[MonthlyVolume], Any]] = [
-        (MonthlyVolume, (MonthlyVolume.month >= first_month) & (MonthlyVolume.month < end_month))]
-    if scope.first < first_month:
-        pieces.append((DailyVolume, (DailyVolume.day >= scope.first) & (DailyVolume.day < first_month)))
-    if end_month <= scope.last:
-        pieces.append((DailyVolume, (DailyVolume.day >= end_month) & (DailyVolume.day <= scope.last)))
+Piece = tuple[Any, Any, int]  # (table, condition on its period column, +1 to add or -1 to take away)
+
+
+def _days_piece(first: date, last: date, sign: int = 1) -> Piece:
+    return DailyVolume, (DailyVolume.day >= first) & (DailyVolume.day <= last), sign
+
+
+def _month_piece(first_month: date, end_month: date) -> Piece:
+    return MonthlyVolume, (MonthlyVolume.month >= first_month) & (MonthlyVolume.month < end_month), 1
+
+
+def _pieces(scope: Scope) -> list[Piece]:
+    """Where the period's counts are, reading as few rows as possible: whole calendar months in the
+    monthly cube; a month mostly inside the period as the month minus its days outside (the
+    monthly rows are the sums of the daily ones); the rest as days."""
+    month_start, month_end = month_of(scope.first), next_month(month_of(scope.last))
+    pieces: list[Piece] = []
+    whole_from = None
+    month = month_start
+    while month < month_end:
+        following = next_month(month)
+        first, last = max(month, scope.first), min(following - timedelta(days=1), scope.last)
+        inside = (last - first).days + 1
+        outside = (following - month).days - inside
+        if outside == 0:
+            whole_from = whole_from or month
+        else:
+            if whole_from is not None:
+                pieces.append(_month_piece(whole_from, month))
+                whole_from = None
+            if outside < inside:
+                pieces.append(_month_piece(month, following))
+                if first > month:
+                    pieces.append(_days_piece(month, first - timedelta(days=1), -1))
+                if last < following - timedelta(days=1):
+                    pieces.append(_days_piece(last + timedelta(days=1), following - timedelta(days=1), -1))
+            else:
+                pieces.append(_days_piece(first, last))
+        month = following
+    if whole_from is not None:
+        pieces.append(_month_piece(whole_from, month_end))
     return pieces
 
 
@@ -64,26 +91,27 @@ async def _cube_sums(session: AsyncSession, scope: Scope, group: tuple[str, ...]
                      values: tuple[str, ...]) -> dict[tuple, list[int]]:
     """SUM(values) GROUP BY group over the period and the filters, merged over the cube pieces."""
     merged: dict[tuple, list[int]] = {}
-    pieces: list[tuple[Any, Any]]
+    pieces: list[Piece]
     if set(group) <= {"channel"} and set(scope.filters()) <= {"channel"}:
         # Neither grouped nor filtered by department, region or type: the small per-channel table.
         days = (DailyChannelVolume.day >= scope.first) & (DailyChannelVolume.day <= scope.last)
-        pieces = [(DailyChannelVolume, days)]
+        pieces = [(DailyChannelVolume, days, 1)]
     else:
-        pieces = list(_pieces(scope))
-    for cube, period in pieces:
+        pieces = _pieces(scope)
+    for cube, period, sign in pieces:
         stmt = select(*(getattr(cube, g) for g in group), *(func.sum(getattr(cube, v)) for v in values)).where(period)
         for name, value in scope.filters().items():
             stmt = stmt.where(getattr(cube, name) == value)
         if group:
             stmt = stmt.group_by(*(getattr(cube, g) for g in group))
         for row in (await session.execute(stmt)).all():
-            key, sums = tuple(row[:len(group)]), [int(v or 0) for v in row[len(group):]]
+            key, sums = tuple(row[:len(group)]), [sign * int(v or 0) for v in row[len(group):]]
             if key in merged:
                 merged[key] = [a + b for a, b in zip(merged[key], sums, strict=True)]
             else:
                 merged[key] = sums
-    return merged
+    # A cell whose counts were all taken away again (tickets only outside the period) is no cell.
+    return {key: sums for key, sums in merged.items() if any(sums)}
 
 
 def _days(scope: Scope) -> list[date]:

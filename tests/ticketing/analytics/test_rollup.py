@@ -185,7 +185,10 @@ async def test_a_period_of_whole_months_and_loose_days_counts_each_ticket_once(s
         for first, last, total in ((date(2025, 2, 20), date(2025, 4, 1), 6),  # days + March + a day
                                    (date(2025, 2, 1), date(2025, 3, 31), 5),  # two whole months
                                    (date(2025, 2, 28), date(2025, 3, 10), 4),  # days only
-                                   (date(2025, 3, 11), date(2025, 4, 30), 2)):  # days + April
+                                   (date(2025, 3, 11), date(2025, 4, 30), 2),  # March minus 10 days + April
+                                   (date(2025, 3, 11), date(2025, 3, 31), 1),  # March minus its first 10 days
+                                   (date(2025, 3, 2), date(2025, 4, 1), 5),  # March minus the 1st + a day
+                                   (date(2025, 2, 20), date(2025, 3, 10), 4)):  # days only
             scope = Scope(first, last)
             types = await figures.request_types(session, scope)
             hours = await figures.volume_by_hour(session, scope)
@@ -212,3 +215,14 @@ def test_changed_days_are_rebuilt_in_runs_of_consecutive_days():
     assert list(rollup._runs(days)) == [(date(2025, 1, 30), date(2025, 2, 1)), (date(2025, 2, 5), date(2025, 2, 5))]
     year = [date(2025, 1, 1) + timedelta(days=n) for n in range(70)]
     assert [(b - a).days + 1 for a, b in rollup._runs(year)] == [31, 31, 8]
+
+
+def test_a_period_is_read_as_whole_months_months_less_a_few_days_and_loose_days():
+    def shape(first, last):
+        return [(cube.__tablename__, sign) for cube, _, sign in figures._pieces(Scope(first, last))]
+
+    assert shape(date(2025, 1, 1), date(2025, 12, 31)) == [("analytics_monthly", 1)]
+    assert shape(date(2025, 3, 5), date(2025, 3, 9)) == [("analytics_daily", 1)]
+    # The last 365 days on 2026-12-02: December 2025 less its first two days, eleven months, two days.
+    assert shape(date(2025, 12, 3), date(2026, 12, 2)) == [
+        ("analytics_monthly", 1), ("analytics_daily", -1), ("analytics_monthly", 1), ("analytics_daily", 1)]
