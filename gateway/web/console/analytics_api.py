@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from config.directory import Directory
+from config.local_time import LOCAL_TZ
 from gateway.infra.analytics_keys import rising_topics_key
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS
 from gateway.web.audiences import Config
@@ -52,8 +53,17 @@ def names(directory: Directory) -> dict[str, dict[str, str]]:
             "request_type": {t.code: t.name for t in directory.request_types}}
 
 
+DEFAULT_DAYS = 30
+
+
 def scope_of(query: Mapping[str, str], directory: Directory, now: datetime) -> tuple[Period, Scope]:
-    period = period_of(query, now)
+    """The period (``from``/``to`` or ``month``; by default the last 30 days, today included) and
+    the filters, checked against the directory."""
+    if any((query.get(key) or "").strip() for key in ("from", "to", "month")):
+        period = period_of(query, now)
+    else:
+        today = now.astimezone(LOCAL_TZ).date()
+        period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
     known = names(directory)
     chosen: dict[str, str] = {}
     for name, label in FILTERS.items():
@@ -122,7 +132,7 @@ async def dashboard(config: Config, period: Period, scope: Scope, *, now: dateti
 @routes.get(f"{P}/analytics")
 @for_analytics("数据分析：来件量（按日、按时段、按渠道）、部门×区域热力、诉求类型、积压与账龄、智能客服分流与预分类更正率、"
                "承办单位响应率/解决率/满意率",
-               description="周期按本地日期（含首尾两日），默认本月，最长 366 天；来件数据来自每日汇总表（工作进程每分钟更新），"
+               description="周期按本地日期（含首尾两日），默认最近 30 天（含今天），最长 366 天；来件数据来自每日汇总表（工作进程每分钟更新），"
                            "积压为当前状态。筛选值为代码表中的代码。",
                query={"from": "开始日期 YYYY-MM-DD", "to": "结束日期 YYYY-MM-DD（含）", "month": "或按月份 YYYY-MM",
                       "channel": "渠道代码", "department": "部门代码", "region": "区域代码",

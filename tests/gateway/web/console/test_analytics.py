@@ -187,3 +187,12 @@ async def test_a_supervisor_sends_the_monthly_report_to_the_leaders_list(relay, 
     body = mail.get_content()
     assert "来件总量：4 件" in body and "卫东区：2 件" in body
     assert "/console/analytics/report?month=2025-03" in body
+
+
+async def test_without_a_period_the_dashboard_shows_the_last_30_days(console):
+    client, agent, _ = console
+    await make_ticket(client.app, at=utcnow() - timedelta(days=40))
+    await make_ticket(client.app, at=utcnow() - timedelta(days=3))
+    await refresh(client.app)
+    body = await (await (await agent("chen", role="supervisor")).get("/api/v1/console/analytics")).json()
+    assert len(body["volume_by_day"]["days"]) == 30 and body["total"] == 1
