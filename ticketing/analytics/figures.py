@@ -16,7 +16,14 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.analytics.rollup import month_of, next_month
-from ticketing.db.models.analytics import HOURS, DailyBotAnswers, DailyChannelVolume, DailyVolume, MonthlyVolume
+from ticketing.db.models.analytics import (
+    HOURS,
+    DailyBotAnswers,
+    DailyChannelVolume,
+    DailyVolume,
+    MonthlyPlaceVolume,
+    MonthlyVolume,
+)
 from ticketing.db.models.tickets import Ticket
 from ticketing.tickets.lifecycle import Status
 
@@ -50,11 +57,11 @@ def _days_piece(first: date, last: date, sign: int = 1) -> Piece:
     return DailyVolume, (DailyVolume.day >= first) & (DailyVolume.day <= last), sign
 
 
-def _month_piece(first_month: date, end_month: date) -> Piece:
-    return MonthlyVolume, (MonthlyVolume.month >= first_month) & (MonthlyVolume.month < end_month), 1
+def _month_piece(first_month: date, end_month: date, monthly: Any = MonthlyVolume) -> Piece:
+    return monthly, (monthly.month >= first_month) & (monthly.month < end_month), 1
 
 
-def _pieces(scope: Scope) -> list[Piece]:
+def _pieces(scope: Scope, monthly: Any = MonthlyVolume) -> list[Piece]:
     """Where the period's counts are, reading as few rows as possible: whole calendar months in the
     monthly cube; a month mostly inside the period as the month minus its days outside (the
     monthly rows are the sums of the daily ones); the rest as days."""
@@ -71,10 +78,10 @@ def _pieces(scope: Scope) -> list[Piece]:
             whole_from = whole_from or month
         else:
             if whole_from is not None:
-                pieces.append(_month_piece(whole_from, month))
+                pieces.append(_month_piece(whole_from, month, monthly))
                 whole_from = None
             if outside < inside:
-                pieces.append(_month_piece(month, following))
+                pieces.append(_month_piece(month, following, monthly))
                 if first > month:
                     pieces.append(_days_piece(month, first - timedelta(days=1), -1))
                 if last < following - timedelta(days=1):
@@ -83,7 +90,7 @@ def _pieces(scope: Scope) -> list[Piece]:
                 pieces.append(_days_piece(first, last))
         month = following
     if whole_from is not None:
-        pieces.append(_month_piece(whole_from, month_end))
+        pieces.append(_month_piece(whole_from, month_end, monthly))
     return pieces
 
 
@@ -96,6 +103,9 @@ async def _cube_sums(session: AsyncSession, scope: Scope, group: tuple[str, ...]
         # Neither grouped nor filtered by department, region or type: the small per-channel table.
         days = (DailyChannelVolume.day >= scope.first) & (DailyChannelVolume.day <= scope.last)
         pieces = [(DailyChannelVolume, days, 1)]
+    elif "channel" not in group and "channel" not in scope.filters() and set(values) <= {"tickets"}:
+        # Ticket counts by place and type, all channels: whole months from the smaller table.
+        pieces = _pieces(scope, MonthlyPlaceVolume)
     else:
         pieces = _pieces(scope)
     for cube, period, sign in pieces:

@@ -30,6 +30,7 @@ from ticketing.db.models.analytics import (
     DailyBotAnswers,
     DailyChannelVolume,
     DailyVolume,
+    MonthlyPlaceVolume,
     MonthlyVolume,
     RollupState,
 )
@@ -187,6 +188,12 @@ async def rebuild_month(session: AsyncSession, month: date) -> None:
     summed = (select(literal(month, Date()), *dims, *(func.sum(getattr(DailyVolume, name)) for name in COUNTS))
               .where(DailyVolume.day >= month, DailyVolume.day < next_month(month)).group_by(*dims))
     await session.execute(insert(MonthlyVolume).from_select(["month", *DIMENSIONS, *COUNTS], summed))
+    await session.execute(delete(MonthlyPlaceVolume).where(MonthlyPlaceVolume.month == month))
+    places = [MonthlyVolume.department, MonthlyVolume.region, MonthlyVolume.request_type]
+    await session.execute(insert(MonthlyPlaceVolume).from_select(
+        ["month", "department", "region", "request_type", "tickets"],
+        select(MonthlyVolume.month, *places, func.sum(MonthlyVolume.tickets))
+        .where(MonthlyVolume.month == month).group_by(MonthlyVolume.month, *places)))
 
 
 async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARGIN) -> Refresh:
@@ -208,7 +215,7 @@ async def refresh(session: AsyncSession, *, margin: timedelta = LATE_COMMIT_MARG
 async def rebuild_all(session: AsyncSession) -> Refresh:
     """Drop the watermarks and rebuild every day (after a directory change, or by hand)."""
     await session.execute(delete(RollupState))
-    for model in (DailyVolume, MonthlyVolume, DailyChannelVolume, DailyBotAnswers):
+    for model in (DailyVolume, MonthlyVolume, MonthlyPlaceVolume, DailyChannelVolume, DailyBotAnswers):
         await session.execute(delete(model))
     return await refresh(session)
 

@@ -83,6 +83,20 @@ class MonthlyVolume(_Cube):
     month: Mapped[date] = mapped_column(Date)
 
 
+class MonthlyPlaceVolume(Base):
+    """Tickets per local calendar month × department × region × request type, all channels together
+    (a fifth of the monthly cube's rows): the heat map and the type split of a long period."""
+
+    __tablename__ = "analytics_monthly_place"
+    __table_args__ = (PrimaryKeyConstraint("month", "department", "region", "request_type"),)
+
+    month: Mapped[date] = mapped_column(Date)
+    department: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    request_type: Mapped[str] = mapped_column(String(32))
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class DailyChannelVolume(_Counts):
     """The counts per local day and channel only (a few rows a day): every chart that neither groups
     nor filters by department, region or type reads this instead of the cube."""

@@ -42,6 +42,15 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(period, "channel", "department", "region", "request_type"),
         )
     op.create_table(
+        "analytics_monthly_place",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("department", sa.String(64), nullable=False),
+        sa.Column("region", sa.String(64), nullable=False),
+        sa.Column("request_type", sa.String(32), nullable=False),
+        sa.Column("tickets", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "department", "region", "request_type"),
+    )
+    op.create_table(
         "analytics_daily_channel",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
@@ -98,5 +107,6 @@ def downgrade() -> None:
     op.drop_index("ix_analytics_daily_region_day", table_name="analytics_daily")
     op.drop_index("ix_analytics_daily_department_day", table_name="analytics_daily")
     op.drop_table("analytics_daily_channel")
+    op.drop_table("analytics_monthly_place")
     op.drop_table("analytics_monthly")
     op.drop_table("analytics_daily")
