@@ -185,8 +185,8 @@
       var a;
       try { a = JSON.parse(ev.data); } catch (e) { return; }
       if (!a || a.type !== 'hotspot') return;
-      var placeholder = list.querySelector('[data-empty]');
-      if (placeholder) placeholder.remove();
+      var emptyNote = list.querySelector('[data-empty]');
+      if (emptyNote) emptyNote.remove();
       var item = el('li', undefined, 'fresh');
       item.setAttribute('data-alert', a.id);
       item.appendChild(el('strong', a.region_name || '全市'));
