@@ -148,10 +148,10 @@ class HotspotAlert(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-# What the rollup refresh reads: tickets changed since the watermark, entries created since it,
-# and one local day's tickets (migration 0008).
+# What the rollup refresh reads: tickets changed since the watermark and entries created since it
+# (migration 0008).  A run of days' tickets is found by ix_tickets_created_at, which the Open311 list
+# needs too (migration 0009, ``ticketing.db.models.open311``).
 Index("ix_tickets_updated_at", Ticket.updated_at)
-Index("ix_tickets_created_at", Ticket.created_at)
 Index("ix_entries_created_at", Entry.created_at)
 # A filtered volume-per-day chart reads one department's, region's or type's days, not every cell.
 Index("ix_analytics_daily_department_day", DailyVolume.department, DailyVolume.day)

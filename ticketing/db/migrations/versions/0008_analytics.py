@@ -1,5 +1,6 @@
 """analytics: daily and monthly rollups of tickets, daily ones of bot answers, their watermark, hot-spot alerts; indexes
-the incremental refresh reads (tickets.updated_at / created_at, entries.created_at)
+the incremental refresh reads (tickets.updated_at, entries.created_at; the index on tickets.created_at
+comes with 0009_open311_clusters)
 
 Revision ID: 0008_analytics
 Revises: 0005_evaluation_indexes
@@ -91,13 +92,11 @@ def upgrade() -> None:
     op.create_index("ix_analytics_daily_region_day", "analytics_daily", ["region", "day"])
     op.create_index("ix_analytics_daily_type_day", "analytics_daily", ["request_type", "day"])
     op.create_index("ix_tickets_updated_at", "tickets", ["updated_at"])
-    op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
     op.create_index("ix_entries_created_at", "entries", ["created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_entries_created_at", table_name="entries")
-    op.drop_index("ix_tickets_created_at", table_name="tickets")
     op.drop_index("ix_tickets_updated_at", table_name="tickets")
     op.drop_index("ix_hotspot_alerts_created", table_name="hotspot_alerts")
     op.drop_table("hotspot_alerts")
