@@ -88,9 +88,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name="uq_hotspot_alerts_key"),
     )
     op.create_index("ix_hotspot_alerts_created", "hotspot_alerts", ["created_at"])
-    op.create_index("ix_analytics_daily_department_day", "analytics_daily", ["department", "day"])
-    op.create_index("ix_analytics_daily_region_day", "analytics_daily", ["region", "day"])
-    op.create_index("ix_analytics_daily_type_day", "analytics_daily", ["request_type", "day"])
+    op.create_index("ix_analytics_daily_department_day", "analytics_daily", ["department", "day", "channel", "tickets"])
+    op.create_index("ix_analytics_daily_region_day", "analytics_daily", ["region", "day", "channel", "tickets"])
+    op.create_index("ix_analytics_daily_type_day", "analytics_daily", ["request_type", "day", "channel", "tickets"])
     op.create_index("ix_tickets_updated_at", "tickets", ["updated_at"])
     op.create_index("ix_entries_created_at", "entries", ["created_at"])
 
