@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # A read replica (streaming replication, so seconds behind) for heavy read-only queries such as
+    # the analytics; unset: they read DATABASE_URL. Never written to.
+    database_read_url: str | None = Field(default=None, alias="DATABASE_READ_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     rasa_url: str | None = Field(default=None, alias="RASA_URL")
     data_dir: Path = Field(default=Path("./var"), alias="HOTLINE_DATA_DIR")
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
     # WeChat message or a mail) must be absolute.
     public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
     def _db_scheme(cls, v: str | None) -> str | None:
         if v is None or v == "":
@@ -133,6 +136,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+    @property
+    def effective_read_database_url(self) -> str:
+        """Where read-only analytics connect: the replica when one is configured, else the primary."""
+        return self.database_read_url or self.effective_database_url
 
     @property
     def embedded_redis_path(self) -> Path:
