@@ -78,6 +78,20 @@ def test_the_nlu_image_serves_what_compose_asks_for():
 
 
 @pytest.mark.slow
+def test_rasa_knows_every_option_the_nlu_image_runs_it_with():
+    from nlu.training import rasa_bin, rasa_env
+
+    if not Path(rasa_bin()).exists():
+        pytest.skip(f"Rasa is not installed at {rasa_bin()} (make creates .venv-rasa)")
+    command = yaml.safe_load([rest for word, rest in instructions(NLU) if word == "CMD"][-1])
+    assert command[:2] == ["rasa", "run"]
+    helped = subprocess.run([rasa_bin(), "run", "--help"], capture_output=True, text=True, env=rasa_env(), timeout=300)
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    for option in (word for word in command[2:] if word.startswith("--")):
+        assert re.search(rf"(^|[\s,]){option}\b", helped.stdout), option
+
+
+@pytest.mark.slow
 def test_the_installed_package_carries_every_file_of_the_source_tree(tmp_path):
     """The image installs a wheel, not the checkout: a template, static file or migration left out of
     the package data would be missing in production only."""
