@@ -26,7 +26,7 @@ from tests.deploy.test_compose import env_names, settings_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-OVERLAY = "pingdingshan"
+OVERLAYS = ("pingdingshan", "henan")
 KUBERNETES_VERSION = "1.30.0"
 # Not a gateway setting: the workers' container carries it for KEDA's redis-streams trigger.
 KEDA_ONLY = {"REDIS_PASSWORD"}
@@ -53,9 +53,14 @@ def kustomize(tmp_path: Path, overlay: str, *, components: tuple[str, ...] = ())
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> list[dict]:
-    return kustomize(tmp_path_factory.mktemp("render"), OVERLAY)
+def rendered(tmp_path_factory, overlay) -> list[dict]:
+    return kustomize(tmp_path_factory.mktemp("render"), overlay)
 
 
 def one(docs: list[dict], kind: str, name: str) -> dict:
@@ -72,9 +77,12 @@ def containers(docs: list[dict]) -> list[tuple[str, dict]]:
 
 def pod_environment(docs: list[dict]) -> dict[str, str]:
     """What envFrom gives a gateway pod: the ConfigMap, then the Secret (values from the example)."""
+    (namespace,) = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Namespace"]
+    (overlay,) = [name for name in OVERLAYS
+                  if f"namespace: {namespace}\n" in (K8S / "overlays" / name / "kustomization.yaml").read_text()]
     config = one(docs, "ConfigMap", "hotline-config")["data"]
     secret_name = one(docs, "Secret", "hotline-secrets")["metadata"]["name"]
-    example = K8S / "overlays" / OVERLAY / "secrets.env.example"
+    example = K8S / "overlays" / overlay / "secrets.env.example"
     secret = dict(line.split("=", 1) for line in example.read_text().splitlines() if line and line[0] != "#")
     for _, container in containers(docs):
         if container["image"].split("/")[-1].startswith("gateway"):
@@ -94,7 +102,7 @@ def test_every_object_is_valid_for_the_kubernetes_api(rendered):
 
 
 def test_every_piece_of_the_topology_is_there(rendered):
-    namespace = one(rendered, "Namespace", "pds-12345")["metadata"]["name"]
+    (namespace,) = [doc["metadata"]["name"] for doc in rendered if doc["kind"] == "Namespace"]
     assert {doc["metadata"].get("namespace") for doc in rendered if doc["kind"] != "Namespace"} == {namespace}
     assert {doc["metadata"]["name"] for doc in rendered if doc["kind"] == "Deployment"} == DEPLOYMENTS
     assert one(rendered, "Deployment", "feed")["spec"]["replicas"] == 1
@@ -175,7 +183,7 @@ def test_keda_watches_the_lag_of_the_group_the_workers_read_in(rendered):
 
 
 def test_without_keda_the_workers_scale_on_cpu(tmp_path):
-    docs = kustomize(tmp_path, OVERLAY, components=("without-keda",))
+    docs = kustomize(tmp_path, OVERLAYS[0], components=("without-keda",))
     assert not [doc for doc in docs if doc["kind"] == "ScaledObject"]
     targets = sorted(doc["spec"]["scaleTargetRef"]["name"] for doc in docs if doc["kind"] == "HorizontalPodAutoscaler")
     assert targets == ["web", "worker"]
