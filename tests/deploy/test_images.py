@@ -91,20 +91,28 @@ def test_rasa_knows_every_option_the_nlu_image_runs_it_with():
         assert re.search(rf"(^|[\s,]){option}\b", helped.stdout), option
 
 
-@pytest.mark.slow
-def test_the_installed_package_carries_every_file_of_the_source_tree(tmp_path):
-    """The image installs a wheel, not the checkout: a template, static file or migration left out of
-    the package data would be missing in production only."""
+PACKAGES = ("config", "connectors", "gateway", "nlu", "ticketing")
+
+
+@pytest.fixture(scope="module")
+def build_context(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A clean copy of what the gateway image's build stage copies (the tracked files only): a local
+    build's leftovers (an egg-info listing files) must not hide what the package data rules miss."""
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    packages = ("config", "connectors", "gateway", "nlu", "ticketing")
-    tracked = subprocess.run(["git", "ls-files", *packages], capture_output=True, text=True, cwd=ROOT).stdout.split()
-    # Built from a clean copy of the tracked files, as the image's build context is: a local build's
-    # leftovers (an egg-info listing files) must not hide what the package data rules miss.
-    source = tmp_path / "src"
-    for path in [*tracked, "pyproject.toml", "README.md"]:
+    tracked = subprocess.run(["git", "ls-files", *PACKAGES], capture_output=True, text=True, cwd=ROOT).stdout.split()
+    source = tmp_path_factory.mktemp("context") / "src"
+    for path in [*tracked, "pyproject.toml", "README.md", "requirements.lock"]:
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, source / path)
+    return source, tracked
+
+
+@pytest.mark.slow
+def test_the_installed_package_carries_every_file_of_the_source_tree(build_context, tmp_path):
+    """The image installs a wheel, not the checkout: a template, static file or migration left out of
+    the package data would be missing in production only."""
+    source, tracked = build_context
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
                             str(source)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
@@ -113,6 +121,45 @@ def test_the_installed_package_carries_every_file_of_the_source_tree(tmp_path):
     # Documentation beside the code is for readers of the repository.
     missing = [path for path in tracked if path not in names and not path.endswith(".md")]
     assert tracked and not missing
+
+
+IMPORT_EVERY_MODULE = """
+import importlib, pkgutil, sys
+failed = []
+for top in sys.argv[1:]:
+    for info in pkgutil.walk_packages(importlib.import_module(top).__path__, top + "."):
+        if info.name != "nlu.rasa_components":  # runs inside Rasa's own environment
+            try:
+                importlib.import_module(info.name)
+            except Exception as exc:
+                failed.append(f"{info.name}: {type(exc).__name__}: {exc}")
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""
+
+
+@pytest.mark.slow
+def test_the_image_s_install_runs_without_the_test_tools(build_context, tmp_path):
+    """The build stage's own pip command (requirements.lock as constraints, so pytest, Playwright and
+    the linters stay out), run in a fresh virtualenv: every module imports and the CLI starts, so no
+    runtime import leans on a package only the test tools brought in."""
+    source, _ = build_context
+    (install,) = [rest for word, rest in instructions(GATEWAY) if word == "RUN" and "pip install" in rest]
+    pip_command = install.split("&&")[0].split()
+    assert pip_command[1:] == ["install", "-c", "requirements.lock", "."]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), *pip_command[1:], "-q"], cwd=source,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed = subprocess.run([str(venv / "bin" / "pip"), "list", "--format=freeze"], capture_output=True, text=True)
+    names = {line.split("==")[0].lower() for line in installed.stdout.split()}
+    assert not names & {"pytest", "playwright", "import-linter", "hypothesis", "check-jsonschema"}
+    ran = subprocess.run([str(venv / "bin" / "hotline"), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0 and "worker" in ran.stdout, ran.stderr
+    imported = subprocess.run([str(venv / "bin" / "python"), "-c", IMPORT_EVERY_MODULE, *PACKAGES],
+                              capture_output=True, text=True, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stdout + imported.stderr[-2000:]
 
 
 # --- a container runtime, when this machine has a working one -----------------------------------
