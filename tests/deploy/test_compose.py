@@ -105,14 +105,18 @@ def test_the_images_are_built_here(compose):
     assert compose["services"]["rasa"]["command"][0] == "rasa"
 
 
-def test_only_the_proxy_is_trusted_and_only_the_proxy_reaches_the_replicas(compose):
+def test_only_the_proxy_is_trusted_and_only_the_proxy_reaches_the_replicas(compose, raw_compose):
     services, networks = compose["services"], compose["networks"]
     proxy_address = ipaddress.ip_address(services["proxy"]["networks"]["edge"]["ipv4_address"])
     assert proxy_address in ipaddress.ip_network(networks["edge"]["ipam"]["config"][0]["subnet"])
     on_edge = {name for name, service in services.items() if "edge" in service.get("networks", ())}
     assert on_edge == {"proxy", "web"}
     web = load_settings(**compose["services"]["web"]["environment"])
-    assert web.trusted_proxy_networks == (ipaddress.ip_network(f"{proxy_address}/32"),)
+    assert set(web.trusted_proxy_networks) == {ipaddress.ip_network(f"{proxy_address}/32")}
+    # The city's HTTPS entrance in front of nginx joins the trusted hops when the operator names it.
+    entrance = interpolate(raw_compose, {**SECRETS, "HOTLINE_UPSTREAM_PROXIES": "192.0.2.0/28"})
+    assert set(load_settings(**entrance["services"]["web"]["environment"]).trusted_proxy_networks) == {
+        ipaddress.ip_network(f"{proxy_address}/32"), ipaddress.ip_network("192.0.2.0/28")}
     assert "ports" not in services["web"]  # reached through the proxy only
     assert [port.split(":")[-1] for port in services["proxy"]["ports"]] == ["8080"]
     conf = (COMPOSE.parent / "deploy" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
