@@ -217,3 +217,20 @@ def test_only_the_ingress_controller_and_monitoring_reach_the_web_pods(rendered)
     (rule,) = policy["spec"]["ingress"]
     allowed = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule["from"]}
     assert allowed == {"ingress-nginx", "monitoring"}
+
+
+def test_the_pods_run_the_images_compose_builds_as_their_own_user(rendered):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    built = {service["image"].split(":")[0]: service["build"]["dockerfile"] for service in compose.values()
+             if "build" in service}
+    base = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    assert {image["name"] for image in base["images"]} == set(built)
+    for doc in rendered:
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        repository = container["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
+        (dockerfile,) = [path for image, path in built.items() if image.endswith("/" + repository)]
+        (user,) = [line.split()[1] for line in (ROOT / dockerfile).read_text().splitlines() if line.startswith("USER ")]
+        assert pod["securityContext"]["runAsUser"] == int(user.split(":")[0]), doc["metadata"]["name"]
