@@ -22,7 +22,7 @@ def test_directory_has_every_code_of_the_reference():
     assert directory.region_codes == {"xinhua", "weidong", "zhanhe", "shifanqu", "gaoxin", "ruzhou", "wugang",
                               "baofeng", "jiaxian", "lushan", "yexian", "shilong"}
     assert directory.request_type_codes == {"consult", "complaint", "report", "help", "suggestion", "praise"}
-    assert directory.channel_codes == {"wechat", "web", "email", "national_platform", "phone", "letter"}
+    assert directory.channel_codes == {"wechat", "web", "email", "national_platform", "phone", "letter", "open311"}
     assert "郟县" in directory.region("jiaxian").aliases
     assert directory.department("market_supervision").hotline == "12315"
 
