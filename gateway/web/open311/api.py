@@ -88,7 +88,8 @@ def _date(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        # An unencoded "+08:00" in a query string arrives as " 08:00".
+        value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
         raise Open311InputError(400, texts.INVALID_DATE) from None
     if value.tzinfo is None:
