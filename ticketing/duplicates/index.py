@@ -1,7 +1,7 @@
 """An in-memory index of open tickets' signatures: who is near whom, without comparing all pairs.
 
-Each ticket is a TF-IDF vector of its site features (:mod:`ticketing.duplicates.signatures`),
-L2-normalised, plus its problem kinds, region and department.  An inverted index maps each
+Each ticket is the set of its site features (:mod:`ticketing.duplicates.signatures`) as an
+L2-normalised vector, plus its problem kinds, region and department.  An inverted index maps each
 feature to the tickets holding it, so a query touches only the tickets sharing a feature with it
 (the postings of features held by more than ``max_posting_share`` of the tickets, and by more than
 ``min_posting_cap``, are skipped:
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from ticketing.duplicates.signatures import problems, site_features
 
 # Chosen on the labelled set (tests/ticketing/duplicates/data/duplicates.yaml): see the package docstring.
-DEFAULT_THRESHOLD = 0.13
+DEFAULT_THRESHOLD = 0.15
 
 
 @dataclass(frozen=True)
@@ -66,21 +66,17 @@ class DuplicateIndex:
     threshold: float = DEFAULT_THRESHOLD
     max_posting_share: float = 0.2
     min_posting_cap: int = 200  # a small index compares on every feature
-    _counts: dict[int, Counter[str]] = field(default_factory=dict)
     _signatures: dict[int, _Signature] = field(default_factory=dict)
     _postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
     def build(cls, tickets: Iterable[TicketText], **options: float) -> DuplicateIndex:
         index = cls(**options)
-        items = list(tickets)
-        for item in items:
-            index._counts[item.ticket_id] = site_features(item.text)
-            for feature in index._counts[item.ticket_id]:
+        for item in tickets:
+            signature = index.signature_of(item)
+            index._signatures[item.ticket_id] = signature
+            for feature in signature.vector:
                 index._postings[feature].add(item.ticket_id)
-        for item in items:
-            index._signatures[item.ticket_id] = _Signature(
-                index._vector(index._counts[item.ticket_id]), problems(item.text), item.region, item.department)
         return index
 
     def __len__(self) -> int:
@@ -89,16 +85,13 @@ class DuplicateIndex:
     def __contains__(self, ticket_id: int) -> bool:
         return ticket_id in self._signatures
 
-    def _idf(self, feature: str) -> float:
-        # Smoothed (as scikit-learn's smooth_idf): a feature every ticket shares still counts a
-        # little, so two tickets alone in the index can still be compared.
-        total = len(self._counts)
-        return math.log((1 + total) / (1 + len(self._postings.get(feature, ())))) + 1.0
-
-    def _vector(self, counts: Counter[str]) -> dict[str, float]:
-        weights = {feature: (1.0 + math.log(count)) * self._idf(feature) for feature, count in counts.items()}
-        norm = math.sqrt(sum(weight * weight for weight in weights.values())) or 1.0
-        return {feature: weight / norm for feature, weight in weights.items()}
+    @staticmethod
+    def _vector(counts: Counter[str]) -> dict[str, float]:
+        # Set cosine (Ochiai): every feature weighs the same.  No IDF on purpose — weights learnt
+        # from the open tickets themselves would make the site of a mass complaint, shared by
+        # most of them, count least exactly when it matters most.
+        weight = 1.0 / math.sqrt(len(counts)) if counts else 0.0
+        return {feature: weight for feature in counts}
 
     def signature_of(self, item: TicketText) -> _Signature:
         known = self._signatures.get(item.ticket_id)

@@ -37,6 +37,9 @@ FILLER = (
     "不亮", "修复", "部门",
 )
 
+# Pieces of every other site's name (锦绣花园小区, 帝景花园小区): alone they say nothing about which site.
+GENERIC_BIGRAMS = frozenset({"小区", "花园", "园小", "社区", "村委", "街道", "路口", "门口", "附近", "周边", "楼下"})
+
 _DIGIT_RUN = re.compile(r"\d+[号路栋楼层元天个次]?")
 _NOT_WORD = re.compile(r"[^\w]|_", re.UNICODE)
 
@@ -97,5 +100,5 @@ def site_features(text: str) -> Counter[str]:
     counts.update("#" + match.group(0) for match in _DIGIT_RUN.finditer(normalised))
     for run in normalised.split():
         run = re.sub(r"\d+", "", run)
-        counts.update(run[i:i + 2] for i in range(len(run) - 1))
+        counts.update(bigram for i in range(len(run) - 1) if (bigram := run[i:i + 2]) not in GENERIC_BIGRAMS)
     return counts
