@@ -4,8 +4,9 @@ the current clusters, and merging a cluster into its main ticket.
 Why an in-memory index rebuilt every ``refresh_seconds`` rather than a table of signatures: a
 signature's IDF weights depend on all the open tickets of the window, so stored vectors would go
 stale with every new ticket; what is stored instead is the text, and rebuilding the index from the
-open tickets of the last ``days`` is one indexed query plus linear work (a few thousand open
-tickets: tens of milliseconds).  A query then touches only the tickets sharing a site feature
+open tickets of the last ``days`` is one indexed query plus linear work (5,000 open tickets: about
+0.3 CPU-s, in a thread; bench/duplicates.py).  The clusters are computed once per build, when the
+clusters page first asks (5,000 tickets: about 2 CPU-s, in a thread).  A query then touches only the tickets sharing a site feature
 (:mod:`ticketing.duplicates.index`), and a ticket newer than the index is compared on the fly.
 Each process keeps its own index; a merge in this process refreshes it at once, other processes
 within ``refresh_seconds`` — and a stale suggestion cannot do harm, since merging re-reads and
@@ -106,6 +107,7 @@ class DuplicateFinder:
         self.clock = clock
         self._index: DuplicateIndex | None = None
         self._candidates: dict[int, Candidate] = {}
+        self._clusters: list[Cluster] | None = None  # computed once per build, when first asked
         self._built_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -116,10 +118,12 @@ class DuplicateFinder:
         async with self._lock:
             if self._index is None or self.clock() - self._built_at >= self.refresh_seconds:
                 candidates = await open_candidates(session, since=utcnow() - timedelta(days=self.days))
-                self._index = DuplicateIndex.build(
-                    (TicketText(c.ticket_id, _matter_text(c.title, c.text), c.region, c.department)
-                     for c in candidates), threshold=self.threshold)
+                items = [TicketText(c.ticket_id, _matter_text(c.title, c.text), c.region, c.department)
+                         for c in candidates]
+                # CPU work (about 50 ms per thousand tickets): off the event loop.
+                self._index = await asyncio.to_thread(DuplicateIndex.build, items, threshold=self.threshold)
                 self._candidates = {c.ticket_id: c for c in candidates}
+                self._clusters = None
                 self._built_at = self.clock()
             return self._index, self._candidates
 
@@ -135,8 +139,12 @@ class DuplicateFinder:
     async def clusters(self, session: AsyncSession) -> list[Cluster]:
         """The current groups of likely duplicates, biggest first, each around its main ticket."""
         index, candidates = await self._current(session)
+        if self._clusters is not None:
+            return self._clusters
         found = []
-        for group in index.clusters():
+        # Every ticket's neighbours (about 0.4 CPU-ms a ticket, bench/duplicates.py): once per build,
+        # off the event loop.
+        for group in await asyncio.to_thread(index.clusters):
             members = sorted((candidates[ticket_id] for ticket_id in group),
                              key=lambda c: (_PROGRESS.get(Status(c.status), 9), c.created_at, c.ticket_id))
             main = members[0]
@@ -144,6 +152,7 @@ class DuplicateFinder:
             scores = {n.ticket_id: n.score for n in index.neighbours(main_item, limit=len(candidates))}
             others = tuple(Suggestion(c, scores.get(c.ticket_id, 0.0)) for c in members[1:])
             found.append(Cluster(main, others))
+        self._clusters = found
         return found
 
 

@@ -3,7 +3,8 @@
 Each ticket is the set of its site features (:mod:`ticketing.duplicates.signatures`) as an
 L2-normalised vector, plus its problem kinds, region and department.  An inverted index maps each
 feature to the tickets holding it, so a query touches only the tickets sharing a feature with it
-(the postings of features held by more than ``max_posting_share`` of the tickets, and by more than
+(postings are kept per problem kind, so only tickets that may agree on the problem meet; the
+postings of features held by more than ``max_posting_share`` of the tickets, and by more than
 ``min_posting_cap``, are skipped:
 "小区" or "路口" alone never makes two tickets the same matter, and skipping them keeps a query
 far below the size of the index).  Two tickets are the same matter when
@@ -45,10 +46,15 @@ class Neighbour:
 
 @dataclass
 class _Signature:
-    vector: dict[str, float]
+    features: frozenset[str]
     problems: frozenset[str]
     region: str | None
     department: str | None
+
+    @property
+    def weight(self) -> float:
+        """Each feature's weight in the L2-normalised set vector."""
+        return 1.0 / math.sqrt(len(self.features)) if self.features else 0.0
 
 
 def _known_apart(left: str | None, right: str | None) -> bool:
@@ -67,7 +73,11 @@ class DuplicateIndex:
     max_posting_share: float = 0.2
     min_posting_cap: int = 200  # a small index compares on every feature
     _signatures: dict[int, _Signature] = field(default_factory=dict)
-    _postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # (problem kind, region, feature) -> tickets; "" for a kind or region not known.  Only tickets
+    # that may agree on the problem and the region are ever candidates of each other.
+    _postings: dict[tuple[str, str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    _kinds: set[str] = field(default_factory=set)
+    _regions: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, tickets: Iterable[TicketText], **options: float) -> DuplicateIndex:
@@ -75,8 +85,13 @@ class DuplicateIndex:
         for item in tickets:
             signature = index.signature_of(item)
             index._signatures[item.ticket_id] = signature
-            for feature in signature.vector:
-                index._postings[feature].add(item.ticket_id)
+            kinds = signature.problems or {""}
+            region = signature.region or ""
+            index._kinds |= kinds
+            index._regions.add(region)
+            for feature in signature.features:
+                for kind in kinds:
+                    index._postings[kind, region, feature].add(item.ticket_id)
         return index
 
     def __len__(self) -> int:
@@ -85,28 +100,24 @@ class DuplicateIndex:
     def __contains__(self, ticket_id: int) -> bool:
         return ticket_id in self._signatures
 
-    @staticmethod
-    def _vector(counts: Counter[str]) -> dict[str, float]:
-        # Set cosine (Ochiai): every feature weighs the same.  No IDF on purpose — weights learnt
-        # from the open tickets themselves would make the site of a mass complaint, shared by
-        # most of them, count least exactly when it matters most.
-        weight = 1.0 / math.sqrt(len(counts)) if counts else 0.0
-        return {feature: weight for feature in counts}
-
     def signature_of(self, item: TicketText) -> _Signature:
         known = self._signatures.get(item.ticket_id)
         if known is not None:
             return known
-        return _Signature(self._vector(site_features(item.text)), problems(item.text), item.region, item.department)
+        # Set cosine (Ochiai): every feature weighs the same.  No IDF on purpose — weights learnt
+        # from the open tickets themselves would make the site of a mass complaint, shared by
+        # most of them, count least exactly when it matters most.
+        return _Signature(frozenset(site_features(item.text)), problems(item.text), item.region, item.department)
 
-    def score(self, left: _Signature, right: _Signature) -> float:
+    @staticmethod
+    def _factor(left: _Signature, right: _Signature) -> float:
         if _known_apart(left.region, right.region) or _known_apart(left.department, right.department):
             return 0.0
-        factor = problem_factor(left.problems, right.problems)
-        if factor == 0.0:
-            return 0.0
-        small, large = sorted((left.vector, right.vector), key=len)
-        return factor * sum(weight * large.get(feature, 0.0) for feature, weight in small.items())
+        return problem_factor(left.problems, right.problems)
+
+    def score(self, left: _Signature, right: _Signature) -> float:
+        """The pair's score over all their features (what a query computes through the postings)."""
+        return self._factor(left, right) * len(left.features & right.features) * left.weight * right.weight
 
     def neighbours(self, item: TicketText, *, limit: int = 20) -> list[Neighbour]:
         """The indexed tickets that are the same matter as ``item`` (itself excluded), best first.
@@ -114,15 +125,26 @@ class DuplicateIndex:
         ``item`` need not be indexed: a ticket newer than the index is compared on the fly."""
         signature = self.signature_of(item)
         cap = max(self.min_posting_cap, int(self.max_posting_share * len(self._signatures)))
-        candidates: set[int] = set()
-        for feature in signature.vector:
-            posting = self._postings.get(feature)
-            if posting and len(posting) <= cap:
-                candidates |= posting
-        candidates.discard(item.ticket_id)
+        # A ticket without a known kind (region) may match any; one with kinds (a region) only those
+        # or the unknown.
+        kinds = (signature.problems | {""}) if signature.problems else self._kinds
+        regions = {signature.region, ""} if signature.region else self._regions
+        buckets = [(kind, region) for kind in kinds for region in regions]
+        # The shared features of every candidate, counted through the postings: the dot products of
+        # the set vectors without touching a ticket that shares nothing.
+        shared: Counter[int] = Counter()
+        for feature in signature.features:
+            hits: set[int] = set()
+            for kind, region in buckets:
+                posting = self._postings.get((kind, region, feature))
+                if posting and len(posting) <= cap:
+                    hits |= posting
+            shared.update(hits)
+        shared.pop(item.ticket_id, None)
         found = []
-        for other in candidates:
-            value = self.score(signature, self._signatures[other])
+        for other, count in shared.items():
+            candidate = self._signatures[other]
+            value = self._factor(signature, candidate) * count * signature.weight * candidate.weight
             if value >= self.threshold:
                 found.append(Neighbour(other, round(value, 4)))
         found.sort(key=lambda n: (-n.score, n.ticket_id))
