@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory
 from config.local_time import LOCAL_TZ
+from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Entry, Ticket
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Status, status_label
 
@@ -29,6 +30,7 @@ CLOSED_STATUSES = frozenset({Status.CLOSED, Status.BOT_ANSWERED, Status.MERGED})
 MAX_RESULTS = 1000  # the spec's own cap on one list
 DEFAULT_RESULTS = 200
 REDACTED = "[已隐去]"
+DEFAULT_WINDOW = timedelta(days=90)
 
 # Seven or more digits in a row (a mobile written with spaces or dashes, a landline, an ID card
 # number ending in X) and anything shaped like an e-mail address.
@@ -136,12 +138,16 @@ def service_request(ticket: Ticket, meta: dict[str, Any], directory: Directory) 
 async def find_requests(session: AsyncSession, directory: Directory, query: RequestQuery) -> list[dict[str, Any]]:
     """The service requests matching ``query``, newest first."""
     stmt = select(Ticket)
+    start = query.start
+    if start is None and not query.numbers:
+        # The spec's default window: 90 days before end_date (or now).
+        start = (query.end or utcnow()) - DEFAULT_WINDOW
     if query.numbers:
         stmt = stmt.where(Ticket.number.in_(query.numbers))
     if query.service_codes:
         stmt = stmt.where(Ticket.department.in_(query.service_codes))
-    if query.start:
-        stmt = stmt.where(Ticket.created_at >= query.start)
+    if start:
+        stmt = stmt.where(Ticket.created_at >= start)
     if query.end:
         stmt = stmt.where(Ticket.created_at <= query.end)
     if query.statuses:

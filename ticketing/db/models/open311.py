@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models.base import Base, BigId, utcnow
+from ticketing.db.models.tickets import Ticket
 
 
 class Open311Key(Base):
@@ -22,3 +23,7 @@ class Open311Key(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+# Open311's request list reads the newest tickets of a window over every status (migration 0009).
+Index("ix_tickets_created_at", Ticket.created_at)

@@ -141,6 +141,7 @@ async def test_post_in_xml_answers_xml(open311):
 async def test_list_filters_and_no_personal_data_of_other_channels(open311):
     client, key = open311
     old = utcnow() - timedelta(days=20)
+    await make_ticket(client.app, text="半年前的工单", at=utcnow() - timedelta(days=180))  # outside the default 90 days
     chat = await make_ticket(client.app, channel="wechat", text="我是张先生，电话13900001111，湛河区锦绣花园停水",
                              phone="13900001111", department="utilities", region="zhanhe", at=old)
     resp = await post(client, key)
@@ -193,6 +194,11 @@ async def test_errors_are_in_the_spec_format(open311, fmt):
     assert await error(await client.get(f"{V2}/requests.{fmt}?status=pending"), 400)
     assert await error(await client.get(f"{V2}/requests.{fmt}?start_date=yesterday"), 400)
     assert await error(await client.get(f"{V2}/nothing-here.{fmt}"), 404)
+    assert await error(await client.delete(f"{V2}/requests.{fmt}"), 405)
+    assert await error(await client.post(f"{V2}/requests.{fmt}", json={"api_key": key}), 400)
+    assert await error(await client.post(f"{V2}/requests.{fmt}", data=b"api_key=\xff\xfe",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"}), 400)
+    assert await error(await post(client, key, fmt, description="长" * 20_000), 413)
 
 
 async def test_a_revoked_key_is_refused_and_posts_are_rate_limited(make_client):

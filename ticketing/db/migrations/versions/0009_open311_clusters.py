@@ -1,4 +1,5 @@
-"""Open311: the API keys of the third-party city apps (only their SHA-256 is stored)
+"""Open311: the API keys of the third-party city apps (only their SHA-256 is stored), and an index
+on tickets.created_at for its request list (the newest tickets of a window, any status)
 
 Revision ID: 0009_open311_clusters
 Revises: 0005_evaluation_indexes
@@ -34,7 +35,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name="uq_open311_keys_name"),
         sa.UniqueConstraint("key_hash", name="uq_open311_keys_key_hash"),
     )
+    op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_created_at", table_name="tickets")
     op.drop_table("open311_keys")
