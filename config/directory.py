@@ -51,7 +51,7 @@ class Region(_Entry):
 
 
 class Coded(_Entry):
-    code: str = Field(pattern=r"^[a-z][a-z_]*$")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # open311: a standard's name keeps its digits
     name: str = Field(min_length=1)
 
 

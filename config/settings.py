@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # The address citizens reach this gateway at: links sent outside the site (the 一事一评 link in a
     # WeChat message or a mail) must be absolute.
     public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")
+    # 并单: tickets open and created within this many days are compared for duplicates.
+    duplicate_days: int = Field(default=30, ge=1, le=366, alias="HOTLINE_DUPLICATE_DAYS")
+    # Open311: requests an API key may file per minute, and reads per client address per minute.
+    open311_posts_per_minute: int = Field(default=20, ge=1, le=10_000, alias="HOTLINE_OPEN311_POSTS_PER_MINUTE")
+    open311_reads_per_minute: int = Field(default=120, ge=1, le=100_000, alias="HOTLINE_OPEN311_READS_PER_MINUTE")
 
     @field_validator("database_url", "database_read_url")
     @classmethod

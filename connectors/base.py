@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from config.settings import Settings
     from connectors.storage import AttachmentStore
 
-CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter")
+CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter", "open311")
 
 
 class IntakeUnavailable(Exception):

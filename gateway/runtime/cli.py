@@ -11,6 +11,7 @@
     hotline check            validate settings and the directory, then exit
     hotline user add NAME --role R [--unit U] [--password P]   an account (prompts without --password);
                                    roles: operator dispatcher callback supervisor admin handler (--unit)
+    hotline open311 key add|revoke NAME, hotline open311 key list   third-party apps' Open311 API keys
 """
 
 from __future__ import annotations
@@ -150,6 +151,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                     args.unit)
 
 
+def cmd_open311_key(args: argparse.Namespace) -> int:
+    from gateway.runtime import open311_keys
+
+    url = _load().effective_database_url
+    if args.key_command == "add":
+        return open311_keys.add_key(url, args.name)
+    if args.key_command == "revoke":
+        return open311_keys.revoke_key(url, args.name)
+    return open311_keys.list_keys(url)
+
+
 def cmd_nlu(args: argparse.Namespace) -> int:
     from nlu import cli as nlu_cli
 
@@ -234,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password", help="initial password (prompted for when omitted)")
     ua.add_argument("--display-name", help="name shown in the console (default: the user name)")
     ua.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("open311", help="Open311 GeoReport v2: API keys of third-party city apps")
+    osub = p.add_subparsers(dest="open311_command", required=True)
+    ok = osub.add_parser("key", help="issue, list or revoke an app's API key")
+    ksub = ok.add_subparsers(dest="key_command", required=True)
+    for action, text in (("add", "issue a key (printed once, stored hashed)"), ("revoke", "revoke an app's key")):
+        ka = ksub.add_parser(action, help=text)
+        ka.add_argument("name", help="the app's name (lower-case letters, digits, . _ -)")
+        ka.set_defaults(func=cmd_open311_key)
+    ksub.add_parser("list", help="the apps and their keys' state").set_defaults(func=cmd_open311_key)
 
     p = sub.add_parser("nlu", help="train, evaluate and activate NLU models")
     nsub = p.add_subparsers(dest="nlu_command", required=True)

@@ -27,7 +27,7 @@ from aiohttp.web_urldispatcher import AbstractRoute, AbstractRuleMatching, Match
 # Where shared resources are read from: ``request.config_dict``, a sub-app's chain, or the root app.
 Config = Mapping[Any, Any]
 
-CITIZEN, CONSOLE, ADMIN, DESK = "citizen", "console", "admin", "desk"
+CITIZEN, CONSOLE, ADMIN, DESK, OPEN311 = "citizen", "console", "admin", "desk", "open311"
 
 # Path prefix -> audience.  A prefix owns itself and everything below it at a "/" boundary; "/" is
 # only the landing page.  The console's training-suggestion page and API stay at their console URLs
@@ -48,6 +48,7 @@ PREFIXES: dict[str, str] = {
     "/api/v1/admin": ADMIN,
     "/desk": DESK,
     "/api/v1/desk": DESK,
+    "/open311": OPEN311,
 }
 
 

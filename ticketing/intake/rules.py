@@ -313,7 +313,7 @@ class IntakeRules:
     async def _new_ticket(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
                           classification: Classification, *, urgent: bool = False) -> Ticket:
         directory = self.directory
-        # A channel's hint (the platform's region, the web form's type) wins over the NLU's guess;
+        # A channel's hint (the platform's region, the web form's type, an Open311 service) wins over the NLU's guess;
         # a code the directory does not know is dropped, never stored.
         region = message.metadata.get("region_hint") or classification.region
         request_type = message.metadata.get("request_type_hint") or classification.request_type
@@ -321,7 +321,9 @@ class IntakeRules:
             region = None
         if request_type not in directory.request_type_codes:
             request_type = None
-        department = classification.department if classification.department in directory.department_codes else None
+        department = message.metadata.get("department_hint") or classification.department
+        if department not in directory.department_codes:
+            department = None
         contact = message.contact
         received_at = message.received_at
         number = await mint_number_detached(self.sessions, received_at) if self.detached_numbers else None
