@@ -91,7 +91,8 @@ class RasaProcess:
     def __init__(self, model_path: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
                  log_path: str | Path | None = None, process_group: int | None = None) -> None:
         self.model_path = Path(model_path)
-        # Several servers of one launcher share the first one's process group: one signal stops them all.
+        # Several servers of one launcher share one process group (0: a new one, led by this server; it
+        # stays in our session, as the group of a sibling must): one signal stops them all.
         self.process_group = process_group
         self.host = host
         self.port = port or free_port(host)
@@ -115,7 +116,7 @@ class RasaProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # Its own process group (or its siblings'): stop() ends Rasa and nothing else.
-            **({"process_group": self.process_group} if self.process_group else {"start_new_session": True}),
+            **({"start_new_session": True} if self.process_group is None else {"process_group": self.process_group}),
         )
         if out is not subprocess.DEVNULL:
             out.close()

@@ -95,12 +95,17 @@ class NluBoot:
 
     async def _serve(self, app: web.Application, model: Path) -> None:
         log_path = Path(self.settings.data_dir) / "nlu-rasa.log"
-        first = RasaProcess(model, port=self.port, log_path=log_path).start()
+        # A process group of their own (not the terminal's: Ctrl-C reaches the launcher, which stops them).
+        first = RasaProcess(model, port=self.port, log_path=log_path, process_group=0).start()
         assert first.process is not None
         self.servers = [first]
-        for offset in range(1, self.processes):
-            self.servers.append(RasaProcess(model, port=self.port + offset, log_path=log_path,
-                                            process_group=first.process.pid).start())
+        try:
+            for offset in range(1, self.processes):
+                self.servers.append(RasaProcess(model, port=self.port + offset, log_path=log_path,
+                                                process_group=first.process.pid).start())
+        except OSError:
+            await asyncio.to_thread(self.stop)
+            raise
         log.info("starting %d NLU server(s) on %s with %s (log: %s)", len(self.servers), ", ".join(self.urls),
                  model.name, log_path)
         ready: list[str] = []
