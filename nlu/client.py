@@ -8,14 +8,14 @@ gateway's contract (`NluResult.to_dict()`, the body of `POST /api/v1/nlu/parse`)
      "handoff": bool, "intent": {"name", "confidence"} | null, "model": version | null}
 
 It never raises. When Rasa is down, slow or answers nonsense, the result says so (`handoff: true`,
-nothing classified) and the message becomes an unclassified ticket.
+nothing classified) and the message becomes an unclassified ticket. The emergency safety net
+(nlu/emergency.py) runs locally, so an emergency is still recognised without the server.
 
 `base_url` may name several Rasa servers serving the same model, comma-separated (`hotline run` with
 HOTLINE_NLU_PROCESSES > 1, or RASA_URL in production): each parse goes to the least busy one (ties in
 turn), and a server that refuses or fails is skipped for a few seconds while the others answer. The
 same text asked again while its parse is in flight, or within `SHARE_SECONDS` of its answer, shares
-that one parse (a citizen sending twice, a WeChat retry, the console's hints while typing). The emergency safety net
-(nlu/emergency.py) runs locally, so an emergency is still recognised without the server.
+that one parse (a citizen sending twice, a WeChat retry, the console's hints while typing).
 
 `handoff` means "a person has to take this message over": Rasa unavailable, the classification not
 confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
