@@ -111,7 +111,12 @@ def latest_model() -> Path | None:
 def _train_lock() -> Iterator[None]:
     """One training at a time per cache (tests, `make run` and CI may start together)."""
     with open(model_cache_dir() / ".train.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("[nlu] another process is training a model (make test, CI, a second launcher): waiting for it",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
