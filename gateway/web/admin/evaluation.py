@@ -28,6 +28,7 @@ async def classifier_emergency_recall(url: str, examples: list[dict], concurrenc
     if not emerg:
         return None
     sem = asyncio.Semaphore(concurrency)
+    url = url.split(",")[0]  # several servers of one model (HOTLINE_NLU_PROCESSES): any one will do
     async with aiohttp.ClientSession() as http:
         async def one(text: str) -> bool:
             async with sem, http.post(f"{url.rstrip('/')}/model/parse", json={"text": text},
