@@ -165,8 +165,8 @@ async def list_tickets(request: web.Request) -> web.Response:
         await session.commit()  # a search by phone number is audited
     labels = Labels(config[DIRECTORY])
     now = utcnow()
-    return json_response({"tickets": [summary(t, labels, now=now, started_at=started.get(t.id))
-                                      for t in page.tickets], "total": page.total,
+    return json_response({"tickets": [{**summary(t, labels, now=now, started_at=started.get(t.id)),
+                                       "unread": t.id in page.unread} for t in page.tickets], "total": page.total,
                           "limit": page.limit, "offset": page.offset, "search": page.searching})
 
 
@@ -193,14 +193,14 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 
 @routes.get(TICKET)
-@on_ticket("工单详情：对话、机器预分类与确认值、处理记录", responses={200: TICKET_VIEW, 404: "未找到"})
+@on_ticket("工单详情：对话、机器预分类与确认值、处理记录", description="读取即把该工单对当前用户标为已读。", responses={200: TICKET_VIEW, 404: "未找到"})
 @api(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
-    return await _ticket_response(request)
+    return await _ticket_response(request, mark_read=True)
 
 
-async def _ticket_response(request: web.Request, **extra: Any) -> web.Response:
-    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request))
+async def _ticket_response(request: web.Request, *, mark_read: bool = False, **extra: Any) -> web.Response:
+    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request), mark_read=mark_read)
     return json_response({"ticket": view, **extra})
 
 

@@ -187,6 +187,7 @@ class TicketSummary(BaseModel):
     workdays_label: str = Field("", description="如“剩 3 个工作日”“今日到期”“超期 2 个工作日”")
     unit: str | None = Field(None, description="主办单位代码（已交办时）")
     unit_label: str = ""
+    unread: bool = Field(False, description="有当前用户上次打开该工单之后的群众留言或单位办理动态（未读）")
 
 
 class QueuePage(BaseModel):

@@ -129,7 +129,8 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     params = {k: v for k, v in query.items() if k not in ("offset",) and v}
     return {
         "page": page,
-        "tickets": [summary(t, labels, now=now, started_at=started.get(t.id)) for t in page.tickets],
+        "tickets": [{**summary(t, labels, now=now, started_at=started.get(t.id)), "unread": t.id in page.unread}
+                    for t in page.tickets],
         "counts": counts,
         "flt": flt,
         "query": urlencode(params),
@@ -164,7 +165,7 @@ LIVE_REFRESH_HEADER = "X-Console-Refresh"
 async def ticket_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     try:
-        view = await actions.ticket_view(request.config_dict, actor, request.match_info["number"])
+        view = await actions.ticket_view(request.config_dict, actor, request.match_info["number"], mark_read=True)
     except ConsoleError as exc:
         await flash(request, exc.message, "error")
         raise web.HTTPSeeOther("/console") from None
