@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,10 +98,15 @@ async def mark_read(session: AsyncSession, username: str, ticket_id: int, seen: 
 def followup_after_dispatch(username: str):
     """SQL condition on ``Ticket``: it is with a unit and its citizen wrote after the lead
     dispatch, and after ``username`` last saw it."""
-    dispatched_at = (select(func.max(Dispatch.at))
-                     .where(Dispatch.ticket_id == Ticket.id, Dispatch.role == "lead").scalar_subquery())
-    seen_since = exists().where(ReadMarker.ticket_id == Ticket.id, ReadMarker.username == username,
-                                ReadMarker.read_at >= Entry.created_at)
-    later_message = exists().where(Entry.ticket_id == Ticket.id, Entry.author == "citizen",
-                                   Entry.created_at > dispatched_at, ~seen_since)
+    # Correlated by hand: the inner look-up sits two levels down, where SQLAlchemy would
+    # otherwise add its own ``tickets`` to the FROM list (a cross join over every ticket).
+    seen_since = (select(ReadMarker.ticket_id)
+                  .where(ReadMarker.ticket_id == Ticket.id, ReadMarker.username == username,
+                         ReadMarker.read_at >= Entry.created_at)
+                  .correlate(Ticket, Entry).exists())
+    later_message = (select(Entry.id)
+                     .join(Dispatch, (Dispatch.ticket_id == Entry.ticket_id) & (Dispatch.role == "lead"))
+                     .where(Entry.ticket_id == Ticket.id, Entry.author == "citizen", Entry.created_at > Dispatch.at,
+                            ~seen_since)
+                     .correlate(Ticket).exists())
     return Ticket.status.in_(WITH_UNIT) & later_message

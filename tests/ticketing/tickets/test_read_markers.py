@@ -87,8 +87,16 @@ async def test_my_tickets_list_dispatched_ones_the_citizen_wrote_to_again_until_
                                        now=utcnow() - timedelta(hours=1))
     await _say(sessions, followed, "单位还没人联系我", at=utcnow())
     await _say(sessions, colleagues, "单位还没人联系我", at=utcnow())
+    # Each ticket is measured from its own dispatch, not from anyone else's later one.
+    early = await handoff_ticket(sessions, at=utcnow() - timedelta(hours=5))
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, early)
+        ticket.assignee = "li"
+        await assignments.dispatch(session, ticket, LI, DIRECTORY, target="health", now=utcnow() - timedelta(hours=4))
+    await _say(sessions, early, "怎么还没处理", at=utcnow() - timedelta(hours=3))
 
-    assert set(await _mine(sessions, LI)) == {waiting, followed}
+    assert set(await _mine(sessions, LI)) == {waiting, followed, early}
+    await _open_page(sessions, "li", early)
     assert await _unread(sessions, "li", followed) == {followed}
     assert await _mine(sessions, WANG) == [colleagues]
     await _open_page(sessions, "li", followed)  # read (and passed on): it leaves the list
