@@ -30,6 +30,7 @@ CONFIRMING_CHANNELS = frozenset({"web", "wechat"})
 # As long as an answer to a question joins its ticket (``rules.QUESTION_WINDOW``).
 CONFIRM_WITHIN = timedelta(minutes=10)
 META_KEY = "confirm_phone"
+ASKED_AT_KEY = "confirm_asked_at"  # the asking message's time: answers are timed on the channel's clock
 YES = "确认"
 NO = "不是"
 # What people answer besides the buttons' words (WeChat: 1 / 2).
@@ -54,6 +55,11 @@ def question(phone: str, channel: str) -> str:
 
 def declined() -> str:
     return "好的，该号码不作为联系电话。如需留下联系方式，可在对话中再次发送手机号。"
+
+
+def question_meta(phone: str, asked_at: datetime) -> dict[str, str]:
+    """What the question's bot entry keeps for the answer."""
+    return {META_KEY: phone, ASKED_AT_KEY: asked_at.isoformat()}
 
 
 def answer_of(text: str) -> bool | None:
@@ -88,7 +94,11 @@ async def open_question(session: AsyncSession, ticket: Ticket, at: datetime) -> 
     last = (await session.execute(stmt)).scalar_one_or_none()
     if last is None or last.author != "bot" or not (last.meta or {}).get(META_KEY):
         return None
-    if at - last.created_at > CONFIRM_WITHIN:
+    try:
+        asked_at = datetime.fromisoformat(str(last.meta.get(ASKED_AT_KEY)))
+    except ValueError:
+        asked_at = last.created_at
+    if not timedelta(0) <= at - asked_at <= CONFIRM_WITHIN:
         return None
     return str(last.meta[META_KEY])
 

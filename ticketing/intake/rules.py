@@ -175,7 +175,7 @@ class IntakeRules:
                 reply += texts.contact_recorded(mask_phone(phone) or phone)
             if ask:
                 reply += contact_details.question(ask, message.channel)
-                await bot_entry(ticket, reply, **{contact_details.META_KEY: ask})
+                await bot_entry(ticket, reply, **contact_details.question_meta(ask, message.received_at))
             else:
                 await bot_entry(ticket, reply)
             return Outcome("followup", reply, ticket.number, entry.id)
