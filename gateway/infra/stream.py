@@ -114,6 +114,11 @@ class IntakeStream:
     async def ack(self, entry_id: str) -> None:
         await self.redis.xack(self.key, self.group, entry_id)
 
+    def stage_ack(self, pipe: aioredis.client.Pipeline, entry_ids: list[str]) -> None:
+        """Queue one XACK of all these entries on a caller's pipeline (sent after the commit)."""
+        if entry_ids:
+            pipe.xack(self.key, self.group, *entry_ids)
+
     async def dead_letter(self, entry: StreamEntry, error: str) -> None:
         """Move an entry to the dead-letter stream and acknowledge it, atomically."""
         async with self.redis.pipeline(transaction=True) as pipe:

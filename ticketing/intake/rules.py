@@ -23,7 +23,7 @@ from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Action, Status
 from ticketing.tickets.masking import mask_phone
-from ticketing.tickets.numbering import NUMBER_RE, detached_minting, mint_number_detached
+from ticketing.tickets.numbering import NUMBER_RE, NumberMint, detached_minting
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
 # Each item of the national platform is a case of its own, answered (回传) on its own,
@@ -65,7 +65,12 @@ class IntakeRules:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
         self.sessions = sessions
         self.directory = directory
-        self.detached_numbers = detached_minting(sessions)
+        # PostgreSQL: numbers come from a connection outside the pool (see numbering.py).
+        self.mint = NumberMint(sessions.kw["bind"]) if detached_minting(sessions) else None
+
+    async def aclose(self) -> None:
+        if self.mint is not None:
+            await self.mint.aclose()
 
     async def stored_entry(self, session: AsyncSession, message: IntakeMessage) -> Entry | None:
         """The citizen entry of this very message, if it was stored before (a retry or a redelivery)."""
@@ -324,7 +329,7 @@ class IntakeRules:
         department = classification.department if classification.department in directory.department_codes else None
         contact = message.contact
         received_at = message.received_at
-        number = await mint_number_detached(self.sessions, received_at) if self.detached_numbers else None
+        number = await self.mint.mint(received_at) if self.mint is not None else None
         return await store.create_ticket(
             session,
             conversation=conv,
