@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-import uvloop
 from aiosmtpd.smtp import SMTP
 
 from bench.common import REDIS_URL, fresh_database
@@ -369,10 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.mails <= 100_000 or not 1 <= args.clients <= 256:
         parser.error("--mails must be 1..100000 and --clients 1..256")
-    # uvloop, as ``hotline smtp`` runs; the sink runs on it too.
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        figures = runner.run(run_bench(mails=args.mails, clients=args.clients, rounds=args.rounds,
-                                       reuse=args.reuse))
+    figures = asyncio.run(run_bench(mails=args.mails, clients=args.clients, rounds=args.rounds, reuse=args.reuse))
     _print(figures)
     if args.tickets:
         full = asyncio.run(run_ticket_bench(mails=args.mails, clients=args.clients, reuse=args.reuse))

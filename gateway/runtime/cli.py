@@ -38,7 +38,7 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop for the gateway's processes (a faster event loop, the same asyncio API), unless
+    """uvloop for ``hotline web`` and ``hotline worker`` (a faster event loop, the same asyncio API), unless
     ``HOTLINE_UVLOOP=0`` or it is not installed."""
     if os.environ.get("HOTLINE_UVLOOP", "1") == "0":
         return None
@@ -116,7 +116,10 @@ def _run_services(services: set[str]) -> int:
     settings = _load()
     redis_url, embedded = _redis_url(settings)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        # uvloop for the worker only: the mailbox keeps asyncio's loop (aiosmtpd's server object
+        # carries attributes a uvloop server refuses).
+        factory = _loop_factory() if services <= {"worker"} else None
+        with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
     except KeyboardInterrupt:
         pass
