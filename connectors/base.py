@@ -43,9 +43,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+# Anything storable_text would change: one search, so clean text (nearly all of it) costs one scan.
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
 def storable_text(text: str) -> str:
     """``text`` without control characters (but tab and line breaks) and with lone surrogates
     replaced by U+FFFD: what the stream, the database and every reader can take."""
+    if _UNCLEAN.search(text) is None:
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
@@ -80,6 +86,9 @@ class Contact:
     email: str | None = None
 
 
+_CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(Contact))
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     channel: str
@@ -101,9 +110,10 @@ class InboundMessage:
         # refused entry would be retried until it is dead-lettered.
         for name in ("native_id", "sender_id", "text", "thread_key", "subject", "metadata"):
             object.__setattr__(self, name, storable(getattr(self, name)))
-        object.__setattr__(self, "contact", dataclasses.replace(
-            self.contact, **{f.name: storable(getattr(self.contact, f.name))
-                             for f in dataclasses.fields(self.contact)}))
+        contact = self.contact
+        cleaned = {name: storable(getattr(contact, name)) for name in _CONTACT_FIELDS}
+        if any(cleaned[name] is not getattr(contact, name) for name in _CONTACT_FIELDS):
+            object.__setattr__(self, "contact", dataclasses.replace(contact, **cleaned))
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
         if not self.native_id or not self.sender_id:

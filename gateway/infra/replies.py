@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -102,11 +103,11 @@ class ReplyBus:
             return found
 
     async def publish_event(self, topic: str, event: dict[str, Any]) -> None:
-        await self.redis.publish(topic, json.dumps(event, ensure_ascii=False).encode())
+        await self.redis.publish(topic, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
 
     def stage_event(self, pipe: Any, topic: str, event: dict[str, Any]) -> None:
         """Queue :meth:`publish_event` on a caller's pipeline."""
-        pipe.publish(topic, json.dumps(event, ensure_ascii=False).encode())
+        pipe.publish(topic, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
 
     async def subscribe(self, topic: str, *, heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
         """Yield events of ``topic``: None once subscribed (so a caller knows nothing published from
