@@ -80,9 +80,11 @@ class Pipeline:
         one transaction; for each message its outcome, or ``None`` when it is for :meth:`process`
         (with the classification already asked for it, if any).  Nothing is announced here:
         :meth:`stage_announcement` after the commit."""
-        async with self.sessions() as session:
-            # Checked first so redelivered messages cost no NLU call (the rules answer them).
-            stored = await self.batch.stored(session, messages)
+        # Checked first so redelivered messages cost no NLU call (the rules answer them); one
+        # autocommitted read, no transaction to open and roll back.
+        async with self.sessions.kw["bind"].connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            stored = await self.batch.stored(conn, messages)
         fresh = [i for i, msg in enumerate(messages) if (msg.channel, msg.native_id) not in stored]
         # Every NLU call of the batch at once, before any transaction.
         found = await asyncio.gather(*(self.classify(messages[i].text) for i in fresh))

@@ -91,13 +91,14 @@ class BatchIntake:
         # PostgreSQL: numbers from a connection outside the pool, autocommitted (numbering.py).
         self.mint = mint
 
-    async def stored(self, session: AsyncSession, messages: Sequence[IntakeMessage]) -> set[tuple[str, str]]:
+    async def stored(self, executor: AsyncSession | AsyncConnection,
+                     messages: Sequence[IntakeMessage]) -> set[tuple[str, str]]:
         """(channel, native id) of the messages stored before: redeliveries, for the rules."""
         ids = list({message.native_id for message in messages})
         if not ids:
             return set()
         stmt = select(Entry.channel, Entry.channel_message_id).where(Entry.channel_message_id.in_(ids))
-        return {(channel, native_id) for channel, native_id in await session.execute(stmt)}
+        return {(channel, native_id) for channel, native_id in await executor.execute(stmt)}
 
     async def take_in(self, session: AsyncSession,
                       batch: Sequence[tuple[IntakeMessage, Classification]]) -> list[Outcome | None]:
@@ -118,17 +119,25 @@ class BatchIntake:
         tickets = [self._ticket_row(item, number) for item, number in zip(planned, numbers)]
         ticket_ids = (await conn.execute(
             insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), tickets)).scalars().all()
-        citizen_rows = [self._citizen_row(item, ticket_id) for item, ticket_id in zip(planned, ticket_ids)]
-        entry_ids = (await conn.execute(
-            insert(ENTRIES).returning(ENTRIES.c.id, sort_by_parameter_order=True), citizen_rows)).scalars().all()
 
         now = utcnow()
-        bot_rows, events, predictions = [], [], []
-        for item, ticket, ticket_id, entry_id in zip(planned, tickets, ticket_ids, entry_ids):
+        replies = [self._reply(item, ticket) for item, ticket in zip(planned, tickets)]
+        # The citizens' entries, then the bot's answers, in one statement: ids follow the rows'
+        # order, so each answer comes after its message (``IntakeRules.redelivered`` relies on it).
+        entry_rows = [self._citizen_row(item, ticket_id) for item, ticket_id in zip(planned, ticket_ids)]
+        entry_rows += [
+            _entry_row(conversation_id=item.conversation_id, ticket_id=ticket_id, author="bot",
+                       channel=item.message.channel, text=reply, meta={"in_reply_to": item.message.native_id},
+                       delivery_status="sent", created_at=now)
+            for item, ticket_id, reply in zip(planned, ticket_ids, replies)
+        ]
+        entry_ids = (await conn.execute(
+            insert(ENTRIES).returning(ENTRIES.c.id, sort_by_parameter_order=True), entry_rows)).scalars().all()
+
+        events, predictions = [], []
+        for item, ticket, ticket_id, entry_id, reply in zip(planned, tickets, ticket_ids, entry_ids, replies):
             message, classification = item.message, item.classification
-            off_hours = off_hours_note(self.directory, message.received_at)
             if classification.classified:
-                reply = texts.ticket_created(ticket["number"], ticket["deadline"], off_hours)
                 predictions.append({
                     "ticket_id": ticket_id, "entry_id": entry_id, "department": classification.department,
                     "region": classification.region, "request_type": classification.request_type,
@@ -136,18 +145,12 @@ class BatchIntake:
                     "alternatives": list(classification.alternatives), "model_version": classification.model,
                     "created_at": now,
                 })
-            else:
-                reply = texts.ticket_created_unclassified(ticket["number"], off_hours)
-            bot_rows.append(_entry_row(
-                conversation_id=item.conversation_id, ticket_id=ticket_id, author="bot", channel=message.channel,
-                text=reply, meta={"in_reply_to": message.native_id}, delivery_status="sent", created_at=now))
             events.append({
                 "ticket_id": ticket_id, "at": now, "actor": "bot" if classification.classified else "system",
                 "action": "created", "field": "status", "from_value": None, "to_value": Status.PENDING_REVIEW.value,
                 "public": True, "detail": {"channel": message.channel},
             })
             outcomes[item.index] = Outcome("ticket", reply, ticket["number"], entry_id)
-        await conn.execute(insert(ENTRIES), bot_rows)
         await conn.execute(insert(EVENTS), events)
         if predictions:
             await conn.execute(insert(PREDICTIONS), predictions)
@@ -219,6 +222,12 @@ class BatchIntake:
             "citizen_wechat_openid": contact.wechat_openid, "citizen_email": contact.email,
             "assignee": None, "unit": None, "created_at": at, "updated_at": at, "closed_at": None,
         }
+
+    def _reply(self, item: _Planned, ticket: dict[str, Any]) -> str:
+        off_hours = off_hours_note(self.directory, item.message.received_at)
+        if item.classification.classified:
+            return texts.ticket_created(ticket["number"], ticket["deadline"], off_hours)
+        return texts.ticket_created_unclassified(ticket["number"], off_hours)
 
     @staticmethod
     def _citizen_row(item: _Planned, ticket_id: int) -> dict[str, Any]:
