@@ -204,7 +204,7 @@ async def drain(redis: aioredis.Redis, prefix: str, n: int, worker: Server, done
     now = datetime.now(timezone.utc)
     payloads = [InboundMessage(channel="web", native_id=f"{tag}-{i}", sender_id=f"d{tag}{i:08d}",
                                text=f"第{i}号积压诉求：路灯不亮", received_at=now,
-                               contact=Contact(phone="13900001111")).to_json_bytes() for i in range(n)]
+                               contact=Contact(phone="13900001111")).to_json().encode() for i in range(n)]
     before = done.count
     cpu0 = worker.cpu()
     t0 = time.perf_counter()
