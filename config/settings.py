@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     nlu_timeout: float = Field(default=2.0, gt=0, le=60, alias="HOTLINE_NLU_TIMEOUT")
     nlu_enabled: bool = Field(default=True, alias="HOTLINE_NLU_ENABLED")
     worker_consumer: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="HOTLINE_CONSUMER")
-    worker_batch: int = Field(default=16, ge=1, le=1000, alias="HOTLINE_WORKER_BATCH")
+    worker_batch: int = Field(default=100, ge=1, le=1000, alias="HOTLINE_WORKER_BATCH")
     worker_max_deliveries: int = Field(default=5, ge=1, le=100, alias="HOTLINE_MAX_DELIVERIES")
     worker_claim_idle_ms: int = Field(default=30_000, ge=100, alias="HOTLINE_CLAIM_IDLE_MS")
     rate_limit_per_minute: int = Field(default=30, ge=1, alias="HOTLINE_RATE_LIMIT_PER_MINUTE")

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from config.directory import DirectoryError, load_directory
 from config.holidays import HolidayError, load_holiday_override
@@ -35,6 +36,18 @@ def _setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for ``hotline web`` and ``hotline worker`` (a faster event loop, the same asyncio API), unless
+    ``HOTLINE_UVLOOP=0`` or it is not installed."""
+    if os.environ.get("HOTLINE_UVLOOP", "1") == "0":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _load() -> Settings:
@@ -82,8 +95,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
             upgrade(settings.effective_database_url)
         app = create_app(settings, redis_url=redis_url, run_worker=args.with_worker)
+        factory = _loop_factory()
         web.run_app(app, host=args.host or settings.http_host, port=args.port or settings.http_port,
-                    print=lambda s: log.info(s.strip()), access_log=None)
+                    print=lambda s: log.info(s.strip()), access_log=None, loop=factory() if factory else None)
     finally:
         if embedded:
             embedded.shutdown()
@@ -103,7 +117,11 @@ def _run_services(services: set[str]) -> int:
     settings = _load()
     redis_url, embedded = _redis_url(settings)
     try:
-        asyncio.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
+        # uvloop for the worker only: the mailbox keeps asyncio's loop (aiosmtpd's server object
+        # carries attributes a uvloop server refuses).
+        factory = _loop_factory() if services <= {"worker"} else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
     except KeyboardInterrupt:
         pass
     finally:

@@ -52,15 +52,20 @@ PREFIXES: dict[str, str] = {
 }
 
 
+# Longest first: the first prefix that matches is the longest.
+_BY_LENGTH = sorted((prefix for prefix in PREFIXES if prefix != "/"), key=len, reverse=True)
+# A request's audience, decided once: every mounted audience's rule asks for it.
+_AUDIENCE: web.RequestKey[str | None] = web.RequestKey("hotline_audience")
+
+
 def audience_of(path: str) -> str | None:
     """The audience owning ``path`` (longest matching prefix), or None for the root's own routes."""
     if path == "/":
         return PREFIXES["/"]
-    best = ""
-    for prefix in PREFIXES:
-        if prefix != "/" and (path == prefix or path.startswith(prefix + "/")) and len(prefix) > len(best):
-            best = prefix
-    return PREFIXES[best] if best else None
+    for prefix in _BY_LENGTH:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return PREFIXES[prefix]
+    return None
 
 
 class PathRule(AbstractRuleMatching):
@@ -70,7 +75,9 @@ class PathRule(AbstractRuleMatching):
         self.audience = audience
 
     async def match(self, request: web.Request) -> bool:
-        return audience_of(request.path) == self.audience
+        if _AUDIENCE not in request:
+            request[_AUDIENCE] = audience_of(request.path)
+        return request[_AUDIENCE] == self.audience
 
     def get_info(self) -> dict[str, Any]:
         return {"audience": self.audience}

@@ -18,12 +18,13 @@ from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket,
 from ticketing.intake import contact_details, texts
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
+from ticketing.intake.hints import ticket_codes
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Action, Status
 from ticketing.tickets.masking import mask_phone
-from ticketing.tickets.numbering import NUMBER_RE, detached_minting, mint_number_detached
+from ticketing.tickets.numbering import NUMBER_RE, NumberMint, detached_minting
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
 # Each item of the national platform is a case of its own, answered (回传) on its own,
@@ -65,7 +66,12 @@ class IntakeRules:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
         self.sessions = sessions
         self.directory = directory
-        self.detached_numbers = detached_minting(sessions)
+        # PostgreSQL: numbers come from a connection outside the pool (see numbering.py).
+        self.mint = NumberMint(sessions.kw["bind"]) if detached_minting(sessions) else None
+
+    async def aclose(self) -> None:
+        if self.mint is not None:
+            await self.mint.aclose()
 
     async def stored_entry(self, session: AsyncSession, message: IntakeMessage) -> Entry | None:
         """The citizen entry of this very message, if it was stored before (a retry or a redelivery)."""
@@ -326,20 +332,10 @@ class IntakeRules:
     async def _new_ticket(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
                           classification: Classification, *, urgent: bool = False) -> Ticket:
         directory = self.directory
-        # A channel's hint (the platform's region, the web form's type, an Open311 service) wins over the NLU's guess;
-        # a code the directory does not know is dropped, never stored.
-        region = message.metadata.get("region_hint") or classification.region
-        request_type = message.metadata.get("request_type_hint") or classification.request_type
-        if region not in directory.region_codes:
-            region = None
-        if request_type not in directory.request_type_codes:
-            request_type = None
-        department = message.metadata.get("department_hint") or classification.department
-        if department not in directory.department_codes:
-            department = None
+        region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
         contact = message.contact
         received_at = message.received_at
-        number = await mint_number_detached(self.sessions, received_at) if self.detached_numbers else None
+        number = await self.mint.mint(received_at) if self.mint is not None else None
         return await store.create_ticket(
             session,
             conversation=conv,
