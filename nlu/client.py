@@ -48,6 +48,7 @@ FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 DEPT_PREFIX = "dept_"
 EMERGENCY_PREFIX = "emergency_"
+POLLUTION_DEPARTMENT = "ecology_environment"
 MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows up within this time
 
 
@@ -267,7 +268,14 @@ class NluClient:
             {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
             for r in ranking
             if str(r["name"]).startswith(DEPT_PREFIX)
-        ][:3]
+        ]
+        if assessment.pollution:
+            # Smoke or fumes told as a nuisance: the environment department's matter, whatever the
+            # classifier made of the smoke words (issue 16: never 119 for a barbecue).
+            alternatives.sort(key=lambda a: a["code"] != POLLUTION_DEPARTMENT)
+        alternatives = alternatives[:3]
+        # Always a department (the best one) even when a person has to confirm it.
+        best_department = alternatives[0]["code"] if alternatives else None
         region = self._region(text, raw.get("entities") or [])
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
@@ -284,7 +292,7 @@ class NluClient:
         elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
             kind = clf_kind
         if kind:
-            department = top_name[len(DEPT_PREFIX):] if top_name.startswith(DEPT_PREFIX) else None
+            department = best_department
             return NluResult(
                 request_type="help",
                 department=department,
@@ -323,14 +331,14 @@ class NluClient:
             if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
             return NluResult(
-                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
+                request_type=request_type_rules.classify(text), department=best_department, handoff=True,
+                intent=intent, **common,
             )
 
         # 3. A ticket: department pre-classification, request type, region.
-        department = None
+        department = best_department
         handoff = True
-        if top_name.startswith(DEPT_PREFIX):
-            department = top_name[len(DEPT_PREFIX):]
+        if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
             handoff = fell_back or top_conf < th.department_auto
         return NluResult(
             request_type=request_type_rules.classify(text),
