@@ -1,6 +1,6 @@
 """Custom Rasa components (loaded by the Rasa server from `nlu.rasa_components`, Python 3.10).
 
-Only Rasa, NumPy, SciPy and scikit-learn may be imported here: this module runs inside .venv-rasa,
+Only Rasa, TensorFlow, NumPy, SciPy and scikit-learn may be imported here: this module runs inside .venv-rasa,
 never in the gateway.
 
 TfidfCharFeaturizer — why it exists (measured on the held-out sets, see nlu/README.md):
@@ -22,15 +22,19 @@ from typing import Any, Dict, List, Optional, Text
 import numpy as np
 import rasa.shared.utils.io
 import scipy.sparse
+import tensorflow as tf
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils import train_utils
 from sklearn.feature_extraction.text import CountVectorizer
 
 logger = logging.getLogger(__name__)
@@ -277,3 +281,114 @@ class LogisticIntentEnsemble(GraphComponent):
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+
+# ---------------------------------------------------------------------------------------------- early stopping
+
+EARLY_STOPPING_DEFAULTS: Dict[Text, Any] = {
+    # Evaluations (not epochs) without improvement before stopping.
+    "patience": 3,
+    # Never stop before this epoch (the first epochs are noisy on small batches).
+    "min_epochs": 20,
+    # An improvement smaller than this does not count.
+    "min_delta": 0.002,
+}
+
+
+class PatienceEarlyStopping(tf.keras.callbacks.Callback):
+    """Stop when the validation accuracy has not improved for `patience` evaluations.
+
+    Why: DIET reached a training accuracy of 1.0 from about epoch 20 of 100 (issue 14), and each epoch
+    costs 2–40 s on shared cores. The accuracy watched is measured on `evaluate_on_number_of_examples`
+    messages Rasa carves out of the *training* data before training (never the held-out sets of
+    nlu/tests/), every `evaluate_every_number_of_epochs` epochs. The best weights seen are restored, so
+    stopping early never costs accuracy. Rasa's own progress bar ("Epochs: n/N") keeps printing; it
+    simply ends before N.
+    """
+
+    def __init__(self, metric: Text, patience: int, min_epochs: int, min_delta: float) -> None:
+        super().__init__()
+        self.metric, self.patience, self.min_epochs, self.min_delta = metric, patience, min_epochs, min_delta
+        self.best: Optional[float] = None
+        self.best_weights: Optional[List[np.ndarray]] = None
+        self.best_epoch = 0
+        self.waited = 0
+        self.stopped_epoch: Optional[int] = None
+
+    def on_epoch_end(self, epoch: int, logs: Optional[Dict[Text, Any]] = None) -> None:
+        value = (logs or {}).get(self.metric)
+        if value is None:  # not an evaluation epoch
+            return
+        value = float(value)
+        if self.best is None or value > self.best + self.min_delta:
+            self.best, self.best_epoch, self.waited = value, epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+            return
+        self.waited += 1
+        if self.waited >= self.patience and epoch + 1 >= self.min_epochs:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Optional[Dict[Text, Any]] = None) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.stopped_epoch:
+            # Printed after Rasa's progress bar, so the training log says why it ended before N.
+            print(f"Early stopping: {self.metric} {self.best:.3f} at epoch {self.best_epoch}, "
+                  f"stopped at epoch {self.stopped_epoch}", flush=True)
+
+
+class _EarlyStoppingTraining:
+    """Mixin: train() with the early-stopping callback added to Rasa's own callbacks."""
+
+    VALIDATION_METRIC = "val_i_acc"
+
+    def _early_stopping_train(self, train: Any, training_data: TrainingData) -> Resource:
+        config = self.component_config  # type: ignore[attr-defined]
+        if not config.get("evaluate_on_number_of_examples") or config.get("evaluate_every_number_of_epochs", -1) < 1:
+            return train(training_data)
+        original = train_utils.create_common_callbacks
+        early = PatienceEarlyStopping(self.VALIDATION_METRIC, int(config["patience"]), int(config["min_epochs"]),
+                                      float(config["min_delta"]))
+
+        def with_early_stopping(*args: Any, **kwargs: Any) -> List[Any]:
+            return [*original(*args, **kwargs), early]
+
+        # Rasa builds the callback list inside train() with no hook to add one: swap the factory
+        # for the duration of this call (Rasa trains the graph's components one after another).
+        train_utils.create_common_callbacks = with_early_stopping
+        try:
+            return train(training_data)
+        finally:
+            train_utils.create_common_callbacks = original
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR],
+    is_trainable=True,
+)
+class EarlyStoppingDIETClassifier(_EarlyStoppingTraining, DIETClassifier):
+    """DIETClassifier that stops when its held-out intent accuracy stops improving."""
+
+    VALIDATION_METRIC = "val_i_acc"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DIETClassifier.get_default_config(), **EARLY_STOPPING_DEFAULTS}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        return self._early_stopping_train(super().train, training_data)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class EarlyStoppingResponseSelector(_EarlyStoppingTraining, ResponseSelector):
+    """ResponseSelector that stops when its held-out response accuracy stops improving."""
+
+    VALIDATION_METRIC = "val_r_acc"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**ResponseSelector.get_default_config(), **EARLY_STOPPING_DEFAULTS}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        return self._early_stopping_train(super().train, training_data)
