@@ -10,8 +10,8 @@ import yaml
 
 from config.directory import load_directory
 from nlu import evaluate, training
-from nlu.letters import compose as letters
 from nlu.client import ANSWERED_INTENTS, load_answers
+from nlu.letters import compose as letters
 from nlu.server import rasa_command
 
 DATA = Path(training.DATA_DIR) / "nlu"
