@@ -66,10 +66,10 @@ def cmd_eval(args: Any = None, *, url: str | None = None, model: str | None = No
     json_out = getattr(args, "json", None) or getattr(args, "json_out", None) or json_out
     verbose = bool(getattr(args, "verbose", verbose))
     compare = not getattr(args, "no_compare", False)
-    return asyncio.run(_eval(url, model, json_out, verbose, compare))
+    return asyncio.run(_eval(url, model, json_out, verbose, compare, bool(getattr(args, "dev", False))))
 
 
-async def _measure(model_path: Path | None, url: str | None) -> dict:
+async def _measure(model_path: Path | None, url: str | None, paths: list[Path] | None = None) -> dict:
     """Evaluate the server at `url`, or `model_path` on a temporary server."""
     server = None
     try:
@@ -82,18 +82,23 @@ async def _measure(model_path: Path | None, url: str | None) -> dict:
         async with NluClient(url, timeout=30.0) as client:
             if not await client.healthy():
                 raise RuntimeError(f"no Rasa server with a model at {url}")
-            return await evaluate.evaluate(client)
+            return await evaluate.evaluate(client, paths)
     finally:
         if server:
             server.stop()
 
 
 async def _eval(url: str | None, model: str | None, json_out: str | bool | None, verbose: bool,
-                compare: bool = True) -> int:
+                compare: bool = True, dev: bool = False) -> int:
     try:
         model_path = None
         if not url:
             model_path = resolve_model(model) if model else training.ensure_model(progress=True)
+        if dev:
+            # The dev split: where nlu/thresholds.py is set (its calibration tables), never a result.
+            metrics = await _measure(model_path, url, sorted(evaluate.DEV_DIR.glob("*.yml")))
+            print(evaluate.format_report(metrics, verbose=verbose))
+            return 0
         metrics = await _measure(model_path, url)
         if model_path is None and metrics.get("model"):
             with contextlib.suppress(FileNotFoundError):
@@ -222,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", dest="json_out", help="also write the metrics as JSON")
     p.add_argument("--verbose", action="store_true", help="list every misclassified message")
     p.add_argument("--no-compare", action="store_true", help="do not measure the model trained before for comparison")
+    p.add_argument("--dev", action="store_true", help="measure the dev split (nlu/dev/) to set thresholds instead")
     p = sub.add_parser("activate", help="hot-swap the model of a running Rasa server")
     p.add_argument("model", help="model path, file name in the cache, or data hash")
     p.add_argument("--url", help=f"Rasa server (default: $RASA_URL or {DEFAULT_RASA_URL})")
