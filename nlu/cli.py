@@ -66,7 +66,8 @@ def cmd_eval(args: Any = None, *, url: str | None = None, model: str | None = No
     json_out = getattr(args, "json", None) or getattr(args, "json_out", None) or json_out
     verbose = bool(getattr(args, "verbose", verbose))
     compare = not getattr(args, "no_compare", False)
-    return asyncio.run(_eval(url, model, json_out, verbose, compare, bool(getattr(args, "dev", False))))
+    return asyncio.run(_eval(url, model, json_out, verbose, compare, bool(getattr(args, "dev", False)),
+                             getattr(args, "previous", None)))
 
 
 async def _measure(model_path: Path | None, url: str | None, paths: list[Path] | None = None) -> dict:
@@ -89,7 +90,7 @@ async def _measure(model_path: Path | None, url: str | None, paths: list[Path] |
 
 
 async def _eval(url: str | None, model: str | None, json_out: str | bool | None, verbose: bool,
-                compare: bool = True, dev: bool = False) -> int:
+                compare: bool = True, dev: bool = False, previous_model: str | None = None) -> int:
     try:
         model_path = None
         if not url:
@@ -108,6 +109,8 @@ async def _eval(url: str | None, model: str | None, json_out: str | bool | None,
             metrics = comparison.with_training_time(model_path, metrics)
             comparison.save(model_path, metrics)
             before = comparison.previous_model(model_path) if compare else None
+            if compare and previous_model:
+                before = resolve_model(previous_model)
             if before:
                 previous = comparison.load(before)
                 if previous is None:
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", dest="json_out", help="also write the metrics as JSON")
     p.add_argument("--verbose", action="store_true", help="list every misclassified message")
     p.add_argument("--no-compare", action="store_true", help="do not measure the model trained before for comparison")
+    p.add_argument("--previous", help="compare with this model instead of the one trained before")
     p.add_argument("--dev", action="store_true", help="measure the dev split (nlu/dev/) to set thresholds instead")
     p = sub.add_parser("activate", help="hot-swap the model of a running Rasa server")
     p.add_argument("model", help="model path, file name in the cache, or data hash")
