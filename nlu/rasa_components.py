@@ -336,6 +336,9 @@ EARLY_STOPPING_DEFAULTS: Dict[Text, Any] = {
     "min_epochs": 20,
     # An improvement smaller than this does not count.
     "min_delta": 0.002,
+    # Keep the weights of the best evaluation (DIET) or of the last epoch (ResponseSelector: its
+    # validation accuracy on a few dozen questions peaks early and does not predict the FAQ accuracy).
+    "restore_best_weights": True,
 }
 
 
@@ -350,9 +353,10 @@ class PatienceEarlyStopping(tf.keras.callbacks.Callback):
     simply ends before N.
     """
 
-    def __init__(self, metric: Text, patience: int, min_epochs: int, min_delta: float) -> None:
+    def __init__(self, metric: Text, patience: int, min_epochs: int, min_delta: float, restore: bool = True) -> None:
         super().__init__()
         self.metric, self.patience, self.min_epochs, self.min_delta = metric, patience, min_epochs, min_delta
+        self.restore = restore
         self.best: Optional[float] = None
         self.best_weights: Optional[List[np.ndarray]] = None
         self.best_epoch = 0
@@ -374,7 +378,7 @@ class PatienceEarlyStopping(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs: Optional[Dict[Text, Any]] = None) -> None:
-        if self.best_weights is not None:
+        if self.restore and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
         if self.stopped_epoch:
             # Printed after Rasa's progress bar, so the training log says why it ended before N.
@@ -393,7 +397,7 @@ class _EarlyStoppingTraining:
             return train(training_data)
         original = train_utils.create_common_callbacks
         early = PatienceEarlyStopping(self.VALIDATION_METRIC, int(config["patience"]), int(config["min_epochs"]),
-                                      float(config["min_delta"]))
+                                      float(config["min_delta"]), bool(config["restore_best_weights"]))
 
         def with_early_stopping(*args: Any, **kwargs: Any) -> List[Any]:
             return [*original(*args, **kwargs), early]
