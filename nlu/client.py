@@ -32,6 +32,7 @@ import yaml
 
 from config.directory import Directory, load_directory
 from nlu import emergency as emergency_rules
+from nlu import hotline_topics
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
 from nlu.textnorm import to_simplified
@@ -324,6 +325,8 @@ class NluClient:
             by_number = self.hotline_keys(text)
             if len(by_number) == 1 or (by_number and key not in by_number):
                 key, key_conf = by_number[0], 1.0
+            elif not by_number and (topic := hotline_topics.key_for(text)):
+                key, key_conf = topic, 1.0  # 「开发票的问题找哪里」 is 12366's, whatever the wording
             answer = self.answers.get(key) if key else None
             intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
             # (The FallbackClassifier's nlu_fallback is not used here: its floor is below these
