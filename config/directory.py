@@ -27,6 +27,9 @@ class Department(_Entry):
     hotline: str | None = None
     integration: Literal["merged", "parallel", "dispatch"]
     seats: int | None = None
+    # Statutory duties (三定 functions), one clause each: the NLU trains on them as examples of the
+    # department (nlu/letters/compose.py) so that a letter about a duty finds its department.
+    duties: tuple[str, ...] = ()
 
 
 class Hotline(_Entry):

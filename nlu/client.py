@@ -39,6 +39,7 @@ import yaml
 
 from config.directory import Directory, load_directory
 from nlu import emergency as emergency_rules
+from nlu import hotline_topics
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
 from nlu.textnorm import to_simplified
@@ -55,6 +56,7 @@ FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 DEPT_PREFIX = "dept_"
 EMERGENCY_PREFIX = "emergency_"
+POLLUTION_DEPARTMENT = "ecology_environment"
 MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows up within this time
 SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
 SHARED_ANSWERS = 512  # at most this many recent answers are kept
@@ -355,7 +357,14 @@ class NluClient:
             {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
             for r in ranking
             if str(r["name"]).startswith(DEPT_PREFIX)
-        ][:3]
+        ]
+        if assessment.pollution:
+            # Smoke or fumes told as a nuisance: the environment department's matter, whatever the
+            # classifier made of the smoke words (issue 16: never 119 for a barbecue).
+            alternatives.sort(key=lambda a: a["code"] != POLLUTION_DEPARTMENT)
+        alternatives = alternatives[:3]
+        # Always a department (the best one) even when a person has to confirm it.
+        best_department = alternatives[0]["code"] if alternatives else None
         region = self._region(text, raw.get("entities") or [])
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
@@ -372,7 +381,7 @@ class NluClient:
         elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
             kind = clf_kind
         if kind:
-            department = top_name[len(DEPT_PREFIX):] if top_name.startswith(DEPT_PREFIX) else None
+            department = best_department
             return NluResult(
                 request_type="help",
                 department=department,
@@ -404,6 +413,8 @@ class NluClient:
             by_number = self.hotline_keys(text)
             if len(by_number) == 1 or (by_number and key not in by_number):
                 key, key_conf = by_number[0], 1.0
+            elif not by_number and (topic := hotline_topics.key_for(text)):
+                key, key_conf = topic, 1.0  # 「开发票的问题找哪里」 is 12366's, whatever the wording
             answer = self.answers.get(key) if key else None
             intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
             # (The FallbackClassifier's nlu_fallback is not used here: its floor is below these
@@ -411,14 +422,14 @@ class NluClient:
             if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
             return NluResult(
-                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
+                request_type=request_type_rules.classify(text), department=best_department, handoff=True,
+                intent=intent, **common,
             )
 
         # 3. A ticket: department pre-classification, request type, region.
-        department = None
+        department = best_department
         handoff = True
-        if top_name.startswith(DEPT_PREFIX):
-            department = top_name[len(DEPT_PREFIX):]
+        if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
             handoff = fell_back or top_conf < th.department_auto
         return NluResult(
             request_type=request_type_rules.classify(text),
