@@ -140,7 +140,16 @@ class TrainingProgress:
     def feed(self, chunk: str) -> float | None:
         """The overall fraction (0..1) after a chunk of output, or None when it holds no epoch count."""
         changed = False
-        for done, total in ((int(d), int(t)) for d, t in _EPOCH_PROGRESS.findall(chunk)):
+        for match in _PROGRESS_EVENT.finditer(chunk):
+            if match.group("stopped") is not None:
+                # The component stopped early (nlu/rasa_components.py): its bar ends short of N, but
+                # the component is done; the next bar's restart from 0 moves on to the next one.
+                total = self.last[1] if self.last is not None else 1
+                self.last = (total, total)
+                self.fraction = min(1.0, (self.bar + 1) / self.bars)
+                changed = True
+                continue
+            done, total = int(match.group("done")), int(match.group("total"))
             if self.last is not None and (done < self.last[0] or total != self.last[1]):
                 self.bar = min(self.bar + 1, self.bars - 1)
             self.last = (done, total)
@@ -274,6 +283,9 @@ EPOCHS_ENV = "HOTLINE_NLU_TRAIN_EPOCHS"
 _EPOCHS_LINE = re.compile(r"^(?P<indent>[ \t]+)epochs:[ \t]*\d+", re.MULTILINE)
 # tqdm's bar as Rasa prints it: "Epochs:  45%|████▌     | 45/100 [00:10<00:12, ...]"
 _EPOCH_PROGRESS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+# A bar's redraws and the line the early-stopping callback prints when it ends a component's epochs.
+_PROGRESS_EVENT = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total>\d+)"
+                             r"|(?P<stopped>Early stopping: [^\n]*stopped at epoch \d+)")
 
 
 def epochs_setting() -> int | None:

@@ -23,5 +23,15 @@ def test_the_two_trained_components_make_one_percentage():
     assert progress.feed(_bar(100)) == 1.0
 
 
+def test_a_component_stopped_early_counts_as_done():
+    progress = training.TrainingProgress(bars=2)
+    progress.feed(_bar(0) + _bar(25))
+    assert progress.fraction == 0.125
+    # The bar ends at 25/100; the callback says why (nlu/rasa_components.py).
+    assert progress.feed("\nEarly stopping: val_i_acc 0.981 at epoch 15, stopped at epoch 25\n") == 0.5
+    assert progress.feed(_bar(0) + _bar(50)) == 0.75  # the ResponseSelector's bar
+    assert progress.feed("Early stopping: val_r_acc 0.900 at epoch 80, stopped at epoch 95") == 1.0
+
+
 def test_the_bars_are_counted_from_the_config():
     assert training.TrainingProgress().bars == len(training.config_epochs(training.CONFIG.read_text(encoding="utf-8")))
