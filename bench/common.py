@@ -47,3 +47,60 @@ def process_cpu_seconds(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """``process_cpu_seconds`` plus what its ended children used (cutime + cstime): a server's whole
+    cost, read while it runs."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values) if values else float("nan")
+
+
+async def post_json_many(port: int, path: str, bodies: list[bytes], concurrency: int,
+                         expect: int = 202) -> tuple[float, list[float]]:
+    """POST each body over ``concurrency`` keep-alive HTTP/1.1 connections; (elapsed s, latencies s).
+
+    A minimal client on asyncio streams: aiohttp's client costs the driving process about as much
+    CPU per request as a lean server, and on a shared 2-core machine that CPU is the servers'."""
+    import asyncio
+    import time
+
+    queue = list(reversed(range(len(bodies))))
+    latencies: list[float] = []
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            "Content-Length: {n}\r\n\r\n")
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                body = bodies[queue.pop()]
+                started = time.perf_counter()
+                writer.write(head.format(n=len(body)).encode() + body)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                status = int(status_line.split()[1])
+                if status != expect:
+                    raise RuntimeError(f"POST {path} answered {status}, not {expect}")
+                latencies.append(time.perf_counter() - started)
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return time.perf_counter() - t0, latencies

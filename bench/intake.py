@@ -1,172 +1,328 @@
-"""Intake benchmark: web messages → tickets committed, against a bare XADD endpoint.
+"""Intake benchmark: the 202 ingress, the worker, and POST → committed ticket, against a bare XADD endpoint.
 
-    .venv/bin/python -m bench.intake [--messages 2000] [--concurrency 32]
+    .venv/bin/python -m bench.intake [--messages 2000] [--concurrency 32] [--rounds 3] [--batch 200]
 
-Both servers run in their own process on PostgreSQL + Redis (local standard ports), the NLU
-disabled.  The gateway is measured end to end: from the POST until the worker has committed
-the ticket (its reply announcement on Redis pub/sub).  The baseline is a bare aiohttp
-endpoint that parses the JSON and XADDs it — the floor any durable intake must pay.
+PostgreSQL + Redis on their local standard ports, the NLU off.  Every server is a process of
+its own, started as in production (``hotline web``, ``hotline worker``), and four measures run
+in alternating rounds so the machine's other load spreads over all of them alike:
+
+* **bare**: an aiohttp endpoint that parses the JSON and XADDs it, nothing else — the floor any
+  durable intake pays (same event loop, uvloop, and the same Redis client with hiredis);
+* **202 alone**: ``hotline web`` with no worker reading its stream: validation, rate limit,
+  the retried-text check and XADD, then the 202;
+* **worker alone**: ``hotline worker`` draining a stream the bench filled in one go: tickets
+  committed and announced per second;
+* **end to end**: ``hotline web`` + ``hotline worker`` (two processes): from the POST until the
+  worker's reply announcement on Redis (the ticket is committed before it).
+
+Each figure is printed beside the bare endpoint's of the same round (ratio), with the CPU the
+servers used per request or ticket (from /proc: user + system time, ended children included),
+since wall-clock rates on a shared machine say as much about the neighbours as about the code.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
 import uuid
+from datetime import datetime, timezone
+from pathlib import Path
 
-import aiohttp
+import orjson
 import redis.asyncio as aioredis
 
-from bench.common import REDIS_URL, fresh_database, pct
+from bench.common import (
+    REDIS_URL,
+    free_port,
+    fresh_database,
+    median,
+    pct,
+    post_json_many,
+    process_tree_cpu_seconds,
+)
 
-DB_NAME = "hotline_bench"
+DB_NAME = "hotline_bench_batch"
+PATH = "/api/v1/web/messages"
 
 
-def _serve_gateway(port: int, prefix: str, db_url: str) -> None:
+# --------------------------------------------------------------------------- the bare endpoint
+
+def serve_bare(port: int, stream: str) -> None:
+    import uvloop
     from aiohttp import web
 
-    from config.settings import load_settings
-    from gateway.runtime.assembly import create_app
-
-    settings = load_settings(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, HOTLINE_REDIS_PREFIX=prefix,
-                             HOTLINE_NLU_ENABLED=False, HOTLINE_RATE_LIMIT_PER_MINUTE=10**9,
-                             HOTLINE_DATA_DIR="/tmp/hotline-bench")
-    app = create_app(settings, redis_url=REDIS_URL, run_worker=True)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _serve_bare(port: int, prefix: str) -> None:
-    import json
-
-    from aiohttp import web
-
-    async def ctx(app):
+    async def ctx(app: web.Application):
         app["redis"] = aioredis.Redis.from_url(REDIS_URL)
         yield
         await app["redis"].aclose()
 
     async def handler(request: web.Request) -> web.Response:
-        payload = json.loads(await request.read())
-        await request.app["redis"].xadd(f"{prefix}:bare", {"msg": json.dumps(payload, ensure_ascii=False)})
-        return web.json_response({"message_id": uuid.uuid4().hex}, status=202)
+        payload = orjson.loads(await request.read())
+        await request.app["redis"].xadd(stream, {"msg": orjson.dumps(payload)})
+        return web.Response(body=orjson.dumps({"message_id": uuid.uuid4().hex}), status=202,
+                            content_type="application/json")
 
     app = web.Application()
     app.cleanup_ctx.append(ctx)
-    app.router.add_post("/api/v1/web/messages", handler)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    app.router.add_post(PATH, handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=uvloop.new_event_loop())
 
 
-async def _wait_port(port: int, timeout: float = 30) -> None:
+# --------------------------------------------------------------------------- processes
+
+class Server:
+    """A child process of the bench (its output in a log file), stopped at the end."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log = (log_dir / f"{name}.log").open("wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def cpu(self) -> float:
+        return process_tree_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def hotline_env(db_url: str, prefix: str, data_dir: Path, *, batch: int, port: int | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL, "HOTLINE_REDIS_PREFIX": prefix,
+        "HOTLINE_NLU_ENABLED": "false", "HOTLINE_RATE_LIMIT_PER_MINUTE": str(10**9),
+        "HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_SECRET_KEY": "bench-" + "k" * 40,
+        "HOTLINE_WORKER_BATCH": str(batch),
+    })
+    if port is not None:
+        env["HOTLINE_HTTP_PORT"] = str(port)
+    return env
+
+
+def hotline_bin() -> str:
+    return str(Path(sys.executable).with_name("hotline"))
+
+
+async def wait_port(port: int, server: Server, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.proc.returncode}; see {server.log.name}")
         try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
             return
         except OSError:
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"server on {port} did not start")
+    raise RuntimeError(f"{server.name} did not listen on {port}")
 
 
-async def _drive(port: int, n: int, concurrency: int, *, wait_commit: str | None) -> dict:
-    """POST n messages with `concurrency` clients; latency to 202, or to the commit announcement."""
-    url = f"http://127.0.0.1:{port}/api/v1/web/messages"
-    started: dict[str, float] = {}
-    finished: dict[str, float] = {}
-    all_done = asyncio.Event()
-    listener = None
-    if wait_commit:
-        redis = aioredis.Redis.from_url(REDIS_URL)
-        pubsub = redis.pubsub()
-        await pubsub.subscribe(wait_commit)
+# --------------------------------------------------------------------------- the measures
 
-        async def listen():
-            while len(finished) < n:
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if msg:
-                    key = msg["data"].decode().split(":", 1)[1]
-                    finished.setdefault(key, time.perf_counter())
-            all_done.set()
+def bodies(n: int, tag: str) -> list[bytes]:
+    """Each message from a citizen of its own: all become new tickets (the plain intake)."""
+    return [orjson.dumps({"session_id": f"b{tag}{i:08d}x{uuid.uuid4().hex[:8]}",
+                          "text": f"第{i}号测试诉求：建设路小区门口的路灯坏了一个星期",
+                          "client_message_id": f"m{tag}{i:08d}"}) for i in range(n)]
 
-        listener = asyncio.create_task(listen())
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
 
-    async def client(session: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            sid = f"bench{uuid.uuid4().hex}"
-            native = f"{sid}:m{i:08d}"
-            started[native] = time.perf_counter()
-            async with session.post(url, json={"session_id": sid, "text": f"第{i}号测试诉求：小区路灯不亮",
-                                               "client_message_id": f"m{i:08d}"}) as resp:
-                assert resp.status == 202, await resp.text()
-                await resp.read()
-            if not wait_commit:
-                finished[native] = time.perf_counter()
+async def drive(port: int, n: int, concurrency: int, servers: list[Server]) -> dict[str, float]:
+    cpu0 = sum(s.cpu() for s in servers)
+    elapsed, latencies = await post_json_many(port, PATH, bodies(n, uuid.uuid4().hex[:6]), concurrency)
+    cpu = sum(s.cpu() for s in servers) - cpu0
+    return {"rate": n / elapsed, "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000,
+            "cpu_ms": cpu * 1000 / n}
 
+
+class Announcements:
+    """Counts the worker's reply announcements (one per committed message) on a prefix's topic."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.pubsub = redis.pubsub()
+        self.topic = f"{prefix}:reply-ready"
+        self.count = 0
+        self.changed = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.pubsub.subscribe(self.topic)
+
+        async def listen() -> None:
+            async for message in self.pubsub.listen():
+                if message["type"] == "message":
+                    self.count += 1
+                    self.changed.set()
+
+        self.task = asyncio.create_task(listen())
+
+    async def reach(self, target: int, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count < target:
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"only {self.count} of {target} announced on {self.topic}")
+            try:
+                await asyncio.wait_for(self.changed.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        if self.task:
+            self.task.cancel()
+        await self.pubsub.aclose()
+
+
+async def drive_end_to_end(port: int, n: int, concurrency: int, servers: list[Server],
+                           done: Announcements) -> dict[str, float]:
+    before = done.count
+    cpu0 = sum(s.cpu() for s in servers)
     t0 = time.perf_counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        await asyncio.gather(*(client(session) for _ in range(concurrency)))
-    if listener:
-        await asyncio.wait_for(all_done.wait(), timeout=300)
-        await pubsub.aclose()
+    _elapsed, latencies = await post_json_many(port, PATH, bodies(n, uuid.uuid4().hex[:6]), concurrency)
+    await done.reach(before + n)
+    elapsed = time.perf_counter() - t0
+    cpu = sum(s.cpu() for s in servers) - cpu0
+    return {"rate": n / elapsed, "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000,
+            "cpu_ms": cpu * 1000 / n}
+
+
+async def drain(redis: aioredis.Redis, prefix: str, n: int, worker: Server, done: Announcements) -> dict[str, float]:
+    """Fill the worker's stream with ``n`` messages in one pipeline; tickets/s until all are announced."""
+    from connectors.base import Contact, InboundMessage
+
+    tag = uuid.uuid4().hex[:6]
+    now = datetime.now(timezone.utc)
+    payloads = [InboundMessage(channel="web", native_id=f"{tag}-{i}", sender_id=f"d{tag}{i:08d}",
+                               text=f"第{i}号积压诉求：路灯不亮", received_at=now,
+                               contact=Contact(phone="13900001111")).to_json().encode() for i in range(n)]
+    before = done.count
+    cpu0 = worker.cpu()
+    t0 = time.perf_counter()
+    async with redis.pipeline(transaction=False) as pipe:
+        for payload in payloads:
+            pipe.xadd(f"{prefix}:intake", {"msg": payload})
+        await pipe.execute()
+    await done.reach(before + n)
+    elapsed = time.perf_counter() - t0
+    return {"rate": n / elapsed, "cpu_ms": (worker.cpu() - cpu0) * 1000 / n}
+
+
+# --------------------------------------------------------------------------- the run
+
+async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, list[dict[str, float]]]:
+    from ticketing.db.migrate import upgrade
+
+    _, db_url = await fresh_database(DB_NAME)
+    await asyncio.to_thread(upgrade, db_url)
+    run_tag = uuid.uuid4().hex[:6]
+    prefixes = {name: f"benchbatch{run_tag}{name}" for name in ("bare", "ingress", "drain", "e2e")}
+    ports = {name: free_port() for name in ("bare", "ingress", "e2e")}
+    data_dir = log_dir / "var"
+    hotline = hotline_bin()
+    servers: dict[str, Server] = {}
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    drained = Announcements(redis, prefixes["drain"])
+    e2e_done = Announcements(redis, prefixes["e2e"])
+    results: dict[str, list[dict[str, float]]] = {"bare": [], "ingress": [], "drain": [], "e2e": []}
+    try:
+        servers["bare"] = Server("bare", [sys.executable, "-m", "bench.intake", "--serve-bare", str(ports["bare"]),
+                                          f"{prefixes['bare']}:intake"], dict(os.environ), log_dir)
+        for name, prefix in (("ingress", prefixes["ingress"]), ("e2e", prefixes["e2e"])):
+            env = hotline_env(db_url, prefix, data_dir, batch=args.batch, port=ports[name])
+            servers[f"{name}-web"] = Server(f"{name}-web", [hotline, "web"], env, log_dir)
+        for name in ("drain", "e2e"):
+            env = hotline_env(db_url, prefixes[name], data_dir, batch=args.batch)
+            servers[f"{name}-worker"] = Server(f"{name}-worker", [hotline, "worker", "--consumer", f"bench-{name}"],
+                                               env, log_dir)
+        for name in ("bare", "ingress", "e2e"):
+            await wait_port(ports[name], servers[name if name == "bare" else f"{name}-web"])
+        await drained.start()
+        await e2e_done.start()
+        await asyncio.sleep(2)  # the workers have created their consumer groups
+        # A warm-up round, not counted: connections opened, code paths and caches warm.
+        warm = max(100, args.messages // 10)
+        await drive(ports["bare"], warm, args.concurrency, [servers["bare"]])
+        await drive(ports["ingress"], warm, args.concurrency, [servers["ingress-web"]])
+        await drain(redis, prefixes["drain"], warm, servers["drain-worker"], drained)
+        await drive_end_to_end(ports["e2e"], warm, args.concurrency,
+                               [servers["e2e-web"], servers["e2e-worker"]], e2e_done)
+        for round_no in range(args.rounds):
+            results["bare"].append(await drive(ports["bare"], args.messages, args.concurrency, [servers["bare"]]))
+            results["ingress"].append(await drive(ports["ingress"], args.messages, args.concurrency,
+                                                  [servers["ingress-web"]]))
+            results["drain"].append(await drain(redis, prefixes["drain"], args.messages, servers["drain-worker"],
+                                                drained))
+            results["e2e"].append(await drive_end_to_end(
+                ports["e2e"], args.messages, args.concurrency, [servers["e2e-web"], servers["e2e-worker"]], e2e_done))
+            await redis.delete(f"{prefixes['bare']}:intake", f"{prefixes['ingress']}:intake")
+            print(f"round {round_no + 1}: " + ", ".join(f"{k} {v[-1]['rate']:.0f}/s" for k, v in results.items()),
+                  flush=True)
+    finally:
+        await drained.close()
+        await e2e_done.close()
+        for server in servers.values():
+            server.stop()
+        keys = [key for prefix in prefixes.values() async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
         await redis.aclose()
-    elapsed = max(finished.values()) - t0
-    lat = [finished[k] - started[k] for k in started if k in finished]
-    return {"n": len(lat), "rate": len(lat) / elapsed, "p50": pct(lat, 50) * 1000, "p99": pct(lat, 99) * 1000}
+    return results
 
 
-async def _fresh_db() -> str:
-    return (await fresh_database(DB_NAME))[1]
+def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    bare = results["bare"]
+    print(f"\nintake benchmark: {args.messages} messages × {args.rounds} rounds, {args.concurrency} concurrent "
+          f"connections, worker batch {args.batch}, PostgreSQL + Redis, NLU off, {os.cpu_count()} cores")
+    print(f"{'':44}{'per s':>8}{'× bare':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}   target")
+    rows = [
+        ("bare aiohttp + XADD endpoint (202)", "bare", "baseline"),
+        ("hotline web, 202 alone (no worker)", "ingress", "≥ 0.8× bare"),
+        ("hotline worker alone, tickets (pre-filled)", "drain", "≥ 1,500/s"),
+        ("web + worker processes: POST → ticket", "e2e", "≥ 0.5× bare, ≥ 1,000/s"),
+    ]
+    for label, key, target in rows:
+        runs = results[key]
+        ratio = median([run["rate"] / base["rate"] for run, base in zip(runs, bare)])
+        p50 = f"{median([r['p50'] for r in runs]):>8.1f}" if "p50" in runs[0] else f"{'':>8}"
+        p99 = f"{median([r['p99'] for r in runs]):>8.1f}" if "p99" in runs[0] else f"{'':>8}"
+        print(f"{label:44}{median([r['rate'] for r in runs]):>8.0f}{ratio:>7.2f}×{p50}{p99}"
+              f"{median([r['cpu_ms'] for r in runs]):>8.2f}   {target}")
+    print("(medians over the rounds; × bare: each round against the bare endpoint's rate of the same round; "
+          "CPU ms: the servers' user + system CPU per request or ticket — the web process, the worker, or both; "
+          "PostgreSQL's and Redis's own CPU not included)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=200, help="HOTLINE_WORKER_BATCH of the workers")
+    parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "STREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), args.serve_bare[1])
+        return
+    import tempfile
 
-    from ticketing.db.migrate import upgrade
-
-    db_url = asyncio.run(_fresh_db())
-    upgrade(db_url)
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    ctx = multiprocessing.get_context("spawn")
-    bare = ctx.Process(target=_serve_bare, args=(18181, prefix), daemon=True)
-    gw = ctx.Process(target=_serve_gateway, args=(18182, prefix, db_url), daemon=True)
-    bare.start()
-    gw.start()
-    try:
-        asyncio.run(_wait_port(18181))
-        asyncio.run(_wait_port(18182))
-        base = asyncio.run(_drive(18181, args.messages, args.concurrency, wait_commit=None))
-        full = asyncio.run(_drive(18182, args.messages, args.concurrency, wait_commit=f"{prefix}:reply-ready"))
-    finally:
-        for p in (bare, gw):
-            p.terminate()
-            p.join(10)
-
-        async def cleanup():
-            r = aioredis.Redis.from_url(REDIS_URL)
-            keys = [k async for k in r.scan_iter(match=f"{prefix}:*", count=1000)]
-            if keys:
-                await r.delete(*keys)
-            await r.aclose()
-
-        asyncio.run(cleanup())
-
-    print(f"intake benchmark: {args.messages} messages, {args.concurrency} concurrent clients, "
-          f"PostgreSQL + Redis, NLU disabled, {os.cpu_count()} cores")
-    print(f"{'':34}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'baseline: bare XADD endpoint (202)':34}{base['rate']:>10.0f}{base['p50']:>10.1f}{base['p99']:>10.1f}")
-    print(f"{'gateway: POST → ticket committed':34}{full['rate']:>10.0f}{full['p50']:>10.1f}{full['p99']:>10.1f}")
-    print(f"ratio gateway/baseline: throughput {full['rate'] / base['rate']:.2f}×, "
-          f"p50 latency {full['p50'] / base['p50']:.1f}×, p99 latency {full['p99'] / base['p99']:.1f}×")
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-intake-") as tmp:
+        try:
+            results = asyncio.run(run(args, Path(tmp)))
+        except Exception:
+            for log in sorted(Path(tmp).glob("*.log")):
+                print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}", file=sys.stderr)
+            raise
+    report(results, args)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web  # noqa: E402
 
+from bench.common import process_tree_cpu_seconds  # noqa: E402
+
 # Bench credentials, overridable through the environment (the same variables the app reads).
 TOKEN = os.environ.get("WECHAT_TOKEN") or "benchtoken2024"
 AES_KEY = os.environ.get("WECHAT_ENCODING_AES_KEY") or "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -168,7 +170,11 @@ def _serve(spec: str, port: int) -> None:
     factory = getattr(importlib.import_module(module), name)
     app = factory()
     # run_app accepts an Application or a coroutine of one; it handles SIGTERM with cleanup.
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True)
+    # uvloop for both (``hotline web`` runs on it): the comparison stays like for like.
+    import uvloop
+
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True,
+                loop=uvloop.new_event_loop())
 
 
 async def _wait_listening(port: int, proc: mp.Process, timeout: float = 30.0) -> None:
@@ -198,6 +204,12 @@ class Level:
     latencies: list[float]
     errors: int
     deferred: int = 0
+    unavailable: int = 0  # 503 answers
+    cpu_ms: float = 0.0  # the server process's CPU per request
+
+    @property
+    def slowest_ms(self) -> float:
+        return max(self.latencies, default=0.0) * 1000
 
     @property
     def throughput(self) -> float:
@@ -259,11 +271,12 @@ async def _run_level(url: str, name: str, concurrency: int, count: int, *, expec
 
     # Check every answer after the clock stopped.
     platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
-    errors = deferred = 0
+    errors = deferred = unavailable = 0
     for status, text, openid, sent_text in bodies:
         try:
             if status != 200:
                 errors += 1
+                unavailable += status == 503
                 continue
             reply = platform.read_reply(text)
             if reply is None:
@@ -276,7 +289,7 @@ async def _run_level(url: str, name: str, concurrency: int, count: int, *, expec
                 errors += 1
         except Exception:
             errors += 1
-    return Level(name, concurrency, count, seconds, latencies, errors, deferred)
+    return Level(name, concurrency, count, seconds, latencies, errors, deferred, unavailable)
 
 
 async def _bench_app(name: str, spec: str, levels: list[int], count: int, *, expect: str) -> list[Level]:
@@ -290,11 +303,14 @@ async def _bench_app(name: str, spec: str, levels: list[int], count: int, *, exp
         await _run_level(url, name, 4, min(40, count), expect=expect)  # warm-up: connections, imports
         results = []
         for concurrency in levels:
+            cpu0 = process_tree_cpu_seconds(proc.pid)
             level = await _run_level(url, name, concurrency, count, expect=expect)
+            level.cpu_ms = (process_tree_cpu_seconds(proc.pid) - cpu0) * 1000 / max(level.requests, 1)
             results.append(level)
             print(
                 f"{name:<9} c={concurrency:<3} n={level.requests:<5} {level.throughput:8.1f} req/s"
-                f"   p50 {level.pct(0.50):7.2f} ms   p99 {level.pct(0.99):7.2f} ms   errors {level.errors}"
+                f"   p50 {level.pct(0.50):7.2f} ms   p99 {level.pct(0.99):7.2f} ms   max {level.slowest_ms:7.1f} ms"
+                f"   CPU {level.cpu_ms:5.2f} ms/req   errors {level.errors} (503: {level.unavailable})"
                 f"   success-only {level.deferred}",
                 flush=True,
             )
@@ -309,7 +325,7 @@ async def _bench_app(name: str, spec: str, levels: list[int], count: int, *, exp
 
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="1,8,32", help="comma-separated concurrency levels")
+    parser.add_argument("--levels", default="1,8,32,100", help="comma-separated concurrency levels")
     parser.add_argument("--requests", type=int, default=400, help="messages per level (bounded)")
     parser.add_argument("--app", default="bench.wechat:build_app", help="module:function building the app under test")
     parser.add_argument("--baseline", default="bench.wechat:build_baseline_app")
@@ -360,7 +376,8 @@ async def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         print(
             f"  c={t.concurrency:<3} throughput x{t.throughput / b.throughput:5.2f}"
             f"   p50 x{t.pct(0.5) / b.pct(0.5):5.2f}   p99 x{t.pct(0.99) / b.pct(0.99):5.2f}"
-            f"   (p99 {t.pct(0.99):.1f} ms of WeChat's 5000 ms)"
+            f"   (p99 {t.pct(0.99):.1f} ms, slowest {t.slowest_ms:.0f} ms of WeChat's 5000 ms;"
+            f" 503: {t.unavailable}; CPU {t.cpu_ms:.2f} vs {b.cpu_ms:.2f} ms/req)"
         )
     failed = sum(level.errors for level in base + test)
     if failed:

@@ -28,6 +28,9 @@ class Department(_Entry):
     hotline: str | None = None
     integration: Literal["merged", "parallel", "dispatch"]
     seats: int | None = None
+    # Statutory duties (三定 functions), one clause each: the NLU trains on them as examples of the
+    # department (nlu/letters/compose.py) so that a letter about a duty finds its department.
+    duties: tuple[str, ...] = ()
 
 
 class Hotline(_Entry):
@@ -52,7 +55,7 @@ class Region(_Entry):
 
 
 class Coded(_Entry):
-    code: str = Field(pattern=r"^[a-z][a-z_]*$")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # open311: a standard's name keeps its digits
     name: str = Field(min_length=1)
 
 

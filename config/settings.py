@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # A read replica (streaming replication, so seconds behind) for heavy read-only queries such as
+    # the analytics; unset: they read DATABASE_URL. Never written to.
+    database_read_url: str | None = Field(default=None, alias="DATABASE_READ_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     rasa_url: str | None = Field(default=None, alias="RASA_URL")
     data_dir: Path = Field(default=Path("./var"), alias="HOTLINE_DATA_DIR")
@@ -35,7 +38,7 @@ class Settings(BaseSettings):
     nlu_timeout: float = Field(default=2.0, gt=0, le=60, alias="HOTLINE_NLU_TIMEOUT")
     nlu_enabled: bool = Field(default=True, alias="HOTLINE_NLU_ENABLED")
     worker_consumer: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", alias="HOTLINE_CONSUMER")
-    worker_batch: int = Field(default=16, ge=1, le=1000, alias="HOTLINE_WORKER_BATCH")
+    worker_batch: int = Field(default=100, ge=1, le=1000, alias="HOTLINE_WORKER_BATCH")
     worker_max_deliveries: int = Field(default=5, ge=1, le=100, alias="HOTLINE_MAX_DELIVERIES")
     worker_claim_idle_ms: int = Field(default=30_000, ge=100, alias="HOTLINE_CLAIM_IDLE_MS")
     rate_limit_per_minute: int = Field(default=30, ge=1, alias="HOTLINE_RATE_LIMIT_PER_MINUTE")
@@ -65,8 +68,13 @@ class Settings(BaseSettings):
     # The address citizens reach this gateway at: links sent outside the site (the 一事一评 link in a
     # WeChat message or a mail) must be absolute.
     public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")
+    # 并单: tickets open and created within this many days are compared for duplicates.
+    duplicate_days: int = Field(default=30, ge=1, le=366, alias="HOTLINE_DUPLICATE_DAYS")
+    # Open311: requests an API key may file per minute, and reads per client address per minute.
+    open311_posts_per_minute: int = Field(default=20, ge=1, le=10_000, alias="HOTLINE_OPEN311_POSTS_PER_MINUTE")
+    open311_reads_per_minute: int = Field(default=120, ge=1, le=100_000, alias="HOTLINE_OPEN311_READS_PER_MINUTE")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
     def _db_scheme(cls, v: str | None) -> str | None:
         if v is None or v == "":
@@ -135,6 +143,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+    @property
+    def effective_read_database_url(self) -> str:
+        """Where read-only analytics connect: the replica when one is configured, else the primary."""
+        return self.database_read_url or self.effective_database_url
 
     @property
     def embedded_redis_path(self) -> Path:

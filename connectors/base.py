@@ -14,7 +14,6 @@ checking only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
+import orjson
+
 if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from config.settings import Settings
     from connectors.storage import AttachmentStore
 
-CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter")
+CHANNELS = ("wechat", "web", "email", "national_platform", "phone", "letter", "open311")
 
 
 class IntakeUnavailable(Exception):
@@ -42,9 +43,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+# Anything storable_text would change: one search, so clean text (nearly all of it) costs one scan.
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
 def storable_text(text: str) -> str:
     """``text`` without control characters (but tab and line breaks) and with lone surrogates
     replaced by U+FFFD: what the stream, the database and every reader can take."""
+    if _UNCLEAN.search(text) is None:
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
@@ -79,6 +86,9 @@ class Contact:
     email: str | None = None
 
 
+_CONTACT_FIELDS = tuple(f.name for f in dataclasses.fields(Contact))
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     channel: str
@@ -100,9 +110,10 @@ class InboundMessage:
         # refused entry would be retried until it is dead-lettered.
         for name in ("native_id", "sender_id", "text", "thread_key", "subject", "metadata"):
             object.__setattr__(self, name, storable(getattr(self, name)))
-        object.__setattr__(self, "contact", dataclasses.replace(
-            self.contact, **{f.name: storable(getattr(self.contact, f.name))
-                             for f in dataclasses.fields(self.contact)}))
+        contact = self.contact
+        cleaned = {name: storable(getattr(contact, name)) for name in _CONTACT_FIELDS}
+        if any(cleaned[name] is not getattr(contact, name) for name in _CONTACT_FIELDS):
+            object.__setattr__(self, "contact", dataclasses.replace(contact, **cleaned))
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
         if not self.native_id or not self.sender_id:
@@ -111,14 +122,25 @@ class InboundMessage:
             raise ValueError("received_at must be timezone-aware")
 
     def to_json(self) -> str:
-        data = dataclasses.asdict(self)
-        data["received_at"] = self.received_at.astimezone(timezone.utc).isoformat()
-        data["metadata"] = dict(self.metadata)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return self.to_json_bytes().decode()
+
+    def to_json_bytes(self) -> bytes:
+        """The stream entry's payload (built field by field: ``dataclasses.asdict`` deep-copies)."""
+        contact = self.contact
+        return orjson.dumps({
+            "channel": self.channel, "native_id": self.native_id, "sender_id": self.sender_id, "text": self.text,
+            "received_at": self.received_at.astimezone(timezone.utc).isoformat(), "thread_key": self.thread_key,
+            "subject": self.subject,
+            "contact": {"name": contact.name, "phone": contact.phone, "wechat_openid": contact.wechat_openid,
+                        "email": contact.email},
+            "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                             "storage_key": a.storage_key, "kind": a.kind} for a in self.attachments],
+            "metadata": dict(self.metadata),
+        }, option=orjson.OPT_NON_STR_KEYS)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> InboundMessage:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         data["received_at"] = datetime.fromisoformat(data["received_at"])
         data["contact"] = Contact(**data.get("contact") or {})
         data["attachments"] = tuple(AttachmentRef(**a) for a in data.get("attachments") or ())
@@ -184,6 +206,29 @@ ReadConversation = Callable[[str, str, int], Awaitable[Sequence[ConversationEntr
 """``read_conversation(channel, sender_id, after_id)``: the citizen-visible entries newer than
 ``after_id``, oldest first."""
 
+@dataclass(frozen=True)
+class OnceKey:
+    """A retried message's first text: kept under ``key`` (its digest ``value``) for ``ttl`` s."""
+
+    key: str
+    value: str
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What became of a rate-limited publish: the stream entry id, or why it was refused
+    (``rate_limited``; ``reused``: a retried message id came with another text)."""
+
+    entry_id: str | None = None
+    refused: str | None = None
+
+
+PublishLimited = Callable[["web.Request", str, int, InboundMessage, "OnceKey | None"], Awaitable[Admission]]
+"""``publish_limited(request, scope, per_minute, message, once)``: the rate limit of
+``allow_request``, the retried-text check of ``once``, and ``publish``, in one round trip to Redis.
+Raises :class:`IntakeUnavailable` when the stream cannot take it."""
+
 AllowRequest = Callable[["web.Request", str, int], Awaitable[bool]]
 """``allow_request(request, scope, per_minute)``: False once the request's client went over
 ``per_minute`` requests of ``scope`` in the current minute (shared by every gateway process)."""
@@ -210,6 +255,7 @@ class ChannelContext:
     # What the web chat needs on top: the stored conversation, rate limits, metrics, live events.
     read_conversation: ReadConversation
     allow_request: AllowRequest
+    publish_limited: PublishLimited
     count_accepted: Callable[[str], None]  # count_accepted(channel)
     count_rejected: Callable[[str, str], None]  # count_rejected(channel, reason)
     live_events: LiveEvents

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from nlu import evaluate, training
+from nlu import comparison, evaluate, training
 from nlu.client import NluClient
 from nlu.server import RasaProcess
 
@@ -64,14 +65,16 @@ def cmd_eval(args: Any = None, *, url: str | None = None, model: str | None = No
     model = getattr(args, "model", None) or model
     json_out = getattr(args, "json", None) or getattr(args, "json_out", None) or json_out
     verbose = bool(getattr(args, "verbose", verbose))
-    return asyncio.run(_eval(url, model, json_out, verbose))
+    compare = not getattr(args, "no_compare", False)
+    return asyncio.run(_eval(url, model, json_out, verbose, compare, bool(getattr(args, "dev", False)),
+                             getattr(args, "previous", None)))
 
 
-async def _eval(url: str | None, model: str | None, json_out: str | bool | None, verbose: bool) -> int:
+async def _measure(model_path: Path | None, url: str | None, paths: list[Path] | None = None) -> dict:
+    """Evaluate the server at `url`, or `model_path` on a temporary server."""
     server = None
     try:
         if not url:
-            model_path = resolve_model(model) if model else training.ensure_model(progress=True)
             print(f"[nlu] starting a temporary Rasa server with {model_path.name} ...", file=sys.stderr)
             server = RasaProcess(model_path).start()
             await server.wait_ready()
@@ -79,21 +82,52 @@ async def _eval(url: str | None, model: str | None, json_out: str | bool | None,
             url = server.url
         async with NluClient(url, timeout=30.0) as client:
             if not await client.healthy():
-                print(f"no Rasa server with a model at {url}", file=sys.stderr)
-                return 1
-            metrics = await evaluate.evaluate(client)
-    except (training.TrainingError, RuntimeError, TimeoutError, FileNotFoundError) as exc:
-        print(f"evaluation failed: {exc}", file=sys.stderr)
-        return 1
+                raise RuntimeError(f"no Rasa server with a model at {url}")
+            return await evaluate.evaluate(client, paths)
     finally:
         if server:
             server.stop()
+
+
+async def _eval(url: str | None, model: str | None, json_out: str | bool | None, verbose: bool,
+                compare: bool = True, dev: bool = False, previous_model: str | None = None) -> int:
+    try:
+        model_path = None
+        if not url:
+            model_path = resolve_model(model) if model else training.ensure_model(progress=True)
+        if dev:
+            # The dev split: where nlu/thresholds.py is set (its calibration tables), never a result.
+            metrics = await _measure(model_path, url, sorted(evaluate.DEV_DIR.glob("*.yml")))
+            print(evaluate.format_report(metrics, verbose=verbose))
+            return 0
+        metrics = await _measure(model_path, url)
+        if model_path is None and metrics.get("model"):
+            with contextlib.suppress(FileNotFoundError):
+                model_path = resolve_model(f"{metrics['model']}.tar.gz")
+        previous = None
+        if model_path:
+            metrics = comparison.with_training_time(model_path, metrics)
+            comparison.save(model_path, metrics)
+            before = comparison.previous_model(model_path) if compare else None
+            if compare and previous_model:
+                before = resolve_model(previous_model)
+            if before:
+                previous = comparison.load(before)
+                if previous is None:
+                    print(f"[nlu] measuring the model before, {before.name}, for the comparison ...", file=sys.stderr)
+                    previous = comparison.with_training_time(before, await _measure(before, None))
+                    comparison.save(before, previous)
+    except (training.TrainingError, RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        print(f"evaluation failed: {exc}", file=sys.stderr)
+        return 1
     if json_out is True:
-        print(evaluate.to_json(metrics))
+        print(evaluate.to_json({**metrics, "previous": previous}))
         return 0
     print(evaluate.format_report(metrics, verbose=verbose))
+    print("\n  side by side with the model trained before it:")
+    print(comparison.format_side_by_side(metrics, previous))
     if json_out:
-        Path(json_out).write_text(evaluate.to_json(metrics), encoding="utf-8")
+        Path(json_out).write_text(evaluate.to_json({**metrics, "previous": previous}), encoding="utf-8")
     return 0
 
 
@@ -195,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="model to serve in the temporary server (default: current data)")
     p.add_argument("--json", dest="json_out", help="also write the metrics as JSON")
     p.add_argument("--verbose", action="store_true", help="list every misclassified message")
+    p.add_argument("--no-compare", action="store_true", help="do not measure the model trained before for comparison")
+    p.add_argument("--previous", help="compare with this model instead of the one trained before")
+    p.add_argument("--dev", action="store_true", help="measure the dev split (nlu/dev/) to set thresholds instead")
     p = sub.add_parser("activate", help="hot-swap the model of a running Rasa server")
     p.add_argument("model", help="model path, file name in the cache, or data hash")
     p.add_argument("--url", help=f"Rasa server (default: $RASA_URL or {DEFAULT_RASA_URL})")
@@ -202,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return cmd_train(force=args.force, progress=not args.quiet)
     if args.command == "eval":
-        return cmd_eval(url=args.url, model=args.model, json_out=args.json_out, verbose=args.verbose)
+        return cmd_eval(args)
     return cmd_activate(args.model, args.url)
 
 

@@ -11,6 +11,12 @@ It never raises. When Rasa is down, slow or answers nonsense, the result says so
 nothing classified) and the message becomes an unclassified ticket. The emergency safety net
 (nlu/emergency.py) runs locally, so an emergency is still recognised without the server.
 
+`base_url` may name several Rasa servers serving the same model, comma-separated (`hotline run` with
+HOTLINE_NLU_PROCESSES > 1, or RASA_URL in production): each parse goes to the least busy one (ties in
+turn), and a server that refuses or fails is skipped for a few seconds while the others answer. The
+same text asked again while its parse is in flight, or within `SHARE_SECONDS` of its answer, shares
+that one parse (a citizen sending twice, a WeChat retry, the console's hints while typing).
+
 `handoff` means "a person has to take this message over": Rasa unavailable, the classification not
 confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
 when the bot answered by itself (`faq`) or when the department pre-classification is confident
@@ -23,6 +29,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,7 @@ import yaml
 
 from config.directory import Directory, load_directory
 from nlu import emergency as emergency_rules
+from nlu import hotline_topics
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
 from nlu.textnorm import to_simplified
@@ -48,7 +56,11 @@ FAQ_INTENT = "faq"
 FALLBACK_INTENT = "nlu_fallback"
 DEPT_PREFIX = "dept_"
 EMERGENCY_PREFIX = "emergency_"
+POLLUTION_DEPARTMENT = "ecology_environment"
 MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows up within this time
+SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
+SHARED_ANSWERS = 512  # at most this many recent answers are kept
+DOWN_SECONDS = 5.0  # a server that failed is skipped this long (unless every server failed)
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,14 @@ class NluClient:
         directory: Directory | None = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
     ) -> None:
-        self.base_url = base_url.rstrip("/") if base_url else None
+        self._urls: tuple[str, ...] = ()
+        self._busy: dict[str, int] = {}
+        self._down_until: dict[str, float] = {}
+        self._turn = 0
+        self._inflight: dict[str, asyncio.Future[dict | None]] = {}
+        self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self.rasa_requests = 0  # parses actually sent to a server (the rest were shared)
+        self.base_url = base_url
         self.timeout = timeout
         self.thresholds = thresholds
         self._session = session
@@ -139,6 +158,38 @@ class NluClient:
         self._number_keys = hotline_number_keys(self._directory)
         self._model: str | None = None
         self._model_checked = 0.0
+
+    # ---------------------------------------------------------------- servers
+
+    @property
+    def base_url(self) -> str | None:
+        """The Rasa server(s), comma-separated; None when there is none."""
+        return ",".join(self._urls) or None
+
+    @base_url.setter
+    def base_url(self, value: str | None) -> None:
+        urls = tuple(u.strip().rstrip("/") for u in (value or "").split(",") if u.strip())
+        if urls == self._urls:
+            return
+        self._urls = urls
+        self._busy = {url: self._busy.get(url, 0) for url in urls}
+        self._down_until = {}
+        self._recent.clear()  # another server may serve another model
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self._urls
+
+    def _pick(self, tried: set[str]) -> str | None:
+        """The least busy server not tried yet, preferring those not recently failed; ties in turn."""
+        now = time.monotonic()
+        left = [u for u in self._urls if u not in tried]
+        if not left:
+            return None
+        up = [u for u in left if self._down_until.get(u, 0.0) <= now] or left
+        self._turn = (self._turn + 1) % len(up)
+        rotated = up[self._turn:] + up[:self._turn]
+        return min(rotated, key=lambda u: self._busy.get(u, 0))
 
     # ---------------------------------------------------------------- public API
 
@@ -207,37 +258,76 @@ class NluClient:
         return self._session
 
     async def _rasa_parse(self, text: str) -> dict | None:
-        if not self.base_url:
+        if not self._urls:
             return None
         # The model was trained mostly on simplified characters: send it the simplified form.
-        payload = {"text": to_simplified(text)}
+        simplified = to_simplified(text)
+        now = time.monotonic()
+        if (hit := self._recent.get(simplified)) is not None and hit[0] > now:
+            return hit[1]
+        if (pending := self._inflight.get(simplified)) is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[dict | None] = asyncio.get_running_loop().create_future()
+        self._inflight[simplified] = future
         try:
-            async with self._http().post(
-                f"{self.base_url}/model/parse",
-                json=payload,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as resp:
-                if resp.status != 200:
-                    log.warning("NLU: /model/parse answered HTTP %s", resp.status)
-                    return None
-                data = await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as exc:
-            log.warning("NLU: Rasa unavailable at %s: %s", self.base_url, exc or type(exc).__name__)
-            return None
-        return data if isinstance(data, dict) else None
+            data = await self._parse_on_servers(simplified)
+        except BaseException:
+            future.set_result(None)  # whoever shares it hands off instead of waiting forever
+            raise
+        finally:
+            self._inflight.pop(simplified, None)
+        if not future.done():
+            future.set_result(data)
+        if data is not None:
+            self._recent[simplified] = (time.monotonic() + SHARE_SECONDS, data)
+            self._recent.move_to_end(simplified)
+            while len(self._recent) > SHARED_ANSWERS:
+                self._recent.popitem(last=False)
+        return data
+
+    async def _parse_on_servers(self, text: str) -> dict | None:
+        """One parse on the least busy server; a refusal or an error answer tries the next one.
+        A timeout does not: the time the caller grants is spent."""
+        tried: set[str] = set()
+        while (url := self._pick(tried)) is not None:
+            tried.add(url)
+            self._busy[url] = self._busy.get(url, 0) + 1
+            self.rasa_requests += 1
+            try:
+                async with self._http().post(
+                    f"{url}/model/parse", json={"text": text}, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as resp:
+                    if resp.status != 200:
+                        log.warning("NLU: %s/model/parse answered HTTP %s", url, resp.status)
+                        self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                        continue
+                    data = await resp.json(content_type=None)
+            except asyncio.TimeoutError:
+                log.warning("NLU: Rasa at %s did not answer within %.1f s", url, self.timeout)
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                return None
+            except (aiohttp.ClientError, ValueError, OSError) as exc:
+                log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                continue
+            finally:
+                self._busy[url] = max(0, self._busy.get(url, 1) - 1)
+            self._down_until.pop(url, None)
+            return data if isinstance(data, dict) else None
+        return None
 
     async def _get_json(self, path: str) -> Any:
-        if not self.base_url:
-            return None
-        try:
-            async with self._http().get(
-                f"{self.base_url}{path}", timeout=aiohttp.ClientTimeout(total=self.timeout)
-            ) as resp:
-                if resp.status != 200:
-                    return None
-                return await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
-            return None
+        """The first server's answer that comes (in order of preference); None when none answers."""
+        tried: set[str] = set()
+        while (url := self._pick(tried)) is not None:
+            tried.add(url)
+            try:
+                async with self._http().get(f"{url}{path}", timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                    if resp.status == 200:
+                        return await resp.json(content_type=None)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
+                pass
+        return None
 
     async def _cached_model(self) -> str | None:
         if self._model is None or time.monotonic() - self._model_checked > MODEL_VERSION_TTL:
@@ -267,7 +357,14 @@ class NluClient:
             {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
             for r in ranking
             if str(r["name"]).startswith(DEPT_PREFIX)
-        ][:3]
+        ]
+        if assessment.pollution:
+            # Smoke or fumes told as a nuisance: the environment department's matter, whatever the
+            # classifier made of the smoke words (issue 16: never 119 for a barbecue).
+            alternatives.sort(key=lambda a: a["code"] != POLLUTION_DEPARTMENT)
+        alternatives = alternatives[:3]
+        # Always a department (the best one) even when a person has to confirm it.
+        best_department = alternatives[0]["code"] if alternatives else None
         region = self._region(text, raw.get("entities") or [])
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
@@ -284,7 +381,7 @@ class NluClient:
         elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
             kind = clf_kind
         if kind:
-            department = top_name[len(DEPT_PREFIX):] if top_name.startswith(DEPT_PREFIX) else None
+            department = best_department
             return NluResult(
                 request_type="help",
                 department=department,
@@ -316,6 +413,8 @@ class NluClient:
             by_number = self.hotline_keys(text)
             if len(by_number) == 1 or (by_number and key not in by_number):
                 key, key_conf = by_number[0], 1.0
+            elif not by_number and (topic := hotline_topics.key_for(text)):
+                key, key_conf = topic, 1.0  # 「开发票的问题找哪里」 is 12366's, whatever the wording
             answer = self.answers.get(key) if key else None
             intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
             # (The FallbackClassifier's nlu_fallback is not used here: its floor is below these
@@ -323,14 +422,14 @@ class NluClient:
             if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
             return NluResult(
-                request_type=request_type_rules.classify(text), handoff=True, intent=intent, **common
+                request_type=request_type_rules.classify(text), department=best_department, handoff=True,
+                intent=intent, **common,
             )
 
         # 3. A ticket: department pre-classification, request type, region.
-        department = None
+        department = best_department
         handoff = True
-        if top_name.startswith(DEPT_PREFIX):
-            department = top_name[len(DEPT_PREFIX):]
+        if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
             handoff = fell_back or top_conf < th.department_auto
         return NluResult(
             request_type=request_type_rules.classify(text),

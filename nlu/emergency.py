@@ -33,6 +33,8 @@ PRECEDENCE = ("fire", "police", "traffic", "medical")
 _FALSE_FRIENDS = re.compile(
     "火锅|火车|火爆|火腿|火龙果|火柴|上火|发火|火气|大火车|打火机|防火墙|火力发电|炸鸡|炸酱|油炸|炸串|"
     "报警器|报警装置|报警系统|撞衫|心脏病医院|中毒性|抽风机|抽风扇|被困扰|困难户|交通事故责任|"
+    "救命钱|救命稻草|救命恩人|要人命|要命|打乱|打扰|打折|打扫|呛得人?喘不(过|上)气|"
+    "(身份证|接种本|证件|本子|卡|手机|钱包|书包|钥匙)丢了|(护栏|栏杆|围墙|电线杆|灯杆|树)被车撞(坏|倒|断|弯)|(给|为|让).{0,4}(救护车|消防车|警车).{0,3}让|让.{0,2}(救护车|消防车)|消防车通道|"
     "睡着|压得喘不过气|撞歪|烟囱|烟味|110平|110千伏|110kv|120平|120元|119路|122路|120路|110路|信息泄漏|隐私泄漏|数据泄漏"
 )
 
@@ -44,23 +46,30 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"爆炸", r"炸了", r"电梯困人", r"困在.{0,6}(电梯|里面|屋里|楼上|水里)", r"被困", r"出不来",
         r"落水", r"溺水", r"(掉|摔|跌|滑)(进|到|下|入).{0,6}(河|水|井|湖|坑|沟|塘|渠)", r"救火", r"消防车", r"fire",
         r"(车|房子|屋|楼|厂房|仓库|草垛|麦垛|柴火垛|秸秆|电瓶车|电动车).{0,2}(着了|烧着)", r"火越来越大",
-        r"gas leak",
+        r"gas leak", r"油锅.{0,3}着", r"(窜|蹿|冒|喷|往外).{0,2}火", r"火.{0,2}(窜|蹿)", r"(往外|一直).{0,4}(喷|冒|呲|嗞)气",
+        r"电梯.{0,12}(卡|停|困|关)(在|住|着)", r"(关|困|卡)着.{0,4}(人|个人)", r"烟越来越(浓|大|多)", r"下不去楼", r"火星",
+        r"(变压器|变电箱|电箱|锅炉|气罐|充电宝|电池).{0,3}(炸|爆)", r"烧起来", r"on fire",
     ),
     "police": (
         r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"抢(了|走)(我|他|她)", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
         r"捅了", r"杀人", r"杀了人", r"要杀", r"杀我", r"行凶", r"打人", r"打我", r"打架", r"打起来", r"斗殴", r"群殴", r"殴打",
         r"被打", r"绑架", r"劫持", r"非礼", r"强奸", r"猥亵", r"入室", r"撬.{0,4}(门|锁|窗)", r"小偷", r"有贼",
         r"家暴", r"跳(楼|河|湖|江|桥)", r"自杀", r"轻生", r"想不开", r"不想活", r"跟踪我", r"报警",
-        r"(孩子|小孩|儿子|女儿|老人|父亲|母亲|爸|妈|爷爷|奶奶|姥姥|姥爷).{0,10}(丢了|不见了|走丢|找不到了|没回来|联系不上)", r"走失",
+        r"(孩子|小孩|儿子|女儿|老人|父亲|母亲|爸|妈|爷爷|奶奶|姥姥|姥爷).{0,10}(丢了|不见了|走丢|找不到了|没回来|没回家|联系不上)", r"走失",
         r"失踪", r"有人闹事", r"扭打", r"打骂", r"哭喊", r"呼救", r"堵.{0,8}(要钱|抢|打)", r"勒索",
         r"冒充警察", r"救命", r"救救我", r"police", r"robbery", r"robbed", r"broke into", r"break in",
         r"attack", r"knife", r"\bgun\b", r"kidnap",
+        r"拿着?.{0,2}(菜刀|刀|棍|钢管|斧|砖头|铁锹)", r"追着.{0,4}(砍|打)", r"砸.{0,6}东西", r"砸.{0,3}(车|门|窗|店)", r"(弄|打|砍|捅)死", r"抢走", r"抢了",
+        r"打群架", r"(要|想)?往下跳", r"一直跟着我", r"(堵|围)在.{0,6}(车|屋|门|巷)", r"拍着?(车)?窗", r"打得.{0,6}(血|伤|不行)",
+        r"(被人)?关在.{0,10}(出不去|出不来)", r"(闯|冲)进",
+        r"(孩子|小孩|女儿|儿子|老人|老爷爷|老奶奶|老太太).{0,8}走丢", r"trying to break in",
     ),
     "traffic": (
         r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",
         r"交通事故", r"肇事", r"逃逸", r"连环撞", r"相撞", r"剐蹭", r"撞到", r"撞上", r"车撞", r"撞了", r"撞(翻|飞)", r"翻到", r"翻进", r"伤员",
         r"车.{0,8}(碰了|碰上|相碰|怼上|冲(到|进|下))", r"被.{0,4}车.{0,4}(撞|轧|压|碾)",
-        r"car accident", r"crash", r"hit and run",
+        r"刮倒", r"撞在一起", r"翻在.{0,8}(沟|路|河|田)", r"出.{0,2}事故", r"(轿车|货车|客车|汽车|面包车|卡车|车).{0,4}(侧翻|翻了)",
+        r"连着撞", r"car accident", r"crash", r"hit and run",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
@@ -72,6 +81,9 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"胸口(疼|痛)", r"胸痛", r"迷糊了", r"毒蘑菇", r"食物中毒", r"割腕",
         r"(流|出|淌|吐|是|满|冒)血", r"血(止不住|流不止)", r"说不出话", r"动不了", r"半边身子", r"嘴歪", r"没(有)?反应",
         r"摔下来", r"(从|在).{0,6}(楼|高处|架子|梯子|房顶).{0,6}(摔|掉|跌)", r"绞(了|伤|断|住)", r"(压|砸)(伤|断|在下面)",
+        r"说话不清", r"嘴角.{0,6}(歪|耷拉|往下)", r"(从|在).{0,10}(掉|摔|跌)下来", r"躺着不动", r"抽风", r"(眼睛往上翻|翻白眼)",
+        r"倒下了", r"(脸色|嘴唇|脸).{0,3}发?紫", r"(喝|吃|误食|误喝|服)了?.{0,3}(敌敌畏|百草枯|农药|老鼠药)", r"喘不上.{0,2}气", r"(切|剁|轧|绞)(掉|断)", r"血哗哗",
+        r"磕破.{0,10}起不来", r"噎住", r"憋得", r"头晕呕吐|上吐下泻", r"羊水", r"咬得.{0,6}(深|血)",
         r"heart attack", r"ambulance", r"unconscious", r"collapsed", r"not breathing",
     ),
 }
@@ -83,7 +95,8 @@ NEGATIVE_CUES: tuple[str, ...] = (
     # past events
     r"上个月", r"上月", r"上周", r"上星期", r"上礼拜", r"去年", r"前年", r"前几天", r"前些天", r"前阵子", r"前段时间",
     r"几天前", r"几年前", r"个月前", r"年前", r"上次", r"之前", r"以前", r"曾经", r"当年", r"那年", r"过火", r"着过",
-    r"撞过", r"已经(灭|扑灭|处理)", r"报警(以后|之后|也|了也|没用|不管)", r"工伤", r"算不算", r"视频为证",
+    r"撞过", r"已经(灭|扑灭|处理)", r"那次", r"那天", r"上回", r"那会儿", r"\d+月份", r"(之|以)后.{0,8}(还没|一直没)",
+    r"整改", r"复核", r"熏黑", r"殃及", r"检修", r"道谢", r"说法", r"送医后", r"医药费", r"垫付", r"报警(以后|之后|也|了也|没用|不管)", r"工伤", r"算不算", r"视频为证",
     r"污染", r"排放", r"废气", r"老是", r"经常", r"总是", r"常常", r"多次", r"被扑灭", r"扑灭了", r"火灭了", r"处理完",
     # aftermath: repairs, compensation, responsibility
     r"赔偿", r"理赔", r"赔钱", r"定损", r"保险", r"维修", r"修缮", r"没修", r"没人修", r"重建", r"认定", r"事故责任",
@@ -94,12 +107,15 @@ NEGATIVE_CUES: tuple[str, ...] = (
     # hypothetical, prevention, training, fiction
     r"如果", r"万一", r"容易", r"担心", r"防止", r"避免", r"可能会", r"假如", r"假设", r"要是", r"以防", r"预防", r"防范", r"培训", r"演练", r"宣传", r"知识",
     r"讲座", r"科普", r"预案", r"检查", r"验收", r"隐患", r"灭火器", r"消防栓", r"消火栓", r"消防通道", r"安全出口",
+    r"应该(怎么|如何|先)", r"怎么逃生", r"逃生", r"正确做法", r"能不能用", r"(时|的时候)(怎么|如何|应该|能不能)", r"会不会",
+    r"风险", r"的话", r"该不该", r"要不要", r"涂什么", r"什么药", r"专业人士", r"规定", r"的事太多", r"充电桩", r"警示牌",
+    r"防溺水", r"真(要|的)?着火", r"一键呼叫", r"养老", r"让道", r"闯红灯",
     r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
     # questions about the numbers and the platform itself (an FAQ, not a call for help)
     r"(急救|报警|火警|救护|急救中心|紧急)(电话|号码)", r"打.{0,4}还是", r"还是.{0,3}12345", r"12345(能|管|可以)",
     r"合并|并入|并进|整合", r"分别是", r"是什么电话",
-    # complaints about a service, reports about conditions
-    r"投诉", r"态度", r"太慢", r"不及时", r"服务差", r"举报",
+    # complaints about a service or a product (「电饭锅插上电就冒烟，卖家不给退」), reports about conditions
+    r"^负责", r"商家", r"卖家", r"退货", r"不给退", r"伪劣", r"质量问题", r"投诉", r"态度", r"太慢", r"不及时", r"服务差", r"举报",
     # thanks and praise look back on something that is over
     r"表扬", r"感谢", r"点赞", r"锦旗",
 )
@@ -110,9 +126,31 @@ NOW_CUES: tuple[str, ...] = (
     r"help", r"sos",
 )
 
+# A nuisance, not an event: smoke from cooking, a chimney, burning straw or rubbish, fireworks, told as
+# a recurring complaint. These veto the *smoke* words only (冒烟, 浓烟, 火光…), even with a now-cue —
+# 「收废品的正在烧电线冒黑烟」 is pollution for the environment department, not a call for 119 — while a
+# fire word (着火, 烧起来, 爆炸…) still counts: 「烧烤店着火了」 is a fire.
+NUISANCE_CUES: tuple[str, ...] = (
+    r"烧烤", r"撸串", r"炭火", r"油烟", r"烟熏火燎", r"烟囱", r"烟筒", r"烟道", r"工厂", r"厂子", r"砖窑", r"窑厂", r"焦化",
+    r"钢厂", r"高炉", r"锅炉", r"化工厂", r"塑料厂", r"作坊", r"搅拌站", r"熏肉", r"喷漆", r"焚烧", r"秸秆", r"麦茬",
+    r"烧(垃圾|树叶|落叶|轮胎|电线|电缆|纸|花圈|塑料|煤|麦秆|玉米秆|秸秆|荒)", r"废气", r"排放", r"污染", r"空气", r"环境",
+    r"尘", r"难闻", r"呛得", r"扰民", r"天天", r"每天", r"成天", r"每晚", r"一到", r"老是", r"经常", r"总是", r"这几天",
+    r"好几天", r"违规", r"管管", r"能行吗", r"烟花", r"鞭炮", r"放炮", r"礼炮", r"不敢开窗", r"窗户都不敢", r"晾",
+)
+
+# 救命 / 救救我们 said of a nuisance or a service problem (「救命啊，楼上装修从早响到晚」): the cry alone
+# is not an event when the message is about an ordinary matter of the hotline.
+FIGURATIVE_CUES: tuple[str, ...] = (
+    r"装修", r"噪音", r"噪声", r"音响", r"广场舞", r"吵", r"社保", r"医保", r"密码", r"工资", r"欠薪", r"物业", r"停水",
+    r"停电", r"来水", r"涨", r"价", r"审批", r"开发商", r"房子", r"作业", r"老街", r"路面", r"没修", r"怎么(办|重置|弄|申请|查)",
+    r"办理", r"手续", r"政策", r"老住户", r"渴死", r"热死", r"冻死",
+)
+
 _EVENT_RES = {kind: re.compile("|".join(words)) for kind, words in EVENTS.items()}
 _NEGATIVE_RE = re.compile("|".join(NEGATIVE_CUES))
 _NOW_RE = re.compile("|".join(NOW_CUES))
+_NUISANCE_RE = re.compile("|".join(NUISANCE_CUES))
+_FIGURATIVE_RE = re.compile("|".join(FIGURATIVE_CUES))
 
 
 @dataclass(frozen=True)
@@ -123,11 +161,21 @@ class Assessment:
     hits: dict[str, list[str]] = field(default_factory=dict)  # kind -> matched event words
     negatives: list[str] = field(default_factory=list)
     now: list[str] = field(default_factory=list)
+    nuisance: list[str] = field(default_factory=list)
+    # Why the rules say "not an emergency" although the message may look like one: "negative" (past,
+    # fees, prevention… and no now-cue), "nuisance" (smoke of a recurring nuisance, no fire word),
+    # "figurative" (a cry for help about an ordinary matter), or None.
+    veto: str | None = None
 
     @property
     def negated(self) -> bool:
-        """True when the message is about the past, fees, prevention... and nothing says it is happening now."""
-        return bool(self.negatives) and not self.now
+        """True when the rules rule an emergency out (the client then overrules the classifier too)."""
+        return self.veto is not None
+
+    @property
+    def pollution(self) -> bool:
+        """Smoke or fumes reported as a nuisance: a matter for the environment department."""
+        return self.veto == "nuisance" and any(_POLLUTION_RE.search(n) for n in self.nuisance)
 
     @property
     def asked_number(self) -> bool:
@@ -151,15 +199,34 @@ def assess(text: str) -> Assessment:
         hits.setdefault(KIND_OF_NUMBER[number], []).append(m.group(0))
     negatives = [m.group(0) for m in _NEGATIVE_RE.finditer(norm)]
     now = [m.group(0) for m in _NOW_RE.finditer(norm)]
-    kind = None
-    if hits and not (negatives and not now):
-        kind = pick_kind(hits)
-    return Assessment(kind=kind, hits=hits, negatives=negatives, now=now)
+    # On the text before the false friends are removed: 「烟囱」 is one of them, and a sign of a nuisance.
+    nuisance = [m.group(0) for m in _NUISANCE_RE.finditer(normalize(text))]
+    weak = [h for hs in hits.values() for h in hs if _WEAK.fullmatch(h.strip()) and not _explicit_kind(h)]
+    strong = sum(len(hs) for hs in hits.values()) > len(weak)
+    cries_only = bool(weak) and all(_CRY.fullmatch(h.strip()) for h in weak)
+    veto = None
+    if negatives and not now:
+        veto = "negative"
+    elif not strong and nuisance:
+        veto = "nuisance"
+    elif not strong and (cries_only or not hits) and _FIGURATIVE_RE.search(norm):
+        veto = "figurative"
+    kind = pick_kind(hits) if hits and veto is None else None
+    return Assessment(kind=kind, hits=hits, negatives=negatives, now=now, nuisance=nuisance, veto=veto)
 
 
 # Words that ask for help, or hint, without saying what happened: they decide the kind only when
 # nothing more specific is named (「剐蹭了别人的车，怎么报警」 is a 122 matter, 「撞车了，车在冒烟」 too).
-_WEAK = re.compile(r"报警|救命|救救我|police|警察|民警|冒.{0,4}烟|不动了|泄漏|交警")
+_WEAK = re.compile(
+    r"报警|救命|救救我|police|警察|民警|冒.{0,4}烟|不动了|泄漏|交警|浓烟|烟(很|好|特别)大|全是烟|烟雾弥漫|火光|火苗|火星|"
+    r"烟越来越(浓|大|多)"
+)
+_CRY = re.compile(r"报警|救命|救救我|police")
+# Nuisance words that make it pollution (the environment department), not fireworks or noise.
+_POLLUTION_RE = re.compile(
+    r"烧烤|撸串|炭火|油烟|烟熏火燎|烟囱|烟筒|烟道|工厂|厂子|砖窑|窑厂|焦化|钢厂|高炉|锅炉|化工厂|塑料厂|作坊|搅拌站|熏肉|喷漆|"
+    r"焚烧|秸秆|麦茬|烧.+|废气|排放|污染|空气|尘|难闻|呛得"
+)
 # The citizen names the service to send: that choice is not second-guessed.
 _EXPLICIT = re.compile(r"(?<!\d)(110|119|120|122)(?!\d)|救护车|消防车")
 _EXPLICIT_KIND = {"救护车": "medical", "消防车": "fire"}

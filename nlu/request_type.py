@@ -39,16 +39,28 @@ _CUES: dict[str, tuple[str, ...]] = {
         r"乱停", r"乱摆", r"拖欠", r"欠薪", r"不给", r"不退", r"虚假", r"欺骗", r"严重影响", r"影响(休息|生活|出行|睡觉)",
         r"一直(没|不|未)", r"至今(没|未)", r"迟迟", r"多次反映", r"反复反映", r"没有解决", r"没解决", r"敷衍", r"不满",
         r"不合理", r"坑人", r"霸王", r"太差", r"受不了", r"扬尘", r"油烟", r"违停", r"黑车", r"拒绝", r"不让", r"不处理",
+        # a service or a business treating the citizen badly
+        r"推脱", r"拖着", r"不认账", r"打了水漂", r"不给(退|赔|办|修|换|开)", r"没人(来)?(修|管|处理|回复|接)", r"偏袒",
+        r"走过场", r"不在岗", r"重复收费", r"出错", r"加钱", r"加收", r"多扣", r"不达标", r"臭得", r"一直(拖|推)", r"还没(有)?(交|退|修|到)",
+        r"(没有|未|不)(任何)?通知", r"太(贵|高|慢|少|短|乱|脏)", r"被取消", r"不公", r"占线", r"打不通",
     ),
     "report": (
         r"偷排", r"偷倒", r"乱倒", r"违法", r"违规", r"非法", r"无证", r"黑作坊", r"传销", r"赌博", r"卖淫", r"吸毒",
         r"假冒", r"假货", r"造假", r"骗取", r"套取", r"冒领", r"私挖", r"盗采", r"违建", r"违章建", r"私搭乱建", r"偷税",
         r"漏税", r"走私", r"贪污", r"受贿", r"吃空饷", r"过期食品", r"地沟油", r"私自", r"偷偷",
+        # someone else doing something unlawful: the citizen reports rather than complains
+        r"有人(在|把|偷|私|冒|开|用|往|经常|夜里|晚上|半夜|以|打着|冒充)", r"没有.{0,8}(许可|手续|资质|证照|执照|认证|营运证|备案)",
+        r"无(证|照|资质)", r"私设", r"私宰", r"冒充", r"冒领", r"诽谤", r"管制刀具", r"赌(博|钱)", r"童工", r"注水",
+        r"偷(排|倒|采|挖|拉|卖)", r"暗管", r"查处", r"违禁", r"以.{0,6}名义", r"打着.{0,8}旗号", r"承重墙", r"设局",
+        r"骗", r"假的|假冒|造假|假货", r"三无", r"过期", r"黑(车|作坊|诊所|中介)", r"(没有|无)(执业|行医)?资格", r"超载", r"保护费",
+        r"强(行|拉)", r"不公开", r"隐患", r"明火", r"安全措施", r"秤有问题|缺斤|短斤",
     ),
     "help": (
         r"帮忙", r"帮我", r"帮助", r"困难", r"无力", r"没钱", r"低保", r"停水", r"停电", r"没水", r"没电", r"不供暖",
         r"暖气不热", r"漏水", r"堵了", r"堵塞", r"坏了", r"找不到", r"丢了", r"急需", r"急用", r"请求", r"恳请",
         r"麻烦.{0,8}(帮|解决|处理|协调)", r"尽快(解决|处理|修)", r"希望.{0,6}(解决|处理|协调)", r"协调", r"救救",
+        r"请.{0,6}(派|来)", r"来(修|换|看看)", r"帮.{0,2}(我们|一把)", r"想.{0,2}办法", r"生活.{0,4}困难", r"负担不起",
+        r"希望.{0,10}(提供|帮|出面|纳入)", r"请不起", r"想请",
     ),
     "suggestion": (
         r"希望.{0,12}(增加|设置|开通|加强|延长|增设|多设|规划|安装)", r"能否.{0,10}(增加|设置|开通|安装|延长|调整|增设)",
@@ -58,23 +70,27 @@ _CUES: dict[str, tuple[str, ...]] = {
     "praise": (
         r"(非常|特别|衷心|真心|十分)感谢", r"感谢.{0,15}(工作人员|同志|师傅|民警|警官|医生|护士|老师|部门|热线|局|中心)",
         r"表示感谢", r"效率(很|真|非常)?高", r"服务(很|真|非常)?好", r"态度(很|真|非常)好", r"热情", r"认真负责", r"尽职尽责",
-        r"为民办实事", r"暖心", r"给.{0,6}(赞|点赞)",
+        r"为民办实事", r"暖心", r"给.{0,6}(赞|点赞)", r"(特别|非常|很)(耐心|负责|热情|周到)", r"体验(非常|很)?好",
     ),
 }
 
 # Ties: the more specific, more serious type first.
-_TIE_ORDER = ("report", "complaint", "praise", "suggestion", "help", "consult")
+# Praise before complaint: a thank-you letter tells the problem it had before it was solved.
+_TIE_ORDER = ("report", "praise", "complaint", "suggestion", "help", "consult")
 
 _EXPLICIT_RE = {t: re.compile("|".join(w)) for t, w in _EXPLICIT.items()}
 _CUE_RE = {t: re.compile("|".join(w)) for t, w in _CUES.items()}
+_UNKNOWING = re.compile(r"不(知道|清楚|晓得)[^，。！？,.!?]*")
 _QUESTION = re.compile(r"[?？]|吗$|吗[。!！]?$|呢$")
 
 
 def scores(text: str) -> dict[str, int]:
     norm = normalize(text)
     out = {}
+    # 「不知道该找哪个部门」 in a letter is the writer's helplessness, not a question to the hotline.
+    unasked = _UNKNOWING.sub("", norm)
     for t in TYPES:
-        s = 3 * len(_EXPLICIT_RE[t].findall(norm)) + len(_CUE_RE[t].findall(norm))
+        s = 3 * len(_EXPLICIT_RE[t].findall(norm)) + len((_CUE_RE[t].findall(unasked if t == "consult" else norm)))
         # 「不满意」/「不作为」 etc. must not read as praise; 「态度差」 is covered by complaint.
         out[t] = s
     # A polite 「谢谢」/「感谢」 closing a complaint is not praise: praise needs more than the closing.

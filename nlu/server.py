@@ -12,11 +12,31 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
 from nlu.training import REPO_ROOT, rasa_bin, rasa_env
+
+
+@dataclass
+class NluStartup:
+    """Where the NLU of `hotline run` is on its way up, for /healthz: training (with the fraction of its
+    epochs done), loading (Rasa starting with the model), ok, or down (with why)."""
+
+    phase: str = "loading"  # training | loading | ok | down
+    fraction: float = 0.0
+    detail: str | None = None
+
+    @property
+    def starting(self) -> bool:
+        return self.phase in ("training", "loading")
+
+    def describe(self) -> str:
+        if self.phase == "training":
+            return f"training ({int(self.fraction * 100)} %)"
+        return self.phase
 
 
 def rasa_command(model_path: str | Path, host: str = "127.0.0.1", port: int = 5005) -> list[str]:
@@ -69,8 +89,11 @@ class RasaProcess:
     """
 
     def __init__(self, model_path: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 log_path: str | Path | None = None) -> None:
+                 log_path: str | Path | None = None, process_group: int | None = None) -> None:
         self.model_path = Path(model_path)
+        # Several servers of one launcher share one process group (0: a new one, led by this server; it
+        # stays in our session, as the group of a sibling must): one signal stops them all.
+        self.process_group = process_group
         self.host = host
         self.port = port or free_port(host)
         self.log_path = Path(log_path) if log_path else None
@@ -92,7 +115,8 @@ class RasaProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stop() ends Rasa and nothing else
+            # Its own process group (or its siblings'): stop() ends Rasa and nothing else.
+            **({"start_new_session": True} if self.process_group is None else {"process_group": self.process_group}),
         )
         if out is not subprocess.DEVNULL:
             out.close()

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 NLU_DIR = Path(__file__).resolve().parent
@@ -111,20 +111,119 @@ def latest_model() -> Path | None:
 def _train_lock() -> Iterator[None]:
     """One training at a time per cache (tests, `make run` and CI may start together)."""
     with open(model_cache_dir() / ".train.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("[nlu] another process is training a model (make test, CI, a second launcher): waiting for it",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def train(progress: bool = True) -> Path:
+class TrainingProgress:
+    """Overall progress of one `rasa train nlu` over the epoch bars of the components that train
+    (DIET, then the ResponseSelector), read from the child's output as it comes.
+
+    tqdm redraws a bar with carriage returns ("Epochs:  45%|####5     | 45/100 [...]"); a bar whose
+    count falls back (or whose total changes) is the next component's.
+    """
+
+    def __init__(self, bars: int | None = None) -> None:
+        self.bars = max(1, bars if bars is not None else len(config_epochs(CONFIG.read_text(encoding="utf-8"))))
+        self.bar = 0
+        self.last: tuple[int, int] | None = None
+        self.fraction = 0.0
+
+    def feed(self, chunk: str) -> float | None:
+        """The overall fraction (0..1) after a chunk of output, or None when it holds no epoch count."""
+        changed = False
+        for match in _PROGRESS_EVENT.finditer(chunk):
+            if match.group("stopped") is not None:
+                # The component stopped early (nlu/rasa_components.py): its bar ends short of N, but
+                # the component is done; the next bar's restart from 0 moves on to the next one.
+                total = self.last[1] if self.last is not None else 1
+                self.last = (total, total)
+                self.fraction = min(1.0, (self.bar + 1) / self.bars)
+                changed = True
+                continue
+            done, total = int(match.group("done")), int(match.group("total"))
+            if self.last is not None and (done < self.last[0] or total != self.last[1]):
+                self.bar = min(self.bar + 1, self.bars - 1)
+            self.last = (done, total)
+            self.fraction = min(1.0, (self.bar + done / max(total, 1)) / self.bars)
+            changed = True
+        return self.fraction if changed else None
+
+    @property
+    def percent(self) -> int:
+        return int(self.fraction * 100)
+
+
+ProgressCallback = Callable[[float], None]
+_RUNNING: set[subprocess.Popen] = set()  # trainings of this process, for stop_trainings()
+
+
+def stop_trainings() -> None:
+    """End the trainings this process runs (the launcher stops while the first training runs)."""
+    for proc in list(_RUNNING):
+        if proc.poll() is None:
+            proc.terminate()
+
+
+def _run_training(cmd: list[str], *, progress: bool, on_progress: ProgressCallback | None) -> tuple[int, str]:
+    """Run `rasa train nlu`, following its epoch bars; returns (exit code, the tail of its output).
+
+    The output goes through a pipe read here (never left unread: a full pipe would stall Rasa). On the
+    terminal (`progress`) one line per step of 5 % replaces Rasa's redrawn bars and warnings.
+    """
+    tracker = TrainingProgress()
+    tail: list[str] = []
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=rasa_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    _RUNNING.add(proc)
+    try:
+        returncode = _follow(proc, tracker, tail, progress=progress, on_progress=on_progress)
+    finally:
+        _RUNNING.discard(proc)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return returncode, "\n".join(line for line in tail if line.strip())
+
+
+def _follow(proc: subprocess.Popen, tracker: TrainingProgress, tail: list[str], *, progress: bool,
+            on_progress: ProgressCallback | None) -> int:
+    shown = -1
+    assert proc.stdout is not None
+    with proc.stdout:
+        while chunk := proc.stdout.read1(4096):  # type: ignore[attr-defined]
+            text = chunk.decode("utf-8", errors="replace")
+            tail[:] = (tail + re.split(r"[\r\n]+", text))[-200:]
+            fraction = tracker.feed(text)
+            if fraction is None:
+                continue
+            if on_progress is not None:
+                on_progress(fraction)
+            if progress and tracker.percent // 5 != shown:
+                shown = tracker.percent // 5
+                done, total = tracker.last or (0, 0)
+                print(f"[nlu] training {tracker.percent:3d} %  (component {tracker.bar + 1}/{tracker.bars}: "
+                      f"epoch {done}/{total})", file=sys.stderr, flush=True)
+    return proc.wait()
+
+
+def train(progress: bool = True, on_progress: ProgressCallback | None = None) -> Path:
     """Run `rasa train nlu` and return the model path.
 
-    With `progress`, Rasa's own output (the epoch progress bars of DIET and the ResponseSelector) goes
-    straight to the terminal. Without it, the output is kept and shown only if training fails.
-    The model is written to a temporary folder first and moved into the cache when complete, so a
-    half-written file can never be picked up by `find_model()`.
+    With `progress`, the terminal shows the overall percentage as the epochs go; `on_progress` is
+    called with the overall fraction (0..1) at each epoch (the launcher's /healthz shows it). Rasa's
+    raw output is kept and shown only if training fails. The model is written to a temporary folder
+    first and moved into the cache when complete, so a half-written file can never be picked up by
+    `find_model()`.
     """
     hash_ = data_hash()
     cache = model_cache_dir()
@@ -139,16 +238,12 @@ def train(progress: bool = True) -> Path:
         ]  # fmt: skip
         if progress:
             print(f"[nlu] training model {model_name(hash_)} (data hash {hash_}) ...", file=sys.stderr, flush=True)
-            # cwd = repo root: config.yml names the jieba dictionary relative to it.
-            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=rasa_env())
-            output = ""
-        else:
-            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=rasa_env(), capture_output=True, text=True)
-            output = (proc.stdout or "") + (proc.stderr or "")
+        # cwd = repo root: config.yml names the jieba dictionary relative to it.
+        returncode, output = _run_training(cmd, progress=progress, on_progress=on_progress)
         produced = list(Path(tmp).glob("*.tar.gz"))
-        if proc.returncode != 0 or not produced:
+        if returncode != 0 or not produced:
             tail = "\n".join(output.splitlines()[-40:])
-            raise TrainingError(f"rasa train nlu failed (exit {proc.returncode})\n{tail}")
+            raise TrainingError(f"rasa train nlu failed (exit {returncode})\n{tail}")
         target = cache / f"{model_name(hash_)}.tar.gz"
         shutil.move(str(produced[0]), target)
     seconds = time.monotonic() - started
@@ -172,14 +267,14 @@ def training_info(model: Path) -> dict | None:
         return None
 
 
-def ensure_model(progress: bool = True) -> Path:
+def ensure_model(progress: bool = True, on_progress: ProgressCallback | None = None) -> Path:
     """The model for the current data: from the cache, or trained now (once, even if called in parallel)."""
     found = find_model()
     if found:
         return found
     with _train_lock():
         found = find_model()  # trained by another process while we waited for the lock
-        return found or train(progress=progress)
+        return found or train(progress=progress, on_progress=on_progress)
 
 
 # --------------------------------------------------------------------------- exported projects (admin training)
@@ -188,6 +283,9 @@ EPOCHS_ENV = "HOTLINE_NLU_TRAIN_EPOCHS"
 _EPOCHS_LINE = re.compile(r"^(?P<indent>[ \t]+)epochs:[ \t]*\d+", re.MULTILINE)
 # tqdm's bar as Rasa prints it: "Epochs:  45%|████▌     | 45/100 [00:10<00:12, ...]"
 _EPOCH_PROGRESS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+# A bar's redraws and the line the early-stopping callback prints when it ends a component's epochs.
+_PROGRESS_EVENT = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total>\d+)"
+                             r"|(?P<stopped>Early stopping: [^\n]*stopped at epoch \d+)")
 
 
 def epochs_setting() -> int | None:

@@ -7,13 +7,13 @@ Errors are JSON ``{"error": {"code", "message"}}`` with the HTTP status (400, 41
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
+import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from connectors.base import ChannelContext, InboundMessage, IntakeUnavailable
+from connectors.base import ChannelContext, InboundMessage, IntakeUnavailable, OnceKey
 from connectors.web import texts
 from connectors.web.inbound import (
     SESSION_ID_RE,
@@ -34,7 +34,8 @@ CLIENT_ID_MEMORY_SECONDS = 7 * 24 * 3600  # how long a client may retry one mess
 
 
 def _json(data: object, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json",
+                        charset="utf-8")
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -76,28 +77,28 @@ class WebChatApi:
             ctx.count_rejected(CHANNEL, exc.code)
             return error_response(exc.status, exc.code, exc.message)
         try:
-            if not await ctx.allow_request(request, "web-msg", self.settings.rate_limit_per_minute):
-                return error_response(429, "rate_limited", texts.RATE_LIMITED)
-            if has_client_id(msg) and not await self._same_text_as_before(msg):
-                ctx.count_rejected(CHANNEL, "client_message_id_reused")
-                return error_response(409, "client_message_id_reused", texts.CLIENT_MESSAGE_ID_REUSED)
-            await ctx.publish(msg)
+            # The rate limit, the retried-text check and the XADD: one round trip to Redis.
+            admission = await ctx.publish_limited(request, "web-msg", self.settings.rate_limit_per_minute, msg,
+                                                  self._first_text(msg))
         except (IntakeUnavailable, RedisError, OSError):
             ctx.count_rejected(CHANNEL, "unavailable")
             return error_response(503, "intake_unavailable", texts.INTAKE_UNAVAILABLE)
+        if admission.refused == "rate_limited":
+            return error_response(429, "rate_limited", texts.RATE_LIMITED)
+        if admission.refused == "reused":
+            ctx.count_rejected(CHANNEL, "client_message_id_reused")
+            return error_response(409, "client_message_id_reused", texts.CLIENT_MESSAGE_ID_REUSED)
         ctx.count_accepted(CHANNEL)
         return _json({"message_id": msg.native_id}, status=202)
 
-    async def _same_text_as_before(self, msg: InboundMessage) -> bool:
+    def _first_text(self, msg: InboundMessage) -> OnceKey | None:
         """A retried POST (same ``client_message_id``) must carry the same text: the pipeline keeps
         the first one only, so a different text would be dropped without a word.  The first text's
         digest is kept for as long as a client may retry."""
+        if not has_client_id(msg):
+            return None
         key = f"{self.context.key_prefix(CHANNEL)}:client-message:{msg.native_id}"
-        digest = hashlib.sha256(msg.text.encode()).hexdigest()
-        if await self.context.redis.set(key, digest, nx=True, ex=CLIENT_ID_MEMORY_SECONDS):
-            return True
-        first = await self.context.redis.get(key)
-        return first is None or first.decode() == digest
+        return OnceKey(key, hashlib.sha256(msg.text.encode()).hexdigest(), CLIENT_ID_MEMORY_SECONDS)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         try:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from sqlalchemy import select
 
-from connectors.base import ChannelContext, ConversationEntry
+from connectors.base import Admission, ChannelContext, ConversationEntry, InboundMessage, OnceKey
 from gateway.channels.reports import delivery_reporter
 from gateway.infra.metrics import METRICS
 from gateway.infra.ratelimit import RateLimiter, client_address
@@ -42,6 +42,11 @@ def channel_context(app: web.Application) -> ChannelContext:
     async def allow_request(request: web.Request, scope: str, per_minute: int) -> bool:
         return await limiter.allow(scope, client_address(request), per_minute)
 
+    async def publish_limited(request: web.Request, scope: str, per_minute: int, message: InboundMessage,
+                              once: OnceKey | None) -> Admission:
+        rate_key, ttl = limiter.window_key(scope, client_address(request))
+        return await app[STREAM].admit(message, rate_key=rate_key, limit=per_minute, rate_ttl=ttl, once=once)
+
     async def live_events(request: web.Request, topic: str) -> web.StreamResponse:
         return await relay(request, replies.subscribe(topic))
 
@@ -56,6 +61,7 @@ def channel_context(app: web.Application) -> ChannelContext:
         attachments=app[ATTACHMENTS],
         read_conversation=read_conversation,
         allow_request=allow_request,
+        publish_limited=publish_limited,
         count_accepted=lambda channel: metrics.accepted.labels(channel).inc(),
         count_rejected=lambda channel, reason: metrics.rejected.labels(channel, reason).inc(),
         live_events=live_events,

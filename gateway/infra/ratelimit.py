@@ -85,13 +85,18 @@ class RateLimiter:
     async def allow(self, scope: str, client: str, limit: int, window_seconds: int = 60) -> bool:
         return await self.hit(scope, client, window_seconds) <= limit
 
+    def window_key(self, scope: str, client: str, window_seconds: int = 60) -> tuple[str, int]:
+        """The counter of this client's current window, and how long it must live.  (A script that
+        counts and publishes in one round trip increments it itself: ``IntakeStream.admit``.)"""
+        window = int(time.time() // window_seconds)
+        return self.keys.key("rate", scope, client, window), window_seconds + 5
+
     async def hit(self, scope: str, client: str, window_seconds: int = 60) -> int:
         """Count one more in this window; the count so far."""
-        window = int(time.time() // window_seconds)
-        key = self.keys.key("rate", scope, client, window)
+        key, ttl = self.window_key(scope, client, window_seconds)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, window_seconds + 5)
+            pipe.expire(key, ttl)
             count, _ = await pipe.execute()
         return int(count)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -55,13 +56,19 @@ class ReplyBus:
         return self._keys.key("web", "session", session_id)
 
     async def deliver(self, channel: str, native_id: str, text: str, ticket_no: str | None = None) -> None:
-        key = self._reply_key(channel, native_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, text.encode(), ex=REPLY_TTL_SECONDS)
-            if ticket_no:
-                pipe.set(key + ":ticket", ticket_no.encode(), ex=REPLY_TTL_SECONDS)
-            pipe.publish(self.ready_topic, f"{channel}:{native_id}".encode())
+            self.stage_delivery(pipe, channel, native_id, text, ticket_no)
             await pipe.execute()
+
+    def stage_delivery(self, pipe: Any, channel: str, native_id: str, text: str,
+                       ticket_no: str | None = None) -> None:
+        """Queue :meth:`deliver`'s commands on a caller's pipeline (a worker's one round trip per batch).
+        The reply is stored before it is announced, so a waiter never hears of a missing reply."""
+        key = self._reply_key(channel, native_id)
+        pipe.set(key, text.encode(), ex=REPLY_TTL_SECONDS)
+        if ticket_no:
+            pipe.set(key + ":ticket", ticket_no.encode(), ex=REPLY_TTL_SECONDS)
+        pipe.publish(self.ready_topic, f"{channel}:{native_id}".encode())
 
     async def get(self, channel: str, native_id: str) -> str | None:
         raw = await self.redis.get(self._reply_key(channel, native_id))
@@ -98,7 +105,11 @@ class ReplyBus:
             return found
 
     async def publish_event(self, topic: str, event: dict[str, Any]) -> None:
-        await self.redis.publish(topic, json.dumps(event, ensure_ascii=False).encode())
+        await self.redis.publish(topic, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
+
+    def stage_event(self, pipe: Any, topic: str, event: dict[str, Any]) -> None:
+        """Queue :meth:`publish_event` on a caller's pipeline."""
+        pipe.publish(topic, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
 
     async def subscribe(self, topic: str, *, heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
         """Yield events of ``topic``: None once subscribed (so a caller knows nothing published from

@@ -11,6 +11,7 @@
     hotline check            validate settings and the directory, then exit
     hotline user add NAME --role R [--unit U] [--password P]   an account (prompts without --password);
                                    roles: operator dispatcher callback supervisor admin handler (--unit) leader
+    hotline open311 key add|revoke NAME, hotline open311 key list   third-party apps' Open311 API keys
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from config.directory import DirectoryError, load_directory
 from config.holidays import HolidayError, load_holiday_override
@@ -34,6 +36,18 @@ def _setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for ``hotline web`` and ``hotline worker`` (a faster event loop, the same asyncio API), unless
+    ``HOTLINE_UVLOOP=0`` or it is not installed."""
+    if os.environ.get("HOTLINE_UVLOOP", "1") == "0":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _load() -> Settings:
@@ -81,8 +95,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
             upgrade(settings.effective_database_url)
         app = create_app(settings, redis_url=redis_url, run_worker=args.with_worker)
+        factory = _loop_factory()
         web.run_app(app, host=args.host or settings.http_host, port=args.port or settings.http_port,
-                    print=lambda s: log.info(s.strip()), access_log=None)
+                    print=lambda s: log.info(s.strip()), access_log=None, loop=factory() if factory else None)
     finally:
         if embedded:
             embedded.shutdown()
@@ -102,7 +117,11 @@ def _run_services(services: set[str]) -> int:
     settings = _load()
     redis_url, embedded = _redis_url(settings)
     try:
-        asyncio.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
+        # uvloop for the worker only: the mailbox keeps asyncio's loop (aiosmtpd's server object
+        # carries attributes a uvloop server refuses).
+        factory = _loop_factory() if services <= {"worker"} else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
     except KeyboardInterrupt:
         pass
     finally:
@@ -148,6 +167,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     settings = _load()
     return add_user(settings.effective_database_url, args.name, args.role, args.password, args.display_name,
                     args.unit)
+
+
+def cmd_open311_key(args: argparse.Namespace) -> int:
+    from gateway.runtime import open311_keys
+
+    url = _load().effective_database_url
+    if args.key_command == "add":
+        return open311_keys.add_key(url, args.name)
+    if args.key_command == "revoke":
+        return open311_keys.revoke_key(url, args.name)
+    return open311_keys.list_keys(url)
 
 
 def cmd_nlu(args: argparse.Namespace) -> int:
@@ -235,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--display-name", help="name shown in the console (default: the user name)")
     ua.set_defaults(func=cmd_user_add)
 
+    p = sub.add_parser("open311", help="Open311 GeoReport v2: API keys of third-party city apps")
+    osub = p.add_subparsers(dest="open311_command", required=True)
+    ok = osub.add_parser("key", help="issue, list or revoke an app's API key")
+    ksub = ok.add_subparsers(dest="key_command", required=True)
+    for action, text in (("add", "issue a key (printed once, stored hashed)"), ("revoke", "revoke an app's key")):
+        ka = ksub.add_parser(action, help=text)
+        ka.add_argument("name", help="the app's name (lower-case letters, digits, . _ -)")
+        ka.set_defaults(func=cmd_open311_key)
+    ksub.add_parser("list", help="the apps and their keys' state").set_defaults(func=cmd_open311_key)
+
     p = sub.add_parser("nlu", help="train, evaluate and activate NLU models")
     nsub = p.add_subparsers(dest="nlu_command", required=True)
     t = nsub.add_parser("train", help="train a model for the current data (cached by data hash)")
@@ -243,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = nsub.add_parser("eval", help="evaluate on the held-out set")
     e.add_argument("--url", help="a running Rasa server (default: start one)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.add_argument("--verbose", action="store_true", help="list every misclassified message")
+    e.add_argument("--no-compare", action="store_true", help="do not measure the model trained before for comparison")
+    e.add_argument("--previous", help="compare with this model instead of the one trained before")
+    e.add_argument("--dev", action="store_true", help="measure the dev split (nlu/dev/) to set thresholds instead")
     e.set_defaults(func=cmd_nlu)
     a = nsub.add_parser("activate", help="hot-swap the model of a running Rasa server")
     a.add_argument("model")

@@ -21,6 +21,7 @@ from gateway.web.citizen import create_citizen_app
 from gateway.web.console import create_console_app
 from gateway.web.desk import create_desk_app
 from gateway.web.errors import json_errors
+from gateway.web.open311 import create_open311_app
 from gateway.web.openapi import setup_openapi
 from gateway.web.security import SECRET, resolve_secret_key, setup_security
 from gateway.web.templating import setup_templates
@@ -41,4 +42,5 @@ def setup_web(app: web.Application) -> None:
     audiences.mount(app, audiences.CONSOLE, create_console_app(app))
     audiences.mount(app, audiences.ADMIN, create_admin_app(app))
     audiences.mount(app, audiences.DESK, create_desk_app(app))
+    audiences.mount(app, audiences.OPEN311, create_open311_app())
     setup_openapi(app, CHANNEL_OPERATIONS)

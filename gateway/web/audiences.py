@@ -27,7 +27,7 @@ from aiohttp.web_urldispatcher import AbstractRoute, AbstractRuleMatching, Match
 # Where shared resources are read from: ``request.config_dict``, a sub-app's chain, or the root app.
 Config = Mapping[Any, Any]
 
-CITIZEN, CONSOLE, ADMIN, DESK = "citizen", "console", "admin", "desk"
+CITIZEN, CONSOLE, ADMIN, DESK, OPEN311 = "citizen", "console", "admin", "desk", "open311"
 
 # Path prefix -> audience.  A prefix owns itself and everything below it at a "/" boundary; "/" is
 # only the landing page.  The console's training-suggestion page and API stay at their console URLs
@@ -48,18 +48,24 @@ PREFIXES: dict[str, str] = {
     "/api/v1/admin": ADMIN,
     "/desk": DESK,
     "/api/v1/desk": DESK,
+    "/open311": OPEN311,
 }
+
+
+# Longest first: the first prefix that matches is the longest.
+_BY_LENGTH = sorted((prefix for prefix in PREFIXES if prefix != "/"), key=len, reverse=True)
+# A request's audience, decided once: every mounted audience's rule asks for it.
+_AUDIENCE: web.RequestKey[str | None] = web.RequestKey("hotline_audience")
 
 
 def audience_of(path: str) -> str | None:
     """The audience owning ``path`` (longest matching prefix), or None for the root's own routes."""
     if path == "/":
         return PREFIXES["/"]
-    best = ""
-    for prefix in PREFIXES:
-        if prefix != "/" and (path == prefix or path.startswith(prefix + "/")) and len(prefix) > len(best):
-            best = prefix
-    return PREFIXES[best] if best else None
+    for prefix in _BY_LENGTH:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return PREFIXES[prefix]
+    return None
 
 
 class PathRule(AbstractRuleMatching):
@@ -69,7 +75,9 @@ class PathRule(AbstractRuleMatching):
         self.audience = audience
 
     async def match(self, request: web.Request) -> bool:
-        return audience_of(request.path) == self.audience
+        if _AUDIENCE not in request:
+            request[_AUDIENCE] = audience_of(request.path)
+        return request[_AUDIENCE] == self.audience
 
     def get_info(self) -> dict[str, Any]:
         return {"audience": self.audience}

@@ -25,10 +25,13 @@ from gateway.infra.stream import STREAM
 from gateway.web.errors import ApiError
 from gateway.web.json_io import json_response
 from gateway.web.openapi import documented
+from nlu.server import NluStartup
 from ticketing.db.engine import ping
 
 routes = web.RouteTableDef()
 TAG = "运维"  # operations staff
+# Set by `hotline run` (gateway/runtime/nlu_boot.py), whose NLU comes up while the gateway serves.
+NLU_STARTUP: web.AppKey[NluStartup] = web.AppKey("nlu_startup", NluStartup)
 
 
 async def _check(coro, timeout: float = 3.0) -> dict:
@@ -42,7 +45,9 @@ async def _check(coro, timeout: float = 3.0) -> dict:
 
 
 class ComponentHealth(BaseModel):
-    status: Literal["ok", "error", "disabled"]
+    # "starting": the NLU of `hotline run` is training or loading; the gateway serves meanwhile
+    # (messages become unclassified tickets), so it does not make the gateway unhealthy.
+    status: Literal["ok", "error", "disabled", "starting"]
     detail: str | None = None
 
 
@@ -51,6 +56,8 @@ class HealthReport(BaseModel):
     components: dict[str, ComponentHealth]
     # "off": accepted messages not yet processed are lost if Redis restarts (README, Redis persistence).
     redis_persistence: Literal["aof", "off", "unknown"]
+    # "training (37 %)", "loading", "ok", "down" (configured but not answering), or "disabled".
+    nlu: str
 
 
 def _bearer_matches(request: web.Request, secret: str | None) -> bool:
@@ -65,6 +72,7 @@ def _bearer_matches(request: web.Request, secret: str | None) -> bool:
 async def healthz(request: web.Request) -> web.Response:
     app = request.config_dict
     nlu = app.get(NLU)
+    startup = app.get(NLU_STARTUP)
     checks = {
         "database": _check(ping(app[ENGINE])),
         "redis": _check(app[REDIS].ping()),
@@ -74,15 +82,31 @@ async def healthz(request: web.Request) -> web.Response:
     checked, redis_persistence = await asyncio.gather(
         asyncio.gather(*checks.values()), _persistence(app[REDIS]))
     results = dict(zip(checks, checked))
-    if "nlu" not in results:
-        results["nlu"] = {"status": "disabled"}
-    healthy = all(r["status"] in ("ok", "disabled") for r in results.values())
+    nlu_state = _nlu_state(results, startup)
+    healthy = all(r["status"] in ("ok", "disabled", "starting") for r in results.values())
     if not _bearer_matches(request, app[SETTINGS].admin_token):
         # Exception text names hosts, ports and drivers: status words only for everyone else.
         results = {name: {"status": r["status"]} for name, r in results.items()}
     return json_response({"status": "ok" if healthy else "degraded", "components": results,
-                          "redis_persistence": redis_persistence},
+                          "redis_persistence": redis_persistence, "nlu": nlu_state},
                          status=200 if healthy else 503)
+
+
+def _nlu_state(results: dict[str, dict], startup: NluStartup | None) -> str:
+    """Fill in `results["nlu"]` and say in a few words where the NLU is."""
+    checked = results.get("nlu")
+    if checked is not None and checked["status"] == "ok":
+        return "ok"
+    if startup is not None and startup.starting:
+        results["nlu"] = {"status": "starting", "detail": startup.describe()}
+        return startup.describe()
+    if checked is not None:
+        return "down"
+    if startup is not None and startup.phase == "down":
+        results["nlu"] = {"status": "error", "detail": startup.detail or "down"}
+        return "down"
+    results["nlu"] = {"status": "disabled"}
+    return "disabled"
 
 
 async def _persistence(redis: aioredis.Redis) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from connectors import http_body
@@ -22,7 +22,9 @@ async def read_json(request: web.Request, *, max_bytes: int = MAX_JSON_BYTES) ->
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    # orjson writes UTF-8 as is (no \u escapes), like json.dumps(ensure_ascii=False), several times faster.
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status,
+                        content_type="application/json", charset="utf-8")
 
 
 async def read_json_object(request: web.Request, *, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:

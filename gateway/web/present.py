@@ -40,7 +40,7 @@ EVENT_LABELS = {
     "classify": "修改分类", "confirm_classification": "确认分类", "reply": "答复群众", "note": "内部备注",
     "forward": "交办", "merged_into": "合并到", "merged_from": "合并自", "followup": "群众补充",
     "update": "修改", "emergency_redirect": "紧急警情提示",
-    "refers_to": "来件提及他人工单", "referred_by": "被他人来件提及",
+    "refers_to": "来件提及他人工单", "referred_by": "被他人来件提及", "nlu_backfill": "机器预分类（补）",
     **{a.value: label for a, label in ACTION_LABELS.items()},
     # the handling loop (issue #13)
     "redispatch": "改派", "unit_sign": "单位签收", "unit_return": "单位退回", "unit_progress": "办理进展",

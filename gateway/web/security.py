@@ -58,6 +58,25 @@ def csrf_token(request: web.Request) -> str:
     return token
 
 
+class LazyCsrfToken:
+    """The token as a page shows it, read only when the page renders it.
+
+    The templates' context is built for every request (aiohttp_jinja2's context processor runs
+    in a middleware), JSON API calls included: minting the token there sent a ``Set-Cookie``
+    with every API 202.  Now a response carries the cookie only if it shows the token."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self._request)
+
+    def __html__(self) -> str:  # Jinja's autoescape: the token is URL-safe base64 and a dot
+        return csrf_token(self._request)
+
+
 async def check_csrf(request: web.Request) -> None:
     """Raise 403 unless the form field or header matches the signed cookie."""
     cookie = request.cookies.get(CSRF_COOKIE, "")

@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from gateway.web.security import csrf_token
+from gateway.web.security import LazyCsrfToken
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -46,4 +46,4 @@ def survey_links(text: str) -> Markup:
 
 
 async def _globals(request: web.Request) -> dict:
-    return {"request": request, "csrf_token": csrf_token(request)}
+    return {"request": request, "csrf_token": LazyCsrfToken(request)}

@@ -18,8 +18,19 @@ from gateway.infra.stream import IntakeStream, StreamEntry
 from gateway.worker.outage import Backoff, DependencyProbe, is_connectivity_error
 from gateway.worker.pending import OwnPending
 from gateway.worker.pipeline import Pipeline
+from ticketing.intake.contract import Classification
 
 log = logging.getLogger(__name__)
+
+
+# At most this many messages go through the rules at once (fewer on a smaller pool).
+MAX_LANES = 16
+
+
+def _pool_size(pipeline: Pipeline) -> int:
+    pool = pipeline.sessions.kw["bind"].pool
+    size = getattr(pool, "size", None)
+    return int(size()) if callable(size) else MAX_LANES + 1
 
 
 def default_consumer_name() -> str:
@@ -58,6 +69,8 @@ class Worker:
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.own = OwnPending(stream, self.consumer)
+        # Messages taken one by one at the same time (each holds a pooled database connection).
+        self.lanes = max(1, min(MAX_LANES, _pool_size(pipeline) - 1))
         self.probe = DependencyProbe(pipeline.sessions, stream.redis)
         self.backoff = Backoff(cap=outage_backoff_cap)
         # Set by a failure the probe confirms; cleared by a probe that answers.
@@ -151,24 +164,69 @@ class Worker:
         return total
 
     async def handle_batch(self, entries: list[StreamEntry]) -> None:
-        # Different citizens in parallel; one citizen's messages in order.
-        # Each entry is decoded once here; an undecodable one gets a lane of its own.
-        lanes: dict[str, list[tuple[StreamEntry, InboundMessage | Exception]]] = defaultdict(list)
+        """Entries in passes of at most one message per citizen (a citizen's next message waits for
+        the pass after, so their order holds); each pass's plain messages in one transaction."""
+        ready: list[tuple[StreamEntry, InboundMessage]] = []
         for entry in entries:
-            try:
-                decoded: InboundMessage | Exception = entry.message()
-                lane = f"{decoded.channel}:{decoded.sender_id}"
-            except Exception as exc:
-                decoded, lane = exc, f"raw:{entry.entry_id}"
-            lanes[lane].append((entry, decoded))
+            if self.in_outage:
+                # Read before the outage was known: not attempted now, and not counted.
+                await self.own.forgive(entry)
+            elif entry.deliveries > self.max_deliveries:
+                await self._dead(entry, "delivered too many times")
+            else:
+                try:
+                    ready.append((entry, entry.message()))
+                except Exception as exc:  # undecodable: retrying can never help
+                    await self._dead(entry, f"undecodable entry: {exc!r}")
+        for citizen_pass in citizen_passes(ready):
+            if self.in_outage:
+                for entry, _msg in citizen_pass:
+                    await self.own.forgive(entry)
+                continue
+            await self.run_pass(citizen_pass)
 
-        async def run_lane(lane: list[tuple[StreamEntry, InboundMessage | Exception]]) -> None:
-            for entry, decoded in lane:
-                await self.handle(entry, decoded)
+    async def run_pass(self, items: list[tuple[StreamEntry, InboundMessage]]) -> None:
+        started = time.perf_counter()
+        try:
+            results = await self.pipeline.process_batch([msg for _entry, msg in items])
+        except Exception as exc:
+            if await self._outage_caused(exc):
+                for entry, _msg in items:
+                    await self.own.forgive(entry)
+                return
+            # One poison message must not sink the others: each on its own, as before batching.
+            log.warning("worker %s: batch of %d failed (%r); taking them one by one", self.consumer,
+                        len(items), exc)
+            await self._one_by_one([(entry, msg, None) for entry, msg in items])
+            return
+        done = [(entry, msg, outcome) for (entry, msg), (outcome, _c) in zip(items, results) if outcome is not None]
+        if done:
+            # Committed: every reply, live event and the acknowledgement in one round trip.
+            async with self.stream.redis.pipeline(transaction=False) as pipe:
+                for _entry, msg, outcome in done:
+                    self.pipeline.stage_announcement(pipe, msg, outcome)
+                self.stream.stage_ack(pipe, [entry.entry_id for entry, _msg, _outcome in done])
+                await pipe.execute()
+            elapsed = time.perf_counter() - started
+            for _ in done:
+                self.metrics.process_seconds.observe(elapsed)
+        await self._one_by_one([(entry, msg, classification)
+                                for (entry, msg), (outcome, classification) in zip(items, results)
+                                if outcome is None])
 
-        await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
+    async def _one_by_one(self, items: list[tuple[StreamEntry, InboundMessage, Classification | None]]) -> None:
+        """Messages of different citizens through the rules, a few at a time: each holds a pooled
+        connection, and a thousand waiting for a pool of thirty would time out."""
+        gate = asyncio.Semaphore(self.lanes)
 
-    async def handle(self, entry: StreamEntry, msg: InboundMessage | Exception) -> None:
+        async def one(entry: StreamEntry, msg: InboundMessage, classification: Classification | None) -> None:
+            async with gate:
+                await self.handle(entry, msg, classification)
+
+        await asyncio.gather(*(one(*item) for item in items))
+
+    async def handle(self, entry: StreamEntry, msg: InboundMessage | Exception,
+                     classification: Classification | None = None) -> None:
         if self.in_outage:
             # Read before the outage was known: not attempted now, and not counted.
             await self.own.forgive(entry)
@@ -181,7 +239,10 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            await self.pipeline.process(msg)
+            if classification is None:
+                await self.pipeline.process(msg)
+            else:
+                await self.pipeline.process(msg, classification)
         except Exception as exc:
             if await self._outage_caused(exc):
                 await self.own.forgive(entry)
@@ -223,6 +284,21 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         pass
+
+
+def citizen_passes(items: list[tuple[StreamEntry, InboundMessage]]
+                   ) -> list[list[tuple[StreamEntry, InboundMessage]]]:
+    """The n-th pass holds each citizen's n-th message, in stream order."""
+    passes: list[list[tuple[StreamEntry, InboundMessage]]] = []
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for entry, msg in items:
+        key = (msg.channel, msg.sender_id)
+        n = seen[key]
+        seen[key] += 1
+        if n == len(passes):
+            passes.append([])
+        passes[n].append((entry, msg))
+    return passes
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:

@@ -8,7 +8,10 @@ announced over Redis only after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +22,7 @@ from gateway.infra.metrics import Metrics
 from gateway.infra.replies import ReplyBus
 from nlu.client import NluClient, NluResult
 from ticketing.db.models.tickets import Entry
+from ticketing.intake.batch import BatchIntake, plain
 from ticketing.intake.contract import Classification, Outcome
 from ticketing.intake.rules import IntakeRules
 
@@ -57,6 +61,10 @@ class Pipeline:
         self.metrics = metrics
         self.nlu = nlu
         self.intake = IntakeRules(sessions, directory)
+        self.batch = BatchIntake(directory, self.intake.mint)
+
+    async def aclose(self) -> None:
+        await self.intake.aclose()
 
     async def classify(self, text: str) -> Classification:
         if self.nlu is None or not text.strip():
@@ -66,13 +74,40 @@ class Pipeline:
         self.metrics.nlu_seconds.observe(time.perf_counter() - started)
         return classification_of(result)
 
-    async def process(self, msg: InboundMessage) -> Outcome:
+    async def process_batch(self, messages: Sequence[InboundMessage]
+                            ) -> list[tuple[Outcome | None, Classification | None]]:
+        """Messages of different citizens: the plain ones (``ticketing.intake.batch.plain``) stored in
+        one transaction; for each message its outcome, or ``None`` when it is for :meth:`process`
+        (with the classification already asked for it, if any).  Nothing is announced here:
+        :meth:`stage_announcement` after the commit."""
+        # Checked first so redelivered messages cost no NLU call (the rules answer them); one
+        # autocommitted read, no transaction to open and roll back.
+        async with self.sessions.kw["bind"].connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            stored = await self.batch.stored(conn, messages)
+        fresh = [i for i, msg in enumerate(messages) if (msg.channel, msg.native_id) not in stored]
+        # Every NLU call of the batch at once, before any transaction.
+        found = await asyncio.gather(*(self.classify(messages[i].text) for i in fresh))
+        classifications: dict[int, Classification] = dict(zip(fresh, found))
+        chosen = [i for i in fresh if plain(messages[i], classifications[i])]
+        outcomes: dict[int, Outcome | None] = {}
+        if chosen:
+            async with self.sessions() as session, session.begin():
+                results = await self.batch.take_in(session, [(messages[i], classifications[i]) for i in chosen])
+            outcomes = dict(zip(chosen, results))
+            for i, outcome in outcomes.items():
+                if outcome is not None:
+                    self.metrics.processed.labels(messages[i].channel, outcome.kind).inc()
+        return [(outcomes.get(i), classifications.get(i)) for i in range(len(messages))]
+
+    async def process(self, msg: InboundMessage, classification: Classification | None = None) -> Outcome:
         async with self.sessions() as session:
             # Checked first so a redelivered message costs no NLU call.
             if (existing := await self.intake.stored_entry(session, msg)) is not None:
                 return await self._redeliver(session, msg, existing)
             await session.rollback()  # hold no snapshot while the NLU thinks
-            classification = await self.classify(msg.text)
+            if classification is None:
+                classification = await self.classify(msg.text)
             try:
                 async with session.begin():
                     outcome = await self.intake.take_in(session, msg, classification)
@@ -95,14 +130,19 @@ class Pipeline:
         return outcome
 
     async def _announce(self, msg: InboundMessage, outcome: Outcome) -> None:
+        async with self.replies.redis.pipeline(transaction=False) as pipe:
+            self.stage_announcement(pipe, msg, outcome)
+            await pipe.execute()
+
+    def stage_announcement(self, pipe: Any, msg: InboundMessage, outcome: Outcome) -> None:
+        """Queue the reply and the live events of a committed outcome on a caller's Redis pipeline."""
+        replies = self.replies
         if outcome.reply is not None:
-            await self.replies.deliver(msg.channel, msg.native_id, outcome.reply, outcome.ticket_no)
+            replies.stage_delivery(pipe, msg.channel, msg.native_id, outcome.reply, outcome.ticket_no)
         if msg.channel == "web" and outcome.reply is not None:
             event = {"type": "message", "author": "bot", "text": outcome.reply, "ticket_no": outcome.ticket_no,
                      "kind": outcome.kind}
-            await self.replies.publish_event(self.replies.session_topic(msg.sender_id), event)
+            replies.stage_event(pipe, replies.session_topic(msg.sender_id), event)
         if outcome.kind in CONSOLE_EVENTS:
-            await self.replies.publish_event(
-                self.replies.console_topic,
-                {"type": outcome.kind, "ticket_no": outcome.ticket_no, "channel": msg.channel},
-            )
+            replies.stage_event(pipe, replies.console_topic,
+                                {"type": outcome.kind, "ticket_no": outcome.ticket_no, "channel": msg.channel})

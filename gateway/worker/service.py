@@ -22,8 +22,13 @@ WORKER_TASK: web.AppKey[asyncio.Task] = web.AppKey("worker_task", asyncio.Task)
 def add_pipeline(app: web.Application) -> None:
     """The pipeline alone (tests and tools process messages with it directly)."""
     settings = app[SETTINGS]
-    app[PIPELINE] = Pipeline(app[SESSIONS], app[REPLIES], app[DIRECTORY], app[METRICS],
-                             nlu=app[NLU] if settings.nlu_enabled else None)
+    app[PIPELINE] = pipeline = Pipeline(app[SESSIONS], app[REPLIES], app[DIRECTORY], app[METRICS],
+                                        nlu=app[NLU] if settings.nlu_enabled else None)
+
+    async def close_pipeline(_app: web.Application) -> None:
+        await pipeline.aclose()  # its number connection (PostgreSQL)
+
+    app.on_cleanup.append(close_pipeline)
 
 
 def worker_ctx(consumer: str | None = None) -> Callable[[web.Application], AsyncIterator[None]]:

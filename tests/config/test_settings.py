@@ -16,6 +16,7 @@ def test_defaults_are_the_embedded_mode(monkeypatch, tmp_path):
     ("HOTLINE_HTTP_PORT", "eighty"),
     ("HOTLINE_HTTP_PORT", "70000"),
     ("DATABASE_URL", "mysql://x"),
+    ("DATABASE_READ_URL", "mysql://replica"),
     ("REDIS_URL", "http://localhost"),
     ("RASA_URL", "localhost:5005"),
     ("HOTLINE_SECRET_KEY", "short"),
@@ -29,6 +30,17 @@ def test_bad_value_names_the_variable(monkeypatch, var, value):
 def test_postgres_url_gets_the_async_driver(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
     assert load_settings().effective_database_url == "postgresql+asyncpg://postgres@127.0.0.1/test"
+
+
+def test_analytics_read_the_replica_when_one_is_configured(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://hotline@primary/hotline")
+    monkeypatch.delenv("DATABASE_READ_URL", raising=False)
+    assert load_settings().effective_read_database_url == "postgresql+asyncpg://hotline@primary/hotline"
+    monkeypatch.setenv("DATABASE_READ_URL", "postgres://reader@replica/hotline")
+    settings = load_settings()
+    assert settings.effective_read_database_url == "postgresql+asyncpg://reader@replica/hotline"
+    assert settings.effective_database_url == "postgresql+asyncpg://hotline@primary/hotline"  # writes stay
 
 
 def test_cli_refuses_to_start_on_a_bad_setting(monkeypatch, capsys):

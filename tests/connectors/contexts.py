@@ -11,7 +11,15 @@ from aiohttp import web
 
 from config.directory import load_directory
 from config.settings import load_settings
-from connectors.base import ChannelContext, ConversationEntry, DeliveryResult, InboundMessage, IntakeUnavailable
+from connectors.base import (
+    Admission,
+    ChannelContext,
+    ConversationEntry,
+    DeliveryResult,
+    InboundMessage,
+    IntakeUnavailable,
+    OnceKey,
+)
 from connectors.storage import AttachmentStore
 
 
@@ -45,6 +53,12 @@ class Recorder:
             self.rate_calls.append((scope, per_minute))
             return self.allow
 
+        async def publish_limited(request: web.Request, scope: str, per_minute: int, message: InboundMessage,
+                                  once: OnceKey | None) -> Admission:
+            if not await allow_request(request, scope, per_minute):
+                return Admission(refused="rate_limited")
+            return Admission(entry_id=await publish(message))
+
         async def live_events(request: web.Request, topic: str) -> web.StreamResponse:
             self.streams.append(topic)
             return web.Response(text=topic)
@@ -60,6 +74,7 @@ class Recorder:
             attachments=AttachmentStore(tmp_path),
             read_conversation=read_conversation,
             allow_request=allow_request,
+            publish_limited=publish_limited,
             count_accepted=lambda channel: self.counted.append(("accepted", channel)),
             count_rejected=lambda channel, reason: self.counted.append(("rejected", channel, reason)),
             live_events=live_events,

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import ipaddress
+import json
 import pkgutil
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,16 +84,84 @@ def env_names(cls: type[BaseSettings]) -> set[str]:
 
 def test_topology(compose):
     services = compose["services"]
-    assert {"postgres", "redis", "rasa", "migrate", "web", "worker", "smtp", "feed"} <= set(services)
+    assert {"proxy", "postgres", "redis", "rasa", "migrate", "web", "worker", "smtp", "feed"} <= set(services)
     assert "--appendonly" in services["redis"]["command"]
     assert services["web"]["deploy"]["replicas"] == 2
     assert services["worker"]["deploy"]["replicas"] == 2
     assert "replicas" not in services["feed"].get("deploy", {})  # one poller owns the cursor
-    for name in ("postgres", "redis", "rasa", "web", "smtp"):
-        assert "healthcheck" in services[name], name
+    for name, service in services.items():  # every long-running service; the one-shot migrate none
+        assert service["healthcheck"] == {"disable": True} if name == "migrate" else service["healthcheck"]["test"], name
     assert services["migrate"]["restart"] == "no"
     for name in ("web", "worker", "smtp", "feed"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+def test_the_images_are_built_here(compose):
+    root = COMPOSE.parent
+    built = {name: service["build"] for name, service in compose["services"].items() if "build" in service}
+    assert set(built) == {"rasa", *GATEWAY_SERVICES}
+    for name, build in built.items():
+        assert (root / build["context"] / build["dockerfile"]).is_file(), name
+    assert compose["services"]["rasa"]["command"][0] == "rasa"
+
+
+def test_only_the_proxy_is_trusted_and_only_the_proxy_reaches_the_replicas(compose, raw_compose):
+    services, networks = compose["services"], compose["networks"]
+    proxy_address = ipaddress.ip_address(services["proxy"]["networks"]["edge"]["ipv4_address"])
+    assert proxy_address in ipaddress.ip_network(networks["edge"]["ipam"]["config"][0]["subnet"])
+    on_edge = {name for name, service in services.items() if "edge" in service.get("networks", ())}
+    assert on_edge == {"proxy", "web"}
+    web = load_settings(**compose["services"]["web"]["environment"])
+    assert set(web.trusted_proxy_networks) == {ipaddress.ip_network(f"{proxy_address}/32")}
+    # The city's HTTPS entrance in front of nginx joins the trusted hops when the operator names it.
+    entrance = interpolate(raw_compose, {**SECRETS, "HOTLINE_UPSTREAM_PROXIES": "192.0.2.0/28"})
+    assert set(load_settings(**entrance["services"]["web"]["environment"]).trusted_proxy_networks) == {
+        ipaddress.ip_network(f"{proxy_address}/32"), ipaddress.ip_network("192.0.2.0/28")}
+    assert "ports" not in services["web"]  # reached through the proxy only
+    assert [port.split(":")[-1] for port in services["proxy"]["ports"]] == ["8080"]
+    conf = (COMPOSE.parent / "deploy" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    assert "listen 8080;" in conf and f"http://web:{Settings().http_port};" in conf
+    assert "./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in services["proxy"]["volumes"]
+    for name in GATEWAY_SERVICES:  # nobody else is told to trust a proxy
+        if name != "web":
+            assert "HOTLINE_TRUSTED_PROXIES" not in services[name]["environment"], name
+
+
+def test_the_env_example_names_every_variable_the_file_reads():
+    example = {line.split("=", 1)[0] for line in (COMPOSE.parent / ".env.example").read_text().splitlines()
+               if line and not line.startswith("#")}
+    read = set(re.findall(r"\$\{(\w+)", COMPOSE.read_text(encoding="utf-8")))
+    assert read == example
+
+
+def env_file(tmp_path: Path) -> Path:
+    path = tmp_path / "compose.env"
+    path.write_text("".join(f"{name}={value}\n" for name, value in SECRETS.items()))
+    return path
+
+
+def test_debian_s_docker_compose_renders_the_file_as_this_test_reads_it(compose, tmp_path):
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose)")
+    done = subprocess.run([binary, "--env-file", str(env_file(tmp_path)), "-f", str(COMPOSE), "config"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rendered = yaml.safe_load(done.stdout)["services"]
+    assert set(rendered) == set(compose["services"])
+    for name, service in compose["services"].items():  # the same values after the tool's own substitution
+        assert {k: str(v) for k, v in rendered[name].get("environment", {}).items()} == {
+            k: str(v) for k, v in service.get("environment", {}).items()}, name
+        assert rendered[name].get("command") == service.get("command"), name
+
+
+def test_the_file_matches_the_compose_specification(compose, tmp_path):
+    rendered = tmp_path / "docker-compose.json"
+    rendered.write_text(json.dumps(compose))
+    for document in (COMPOSE, rendered):  # as written, and with the variables filled in
+        done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                               str(document)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_secrets_are_required(raw_compose):

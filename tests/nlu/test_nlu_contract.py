@@ -149,3 +149,46 @@ async def test_model_version_and_health(nlu):
     from nlu.training import data_hash
 
     assert version == f"nlu-{data_hash()}"
+
+
+# ---------------------------------------------------------------- issue 16: smoke is not fire, every ticket gets a department
+
+@pytest.mark.parametrize(
+    "text",
+    ["楼下的烧烤摊天天冒烟，油烟呛得窗户都不敢开", "对面工厂的烟囱一到晚上就冒黑烟", "有人在地里焚烧秸秆，烟很大，呛得人难受"],
+)
+async def test_pollution_is_not_a_fire_and_goes_to_the_environment_department(nlu, text):
+    result = await nlu.parse(text)
+    assert result.emergency is None, result
+    assert result.department == "ecology_environment", result
+    assert result.faq is None
+
+
+async def test_fire_words_still_raise_the_alarm(nlu):
+    result = await nlu.parse("烧烤店着火了，火蹿到二楼了")
+    assert result.emergency == {"number": "119", "kind": "fire"}
+
+
+@pytest.mark.parametrize("text", ["嗯嗯", "你们是机器人吗", "救命啊，楼上装修从早吵到晚"])
+async def test_always_a_department_and_three_alternatives(nlu, text):
+    result = await nlu.parse(text)
+    if result.faq is None:
+        assert result.department is not None, result
+        assert len(result.department_alternatives) == 3
+        assert result.department == result.department_alternatives[0]["code"]
+    assert result.emergency is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "must_contain"),
+    [
+        ("开发票的问题找哪里", "hotline_tax", ["12366"]),
+        ("停电了能打12345反映吗，还是找供电公司", "faq/utilities_hotlines", ["12345", "供电"]),
+        ("12345平台一共多少个坐席", "faq/platform_facts", ["30"]),
+    ],
+)
+async def test_new_faq_answers(nlu, text, key, must_contain):
+    result = await nlu.parse(text)
+    assert result.faq is not None and result.faq["key"] == key, result
+    for fragment in must_contain:
+        assert fragment in result.faq["answer"]

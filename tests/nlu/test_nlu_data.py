@@ -11,6 +11,7 @@ import yaml
 from config.directory import load_directory
 from nlu import evaluate, training
 from nlu.client import ANSWERED_INTENTS, load_answers
+from nlu.letters import compose as letters
 from nlu.server import rasa_command
 
 DATA = Path(training.DATA_DIR) / "nlu"
@@ -93,7 +94,7 @@ def test_heldout_is_valid_and_never_trained_on(path):
 
 
 def test_heldout_other_has_ten_per_intent():
-    examples = evaluate.load_heldout([evaluate.HELDOUT_DIR / "heldout_other.yml"])
+    examples = evaluate.load_heldout([evaluate.HELDOUT_DIR / "heldout_other.yml", evaluate.HELDOUT_DIR / "heldout_faq.yml"])
     counts: dict[str, int] = {}
     for ex in examples:
         counts[ex["intent"]] = counts.get(ex["intent"], 0) + 1
@@ -150,3 +151,39 @@ def test_forty_examples_per_department_and_ten_held_out():
         intent = f"dept_{code}"
         assert len(set(examples[intent])) >= 40, intent
         assert heldout.get(intent, 0) >= 10, intent
+
+
+def _char_grams(text: str, n: int) -> set[str]:
+    return {text[i:i + n] for i in range(len(text) - n + 1)}
+
+
+@pytest.mark.parametrize("path", [evaluate.HELDOUT_DIR / "heldout_letters.yml", letters.DEV_OUT], ids=lambda p: p.name)
+def test_heldout_letters_share_no_passage_with_training(path):
+    # Exact-text checks miss a matter reused inside another letter: no 14 characters in a row of a
+    # held-out or dev letter may appear anywhere in the training data.
+    trained = set().union(*(_char_grams(t, 14) for texts in training_examples().values() for t in texts))
+    for ex in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]:
+        shared = _char_grams(ex["text"], 14) & trained
+        assert not shared, (ex["text"], shared)
+
+
+def test_letters_are_long_and_cover_every_department():
+    test = evaluate.load_heldout([evaluate.HELDOUT_DIR / "heldout_letters.yml"])
+    assert len(test) >= 200
+    assert sum(len(ex["text"]) for ex in test) / len(test) >= 150
+    trained = training_examples()
+    directory = load_directory()
+    for dept in directory.departments:
+        letters_of_dept = [t for t in trained[f"dept_{dept.code}"] if len(t) >= 120]
+        assert len(letters_of_dept) >= 30, dept.code
+        assert set(dept.duties) <= set(trained[f"dept_{dept.code}"]), f"duties of {dept.code} not trained on"
+
+
+def test_generated_letters_are_up_to_date(tmp_path, monkeypatch):
+    for name in ("TRAIN_OUT", "HELDOUT_OUT", "DEV_OUT"):
+        monkeypatch.setattr(letters, name, tmp_path / getattr(letters, name).name)
+    letters.write_all()
+    for name, real in (("TRAIN_OUT", DATA / "letters.yml"), ("HELDOUT_OUT", evaluate.HELDOUT_DIR / "heldout_letters.yml"),
+                       ("DEV_OUT", letters.NLU_DIR / "dev" / "dev_letters.yml")):
+        assert getattr(letters, name).read_text(encoding="utf-8") == real.read_text(encoding="utf-8"), \
+            f"{real} is stale: run python -m nlu.letters.compose"

@@ -170,3 +170,16 @@ def test_textnorm():
     for words in emergency.EVENTS.values():
         for w in words:
             assert normalize(w) == w.lower() or "\\" in w or "(" in w, w
+
+
+# ---------------------------------------------------------------- hotline topics (issue 16: tax questions -> 12366)
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("开发票的问题找哪里", "hotline_tax"), ("个税汇算怎么操作", "hotline_tax"), ("公积金能提取吗", "hotline_housing_fund"),
+     ("明天天气怎么样", "hotline_weather"), ("停电了找哪里", None), ("公积金贷款买房要交契税吗", None)],
+)
+def test_hotline_topic(text, key):
+    from nlu import hotline_topics
+
+    assert hotline_topics.key_for(text) == key

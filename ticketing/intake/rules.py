@@ -15,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.directory import Directory
 from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket, TicketEvent
-from ticketing.intake import texts
+from ticketing.intake import contact_details, texts
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
+from ticketing.intake.hints import ticket_codes
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Action, Status
 from ticketing.tickets.masking import mask_phone
-from ticketing.tickets.numbering import NUMBER_RE, detached_minting, mint_number_detached
+from ticketing.tickets.numbering import NUMBER_RE, NumberMint, detached_minting
 from ticketing.tickets.store import AttachmentInfo, ContactInfo
 
 # Each item of the national platform is a case of its own, answered (回传) on its own,
@@ -65,7 +66,12 @@ class IntakeRules:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
         self.sessions = sessions
         self.directory = directory
-        self.detached_numbers = detached_minting(sessions)
+        # PostgreSQL: numbers come from a connection outside the pool (see numbering.py).
+        self.mint = NumberMint(sessions.kw["bind"]) if detached_minting(sessions) else None
+
+    async def aclose(self) -> None:
+        if self.mint is not None:
+            await self.mint.aclose()
 
     async def stored_entry(self, session: AsyncSession, message: IntakeMessage) -> Entry | None:
         """The citizen entry of this very message, if it was stored before (a retry or a redelivery)."""
@@ -123,10 +129,10 @@ class IntakeRules:
                 attachments=attachments, at=message.received_at,
             )
 
-        async def bot_entry(target: Ticket | None, text: str) -> Entry:
+        async def bot_entry(target: Ticket | None, text: str, **extra: Any) -> Entry:
             return await store.add_entry(
                 session, conversation=conv, ticket=target, author="bot", channel=message.channel, text=text,
-                meta={"in_reply_to": message.native_id}, delivery_status="sent",
+                meta={"in_reply_to": message.native_id, **extra}, delivery_status="sent",
             )
 
         # Channel events (subscribe, unsubscribe) are recorded on the conversation only.
@@ -141,7 +147,8 @@ class IntakeRules:
             else:
                 if not ticket.urgent:
                     await store.update_fields(session, ticket, actor="bot", urgent=True)
-                await self._attach_contact(session, ticket, message)
+                # An emergency is no time for a question: a number written here is taken as given.
+                await self._attach_contact(session, ticket, message, text_phone=phone_in_text(message.text))
             entry = await citizen_entry(ticket)
             await bot_entry(ticket, reply)
             await store.record_event(session, ticket, actor="bot", action="emergency_redirect",
@@ -157,7 +164,13 @@ class IntakeRules:
                 await store.transition(session, ticket, Action.REOPEN, actor="citizen", note="群众补充诉求")
             await store.record_event(session, ticket, actor="citizen", action="followup",
                                      detail={"entry_id": entry.id})
-            phone = await self._attach_contact(session, ticket, message)
+            settled = await contact_details.settle(session, ticket, message.text, message.received_at)
+            if settled is not None:  # 确认 / 不是 to the bot's question about a written number
+                await bot_entry(ticket, settled[0])
+                return Outcome("followup", settled[0], ticket.number, entry.id)
+            ask = contact_details.to_confirm(ticket, message.channel, message.text, message.contact.phone)
+            phone = await self._attach_contact(
+                session, ticket, message, text_phone=contact_details.taken_as_given(message.channel, message.text))
             # Once an operator has answered the citizen, the conversation is theirs: the bot only
             # confirms receipt (no off-hours text, no FAQ answer) instead of talking over them.
             if await self._taken_over(session, ticket):
@@ -166,7 +179,11 @@ class IntakeRules:
                 reply = texts.followup_ack(ticket.number, off_hours)
             if phone:
                 reply += texts.contact_recorded(mask_phone(phone) or phone)
-            await bot_entry(ticket, reply)
+            if ask:
+                reply += contact_details.question(ask, message.channel)
+                await bot_entry(ticket, reply, **contact_details.question_meta(ask, message.received_at))
+            else:
+                await bot_entry(ticket, reply)
             return Outcome("followup", reply, ticket.number, entry.id)
 
         if not message.text.strip() and not attachments:
@@ -276,12 +293,14 @@ class IntakeRules:
                                       Entry.public.is_(True)).limit(1)
         return (await session.execute(stmt)).scalar_one_or_none() is not None
 
-    async def _attach_contact(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage) -> str | None:
-        """Fill in the contact details the ticket lacks from this later message (its contact fields,
-        or a mobile number written in the text), audited; the phone number newly recorded, if any."""
+    async def _attach_contact(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage, *,
+                              text_phone: str | None = None) -> str | None:
+        """Fill in the contact details the ticket lacks from this later message's contact fields
+        (a number written in the text only when ``text_phone`` says so: elsewhere the citizen
+        confirms it first, ``contact_details``), audited; the phone number newly recorded, if any."""
         contact = message.contact
         given = {
-            "citizen_phone": contact.phone or phone_in_text(message.text),
+            "citizen_phone": contact.phone or text_phone,
             "citizen_name": contact.name,
             "citizen_email": contact.email,
         }
@@ -313,18 +332,10 @@ class IntakeRules:
     async def _new_ticket(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
                           classification: Classification, *, urgent: bool = False) -> Ticket:
         directory = self.directory
-        # A channel's hint (the platform's region, the web form's type) wins over the NLU's guess;
-        # a code the directory does not know is dropped, never stored.
-        region = message.metadata.get("region_hint") or classification.region
-        request_type = message.metadata.get("request_type_hint") or classification.request_type
-        if region not in directory.region_codes:
-            region = None
-        if request_type not in directory.request_type_codes:
-            request_type = None
-        department = classification.department if classification.department in directory.department_codes else None
+        region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
         contact = message.contact
         received_at = message.received_at
-        number = await mint_number_detached(self.sessions, received_at) if self.detached_numbers else None
+        number = await self.mint.mint(received_at) if self.mint is not None else None
         return await store.create_ticket(
             session,
             conversation=conv,

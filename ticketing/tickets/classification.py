@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from config.directory import Directory
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.nlu import TrainingSuggestion
-from ticketing.db.models.tickets import ClassificationChange, Entry, Prediction, Ticket
+from ticketing.db.models.tickets import ClassificationChange, Entry, Prediction, Ticket, TicketEvent
 from ticketing.errors import ConsoleError
 from ticketing.tickets import store
 from ticketing.tickets.deadlines import deadline_for
+from ticketing.tickets.lifecycle import Status
 
 CLASSIFICATION_FIELDS = ("department", "region", "request_type", "urgent")
 NLU_FIELDS = ("department", "region", "request_type")  # what the bot predicts, hence trainable
@@ -155,3 +158,85 @@ async def suggest_training(session: AsyncSession, ticket: Ticket, actor: Actor, 
             confidence=prediction.confidence, model_version=prediction.model_version, operator=actor.username,
             status="new", created_at=utcnow(),
         ))
+
+
+# --------------------------------------------------------------------------- the NLU's late pre-classification
+
+BACKFILL_ACTION = "nlu_backfill"  # timeline: 机器预分类（补）
+
+
+def _awaiting_backfill():
+    """Tickets a channel message opened without any classification (the NLU was down, loading or
+    slow), that no operator has classified and that the NLU has not looked at again yet."""
+    created_by_intake = select(TicketEvent.id).where(
+        TicketEvent.ticket_id == Ticket.id, TicketEvent.action == "created", TicketEvent.actor == "system")
+    backfilled = select(TicketEvent.id).where(TicketEvent.ticket_id == Ticket.id,
+                                              TicketEvent.action == BACKFILL_ACTION)
+    predicted = select(Prediction.id).where(Prediction.ticket_id == Ticket.id)
+    return (Ticket.classification == "unclassified", Ticket.status == Status.PENDING_REVIEW.value,
+            created_by_intake.exists(), ~backfilled.exists(), ~predicted.exists())
+
+
+async def awaiting_backfill(session: AsyncSession, *, limit: int = 100) -> list[tuple[int, str]]:
+    """(ticket id, the citizen's first message) of up to `limit` tickets awaiting the NLU, oldest first."""
+    citizen = aliased(Entry)
+    first_entry = (select(func.min(citizen.id)).where(citizen.ticket_id == Ticket.id, citizen.author == "citizen")
+                   .correlate(Ticket).scalar_subquery())
+    stmt = (select(Ticket.id, Entry.text).join(Entry, Entry.id == first_entry)
+            .where(*_awaiting_backfill()).order_by(Ticket.id).limit(limit))
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+@dataclass(frozen=True)
+class MachineClassification:
+    """What the NLU made of a ticket's first message, as the backfill applies it."""
+
+    department: str | None = None
+    region: str | None = None
+    request_type: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    alternatives: tuple[dict[str, Any], ...] = ()
+    model: str | None = None
+    emergency: dict[str, str] | None = None
+
+
+async def backfill_classification(session: AsyncSession, ticket_id: int, directory: Directory,
+                                  result: MachineClassification) -> Ticket | None:
+    """Apply the NLU's late pre-classification to a ticket opened without one: the department, region
+    and request type it lacks, a prediction (so an operator's correction becomes a training
+    suggestion), the deadline of the request type, and the urgent flag of an emergency. Once per
+    ticket (an audited `nlu_backfill` event); nothing when an operator classified it meanwhile.
+    Returns the ticket when it was changed, None when there was nothing (left) to do."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id, *_awaiting_backfill()).with_for_update()
+    ticket = (await session.execute(stmt)).scalar_one_or_none()
+    if ticket is None:
+        return None
+    values = {
+        "department": result.department if result.department in directory.department_codes else None,
+        "region": result.region if result.region in directory.region_codes else None,
+        "request_type": result.request_type if result.request_type in directory.request_type_codes else None,
+    }
+    changes = {name: value for name, value in values.items() if value and getattr(ticket, name) is None}
+    urgent = bool(result.emergency) and not ticket.urgent
+    if urgent:
+        changes["urgent"] = True
+    if changes:
+        await store.update_fields(session, ticket, actor="bot", **changes)
+    if any(changes.get(name) for name in NLU_FIELDS):
+        ticket.classification = "predicted"
+        entry_id = (await session.execute(
+            select(func.min(Entry.id)).where(Entry.ticket_id == ticket.id, Entry.author == "citizen"))).scalar()
+        entry = await session.get(Entry, entry_id) if entry_id else None
+        await store.add_prediction(session, ticket, entry=entry, department=values["department"],
+                                   region=values["region"], request_type=values["request_type"],
+                                   intent=result.intent, confidence=result.confidence,
+                                   alternatives=list(result.alternatives), model_version=result.model)
+    if ("request_type" in changes or urgent) and ticket.external_deadline is None:
+        deadline = deadline_for(directory, ticket.request_type, ticket.created_at, urgent=ticket.urgent)
+        if deadline != ticket.deadline:
+            await store.update_fields(session, ticket, actor="bot", deadline=deadline)
+    await store.record_event(session, ticket, actor="bot", action=BACKFILL_ACTION, to_value=result.model,
+                             detail={**{k: v for k, v in changes.items() if k in NLU_FIELDS},
+                                     "intent": result.intent, "emergency": result.emergency})
+    return ticket

@@ -31,6 +31,14 @@ def is_workday(day: date, override: HolidayOverride | None = None) -> bool:
         return True
     if day in override.holidays:
         return False
+    return _national_workday(day)
+
+
+# The package validates every date against its whole table (min/max over all its holidays) on
+# each call: a queue of 50 overdue tickets asked it ~13,000 times, over a second of CPU
+# (bench/console.py).  Its calendar never changes in a running process.
+@lru_cache(maxsize=8192)
+def _national_workday(day: date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from ticketing.db.models.tickets import Entry, Ticket
 from ticketing.tickets.lifecycle import OPEN_STATUSES, Status
 from ticketing.tickets.masking import mask_phone
 from ticketing.tickets.numbering import NUMBER_RE
+from ticketing.tickets.read_markers import followup_after_dispatch, unread
 
 # --------------------------------------------------------------------------- the queue
 
@@ -26,6 +27,9 @@ class QueueFilter:
     assignee: str | None = None  # a username, "none" (unclaimed)
     urgent: bool | None = None
     q: str | None = None
+    # "我的工单": also this operator's tickets now with a unit whose citizen wrote again since
+    # the dispatch (and since the operator last looked), whatever the status filter says.
+    followups_of: str | None = None
 
 
 @dataclass
@@ -35,6 +39,7 @@ class QueuePage:
     limit: int
     offset: int
     searching: bool
+    unread: set[int] = field(default_factory=set)  # ids of the tickets the viewer has not seen since new activity
 
 
 def _escape_like(text: str) -> str:
@@ -63,8 +68,14 @@ def searched_phone(q: str | None) -> str | None:
 async def search(session: AsyncSession, flt: QueueFilter, actor: Actor, *, limit: int = 50,
                  offset: int = 0) -> QueuePage:
     """The queue as ``actor`` asked for it; a search by phone number is written to the audit log
-    (who, when, which number masked, how many tickets it found).  The caller commits."""
+    (who, when, which number masked, how many tickets it found).  The caller commits.
+
+    An operator filtering on their own tickets ("我的工单") also gets those dispatched to a unit
+    with new citizen messages; every row says whether the actor has seen its latest activity."""
+    if flt.assignee and flt.assignee == actor.username and flt.followups_of is None:
+        flt = replace(flt, followups_of=actor.username)
     page = await queue(session, flt, limit=limit, offset=offset)
+    page.unread = await unread(session, actor.username, [t.id for t in page.tickets])
     if (phone := searched_phone(flt.q)) is not None:
         await audit(session, actor=actor.username, action="search_phone", ip=actor.ip,
                     target=mask_phone(phone), detail={"found": len(page.tickets)})
@@ -101,15 +112,22 @@ async def _text_matches(session: AsyncSession, q: str) -> set[int]:
     return set((await session.execute(in_messages)).scalars())
 
 
-def _filtered(stmt, flt: QueueFilter, searching: bool):
-    status = flt.status
+def _status_condition(status: str | None, searching: bool):
     if status in (None, ""):
-        if not searching:
-            stmt = stmt.where(Ticket.status == Status.PENDING_REVIEW.value)
-    elif status == "open":
-        stmt = stmt.where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-    elif status != "all":
-        stmt = stmt.where(Ticket.status == status)
+        return None if searching else Ticket.status == Status.PENDING_REVIEW.value
+    if status == "open":
+        return Ticket.status.in_([s.value for s in OPEN_STATUSES])
+    if status != "all":
+        return Ticket.status == status
+    return None
+
+
+def _filtered(stmt, flt: QueueFilter, searching: bool):
+    status = _status_condition(flt.status, searching)
+    if status is not None and flt.followups_of:
+        status = or_(status, followup_after_dispatch(flt.followups_of))
+    if status is not None:
+        stmt = stmt.where(status)
     for col, value in ((Ticket.channel, flt.channel), (Ticket.department, flt.department),
                        (Ticket.region, flt.region), (Ticket.request_type, flt.request_type)):
         if value:

@@ -28,6 +28,7 @@ async def classifier_emergency_recall(url: str, examples: list[dict], concurrenc
     if not emerg:
         return None
     sem = asyncio.Semaphore(concurrency)
+    url = url.split(",")[0]  # several servers of one model (HOTLINE_NLU_PROCESSES): any one will do
     async with aiohttp.ClientSession() as http:
         async def one(text: str) -> bool:
             async with sem, http.post(f"{url.rstrip('/')}/model/parse", json={"text": text},
@@ -117,5 +118,7 @@ def summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     if not metrics:
         return None
     keys = ("department_top1", "department_top3", "emergency_recall", "classifier_emergency_recall",
-            "emergency_fp_rate", "faq_accuracy", "accuracy", "handoff_rate", "region_accuracy", "n")
+            "emergency_fp_rate", "faq_accuracy", "accuracy", "handoff_rate", "region_accuracy", "n",
+            "letters_top1", "letters_top3", "request_type_accuracy", "no_department_rate", "emergency_set_recall",
+            "emergency_set_false_alarms", "pollution_to_environment")
     return {k: metrics.get(k) for k in keys}

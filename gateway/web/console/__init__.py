@@ -17,6 +17,8 @@ from gateway.web.console import (
     api,
     callback_api,
     callback_pages,
+    cluster_api,
+    cluster_pages,
     evaluation_api,
     evaluation_pages,
     events,
@@ -32,7 +34,8 @@ def create_console_app(root: web.Application) -> web.Application:
     app = web.Application()
     use_sessions(app, root)
     lifespan(app, root, events.auto_assigner)
+    cluster_api.setup_duplicates(app, root)
     for module in (api, team_api, evaluation_api, loop_api, pages, team_pages, evaluation_pages, loop_pages, events,
-                   callback_api, callback_pages, analytics_api, analytics_pages):
+                   callback_api, callback_pages, cluster_api, cluster_pages, analytics_api, analytics_pages):
         app.router.add_routes(module.routes)
     return app

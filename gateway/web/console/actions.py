@@ -30,7 +30,7 @@ from ticketing.db.models.workflow import ExtensionRequest, Survey
 from ticketing.errors import ConsoleError
 from ticketing.intake import manual
 from ticketing.intake.manual import ManualIntake
-from ticketing.tickets import claims, classification, handling, replies
+from ticketing.tickets import claims, classification, handling, read_markers, replies
 from ticketing.tickets.deadlines import end_of_local_day
 from ticketing.tickets.lifecycle import Status
 from ticketing.tickets.masking import mask_contacts_in_text
@@ -93,9 +93,14 @@ def _updated(ticket: Ticket, actor: Actor, what: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- reading
 
-async def ticket_view(config: Config, actor: Actor, number: str) -> dict[str, Any]:
+async def ticket_view(config: Config, actor: Actor, number: str, *, mark_read: bool = False) -> dict[str, Any]:
+    """The ticket as its page shows it; ``mark_read``: the actor opened it, so the queue's
+    未读 marker goes (up to the newest activity loaded here)."""
     async with config[SESSIONS]() as session:
         ticket = await claims.get_ticket(session, number, full=True)
+        if mark_read:
+            await read_markers.mark_read(session, actor.username, ticket.id, read_markers.newest_seen(ticket))
+            await session.commit()
         dispatch = await assignments.active_dispatch(session, ticket)
         merged_into = None
         if ticket.status == "merged":

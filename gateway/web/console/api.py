@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.infra.resources import DIRECTORY, SESSIONS
 from gateway.web.auth import ANY_ROLE, OPERATORS, SUPERVISORS, actor_of, current_user, end_session, public, require_role
 from gateway.web.auth import user_of as user_of_request
-from gateway.web.console import actions, models
+from gateway.web.console import actions, bulk, models
 from gateway.web.console.forms import intake_from_json, intake_from_multipart, local_date, queue_filter
 from gateway.web.console.team import login_user, set_shift, user_dict
 from gateway.web.errors import ApiError
@@ -165,8 +165,8 @@ async def list_tickets(request: web.Request) -> web.Response:
         await session.commit()  # a search by phone number is audited
     labels = Labels(config[DIRECTORY])
     now = utcnow()
-    return json_response({"tickets": [summary(t, labels, now=now, started_at=started.get(t.id))
-                                      for t in page.tickets], "total": page.total,
+    return json_response({"tickets": [{**summary(t, labels, now=now, started_at=started.get(t.id)),
+                                       "unread": t.id in page.unread} for t in page.tickets], "total": page.total,
                           "limit": page.limit, "offset": page.offset, "search": page.searching})
 
 
@@ -192,15 +192,33 @@ async def create_ticket(request: web.Request) -> web.Response:
     return json_response({"ticket": summary(ticket, Labels(request.config_dict[DIRECTORY]))}, status=201)
 
 
+@routes.post(f"{P}/tickets/bulk")
+@in_queue("批量认领 / 分派 / 合并",
+          description="每件工单单独执行（各自一个事务，先锁定该工单），与单件操作的检查相同；允许部分成功，"
+                      "results 逐件说明成功或失败原因。assign 仅限班长；merge 的 into 须是所选工单之一，"
+                      "其余工单作为重复件合并到它。",
+          body=models.BulkAction,
+          responses={200: ("逐件结果", models.BulkResponse), 400: "未选择工单或主工单无效", 403: "分派仅限班长",
+                     413: "一次选择的工单过多"})
+@api(*OPERATORS)
+async def bulk_action(request: web.Request) -> web.Response:
+    body = await read_model(request, models.BulkAction)
+    results = await bulk.run(request.config_dict, actor_of(request), body.action, body.numbers,
+                             username=body.username, into=body.into)
+    done = sum(1 for r in results if r.ok)
+    return json_response({"action": body.action, "results": [r.to_dict() for r in results],
+                          "succeeded": done, "failed": len(results) - done})
+
+
 @routes.get(TICKET)
-@on_ticket("工单详情：对话、机器预分类与确认值、处理记录", responses={200: TICKET_VIEW, 404: "未找到"})
+@on_ticket("工单详情：对话、机器预分类与确认值、处理记录", description="读取即把该工单对当前用户标为已读。", responses={200: TICKET_VIEW, 404: "未找到"})
 @api(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
-    return await _ticket_response(request)
+    return await _ticket_response(request, mark_read=True)
 
 
-async def _ticket_response(request: web.Request, **extra: Any) -> web.Response:
-    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request))
+async def _ticket_response(request: web.Request, *, mark_read: bool = False, **extra: Any) -> web.Response:
+    view = await actions.ticket_view(request.config_dict, actor_of(request), _number(request), mark_read=mark_read)
     return json_response({"ticket": view, **extra})
 
 

@@ -3,7 +3,7 @@ them; ``tests/gateway/web/console/test_models.py`` checks real responses against
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +50,26 @@ class Note(RequestModel):
 
 class Merge(RequestModel):
     into: str | None = Field(None, description="合并到的工单号")
+
+
+BULK_LIMIT = 200  # the longest queue page
+
+
+class BulkAction(RequestModel):
+    """One action on several tickets; each ticket is done in its own transaction."""
+
+    action: Literal["claim", "assign", "merge"] = Field(description="claim 认领；assign 分派给坐席（班长）；merge 合并到主工单")
+    numbers: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=BULK_LIMIT, description="所选工单号（最多 200 个）")
+    username: str | None = Field(None, description="assign：接收工单的坐席用户名；null 表示退回公共队列")
+    into: str | None = Field(None, description="merge：主工单号，须是所选工单之一；其余工单合并到它")
+    refusals: Refusals = {
+        "action": (400, "invalid_action", "action 只能是 claim、assign 或 merge"),
+        "numbers:too_short": (400, "no_tickets", "请至少选择一件工单"),
+        "numbers:too_long": (413, "too_many_tickets", f"一次最多处理 {BULK_LIMIT} 件工单"),
+        "numbers": (400, "invalid_numbers", "numbers 必须是工单号列表"),
+        "username": (400, "invalid_username", "username 必须是文本或 null"),
+        "into": (400, "invalid_into", "into 必须是工单号"),
+    }
 
 
 class LifecycleNote(RequestModel):
@@ -187,6 +207,7 @@ class TicketSummary(BaseModel):
     workdays_label: str = Field("", description="如“剩 3 个工作日”“今日到期”“超期 2 个工作日”")
     unit: str | None = Field(None, description="主办单位代码（已交办时）")
     unit_label: str = ""
+    unread: bool = Field(False, description="有当前用户上次打开该工单之后的群众留言或单位办理动态（未读）")
 
 
 class QueuePage(BaseModel):
@@ -195,6 +216,20 @@ class QueuePage(BaseModel):
     limit: int
     offset: int
     search: bool
+
+
+class BulkItemResult(BaseModel):
+    number: str
+    ok: bool
+    code: str | None = Field(None, description="失败时的错误代码")
+    message: str = Field(description="结果说明（中文），失败时为原因")
+
+
+class BulkResponse(BaseModel):
+    action: Literal["claim", "assign", "merge"]
+    results: list[BulkItemResult]
+    succeeded: int
+    failed: int
 
 
 class QueueCounts(BaseModel):

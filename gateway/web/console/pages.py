@@ -28,9 +28,10 @@ from gateway.web.auth import (
     require_role,
     user_of,
 )
-from gateway.web.console import actions
+from gateway.web.console import actions, bulk
 from gateway.web.console.api import DECIDERS, DISPATCHERS, READERS
 from gateway.web.console.forms import intake_from_multipart, local_date, queue_filter
+from gateway.web.console.models import BULK_LIMIT
 from gateway.web.console.page_actions import HOME_BY_ROLE, page_action, safe_next
 from gateway.web.console.team import canned_list, faq_answers, login_user, set_shift
 from gateway.web.errors import ApiError
@@ -129,7 +130,8 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     params = {k: v for k, v in query.items() if k not in ("offset",) and v}
     return {
         "page": page,
-        "tickets": [summary(t, labels, now=now, started_at=started.get(t.id)) for t in page.tickets],
+        "tickets": [{**summary(t, labels, now=now, started_at=started.get(t.id)), "unread": t.id in page.unread}
+                    for t in page.tickets],
         "counts": counts,
         "flt": flt,
         "query": urlencode(params),
@@ -137,13 +139,20 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         "next_offset": offset + limit if len(page.tickets) == limit else None,
         "options": _filter_options(directory),
         "me": user_of(request).username,
+        "can_bulk": user_of(request).role in OPERATORS,
     }
 
 
 @routes.get("/console")
 @require_role(*READERS)
 async def queue_page(request: web.Request) -> web.Response:
-    return await render(request, "console/queue.html", {"nav": "queue", **await _queue_context(request)})
+    context = await _queue_context(request)
+    context["operators"] = []
+    if user_of(request).role in SUPERVISORS:  # 分派给 is the supervisors' (as for one ticket)
+        async with request.config_dict[SESSIONS]() as session:
+            context["operators"] = [u for u in await accounts_users.list_users(session, roles=tuple(CONSOLE_ROLES))
+                                    if u.active]
+    return await render(request, "console/queue.html", {"nav": "queue", **context})
 
 
 @routes.get("/console/queue/panel")
@@ -151,6 +160,24 @@ async def queue_page(request: web.Request) -> web.Response:
 async def queue_panel(request: web.Request) -> web.Response:
     """The live part of the queue, re-fetched by htmx when an SSE event arrives."""
     return await render(request, "console/_queue_panel.html", await _queue_context(request))
+
+
+@routes.post("/console/bulk")
+@require_role(*OPERATORS)
+@page_action
+async def bulk_action(request: web.Request) -> web.Response:
+    """The queue's checkboxes: one action on the selected tickets, one result per ticket."""
+    form = await request.post()
+    action = str(form.get("action", ""))
+    numbers = [str(v) for v in form.getall("numbers", [])][:BULK_LIMIT]
+    results = await bulk.run(request.config_dict, actor_of(request), action, numbers,
+                             username=str(form.get("username", "")).strip() or None,
+                             into=str(form.get("into", "")).strip() or None)
+    done, failed = bulk.summary_text(action, results)
+    await flash(request, done, "info" if failed is None else "error")
+    if failed is not None:
+        await flash(request, failed, "error")
+    raise web.HTTPSeeOther(safe_next(str(form.get("next", "")), "/console"))
 
 
 # --------------------------------------------------------------------------- one ticket
@@ -164,7 +191,7 @@ LIVE_REFRESH_HEADER = "X-Console-Refresh"
 async def ticket_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     try:
-        view = await actions.ticket_view(request.config_dict, actor, request.match_info["number"])
+        view = await actions.ticket_view(request.config_dict, actor, request.match_info["number"], mark_read=True)
     except ConsoleError as exc:
         await flash(request, exc.message, "error")
         raise web.HTTPSeeOther("/console") from None

@@ -29,7 +29,7 @@ async def test_a_channel_its_settings_leave_off_adds_no_route_and_no_output(make
     monkeypatch.delenv("NATIONAL_FEED_URL", raising=False)
     client = await make_client(run_worker=False)
     app = client.app
-    assert set(app[CHANNELS]) == {"web", "email"}
+    assert set(app[CHANNELS]) == {"web", "email", "open311"}  # open311: always on, served by its sub-app
     assert set(app[CONNECTORS]) == {"email"}  # web replies are live events, not an output channel
     assert FEED_POLLER not in app
     assert "/wechat" not in _paths(app) and "/api/v1/web/messages" in _paths(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.web.audiences import ADMIN, CITIZEN, CONSOLE, audience_of, sub_app
+from gateway.web.audiences import ADMIN, CITIZEN, CONSOLE, OPEN311, audience_of, sub_app
 from gateway.web.auth import STORAGE, session_middleware
 
 
@@ -17,6 +17,7 @@ from gateway.web.auth import STORAGE, session_middleware
     ("/api/v1/console/training-suggestions/3", ADMIN),
     ("/healthz", None), ("/api/v1/nlu/parse", None), ("/api/v1/web/messages", None), ("/static/x.css", None),
     ("/consoles", None), ("/chatter", None),
+    ("/open311/v2/requests.json", OPEN311), ("/open311/v2/tokens/ab.xml", OPEN311), ("/open3110", None),
 ])
 def test_each_path_belongs_to_one_audience_or_to_the_root(path, audience):
     assert audience_of(path) == audience

@@ -82,3 +82,25 @@ async def test_metrics_answer_the_metrics_token_from_anywhere(make_client):
     resp = await client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32})
     assert resp.status == 200
     assert "hotline_messages_accepted_total" in await resp.text()
+
+
+async def test_healthz_follows_the_nlu_of_hotline_run_while_it_trains_and_loads(stack, aiohttp_client):
+    from gateway.runtime.assembly import create_app
+    from gateway.web.health import NLU_STARTUP
+    from nlu.server import NluStartup
+
+    app = create_app(stack.settings(HOTLINE_NLU_ENABLED=True), redis_url=stack.redis_url)
+    startup = app[NLU_STARTUP] = NluStartup(phase="training", fraction=0.374)
+    client = await aiohttp_client(app)
+    resp = await client.get("/healthz")
+    body = await resp.json()
+    # The gateway serves meanwhile (messages become unclassified tickets): not a failure.
+    assert resp.status == 200 and body["status"] == "ok"
+    assert body["nlu"] == "training (37 %)" and body["components"]["nlu"] == {"status": "starting"}
+    startup.phase = "loading"
+    assert (await (await client.get("/healthz")).json())["nlu"] == "loading"
+    startup.phase, startup.detail = "down", "TrainingError: rasa train nlu failed"
+    resp = await client.get("/healthz", headers={"Authorization": "Bearer test-admin-token-0123456789"})
+    body = await resp.json()
+    assert resp.status == 503 and body["nlu"] == "down"
+    assert body["components"]["nlu"] == {"status": "error", "detail": "TrainingError: rasa train nlu failed"}

@@ -120,7 +120,6 @@ async def test_entry_failing_every_time_is_dead_lettered_after_max_deliveries(ap
     await stream.ensure_group()
     await stream.publish(message("会失败的消息"))
     pipeline = app[PIPELINE]
-    original = pipeline.process
     calls = 0
 
     async def failing(msg):
@@ -128,7 +127,11 @@ async def test_entry_failing_every_time_is_dead_lettered_after_max_deliveries(ap
         calls += 1
         raise RuntimeError("database exploded")
 
+    async def failing_batch(msgs):
+        raise RuntimeError("database exploded")
+
     monkeypatch.setattr(pipeline, "process", failing)
+    monkeypatch.setattr(pipeline, "process_batch", failing_batch)
     worker = make_worker(app, "w1", max_deliveries=3)
     await worker.step()
     for _ in range(6):
@@ -140,7 +143,7 @@ async def test_entry_failing_every_time_is_dead_lettered_after_max_deliveries(ap
     assert (await stream.backlog())["pending"] == 0
 
     # The database is back: an admin replays it and it becomes a ticket.
-    monkeypatch.setattr(pipeline, "process", original)
+    monkeypatch.undo()
     new_id = await stream.replay(letters[0].entry_id)
     assert new_id and await stream.dead_letters() == []
     await worker.step()

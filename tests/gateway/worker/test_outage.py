@@ -50,7 +50,16 @@ class Outage:
         async def healthy():
             return not self.down and await original_healthy()
 
+        original_batch = worker.pipeline.process_batch
+
+        async def process_batch(msgs):
+            self.attempts += len(msgs)
+            if self.down:
+                raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+            return await original_batch(msgs)
+
         monkeypatch.setattr(worker.pipeline, "process", process)
+        monkeypatch.setattr(worker.pipeline, "process_batch", process_batch)
         monkeypatch.setattr(worker.probe, "healthy", healthy)
 
 
@@ -120,6 +129,7 @@ async def test_a_failure_the_probe_does_not_confirm_still_counts(app, monkeypatc
         raise ConnectionRefusedError(111, "refused, but the database answers the probe")
 
     monkeypatch.setattr(worker.pipeline, "process", refused)
+    monkeypatch.setattr(worker.pipeline, "process_batch", refused)
     await stream.publish(message("总是失败的诉求"))
     await worker.step()
     assert not worker.in_outage

@@ -105,9 +105,14 @@ async def test_after_an_operator_s_reply_the_bot_only_acknowledges_and_keeps_the
                                                        contact=Contact()))
     assert (later.kind, later.ticket_no) == ("followup", first.ticket_no)
     assert later.reply.startswith(texts.human_receipt()) and "非工作时间" not in later.reply
-    assert "139****5555" in later.reply
+    # A number written in the chat is the contact once the citizen confirms it (issue #14, item 2).
+    assert later.reply.endswith("您留的手机号是 139****5555，确认作为联系电话吗？")
+    async with pipeline.sessions() as session:
+        assert await public_progress(session, first.ticket_no, "5555") is None
+    yes = await pipeline.process(dataclasses.replace(message(night, sender, "确认"), contact=Contact()))
+    assert (yes.ticket_no, yes.reply) == (first.ticket_no, texts.contact_recorded("139****5555"))
     async with pipeline.sessions() as session:
         assert await public_progress(session, first.ticket_no, "5555") is not None
         bot = (await session.execute(select(Entry).where(Entry.author == "bot", Entry.ticket_id == ticket.id)
                                      .order_by(Entry.id.desc()).limit(1))).scalar_one()
-    assert bot.text == later.reply
+    assert bot.text == yes.reply

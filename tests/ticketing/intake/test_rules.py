@@ -326,7 +326,11 @@ async def test_contact_details_given_later_reach_the_ticket_and_its_progress_pag
     assert (await ticket_of(sessions, first)).citizen_phone is None
     later = await take_in(Message("我的电话是 139-0000-2222，有事联系我", sender_id=sender, contact=ContactInfo()))
     assert (later.kind, later.ticket_no) == ("followup", first.ticket_no)
-    assert "139****2222" in later.reply
+    # A number written in the chat is asked about first (tests/ticketing/intake/test_phone_confirmation.py).
+    assert "您留的手机号是 139****2222，确认作为联系电话吗？" in later.reply
+    assert (await ticket_of(sessions, later)).citizen_phone is None
+    confirmed = await take_in(Message("确认", sender_id=sender, contact=ContactInfo()))
+    assert (confirmed.ticket_no, confirmed.reply) == (first.ticket_no, texts.contact_recorded("139****2222"))
     form = await take_in(Message("麻烦尽快", sender_id=sender, contact=ContactInfo(name="王女士", phone="13700003333",
                                                                                 email="w@example.cn")))
     ticket = await ticket_of(sessions, form)

@@ -4,6 +4,6 @@ Importing the package registers every table on ``Base.metadata`` (Alembic's auto
 the mappers' string references need all of them).
 """
 
-from ticketing.db.models import accounts, analytics, base, nlu, tickets, workflow
+from ticketing.db.models import accounts, analytics, base, nlu, open311, read_markers, tickets, workflow
 
-__all__ = ["accounts", "analytics", "base", "nlu", "tickets", "workflow"]
+__all__ = ["accounts", "analytics", "base", "nlu", "open311", "read_markers", "tickets", "workflow"]

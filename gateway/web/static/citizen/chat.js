@@ -190,9 +190,38 @@
     operatorShown = true;
   }
 
+  // The bot asks before a phone number written in the chat becomes the ticket's contact
+  // (ticketing/intake/contact_details.py): its question, while it is the last word, gets one-tap
+  // answers.  Entries carry text only, so the question is known by its fixed wording.
+  var CONFIRM_QUESTION = "确认作为联系电话吗？";
+  var confirmBox = null;
+
+  function clearConfirm() {
+    if (confirmBox) { confirmBox.remove(); confirmBox = null; }
+  }
+
+  function offerConfirm(li) {
+    clearConfirm();
+    var box = document.createElement("div");
+    box.className = "quick-replies confirm-replies";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "确认联系电话");
+    ["确认", "不是"].forEach(function (word) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "quick-reply";
+      button.textContent = word;
+      button.addEventListener("click", function () { send(word); });
+      box.appendChild(button);
+    });
+    li.appendChild(box);
+    confirmBox = box;
+  }
+
   function renderEntry(entry) {
     if (!entry || typeof entry.id !== "number" || rendered[entry.id]) { return; }
     rendered[entry.id] = true;
+    clearConfirm();
     if (entry.id > lastId) { lastId = entry.id; }
     lastAuthor = entry.author;
     var text = typeof entry.text === "string" ? entry.text : "";
@@ -208,7 +237,8 @@
       }
     }
     var kind = entry.author === "citizen" || entry.author === "operator" ? entry.author : "bot";
-    bubble(kind, authorLabel(entry), text);
+    var li = bubble(kind, authorLabel(entry), text);
+    if (kind === "bot" && text.indexOf(CONFIRM_QUESTION) >= 0) { offerConfirm(li); }
     if (entry.author === "operator" && !operatorShown) { showOperator(entry.author_name, false); }
     if (entry.ticket_no) { showTicket(entry.ticket_no); }
   }
@@ -379,6 +409,7 @@
       return false;
     }
     showError("");
+    clearConfirm();
     var item = { text: text, clientId: randomId(12), el: bubble("citizen", "我", text), failed: false };
     pending.push(item);
     deliver(item);

@@ -78,6 +78,79 @@
     if (i >= 0) rows()[i].classList.add('selected');
   }
 
+  /* ---------------------------------------------------------------- bulk selection */
+
+  // The checked numbers survive the live refresh of the panel (it replaces the rows).
+  var picked = {};
+
+  function pickBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll('#queue-rows input.pick'));
+  }
+
+  function syncBulk() {
+    var numbers = Object.keys(picked);
+    var count = document.getElementById('bulk-count');
+    if (count) count.textContent = '已选 ' + numbers.length + ' 件';
+    var into = document.getElementById('bulk-into');
+    if (into) {
+      var keep = into.value;
+      while (into.options.length > 1) into.remove(1);
+      numbers.forEach(function (n) {
+        var opt = document.createElement('option');
+        opt.value = n;
+        opt.textContent = n;
+        into.appendChild(opt);
+      });
+      into.value = picked[keep] ? keep : (numbers.length ? numbers[0] : '');
+    }
+    var all = document.getElementById('pick-all');
+    var boxes = pickBoxes();
+    if (all) {
+      var on = boxes.filter(function (b) { return b.checked; }).length;
+      all.checked = boxes.length > 0 && on === boxes.length;
+      all.indeterminate = on > 0 && on < boxes.length;
+    }
+  }
+
+  function restorePicks() {
+    pickBoxes().forEach(function (b) { b.checked = !!picked[b.value]; });
+    // A ticket no longer on the page (claimed away, merged) cannot stay selected unseen.
+    var shown = {};
+    pickBoxes().forEach(function (b) { shown[b.value] = true; });
+    Object.keys(picked).forEach(function (n) { if (!shown[n]) delete picked[n]; });
+    syncBulk();
+  }
+
+  document.addEventListener('change', function (ev) {
+    var t = ev.target;
+    if (!t) return;
+    if (t.id === 'pick-all') {
+      pickBoxes().forEach(function (b) {
+        b.checked = t.checked;
+        if (t.checked) picked[b.value] = true; else delete picked[b.value];
+      });
+      syncBulk();
+    } else if (t.classList && t.classList.contains('pick')) {
+      if (t.checked) picked[t.value] = true; else delete picked[t.value];
+      syncBulk();
+    }
+  });
+
+  var bulkForm = document.getElementById('bulk-form');
+  if (bulkForm) {
+    // Checkboxes swapped in by a refresh belong to the form through their form="bulk-form".
+    bulkForm.addEventListener('submit', function (ev) {
+      var action = ev.submitter && ev.submitter.value;
+      if (!Object.keys(picked).length) {
+        ev.preventDefault();
+        showCue('请先勾选工单');
+      } else if (action === 'merge' && !window.confirm('确认把所选的其余工单作为重复件合并到主工单？')) {
+        ev.preventDefault();
+      }
+    });
+    restorePicks();
+  }
+
   /* ---------------------------------------------------------------- live cue */
 
   function beep() {
@@ -162,6 +235,7 @@
   document.body.addEventListener('htmx:afterSwap', function (ev) {
     if (ev.target && ev.target.id === 'queue-panel') {
       restoreSelection();
+      restorePicks();
       var fresh = window.__lastLiveTicket;
       if (fresh) {
         var row = document.querySelector('#queue-rows tr[data-number="' + fresh + '"]');
@@ -194,7 +268,7 @@
     if (t && t.id === 'apply-suggest') applySuggestion(true);
     if (page === 'queue' && t && t.closest) {
       var row = t.closest('tr.row');
-      if (row && !t.closest('a, button, form')) {
+      if (row && !t.closest('a, button, form, input')) {
         selectedNumber = row.getAttribute('data-number');
         rows().forEach(function (r) { r.classList.toggle('selected', r === row); });
       }

@@ -37,12 +37,12 @@ async def test_a_replayed_dead_letter_re_enters_intake_and_leaves_the_dead_list(
     client = await make_client(HOTLINE_MAX_DELIVERIES=1)
     app = client.app
     pipeline = app[PIPELINE]
-    process = pipeline.process
 
     async def database_down(message):
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(pipeline, "process", database_down)
+    monkeypatch.setattr(pipeline, "process_batch", database_down)
     session_id = "s-" + uuid.uuid4().hex
     message = InboundMessage(channel="web", native_id=uuid.uuid4().hex, sender_id=session_id,
                              text="建设路的路灯坏了一个星期", received_at=datetime.now(timezone.utc),
@@ -56,7 +56,7 @@ async def test_a_replayed_dead_letter_re_enters_intake_and_leaves_the_dead_list(
         assert (await session.execute(select(Ticket))).first() is None
 
     # The database is back: the admin replays the entry and the worker turns it into a ticket.
-    monkeypatch.setattr(pipeline, "process", process)
+    monkeypatch.undo()
     resp = await client.post(f"/api/v1/admin/dead-letters/{letter['id']}/replay", headers=AUTH)
     assert resp.status == 202
     assert (await resp.json())["replayed_as"] != letter["original_id"]

@@ -3,7 +3,7 @@ the incremental refresh reads (tickets.updated_at, entries.created_at; the index
 comes with 0009_open311_clusters)
 
 Revision ID: 0008_analytics
-Revises: 0005_evaluation_indexes
+Revises: 0006_read_markers
 Create Date: 2026-12-02 01:00:00
 
 Hand-written; runs on SQLite and PostgreSQL.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_analytics"
-down_revision = "0005_evaluation_indexes"
+down_revision = "0006_read_markers"
 branch_labels = None
 depends_on = None
 
