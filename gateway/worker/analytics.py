@@ -27,13 +27,13 @@ from gateway.channels.office_mail import notify_office
 from gateway.infra.analytics_keys import RISING_TTL_SECONDS, rising_topics_key
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
+from gateway.worker.background import background_task, stopped_within
 from ticketing.analytics.hotspots import raise_burst_alerts, rising_topics
 from ticketing.analytics.rollup import refresh
 from ticketing.db.models.analytics import HotspotAlert
 from ticketing.db.models.base import utcnow
 
 log = logging.getLogger(__name__)
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class AnalyticsJob:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Every period until ``stop``; the first one a period after start."""
-        while not await _wait(stop, self.interval):
+        while not await stopped_within(stop, self.interval):
             try:
                 await self.run_once()
             except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
@@ -127,12 +127,6 @@ class AnalyticsJob:
                     alert.mailed = True
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
-
-
 ANALYTICS_JOB: web.AppKey[AnalyticsJob] = web.AppKey("analytics_job", AnalyticsJob)
 ANALYTICS_TASK: web.AppKey[asyncio.Task] = web.AppKey("analytics_task", asyncio.Task)
 
@@ -142,13 +136,8 @@ def analytics_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         job = app[ANALYTICS_JOB] = AnalyticsJob(app)
-        stop = asyncio.Event()
-        task = app[ANALYTICS_TASK] = asyncio.create_task(job.run(stop), name="analytics")
-        yield
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=SHUTDOWN_GRACE_SECONDS)
-        except TimeoutError:
-            pass  # wait_for cancelled it
+        async with background_task(job.run, name="analytics") as task:
+            app[ANALYTICS_TASK] = task
+            yield
 
     return ctx

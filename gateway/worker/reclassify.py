@@ -24,6 +24,7 @@ from redis.exceptions import LockError
 
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
+from gateway.worker.background import background_task, stopped_within
 from gateway.worker.pipeline import classification_of
 from ticketing.intake.contract import Classification
 from ticketing.tickets.classification import MachineClassification, awaiting_backfill, backfill_classification
@@ -68,8 +69,8 @@ class Reclassifier:
                 answered_before = answering
             except Exception:  # noqa: BLE001 - Redis or the database down: the next check tries again
                 log.exception("re-classification failed; retrying in %ss", self.check_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.check_seconds)
+            if await stopped_within(stop, self.check_seconds):
+                return
 
     async def run_once(self) -> ReclassifyResult:
         """One pass over every ticket awaiting the NLU, unless another process holds the lock."""
@@ -135,13 +136,8 @@ def reclassify_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
             yield
             return
         reclassifier = app[RECLASSIFIER] = Reclassifier(app)
-        stop = asyncio.Event()
-        task = app[RECLASSIFY_TASK] = asyncio.create_task(reclassifier.run(stop), name="nlu-reclassify")
-        yield
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            pass  # wait_for cancelled it
+        async with background_task(reclassifier.run, name="nlu-reclassify") as task:
+            app[RECLASSIFY_TASK] = task
+            yield
 
     return ctx

@@ -25,6 +25,7 @@ from gateway.channels.unit_mail import notify_unit
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
+from gateway.worker.background import background_task, stopped_within
 from ticketing.db.models.base import utcnow
 from ticketing.workflow.sweep import OVERDUE, SIGN_OVERDUE, Notice, sweep
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 MAIL_CONCURRENCY = 8
 # What the operators' console also hears about: work a unit has let lapse.
 CONSOLE_KINDS = frozenset({SIGN_OVERDUE, OVERDUE})
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Sweeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every period until ``stop``; the first one a period after start."""
-        while not await _wait(stop, self.interval):
+        while not await stopped_within(stop, self.interval):
             try:
                 await self.run_once()
             except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
@@ -134,13 +134,6 @@ class Sweeper:
                             exc_info=True)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Whether ``stop`` was set within ``seconds``."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
-
-
 SWEEPER: web.AppKey[Sweeper] = web.AppKey("deadline_sweeper", Sweeper)
 SWEEP_TASK: web.AppKey[asyncio.Task] = web.AppKey("deadline_sweep_task", asyncio.Task)
 
@@ -150,13 +143,8 @@ def sweep_ctx() -> Callable[[web.Application], AsyncIterator[None]]:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         sweeper = app[SWEEPER] = Sweeper(app, SweepMetrics(app[METRICS].registry))
-        stop = asyncio.Event()
-        task = app[SWEEP_TASK] = asyncio.create_task(sweeper.run(stop), name="deadline-sweep")
-        yield
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=SHUTDOWN_GRACE_SECONDS)
-        except TimeoutError:
-            pass  # wait_for cancelled it
+        async with background_task(sweeper.run, name="deadline-sweep") as task:
+            app[SWEEP_TASK] = task
+            yield
 
     return ctx
