@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.infra.resources import SESSIONS
+from tests.browser.citizen_chat import citizen_writes
 from ticketing.accounts import users
 
 pytestmark = pytest.mark.browser
@@ -45,12 +46,7 @@ async def test_operator_handles_a_web_message_end_to_end(live_gateway, browser):
     await page.wait_for_selector("body[data-live=open]", timeout=10000)
 
     # The citizen writes from the chat page in their own browser context.
-    citizen_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
-    chat = await citizen_ctx.new_page()
-    await chat.goto(base + "/chat")
-    await chat.wait_for_selector("#chat[data-live=open]", timeout=10000)
-    await chat.fill("#chat-input", "卫东区建设路的路灯坏了一个月了")
-    await chat.click("#chat-send")
+    citizen_ctx, chat = await citizen_writes(browser, base, "卫东区建设路的路灯坏了一个月了")
 
     # Live: the hand-off shows up without a reload, with a visual cue.
     row = page.locator("#queue-rows tr.row", has_text="卫东区建设路的路灯坏了一个月了")
@@ -130,12 +126,7 @@ async def test_the_open_ticket_page_is_live(live_gateway, browser):
     await _users(app)
     errors: list[str] = []
 
-    citizen_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
-    chat = await citizen_ctx.new_page()
-    await chat.goto(base + "/chat")
-    await chat.wait_for_selector("#chat[data-live=open]", timeout=10000)
-    await chat.fill("#chat-input", "湛河区开源路的下水道堵了，污水漫到路面上")
-    await chat.click("#chat-send")
+    citizen_ctx, chat = await citizen_writes(browser, base, "湛河区开源路的下水道堵了，污水漫到路面上")
     await chat.wait_for_selector("#chat-log .msg-bot", timeout=15000)
 
     ctx = await browser.new_context(locale="zh-CN")

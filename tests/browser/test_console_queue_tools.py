@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
+from tests.browser.citizen_chat import citizen_writes
 from tests.gateway.web.console.conftest import hours_ago, make_ticket
 from ticketing.accounts import users
 from ticketing.db.models.tickets import Ticket
@@ -47,12 +48,7 @@ async def test_unread_marker_bulk_claim_and_phone_confirmation(live_gateway, bro
     for number in waiting:
         assert await _mark(page, number).inner_text() == "未读"
 
-    citizen_ctx = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
-    chat = await citizen_ctx.new_page()
-    await chat.goto(base + "/chat")
-    await chat.wait_for_selector("#chat[data-live=open]", timeout=10000)
-    await chat.fill("#chat-input", "卫东区建设路的路灯坏了一个月了")
-    await chat.click("#chat-send")
+    citizen_ctx, chat = await citizen_writes(browser, base, "卫东区建设路的路灯坏了一个月了")
     row = page.locator("#queue-rows tr.row", has_text="卫东区建设路的路灯坏了一个月了")
     await row.wait_for(timeout=15000)
     number = await row.get_attribute("data-number")

@@ -16,6 +16,7 @@ import pytest
 
 from config.local_time import LOCAL_TZ
 from gateway.infra.resources import SESSIONS
+from tests.browser.citizen_chat import citizen_writes
 from ticketing.accounts import users
 from ticketing.db.models.base import utcnow
 
@@ -97,12 +98,7 @@ async def test_a_complaint_goes_round_the_whole_loop_in_the_browser(live_gateway
     errors: list[str] = []
 
     # The citizen complains in the web chat.
-    citizen = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
-    chat = await citizen.new_page()
-    await chat.goto(base + "/chat")
-    await chat.wait_for_selector("#chat[data-live=open]", timeout=10000)
-    await chat.fill("#chat-input", "卫东区某诊所无证行医，收费很高，请查处")
-    await chat.click("#chat-send")
+    citizen, chat = await citizen_writes(browser, base, "卫东区某诊所无证行医，收费很高，请查处")
 
     # The operator classifies it and dispatches it to the health commission.
     op_ctx, console = await _login(browser, base, "li", "/console")
