@@ -63,6 +63,9 @@
     if (!source || heard.indexOf(source) >= 0) return;
     heard.push(source);
     source.addEventListener('hotspot', onAlert);
+    // Says when alerts can arrive (the browser tests wait for it).
+    if (source.readyState === 1) banner.setAttribute('data-listening', 'open');
+    source.addEventListener('open', function () { banner.setAttribute('data-listening', 'open'); });
   }
 
   render();
