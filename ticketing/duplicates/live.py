@@ -9,10 +9,11 @@ neighbours, which also gain it.  A ticket whose status, region and department di
 alone, so the overlap costs a lookup, not a query of the index.  Tickets that age out of the window
 are dropped at each catch-up.
 
-The graph a catch-up leaves equals the one a fresh build gives while no posting is capped
+The first catch-up builds the graph as a fresh build does (the whole index, then each ticket's
+neighbours).  The graph later catch-ups leave equals a fresh build's while no posting is capped
 (:class:`~ticketing.duplicates.index.DuplicateIndex`: a feature shared by more than a fifth of the
 open tickets is skipped); the cap moves with the number of tickets, so after large swings a few
-pairs near the threshold may differ until the next full build (``rebuild_seconds``).
+pairs near the threshold may differ until the worker process restarts.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ class LiveIndex:
 
     def apply(self, rows: list[Row], *, now: datetime) -> int:
         """Bring the index up to ``rows`` (CPU work: call it in a thread); how many tickets changed in it."""
+        if not self.state and self.with_graph and len(rows) > 1:
+            return self._build(rows, now=now)
         changed = 0
         for row in rows:
             known = self.state.get(row.ticket_id)
@@ -149,6 +152,24 @@ class LiveIndex:
             self.remove(ticket_id)
             changed += 1
         return changed
+
+    def _build(self, rows: list[Row], *, now: datetime) -> int:
+        """The first catch-up: index every open ticket, then ask each its neighbours of the whole index,
+        as a fresh build does (one by one, the first tickets would meet through features that the
+        posting cap skips once the index is full)."""
+        oldest = now - timedelta(days=self.days)
+        for row in rows:
+            if row.status in _OPEN and row.created_at >= oldest:
+                self.index.add(TicketText(row.ticket_id, matter_text(row.title, row.text), row.region,
+                                          row.department))
+                self.state[row.ticket_id] = (row.status, row.region, row.department, row.created_at)
+            if self.watermark is None or row.updated_at > self.watermark:
+                self.watermark = row.updated_at
+        self.graph = {ticket_id: {} for ticket_id in self.state}
+        for ticket_id in self.state:
+            for n in self.index.neighbours(TicketText(ticket_id, ""), limit=NEIGHBOURS):
+                self.graph[ticket_id][n.ticket_id] = self.graph[n.ticket_id][ticket_id] = n.score
+        return len(self.state)
 
     async def read_changes(self, session: AsyncSession, *, now: datetime) -> list[Row]:
         since = None if self.watermark is None else self.watermark - OVERLAP

@@ -56,3 +56,15 @@ def test_a_status_change_keeps_the_neighbours_and_an_old_ticket_ages_out():
     live.apply([_row(3, "锦绣花园停水", age=timedelta(days=31))], now=NOW)
     assert 3 not in live.state
     assert live.apply([], now=NOW + timedelta(days=30)) == 2 and len(live) == 0 and live.graph == {}
+
+
+def test_the_first_catch_up_builds_what_a_fresh_build_gives():
+    texts = [text for _, _, text in labelled()]
+    live = LiveIndex(days=30)
+    assert live.apply([_row(i, text) for i, text in enumerate(texts)], now=NOW) == len(texts)
+    fresh = DuplicateIndex.build(TicketText(i, text) for i, text in enumerate(texts))
+    assert {frozenset(g) for g in fresh.clusters()} == {
+        frozenset((c.main, *(t for t, _ in c.others))) for c in live.clusters()}
+    for ticket_id in range(len(texts)):
+        assert set(live.graph[ticket_id]) == {n.ticket_id for n in fresh.neighbours(TicketText(ticket_id, ""),
+                                                                                     limit=1000)}
