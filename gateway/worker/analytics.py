@@ -113,7 +113,7 @@ class AnalyticsJob:
             # a second worker (after the lock lapsed) never raises the same burst or topic twice.
             async with sessions() as session, session.begin():
                 alerts = await raise_burst_alerts(session, directory, now=now)
-                alerts += await raise_rising_alerts(session, rising, now=now)
+                alerts += await raise_rising_alerts(session, directory, rising, now=now)
                 regions = {r.code: r.name for r in directory.regions}
                 events = tuple(alert_event(a, regions.get(a.region or "", a.region or "全市"),
                                            directory.analytics.burst_hours) for a in alerts)

@@ -173,17 +173,19 @@ async def raise_burst_alerts(session: AsyncSession, directory: Directory, *, now
 RISING_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 
 
-async def raise_rising_alerts(session: AsyncSession, rising: dict[str, list[Topic]], *,
+async def raise_rising_alerts(session: AsyncSession, directory: Directory, rising: dict[str, list[Topic]], *,
                               now: datetime) -> list[HotspotAlert]:
-    """New alerts for the topics of ``rising`` (window label → topics, as :func:`rising_topics` gives
-    them for :data:`RISING_WINDOWS`) not already announced within that window."""
+    """New alerts for the first ``analytics.rising_alerts`` topics of each window of ``rising`` (window
+    label → topics, as :func:`rising_topics` gives them for :data:`RISING_WINDOWS`) not already
+    announced within that window."""
+    top = directory.analytics.rising_alerts
     longest = max(RISING_WINDOWS.values())
     rows = await session.execute(select(HotspotAlert.keyword, HotspotAlert.detail, HotspotAlert.created_at)
                                  .where(HotspotAlert.kind == "rising", HotspotAlert.created_at > now - longest))
     announced = [(keyword, (detail or {}).get("window", ""), created_at) for keyword, detail, created_at in rows]
     alerts: list[HotspotAlert] = []
     for label, window in RISING_WINDOWS.items():
-        for topic in rising.get(label, []):
+        for topic in rising.get(label, [])[:top]:
             if any(keyword == topic.keyword and (label == "7d" or seen == label) and created_at > now - window
                    for keyword, seen, created_at in announced):
                 continue
