@@ -10,7 +10,9 @@ alone, so the overlap costs a lookup, not a query of the index.  Tickets that ag
 are dropped at each catch-up.
 
 The first catch-up builds the graph as a fresh build does (the whole index, then each ticket's
-neighbours).  The graph later catch-ups leave equals a fresh build's while no posting is capped
+neighbours), so its clusters are the rebuild's.  A ticket added later is asked its neighbours, and
+each of them is taken to have it as a neighbour too (not asked again: that is what makes a change
+cheap).  The graph later catch-ups leave equals a fresh build's while no posting is capped
 (:class:`~ticketing.duplicates.index.DuplicateIndex`: a feature shared by more than a fifth of the
 open tickets is skipped); the cap moves with the number of tickets, so after large swings a few
 pairs near the threshold may differ until the worker process restarts.
@@ -101,7 +103,10 @@ class LiveIndex:
         self.days = days
         self.with_graph = graph
         self.index = DuplicateIndex(threshold=threshold)
+        # Each ticket's neighbours as the index gave them (a query is not quite symmetric: a posting
+        # capped for one side's buckets may not be for the other's), and who names each ticket.
         self.graph: dict[int, dict[int, float]] = {}
+        self.into: dict[int, set[int]] = {}
         self.state: dict[int, tuple[str, str | None, str | None, datetime]] = {}
         self.watermark: datetime | None = None
 
@@ -112,17 +117,23 @@ class LiveIndex:
         self.remove(item.ticket_id)
         self.index.add(item)
         if self.with_graph:
-            near = {n.ticket_id: n.score
-                    for n in self.index.neighbours(TicketText(item.ticket_id, ""), limit=NEIGHBOURS)}
-            self.graph[item.ticket_id] = near
-            for other, score in near.items():
-                self.graph[other][item.ticket_id] = score
+            self.graph[item.ticket_id], self.into[item.ticket_id] = {}, set()
+            for n in self.index.neighbours(TicketText(item.ticket_id, ""), limit=NEIGHBOURS):
+                # The older ticket is not asked again: it is taken to find the new one as it is found.
+                self._link(item.ticket_id, n.ticket_id, n.score)
+                self._link(n.ticket_id, item.ticket_id, n.score)
         self.state[item.ticket_id] = (status, item.region, item.department, created_at)
+
+    def _link(self, source: int, target: int, score: float) -> None:
+        self.graph[source][target] = score
+        self.into[target].add(source)
 
     def remove(self, ticket_id: int) -> None:
         if ticket_id not in self.state:
             return
         for other in self.graph.pop(ticket_id, {}):
+            self.into[other].discard(ticket_id)
+        for other in self.into.pop(ticket_id, set()):
             self.graph[other].pop(ticket_id, None)
         self.index.remove(ticket_id)
         del self.state[ticket_id]
@@ -166,9 +177,10 @@ class LiveIndex:
             if self.watermark is None or row.updated_at > self.watermark:
                 self.watermark = row.updated_at
         self.graph = {ticket_id: {} for ticket_id in self.state}
+        self.into = {ticket_id: set() for ticket_id in self.state}
         for ticket_id in self.state:
             for n in self.index.neighbours(TicketText(ticket_id, ""), limit=NEIGHBOURS):
-                self.graph[ticket_id][n.ticket_id] = self.graph[n.ticket_id][ticket_id] = n.score
+                self._link(ticket_id, n.ticket_id, n.score)
         return len(self.state)
 
     async def read_changes(self, session: AsyncSession, *, now: datetime) -> list[Row]:

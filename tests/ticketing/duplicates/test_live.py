@@ -55,7 +55,7 @@ def test_a_status_change_keeps_the_neighbours_and_an_old_ticket_ages_out():
     assert live.apply([_row(1, "湛河区锦绣花园小区停水三天了", status="handling")], now=NOW) == 0  # seen: nothing to do
     live.apply([_row(3, "锦绣花园停水", age=timedelta(days=31))], now=NOW)
     assert 3 not in live.state
-    assert live.apply([], now=NOW + timedelta(days=30)) == 2 and len(live) == 0 and live.graph == {}
+    assert live.apply([], now=NOW + timedelta(days=30)) == 2 and len(live) == 0 and live.graph == live.into == {}
 
 
 def test_the_first_catch_up_builds_what_a_fresh_build_gives():
