@@ -1,7 +1,7 @@
 """并单 benchmark: the quality of the duplicate detectors on the labelled set, and the speed of the
 index over many open tickets.
 
-    .venv/bin/python -m bench.duplicates [--tickets 20000] [--queries 500]
+    .venv/bin/python -m bench.duplicates [--tickets 20000] [--queries 500] [--arrivals 50] [--only-clusters]
 
 Quality: precision and recall over every pair of ``tests/ticketing/duplicates/data/duplicates.yaml``
 at each method's best threshold with precision ≥ 0.9: TF-IDF cosine and Jaccard on the whole
@@ -12,6 +12,10 @@ Speed: ``--tickets`` synthetic open tickets (sites × problems × phrasings, eve
 duplicate of another), the index build, and a ticket's duplicates through the inverted index
 beside the baseline measured in the same run — scoring the same ticket against every indexed
 ticket — as wall time per query and CPU-ms per query (``resource.getrusage``), with the ratio.
+
+Clusters: the rebuild of the index and of every ticket's neighbours (what the clusters page cost
+before the worker kept them) beside the worker's live graph — its first build, one period of
+``--arrivals`` new and as many closed tickets, and the walk of the graph into clusters.
 """
 
 from __future__ import annotations
@@ -202,13 +206,62 @@ def speed(n: int, queries: int) -> None:
           f"{(time.perf_counter() - started) * 1000:.0f} ms wall, {cpu_ms() - cpu:.0f} CPU-ms")
 
 
+def incremental(n: int, arrivals: int) -> None:
+    """The worker's live graph (ticketing/duplicates/live.py) against the rebuild it replaces: the
+    first build of the graph (once per worker start), then what one period costs when ``arrivals``
+    tickets arrive and as many close, and the clusters read from the graph, beside a rebuild of the
+    index and every ticket's neighbours (what each page view cost before, once per 30 s)."""
+    from datetime import datetime, timezone
+
+    from ticketing.duplicates.live import LiveIndex, Row
+
+    rng = random.Random(312)
+    tickets = synthetic(n + arrivals, rng)
+    now = datetime.now(timezone.utc)
+
+    def row(item: TicketText, status: str = "pending_review") -> Row:
+        return Row(item.ticket_id, None, item.text, status, item.region, None, now, now)
+
+    print(f"\n并单 clusters of {n} open tickets: rebuild (before) against the live graph (now)")
+    started, cpu = time.perf_counter(), cpu_ms()
+    index = DuplicateIndex.build(tickets[:n])
+    groups = index.clusters()
+    rebuild_cpu = cpu_ms() - cpu
+    print(f"  before: rebuild the index and every ticket's neighbours: {len(groups)} clusters, "
+          f"{(time.perf_counter() - started):.1f} s wall, {rebuild_cpu / 1000:.1f} CPU-s (every 30 s a page was seen)")
+    live = LiveIndex(days=30)
+    started, cpu = time.perf_counter(), cpu_ms()
+    live.apply([row(item) for item in tickets[:n]], now=now)
+    build_wall, build_cpu = time.perf_counter() - started, cpu_ms() - cpu
+    print(f"  now, once per worker start: the graph built (the whole index, then each ticket's neighbours) in "
+          f"{build_wall:.1f} s wall, {build_cpu / 1000:.1f} CPU-s: {len(live.clusters())} clusters "
+          f"(the rebuild's: {len(groups)})")
+    closing = rng.sample(tickets[:n], arrivals)
+    started, cpu = time.perf_counter(), cpu_ms()
+    changed = live.apply([row(item) for item in tickets[n:]] + [row(item, "closed") for item in closing], now=now)
+    period_cpu = cpu_ms() - cpu
+    print(f"  now, one period with {arrivals} arrivals and {arrivals} closures: {changed} changes in "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms wall, {period_cpu:.0f} CPU-ms "
+          f"({period_cpu / changed:.2f} CPU-ms a change)")
+    started, cpu = time.perf_counter(), cpu_ms()
+    stored = live.clusters()
+    walk_cpu = cpu_ms() - cpu
+    print(f"  now, the clusters walked from the graph: {len(stored)} clusters in "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms wall, {walk_cpu:.0f} CPU-ms")
+    print(f"  ratio (period + walk) / rebuild: {(period_cpu + walk_cpu) / rebuild_cpu:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=20000)
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--arrivals", type=int, default=50, help="tickets arriving (and closing) in one period")
+    parser.add_argument("--only-clusters", action="store_true", help="skip quality and query speed")
     args = parser.parse_args()
-    quality()
-    speed(args.tickets, args.queries)
+    if not args.only_clusters:
+        quality()
+        speed(args.tickets, args.queries)
+    incremental(args.tickets, args.arrivals)
 
 
 if __name__ == "__main__":

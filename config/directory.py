@@ -106,6 +106,8 @@ class Analytics(_Entry):
     rising_ratio: float = Field(default=2.0, gt=1, le=100)  # … and this many times the previous period's
     supervisor_emails: tuple[str, ...] = ()
     leader_emails: tuple[str, ...] = ()  # the monthly report's list
+    rising_alerts: int = Field(default=3, ge=0, le=10)  # the top rising topics of each window that raise an alert
+    alert_leaders: bool = True  # hot-spot alerts are mailed to the leaders' list too, not only the supervisors
 
     @model_validator(mode="after")
     def _addresses(self) -> Analytics:

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8080", alias="HOTLINE_PUBLIC_URL")
     # 并单: tickets open and created within this many days are compared for duplicates.
     duplicate_days: int = Field(default=30, ge=1, le=366, alias="HOTLINE_DUPLICATE_DAYS")
+    # How often a worker process brings the 并单 graph up to date and stores the clusters; one at a time.
+    cluster_seconds: float = Field(default=10.0, ge=0.1, le=3600, alias="HOTLINE_CLUSTER_SECONDS")
     # Open311: requests an API key may file per minute, and reads per client address per minute.
     open311_posts_per_minute: int = Field(default=20, ge=1, le=10_000, alias="HOTLINE_OPEN311_POSTS_PER_MINUTE")
     open311_reads_per_minute: int = Field(default=120, ge=1, le=100_000, alias="HOTLINE_OPEN311_READS_PER_MINUTE")

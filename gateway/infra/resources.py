@@ -39,6 +39,10 @@ KEYS: web.AppKey[RedisKeys] = web.AppKey("redis_keys", RedisKeys)
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis", aioredis.Redis)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+# Read-only queries that may lag the primary by seconds (the analytics pages): the replica of
+# DATABASE_READ_URL when one is configured, else the very same sessions as SESSIONS.
+READ_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("read_engine", AsyncEngine)
+READ_SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("read_sessions")
 NLU: web.AppKey[NluClient] = web.AppKey("nlu", NluClient)
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments", AttachmentStore)
 # The deployment's secret key (set by the web app): signs CSRF tokens, and the 一事一评 links the
@@ -54,6 +58,8 @@ def make_nlu_client(settings: Settings, directory: Directory) -> NluClient:
 def add_resources(app: web.Application, settings: Settings, *, redis_url: str, directory: Directory) -> None:
     """Put the shared resources on ``app`` and close them when it stops."""
     engine = create_engine(settings.effective_database_url)
+    replica = settings.effective_read_database_url != settings.effective_database_url
+    read_engine = create_engine(settings.effective_read_database_url, read_only=True) if replica else engine
     redis = connect(redis_url, max_connections=settings.redis_max_connections,
                     health_check_seconds=settings.redis_health_check_seconds)
     keys = RedisKeys(settings.redis_prefix)
@@ -66,6 +72,8 @@ def add_resources(app: web.Application, settings: Settings, *, redis_url: str, d
     app[ATTACHMENTS] = AttachmentStore(settings.data_dir)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
+    app[READ_ENGINE] = read_engine
+    app[READ_SESSIONS] = session_factory(read_engine) if replica else app[SESSIONS]
     app[REDIS] = redis
     app[STREAM] = IntakeStream(redis, keys)
     app[REPLIES] = replies = ReplyBus(redis, keys)
@@ -84,5 +92,7 @@ def add_resources(app: web.Application, settings: Settings, *, redis_url: str, d
         await app[NLU].close()
         await redis.aclose()
         await engine.dispose()
+        if replica:
+            await read_engine.dispose()
 
     app.cleanup_ctx.append(close)

@@ -17,6 +17,7 @@ from gateway.channels.wiring import add_channels
 from gateway.infra.resources import add_resources
 from gateway.web.app import MAX_REQUEST_BYTES, setup_web
 from gateway.worker.analytics import analytics_ctx
+from gateway.worker.clusters import clusters_ctx
 from gateway.worker.reclassify import reclassify_ctx
 from gateway.worker.service import add_pipeline, worker_ctx
 from gateway.worker.sweep import sweep_ctx
@@ -39,6 +40,7 @@ def _base(settings: Settings, *, redis_url: str, services: Collection[str], cons
         # After the channels: it stops before they close the mail relay it sends through.
         app.cleanup_ctx.append(sweep_ctx())
         app.cleanup_ctx.append(analytics_ctx())
+        app.cleanup_ctx.append(clusters_ctx())
         # Tickets opened while the NLU was away get its pre-classification when it answers again.
         app.cleanup_ctx.append(reclassify_ctx())
     return app

@@ -50,7 +50,7 @@ def add_key(url: str, name: str) -> int:
 
 
 def revoke_key(url: str, name: str) -> int:
-    revoked = _run(url, lambda session: keys.revoke(session, name))
+    revoked = _run(url, lambda session: keys.revoke(session, name, actor="cli"))
     if not revoked:
         print(f"hotline: 没有应用 {name} 的有效密钥", file=sys.stderr)
         return 2

@@ -19,6 +19,8 @@ AUDIT_LABELS = {
     "account_locked": "账号因多次登录失败被锁定",
     "login_inactive": "已停用账号尝试登录",
     "search_phone": "按电话号码搜索工单",
+    "open311_key_issued": "签发 Open311 接口密钥",
+    "open311_key_revoked": "吊销 Open311 接口密钥",
 }
 
 

@@ -5,6 +5,9 @@ A ticket's keywords are the few most specific words of its title, with the city'
 and the words every complaint uses removed, so "卫东区建设路路灯坏了" counts for 建设路 and 路灯.
 A burst is ``burst_threshold`` tickets of one region sharing a keyword within ``burst_hours``;
 it is raised once: a new alert for the same region and keyword only after the window has passed.
+A rising topic is raised once per window too (:func:`raise_rising_alerts`): "路灯" rising over 24 h
+is announced again only after 24 h; over 7 days, not while any alert of the keyword is a week old or
+less (the 24-hour alert already told the news).
 """
 
 from __future__ import annotations
@@ -167,6 +170,49 @@ async def raise_burst_alerts(session: AsyncSession, directory: Directory, *, now
     return alerts
 
 
+RISING_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+
+async def raise_rising_alerts(session: AsyncSession, directory: Directory, rising: dict[str, list[Topic]], *,
+                              now: datetime) -> list[HotspotAlert]:
+    """New alerts for the first ``analytics.rising_alerts`` topics of each window of ``rising`` (window
+    label → topics, as :func:`rising_topics` gives them for :data:`RISING_WINDOWS`) not already
+    announced within that window."""
+    top = directory.analytics.rising_alerts
+    longest = max(RISING_WINDOWS.values())
+    rows = await session.execute(select(HotspotAlert.keyword, HotspotAlert.detail, HotspotAlert.created_at)
+                                 .where(HotspotAlert.kind == "rising", HotspotAlert.created_at > now - longest))
+    announced = [(keyword, (detail or {}).get("window", ""), created_at) for keyword, detail, created_at in rows]
+    alerts: list[HotspotAlert] = []
+    for label, window in RISING_WINDOWS.items():
+        for topic in rising.get(label, [])[:top]:
+            if any(keyword == topic.keyword and (label == "7d" or seen == label) and created_at > now - window
+                   for keyword, seen, created_at in announced):
+                continue
+            alert = HotspotAlert(
+                key=f"rising:{label}:{topic.keyword}:{now.strftime('%Y%m%d%H%M')}", kind="rising", region=None,
+                keyword=topic.keyword, count=topic.count, window_start=now - window, window_end=now,
+                created_at=now, mailed=False, detail={"window": label, "previous": topic.previous})
+            session.add(alert)
+            alerts.append(alert)
+            announced.append((topic.keyword, label, now))
+    await session.flush()
+    return alerts
+
+
+# A mail the relay refused is tried again by later periods, this many times in all.
+MAIL_ATTEMPTS = 3
+
+
+async def unmailed_alerts(session: AsyncSession, *, since: datetime) -> list[HotspotAlert]:
+    """Alerts raised since ``since`` whose mail has not gone yet (the relay was down, or the process
+    stopped between raising and mailing) and that have attempts left."""
+    found = (await session.scalars(select(HotspotAlert).where(HotspotAlert.mailed.is_(False),
+                                                               HotspotAlert.created_at >= since)
+                                   .order_by(HotspotAlert.id))).all()
+    return [a for a in found if int((a.detail or {}).get("mail_attempts", 0)) < MAIL_ATTEMPTS]
+
+
 async def recent_alerts(session: AsyncSession, *, since: datetime, limit: int = 50) -> list[HotspotAlert]:
     return list((await session.scalars(select(HotspotAlert).where(HotspotAlert.created_at >= since)
                                        .order_by(HotspotAlert.created_at.desc(), HotspotAlert.id.desc())
@@ -193,5 +239,19 @@ async def top_keywords_by_region(session: AsyncSession, directory: Directory, *,
             for region, counter in counters.items()}, every
 
 
-__all__ = ["Burst", "GENERIC", "Topic", "bursts", "keywords", "place_names", "raise_burst_alerts", "recent_alerts",
-           "rising_topics", "top_keywords_by_region"]
+__all__ = [
+    "GENERIC",
+    "MAIL_ATTEMPTS",
+    "RISING_WINDOWS",
+    "Burst",
+    "Topic",
+    "bursts",
+    "keywords",
+    "place_names",
+    "raise_burst_alerts",
+    "raise_rising_alerts",
+    "recent_alerts",
+    "rising_topics",
+    "top_keywords_by_region",
+    "unmailed_alerts",
+]

@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, read_only: bool = False) -> AsyncEngine:
+    """``read_only``: a replica's engine (a smaller pool: only the analytics pages read through it)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -29,6 +30,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return engine
     # No pre-ping (a round trip per checkout): a connection broken by a server restart fails
     # one message, which stays unacknowledged and is retried.
+    if read_only:
+        return create_async_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_recycle=1800)
     return create_async_engine(url, echo=echo, pool_size=30, max_overflow=10, pool_recycle=1800)
 
 

@@ -30,6 +30,8 @@ precision ≥ 0.9 and recall ≥ 0.8 of the shipped index on the set.
 
 * :mod:`signatures` — normalisation, site features, problem kinds
 * :mod:`index` — the in-memory inverted index, a ticket's neighbours, clusters
-* :mod:`finder` — the open tickets' index per process, suggestions and clusters (why not a table)
+* :mod:`live` — the index and same-matter graph kept up to date as tickets arrive, change and close
+  (the worker's clusters, a web process's index)
+* :mod:`finder` — a web process's index, a ticket's suggestions, the clusters resolved to tickets
 * :mod:`merging` — a cluster merged into its main ticket in one transaction
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ticketing.duplicates.signatures import problems, site_features
@@ -83,16 +83,34 @@ class DuplicateIndex:
     def build(cls, tickets: Iterable[TicketText], **options: float) -> DuplicateIndex:
         index = cls(**options)
         for item in tickets:
-            signature = index.signature_of(item)
-            index._signatures[item.ticket_id] = signature
-            kinds = signature.problems or {""}
-            region = signature.region or ""
-            index._kinds |= kinds
-            index._regions.add(region)
-            for feature in signature.features:
-                for kind in kinds:
-                    index._postings[kind, region, feature].add(item.ticket_id)
+            index.add(item)
         return index
+
+    def add(self, item: TicketText) -> None:
+        """Index ``item`` (replacing what was indexed under its id)."""
+        self.remove(item.ticket_id)
+        signature = self.signature_of(item)
+        self._signatures[item.ticket_id] = signature
+        kinds = signature.problems or {""}
+        region = signature.region or ""
+        self._kinds |= kinds
+        self._regions.add(region)
+        for feature in signature.features:
+            for kind in kinds:
+                self._postings[kind, region, feature].add(item.ticket_id)
+
+    def remove(self, ticket_id: int) -> None:
+        signature = self._signatures.pop(ticket_id, None)
+        if signature is None:
+            return
+        region = signature.region or ""
+        for feature in signature.features:
+            for kind in signature.problems or {""}:
+                posting = self._postings.get((kind, region, feature))
+                if posting is not None:
+                    posting.discard(ticket_id)
+                    if not posting:
+                        del self._postings[kind, region, feature]
 
     def __len__(self) -> int:
         return len(self._signatures)
@@ -158,19 +176,25 @@ class DuplicateIndex:
         like A — 建设路's lights, 光明路's lights) would otherwise fuse two sites into one group."""
         near = {ticket_id: {n.ticket_id for n in self.neighbours(TicketText(ticket_id, ""), limit=1_000)}
                 for ticket_id in self._signatures}
-        grouped: set[int] = set()
-        found = []
-        for leader in sorted(near, key=lambda ticket_id: (-len(near[ticket_id]), ticket_id)):
-            if leader in grouped:
-                continue
-            members = sorted(near[leader] - grouped)
-            if len(members) + 1 < min_size:
-                continue
-            grouped.add(leader)
-            grouped.update(members)
-            found.append([leader, *members])
-        found.sort(key=lambda group: (-len(group), group[0]))
-        return found
+        return star_clusters(near, min_size=min_size)
+
+
+def star_clusters(near: Mapping[int, Collection[int]], *, min_size: int = 2) -> list[list[int]]:
+    """Star clustering of a same-matter graph (each ticket → its neighbours): the ticket with most
+    neighbours leads a group of its neighbours not yet grouped, then the next; biggest group first."""
+    grouped: set[int] = set()
+    found = []
+    for leader in sorted(near, key=lambda ticket_id: (-len(near[ticket_id]), ticket_id)):
+        if leader in grouped:
+            continue
+        members = sorted(set(near[leader]) - grouped)
+        if len(members) + 1 < min_size:
+            continue
+        grouped.add(leader)
+        grouped.update(members)
+        found.append([leader, *members])
+    found.sort(key=lambda group: (-len(group), group[0]))
+    return found
 
 
 def pairs_above(index: DuplicateIndex, ids: Sequence[int]) -> set[tuple[int, int]]:

@@ -24,6 +24,7 @@ from gateway.web.console import (
     events,
     loop_api,
     loop_pages,
+    open311_admin,
     pages,
     team_api,
     team_pages,
@@ -36,6 +37,7 @@ def create_console_app(root: web.Application) -> web.Application:
     lifespan(app, root, events.auto_assigner)
     cluster_api.setup_duplicates(app, root)
     for module in (api, team_api, evaluation_api, loop_api, pages, team_pages, evaluation_pages, loop_pages, events,
-                   callback_api, callback_pages, cluster_api, cluster_pages, analytics_api, analytics_pages):
+                   callback_api, callback_pages, cluster_api, cluster_pages, analytics_api, analytics_pages,
+                   open311_admin):
         app.router.add_routes(module.routes)
     return app

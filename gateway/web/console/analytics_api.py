@@ -19,7 +19,7 @@ from aiohttp import web
 from config.directory import Directory
 from config.local_time import LOCAL_TZ
 from gateway.infra.analytics_keys import rising_topics_key
-from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS
+from gateway.infra.resources import DIRECTORY, KEYS, READ_SESSIONS, REDIS
 from gateway.web.audiences import Config
 from gateway.web.console.analytics_models import AnalyticsHotspotsResponse, AnalyticsResponse
 from gateway.web.console.api import P, api
@@ -96,7 +96,7 @@ async def dashboard(config: Config, period: Period, scope: Scope, *, now: dateti
     directory = config[DIRECTORY]
     now = now or utcnow()
     known = names(directory)
-    async with config[SESSIONS]() as session:
+    async with config[READ_SESSIONS]() as session:
         by_day = await figures.volume_by_day(session, scope)
         by_hour = await figures.volume_by_hour(session, scope)
         heat = await figures.heat_map(session, scope)
@@ -150,7 +150,7 @@ async def hotspots(config: Config, *, now: datetime) -> dict[str, Any]:
     analytics job last computed them."""
     directory = config[DIRECTORY]
     regions = names(directory)["region"]
-    async with config[SESSIONS]() as session:
+    async with config[READ_SESSIONS]() as session:
         alerts = await recent_alerts(session, since=now - timedelta(days=ALERTS_SHOWN_DAYS))
     raw = await config[REDIS].get(rising_topics_key(config[KEYS]))
     rising = json.loads(raw) if raw else {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.infra.resources import DIRECTORY, SESSIONS
+from gateway.infra.resources import DIRECTORY, READ_SESSIONS
 from gateway.web.audiences import Config
 from gateway.web.console.analytics_api import dashboard, names
 from gateway.web.console.analytics_export import CHARTS, table
@@ -42,7 +42,7 @@ async def monthly_report(config: Config, period: Period, *, now: datetime) -> Mo
     directory = config[DIRECTORY]
     data = await dashboard(config, period, Scope(period.first, period.last), now=now)
     known = names(directory)
-    async with config[SESSIONS]() as session:
+    async with config[READ_SESSIONS]() as session:
         words, sampled_every = await top_keywords_by_region(session, directory, start=period.start,
                                                             end=period.end, top=TOP_KEYWORDS)
     by_region: dict[str, list[tuple[str, int]]] = defaultdict(list)

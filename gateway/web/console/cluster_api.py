@@ -6,13 +6,16 @@ serve the pages (:mod:`gateway.web.console.cluster_pages`) and the JSON API belo
     GET  /api/v1/console/tickets/{number}/duplicates      one ticket's likely duplicates
     POST /api/v1/console/clusters/merge {main, numbers}   merge the duplicates into the main ticket
 
-The index of the open tickets belongs to the console sub-app (``DUPLICATE_FINDER``): one per
-process, rebuilt every ``REFRESH_SECONDS`` and at once after a merge here
-(:mod:`ticketing.duplicates.finder` says why it is not a table).
+The clusters are the worker's (:mod:`gateway.worker.clusters` keeps them up to date as tickets
+arrive and close and stores them in Redis): a page reads them and the tickets they name, nothing
+more.  A ticket's duplicates are asked of the console sub-app's index (``DUPLICATE_FINDER``: one per
+process, caught up every ``REFRESH_SECONDS`` and at once after a merge here); the same index gives
+the clusters only while no worker has stored any (:mod:`ticketing.duplicates.finder`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +23,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.infra.resources import DIRECTORY, SESSIONS, SETTINGS
+from gateway.infra.analytics_keys import clusters_key
+from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
 from gateway.web.auth import OPERATORS, actor_of
 from gateway.web.console.actions import Notices
 from gateway.web.console.api import READERS, api
@@ -30,7 +34,8 @@ from gateway.web.present import Labels, iso, local
 from gateway.web.validation import RequestModel, read_model
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Entry, Ticket
-from ticketing.duplicates.finder import Candidate, Cluster, DuplicateFinder, Suggestion
+from ticketing.duplicates.finder import Candidate, Cluster, DuplicateFinder, Suggestion, resolve_clusters
+from ticketing.duplicates.live import StoredCluster
 from ticketing.duplicates.merging import MAX_MERGE, merge_into_main
 from ticketing.tickets import claims
 from ticketing.tickets.masking import mask_contacts_in_text
@@ -87,9 +92,20 @@ async def ticket_duplicates(config: Config, number: str) -> tuple[Ticket, list[S
     return ticket, found
 
 
+async def stored_clusters(config: Config) -> list[StoredCluster] | None:
+    """The worker's latest clusters, or None when it has stored none (not started, or stopped long ago)."""
+    raw = await config[REDIS].get(clusters_key(config[KEYS]))
+    if not raw:
+        return None
+    return [StoredCluster.from_json(item) for item in json.loads(raw)["clusters"]]
+
+
 async def current_clusters(config: Config) -> list[Cluster]:
+    stored = await stored_clusters(config)
     async with config[SESSIONS]() as session:
-        return await config[DUPLICATE_FINDER].clusters(session)
+        if stored is None:
+            return await config[DUPLICATE_FINDER].clusters(session)
+        return await resolve_clusters(session, stored)
 
 
 async def merge_cluster(config: Config, actor: Actor, main: str, numbers: list[str]) -> tuple[Ticket, list[Ticket]]:

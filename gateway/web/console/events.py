@@ -46,8 +46,11 @@ async def set_auto_assign(config: Config, enabled: bool) -> None:
     await config[REDIS].set(auto_assign_key(config), b"1" if enabled else b"0")
 
 
+HOTSPOT_EVENT = "hotspot"  # the worker's hot-spot alerts: the supervisors' banner, not a queue refresh
+
+
 def _queue_event(event: dict[str, Any]) -> str:
-    return SSE_EVENT
+    return HOTSPOT_EVENT if event.get("type") == "hotspot" else SSE_EVENT
 
 
 @routes.get("/console/events")

@@ -15,6 +15,7 @@ from ticketing.errors import ConsoleError, IllegalTransition
 
 # Where a refused form goes back to when the browser sent no Referer.
 BACK_PAGES = (("/console/admin/users", "/console/admin/users"),
+              ("/console/admin/open311-keys", "/console/admin/open311-keys"),
               ("/console/admin/suggestions", "/console/admin/suggestions"),
               ("/console/canned", "/console/canned"), ("/console/supervisor", "/console/supervisor"),
               ("/console/intake", "/console/intake"))

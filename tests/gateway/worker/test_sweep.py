@@ -36,8 +36,11 @@ class Relay:
     port: int = 0
     mails: list[EmailMessage] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
+    refuse: bool = False  # a relay that answers 451 (down for maintenance) while set
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "451 4.3.0 try again later"
         self.recipients.append(list(envelope.rcpt_tos))
         self.mails.append(BytesParser(policy=policy.default).parsebytes(envelope.original_content))
         return "250 OK"

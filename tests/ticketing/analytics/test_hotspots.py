@@ -92,3 +92,19 @@ async def test_the_reports_keywords_of_a_busy_period_come_from_an_even_sample_sc
     async with sessions() as session:
         words, every = await top_keywords_by_region(session, DIRECTORY, start=NOW - 48 * HOUR, end=NOW)
     assert every == 3 and words["xinhua"][0] == ("停水", 12)  # 4 of 12 read, each counting for 3
+
+
+async def test_only_the_top_rising_topics_raise_an_alert_once_per_window(sessions):
+    from ticketing.analytics.hotspots import Topic, raise_rising_alerts
+
+    two = DIRECTORY.model_copy(update={"analytics": DIRECTORY.analytics.model_copy(update={"rising_alerts": 2})})
+    rising = {"24h": [Topic("路灯", 9, 1), Topic("井盖", 8, 2), Topic("停水", 7, 0)], "7d": [Topic("路灯", 30, 5)]}
+    async with sessions() as session, session.begin():
+        first = await raise_rising_alerts(session, two, rising, now=NOW)
+    # The 7-day "路灯" is the 24-hour one's news: not a second alert.
+    assert [(a.keyword, a.detail["window"]) for a in first] == [("路灯", "24h"), ("井盖", "24h")]
+    async with sessions() as session, session.begin():
+        assert await raise_rising_alerts(session, two, rising, now=NOW + 23 * HOUR) == []
+    async with sessions() as session, session.begin():
+        later = await raise_rising_alerts(session, two, rising, now=NOW + 25 * HOUR)
+    assert [(a.keyword, a.detail["window"]) for a in later] == [("路灯", "24h"), ("井盖", "24h")]

@@ -181,6 +181,7 @@
   var list = document.getElementById('hotspot-alerts');
   if (list && window.EventSource) {
     var source = new EventSource(list.dataset.events);
+    window.hotlineHotspotSource = source;  // the hot-spot banner listens here too (one stream a page)
     source.addEventListener('hotspot', function (ev) {
       var a;
       try { a = JSON.parse(ev.data); } catch (e) { return; }
@@ -189,7 +190,8 @@
       if (emptyNote) emptyNote.remove();
       var item = el('li', undefined, 'fresh');
       item.setAttribute('data-alert', a.id);
-      item.appendChild(el('strong', a.region_name || '全市'));
+      item.setAttribute('data-kind', a.kind);
+      item.appendChild(el('strong', (a.kind === 'rising' ? '上升话题·' : '') + (a.region_name || '全市')));
       item.appendChild(document.createTextNode(' “' + a.keyword + '” ' + a.count + ' 件 '));
       item.appendChild(el('span', '刚刚', 'muted'));
       list.insertBefore(item, list.firstChild);

@@ -362,6 +362,7 @@
   if (ticketBox && window.EventSource) {
     var mine = ticketBox.getAttribute('data-number');
     var source = new EventSource(ticketBox.getAttribute('data-live-source'));
+    window.hotlineHotspotSource = source;  // the hot-spot banner listens here too (one stream a page)
     source.onopen = function () { document.body.setAttribute('data-live', 'open'); };
     source.onerror = function () { document.body.setAttribute('data-live', 'error'); };
     source.addEventListener('queue', function (ev) {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -19,9 +19,9 @@ from tests.gateway.worker.test_sweep import relay  # noqa: F401  (fixture)
 from ticketing.db.models.base import utcnow
 
 # March 2025 in Pingdingshan (UTC+8): the 3rd at 09:30 and 20:10, the 4th at 10:00.
-MAR3_0930 = datetime(2025, 3, 3, 1, 30, tzinfo=timezone.utc)
-MAR3_2010 = datetime(2025, 3, 3, 12, 10, tzinfo=timezone.utc)
-MAR4_1000 = datetime(2025, 3, 4, 2, 0, tzinfo=timezone.utc)
+MAR3_0930 = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
+MAR3_2010 = datetime(2025, 3, 3, 12, 10, tzinfo=UTC)
+MAR4_1000 = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)
 LAMPS = ("建设路路灯坏了", "建设路的路灯晚上不亮", "路灯不亮，建设路很黑", "建设路路灯闪烁", "路灯损坏无人修建设路")
 
 
@@ -160,17 +160,19 @@ async def test_a_burst_is_alerted_once_live_on_the_analytics_stream(console):
         line = (await asyncio.wait_for(stream.content.readline(), 15)).decode()
         if line.startswith("data: "):
             data = json.loads(line[6:])
-            if data.get("type") == "hotspot":
+            if data.get("type") == "hotspot" and data.get("kind") == "burst":
                 event = data
     stream.close()
     assert event["region"] == "weidong" and event["region_name"] == "卫东区" and event["count"] == 5
     assert event["keyword"] in ("路灯", "建设路")
     await refresh(client.app)  # the same burst is not raised twice
     page = await (await sup.get("/console/analytics")).text()
-    assert page.count('data-alert="') == 1 and "卫东区" in page
+    assert page.count('data-kind="burst"') == 1 and "卫东区" in page
+    assert page.count('data-kind="rising"') >= 1 and "上升话题·全市" in page  # the same five: a rising topic too
     spots = await (await sup.get("/api/v1/console/analytics/hotspots")).json()
     AnalyticsHotspotsResponse.model_validate(spots)
-    assert [(a["region_name"], a["count"], a["mailed"]) for a in spots["alerts"]] == [("卫东区", 5, False)]
+    assert [(a["region_name"], a["count"], a["mailed"]) for a in spots["alerts"] if a["kind"] == "burst"] == [
+        ("卫东区", 5, False)]
     assert {t["keyword"] for t in spots["rising_24h"]} & {"路灯", "建设路"}  # five today, none the day before
 
 

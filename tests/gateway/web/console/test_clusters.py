@@ -3,7 +3,10 @@ mass complaint into its main ticket in one action (every duplicate merged, conta
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.infra.resources import SESSIONS
+from gateway.worker.clusters import CLUSTER_JOB, ClusterRun
 from tests.gateway.web.console.conftest import make_ticket
 from ticketing.tickets import handling, store
 
@@ -14,15 +17,28 @@ WATER = [  # one matter at one site, told through four channels
     ("phone", "来电人称湛河区锦绣花园小区连续三天停水，老人孩子没水用，要求尽快恢复供水。", "13837510003"),
 ]
 GARBAGE = "湛河区锦绣花园小区垃圾站垃圾堆积如山，一周未清运，蚊蝇滋生，请环卫部门处理。"  # same site, other problem
+LATE = "锦绣花园小区还是没有水，停水第四天了，请供水公司给个说法"  # one more citizen, after the worker's run
 OTHER_SITE = "卫东区帝景花园小区今天又停水了，这个月第三次了"  # same problem, other site
 
 
-async def seed(app) -> tuple[list[str], str, str]:
+async def clustered(app) -> ClusterRun:
+    """One run of this process's 并单 job (waiting out the background one if it holds the lock)."""
+    for _ in range(100):
+        run = await app[CLUSTER_JOB].run_once()
+        if not run.locked_out:
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError("the clusters lock stayed taken")
+
+
+async def seed(app, *, cluster: bool = True) -> tuple[list[str], str, str]:
     water = [await make_ticket(app, channel=channel, text=text, phone=phone, name=None, department="utilities",
                                region="zhanhe")
              for channel, text, phone in WATER]
     garbage = await make_ticket(app, text=GARBAGE, department="urban_management", region="zhanhe")
     other = await make_ticket(app, text=OTHER_SITE, department="utilities", region="weidong")
+    if cluster:
+        await clustered(app)
     return water, garbage, other
 
 
@@ -99,3 +115,40 @@ async def test_the_page_form_merges_and_lands_on_the_main_ticket(console):
         assert (await store.ticket_by_number(session, water[1])).status == "merged"
     resp = await wang.post("/api/v1/console/clusters/merge", {"main": water[0], "numbers": []})
     assert resp.status == 400
+
+
+async def test_the_worker_keeps_the_clusters_as_tickets_arrive_and_close(console):
+    client, agent, _ = console
+    water, garbage, _ = await seed(client.app)
+    wang = await agent("wang")
+    late = await make_ticket(client.app, channel="wechat", text=LATE, department="utilities", region="zhanhe")
+    # Stored before the late ticket: the page shows what the worker stored, nothing computed on the way.
+    [cluster] = (await (await wang.get("/api/v1/console/clusters")).json())["clusters"]
+    assert late not in {d["ticket_no"] for d in cluster["others"]}
+    run = await clustered(client.app)
+    assert run.changed == 1 and run.clusters == 1  # only the new ticket was looked at
+    [cluster] = (await (await wang.get("/api/v1/console/clusters")).json())["clusters"]
+    assert {cluster["main"]["ticket_no"], *(d["ticket_no"] for d in cluster["others"])} == {*water, late}
+    other = await agent("li")  # a second operator's ticket leaves the open set: merged elsewhere
+    assert (await other.post("/api/v1/console/clusters/merge", {"main": garbage, "numbers": [late]})).status == 200
+    assert (await clustered(client.app)).changed == 1
+    [cluster] = (await (await wang.get("/api/v1/console/clusters")).json())["clusters"]
+    assert late not in {d["ticket_no"] for d in cluster["others"]}
+
+
+async def test_without_a_worker_the_page_computes_the_clusters_itself(make_client):
+    from tests.gateway.web.console.conftest import Agent
+
+    client = await make_client(run_worker=False)
+    water, _, _ = await seed(client.app, cluster=False)
+    async with client.app[SESSIONS]() as session, session.begin():
+        from ticketing.accounts import users
+
+        await users.create_user(session, "wang", role="operator", password="correct-horse-9", display_name="王")
+    wang = Agent(client)
+    try:
+        assert (await wang.login("wang")).status == 200
+        [cluster] = (await (await wang.get("/api/v1/console/clusters")).json())["clusters"]
+        assert {cluster["main"]["ticket_no"], *(d["ticket_no"] for d in cluster["others"])} == set(water)
+    finally:
+        await wang.close()

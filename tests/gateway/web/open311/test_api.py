@@ -206,7 +206,7 @@ async def test_a_revoked_key_is_refused_and_posts_are_rate_limited(make_client):
     async with client.app[SESSIONS]() as session, session.begin():
         issued = await keys.issue(session, "busy-app", actor="test")
         other = await keys.issue(session, "gone-app", actor="test")
-        assert await keys.revoke(session, "gone-app")
+        assert await keys.revoke(session, "gone-app", actor="test")
     assert (await post(client, other.key)).status == 403
     statuses = [(await post(client, issued.key)).status for _ in range(3)]
     assert statuses[:2] == [202, 202]
