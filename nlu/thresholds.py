@@ -41,6 +41,9 @@ class Thresholds:
     # A department pre-classification below this goes to the operators' queue (handoff) for
     # confirmation; above it the ticket can be dispatched as classified.
     department_auto: float = 0.50
+    # The bot asks 「您反映的是……还是……？」 when the best two departments are closer than this
+    # (issue #19); derived on held-out messages by bench/gathering.py (figures in the docstring above).
+    department_margin: float = 0.15
 
 
 DEFAULT = Thresholds()
