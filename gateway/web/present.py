@@ -17,6 +17,7 @@ from ticketing.accounts.roles import CONSOLE_ROLES, DISPATCH_ROLES, Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Dispatch, Ticket
 from ticketing.db.models.workflow import ExtensionRequest, SupervisionNote, Survey, UnitReport
+from ticketing.intake.gathering import gap_labels
 from ticketing.supervision.shifts import arrived_off_hours
 from ticketing.tickets.claims import may_reveal
 from ticketing.tickets.deadlines import workdays_left
@@ -171,6 +172,10 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
         "department_label": labels.of("department", ticket.department),
         "region": ticket.region,
         "region_label": labels.of("region", ticket.region),
+        # What the bot gathered in the chat (issue #19) and what is still missing.
+        "location_detail": ticket.location_detail or "",
+        "event_time": ticket.event_time or "",
+        "gaps": gap_labels(ticket.gathering_gaps),
         "request_type": ticket.request_type,
         "request_type_label": labels.of("request_type", ticket.request_type),
         "assignee": ticket.assignee,

@@ -208,6 +208,7 @@ class BatchIntake:
         external = _external_deadline(message.metadata.get("deadline"))
         deadline = deadline_for(directory, request_type, at, urgent=False)
         found = self.gatherer.first_fields(message, region)
+        region = found.get("region", region)
         return {
             "number": number, "conversation_id": item.conversation_id, "channel": message.channel,
             "origin_hotline": message.metadata.get("origin_hotline"),

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory
-from ticketing.db.models.tickets import Ticket
+from ticketing.db.models.tickets import Conversation, Ticket
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage
 from ticketing.tickets import store
@@ -50,9 +51,9 @@ GAP_REASONS = {"declined": "群众表示不方便提供", "unanswered": "群众�
 _PLACE_WORD = (r"(?:大道|大街|街道|路|街|巷|胡同|小区|社区|新村|家园|花园|广场|公园|市场|村|镇|乡|小学|中学|学校|医院|"
                r"商场|大厦|号院|号楼|车站|站|桥|苑|城)")
 _ADDRESS = re.compile(
-    r"([\u4e00-\u9fa5A-Za-z0-9]{2,12}?" + _PLACE_WORD + r"(?![灯面况边摊费线牌])"
+    r"((?:[\u4e00-\u9fa5A-Za-z0-9]{1,12}?" + _PLACE_WORD + r"(?![灯面况边摊费线牌]))+"
     r"(?:与[\u4e00-\u9fa5]{1,8}?(?:路|街|大道)|[0-9一二三四五六七八九十]+号(?:楼|院)?|[东南西北]段|交叉口|十字路口|路口|"
-    r"门口|附近|对面|旁边|东侧|西侧|南侧|北侧)*)"
+    r"门口|口|附近|对面|旁边|东侧|西侧|南侧|北侧)*)"
 )
 # What a place name must not begin with: the citizen's own vague words.
 _VAGUE_START = re.compile(r"^(?:我们家|我家|我们|咱们|咱|这个|那个|这里|那里|这边|那边|附近|一个|某个|某|在|于|的|就在|是)+")
@@ -101,12 +102,16 @@ class Dialogue:
         return cls(str(state["ticket_no"]), [str(kind) for kind in state.get("asked") or ()], pending)
 
 
+_AROUND = re.compile(r"(?:门口|口|附近|对面|旁边|里|[东南西北]侧)*$")
+
+
 def place_in(text: str) -> str | None:
-    """The street, community or landmark named in the text (the first one, with what follows it)."""
+    """The street, community or landmark named in the text (the first one, with what follows it);
+    "小区门口" or "马路上" names none."""
     for match in _ADDRESS.finditer(text or ""):
         place = _VAGUE_START.sub("", match.group(1))
-        if len(place) >= 3 and place not in _GENERIC_PLACES and not any(
-                place.endswith(word) and len(place) <= len(word) + 1 for word in ("小区", "社区", "马路")):
+        core = _AROUND.sub("", place)
+        if len(core) >= 3 and core not in _GENERIC_PLACES:
             return place[:200]
     return None
 
@@ -153,8 +158,11 @@ class Gatherer:
     # -- what a message already says ---------------------------------------------------------
 
     def first_fields(self, message: IntakeMessage, region: str | None) -> dict[str, str]:
-        """The structured fields the first message fills by itself (stored on every new ticket)."""
+        """The structured fields the first message fills by itself (stored on every new ticket): the
+        region only when the classification has none (the NLU off, or a name it missed)."""
         found: dict[str, str] = {}
+        if not region and (named := region_in(self.directory, message.text)):
+            found["region"] = named
         if place := place_in(message.text):
             found["location_detail"] = place
         if when := time_in(message.text):
@@ -191,7 +199,7 @@ class Gatherer:
             return True
         fields = self.first_fields(message, region)
         phone = message.contact.phone or phone_in_text(message.text)
-        return bool(self.missing(message.channel, request_type, department, region=region,
+        return bool(self.missing(message.channel, request_type, department, region=fields.get("region", region),
                                  location_detail=fields.get("location_detail"), event_time=fields.get("event_time"),
                                  phone=phone))
 
@@ -302,6 +310,30 @@ async def hand_over(session: AsyncSession, gatherer: Gatherer, ticket: Ticket, r
     if gaps:
         await store.record_event(session, ticket, actor=actor, action="gaps_flagged",
                                  to_value="、".join(gap_labels(gaps))[:200], detail={"gaps": gaps})
+
+
+@dataclass(frozen=True)
+class Released:
+    ticket_no: str
+    channel: str
+    sender_id: str | None  # the conversation whose dialogue state ends
+    reason: str
+
+
+async def release_due(session: AsyncSession, gatherer: Gatherer, now: datetime, *, limit: int = 500) -> list[Released]:
+    """Every ticket whose question went unanswered past ``gathering_until``, or that an operator took
+    meanwhile, goes to the queue with its gaps flagged (the worker's release job, in one transaction)."""
+    stmt = (select(Ticket, Conversation.sender_id)
+            .outerjoin(Conversation, Conversation.id == Ticket.conversation_id)
+            .where(Ticket.status == Status.GATHERING.value,
+                   or_(Ticket.gathering_until <= now, Ticket.gathering_until.is_(None), Ticket.assignee.is_not(None)))
+            .order_by(Ticket.id).limit(limit).with_for_update(of=Ticket, skip_locked=True))
+    released = []
+    for ticket, sender_id in (await session.execute(stmt)).all():
+        reason = "operator" if ticket.assignee is not None else "unanswered"
+        await hand_over(session, gatherer, ticket, reason, actor="system")
+        released.append(Released(ticket.number, ticket.channel, sender_id, reason))
+    return released
 
 
 def gap_labels(gaps: Sequence[Mapping[str, str]] | None) -> list[str]:
