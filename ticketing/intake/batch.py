@@ -207,7 +207,7 @@ class BatchIntake:
         contact, at = message.contact, message.received_at
         external = _external_deadline(message.metadata.get("deadline"))
         deadline = deadline_for(directory, request_type, at, urgent=False)
-        found = self.gatherer.first_fields(message, region)
+        found = self.gatherer.first_fields(message, region, classification.classified)
         region = found.get("region", region)
         return {
             "number": number, "conversation_id": item.conversation_id, "channel": message.channel,

@@ -157,11 +157,12 @@ class Gatherer:
 
     # -- what a message already says ---------------------------------------------------------
 
-    def first_fields(self, message: IntakeMessage, region: str | None) -> dict[str, str]:
-        """The structured fields the first message fills by itself (stored on every new ticket): the
-        region only when the classification has none (the NLU off, or a name it missed)."""
+    def first_fields(self, message: IntakeMessage, region: str | None, classified: bool) -> dict[str, str]:
+        """The structured fields the first message fills by itself (stored on every new ticket); the
+        region too when the NLU answered but missed a name of the directory (without the NLU a
+        ticket stays unclassified, region included, for the late classification)."""
         found: dict[str, str] = {}
-        if not region and (named := region_in(self.directory, message.text)):
+        if classified and not region and (named := region_in(self.directory, message.text)):
             found["region"] = named
         if place := place_in(message.text):
             found["location_detail"] = place
@@ -197,7 +198,7 @@ class Gatherer:
             return False
         if self.torn_between(classification):
             return True
-        fields = self.first_fields(message, region)
+        fields = self.first_fields(message, region, classification.classified)
         phone = message.contact.phone or phone_in_text(message.text)
         return bool(self.missing(message.channel, request_type, department, region=fields.get("region", region),
                                  location_detail=fields.get("location_detail"), event_time=fields.get("event_time"),

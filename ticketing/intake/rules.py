@@ -218,7 +218,7 @@ class IntakeRules:
         asking = (not standalone and self.gatherer.would_ask(message, classification, region, department, request_type))
         ticket = await self._new_ticket(session, conv, message, classification,
                                         status=Status.GATHERING if asking else Status.PENDING_REVIEW)
-        for field, value in self.gatherer.first_fields(message, ticket.region).items():
+        for field, value in self.gatherer.first_fields(message, ticket.region, classification.classified).items():
             setattr(ticket, field, value)
         entry = await citizen_entry(ticket)
         if foreign and named is not None:
