@@ -94,12 +94,14 @@ class Tally:
     with_region: int = 0
     questions: int = 0
     department_changed: int = 0
+    not_understood: int = 0
 
     def line(self, name: str) -> str:
         n = max(1, self.tickets)
         return (f"  {name:<7} tickets {self.tickets:3d}  location {self.location / n:6.1%}  contact {self.contact / n:6.1%}"
                 f"  both {self.both / n:6.1%}  right county {self.region_right}/{self.with_region}"
-                f"  questions {self.questions}  department set by the answer {self.department_changed}")
+                f"  questions {self.questions} (answers not understood {self.not_understood})"
+                f"  department set by the answer {self.department_changed}")
 
 
 async def through_intake(nlu: NluClient, directory: Directory, url: str) -> Tally:
@@ -144,8 +146,10 @@ async def through_intake(nlu: NluClient, directory: Directory, url: str) -> Tall
                 text = SKIP if answer == "skip" else answer
                 async with sessions() as session, session.begin():
                     outcome = await rules.take_in(session, message(text, minutes), await classify(text), state)
-                if outcome.dialogue is not None:
-                    state = outcome.dialogue
+                if outcome.dialogue is None:
+                    tally.not_understood += 1
+                    break  # the answer was not understood: the question waits, this citizen says no more
+                state = outcome.dialogue
             async with sessions() as session, session.begin():
                 await release_due(session, rules.gatherer, at + timedelta(hours=1))
             async with sessions() as session:

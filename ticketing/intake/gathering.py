@@ -44,6 +44,7 @@ _NOISE = re.compile(r"[\s，。,.!！~～、？?]+")
 
 SLOT_LABELS = {"location": "事发地点", "time": "发生时间", "contact_phone": "联系电话", CLARIFY: "承办部门"}
 GAP_REASONS = {"declined": "群众表示不方便提供", "unanswered": "群众未在时限内答复", "one_shot": "渠道无法追问",
+               "incomplete": "群众答复不完整",
                "not_asked": "已达追问上限", "operator": "人工已接手"}
 
 # A place within a region: a name ending in a road, street, estate, village or landmark word, with

@@ -308,6 +308,8 @@ class IntakeRules:
             await store.update_fields(session, ticket, actor="citizen", **fields)
             await store.record_event(session, ticket, actor="citizen", action="gathered", field=question.kind,
                                      detail={"question": question.text, "answer": message.text[:200]})
+            if question.kind in gatherer.missing_on(ticket):  # "郏县" without the street
+                ticket.gathering_gaps = [*(ticket.gathering_gaps or []), {"slot": question.kind, "reason": "incomplete"}]
             reply = texts.gathering_noted()
         following = gatherer.next_question(ticket, talk.asked, message.channel)
         if following is not None:

@@ -116,7 +116,7 @@ async def test_an_unanswered_question_releases_the_ticket_with_the_gap_flagged(c
 
 async def test_once_an_operator_took_over_the_bot_asks_nothing_more(chat):
     session_id = sid()
-    await say(chat, session_id, "路灯一到晚上就一闪一闪的")
+    await say(chat, session_id, "垃圾桶都满出来了也没人清")
     [question] = await bot_replies(chat, session_id, 1)
     async with chat.app[SESSIONS]() as session, session.begin():
         held = (await session.execute(select(Ticket).where(Ticket.number == question["ticket_no"]))).scalar_one()
@@ -131,3 +131,22 @@ async def test_once_an_operator_took_over_the_bot_asks_nothing_more(chat):
         assert [meta.get("gather") for meta in asked.scalars()] == ["location", None]
         actions = (await session.execute(select(TicketEvent.action).where(TicketEvent.ticket_id == found.id))).scalars()
         assert "gaps_flagged" in list(actions)
+
+
+async def test_an_ambiguous_message_gets_the_clarifying_question_and_the_answer_sets_the_department(chat):
+    session_id = sid()
+    await say(chat, session_id, "小区的下水道堵了")  # the city's sewers, or the estate's (housing)?
+    [question] = await bot_replies(chat, session_id, 1)
+    assert "您反映的是市城市管理局的事项，还是市住房和城乡建设局的事项？" in question["text"]
+    assert question["quick_replies"] == ["市城市管理局", "市住房和城乡建设局", "都不是"]
+    assert (await ticket(chat, question["ticket_no"])).department == "urban_management"
+    await say(chat, session_id, "市住房和城乡建设局")
+    _question, next_reply = await bot_replies(chat, session_id, 2)
+    assert next_reply["text"].startswith("好的，已记录。") and "请问事情发生在哪里" in next_reply["text"]
+    found = await ticket(chat, question["ticket_no"])
+    assert found.department == "housing_construction"
+    async with chat.app[SESSIONS]() as session:
+        clarified = (await session.execute(select(TicketEvent).where(
+            TicketEvent.ticket_id == found.id, TicketEvent.action == "clarified"))).scalar_one()
+    assert (clarified.from_value, clarified.to_value) == ("urban_management", "housing_construction")
+    assert clarified.detail["answer"] == "市住房和城乡建设局"
