@@ -13,6 +13,7 @@ from tests.ticketing.factories import DIRECTORY
 from tests.ticketing.intake.test_rules import MORNING, Message, operator_says, ticket_of
 from ticketing.db.models.tickets import Entry, TicketEvent
 from ticketing.intake import texts
+from ticketing.intake.batch import BatchIntake
 from ticketing.intake.contract import Classification, Outcome
 from ticketing.intake.gathering import SKIP, Gatherer, place_in, region_in, release_due, time_in
 from ticketing.intake.rules import IntakeRules
@@ -197,3 +198,15 @@ async def test_one_shot_channels_are_never_asked_but_flagged(sessions, channel):
     assert ticket.status == Status.PENDING_REVIEW and outcome.dialogue is None and "？" not in outcome.reply
     assert ticket.gathering_gaps == [{"slot": "location", "reason": "one_shot"},
                                      {"slot": "contact_phone", "reason": "one_shot"}]
+
+
+async def test_the_batch_path_flags_a_letters_gaps_as_the_rules_do(sessions):
+    batch = BatchIntake(DIRECTORY, None)
+    letter = Message("路灯坏了，请尽快修", channel="email", contact=ContactInfo(email="a@example.com"))
+    chat = Message("新华区光明路的路灯坏了", channel="web")
+    async with sessions() as session, session.begin():
+        outcomes = await batch.take_in(session, [(letter, LAMP), (chat, LAMP)])
+    emailed, chatted = [await ticket_of(sessions, outcome) for outcome in outcomes]
+    assert emailed.gathering_gaps == [{"slot": "location", "reason": "one_shot"},
+                                      {"slot": "contact_phone", "reason": "one_shot"}]
+    assert (chatted.gathering_gaps, chatted.region, chatted.location_detail) == (None, "xinhua", "新华区光明路")

@@ -32,3 +32,17 @@ async def test_the_ticket_page_shows_the_gathered_place_time_and_gaps(console):
     ticket_json = api.get("ticket", api)
     assert (ticket_json["location_detail"], ticket_json["event_time"]) == ("城关镇光明路口", "昨晚")
     assert ticket_json["gaps"] == ["联系电话（群众未在时限内答复）"]
+    queue = await (await op.get("/console?q=" + number)).text()
+    assert 'title="信息缺项：联系电话（群众未在时限内答复）">缺</span>' in queue
+
+
+async def test_a_ticket_the_bot_is_still_gathering_for_is_not_in_the_queue_but_is_found(console):
+    client, agent, _user = console
+    number = await make_ticket(client.app, text="路灯坏了")
+    async with client.app[SESSIONS]() as session, session.begin():
+        ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
+        ticket.status = "gathering"
+    op = await agent("li")
+    assert number not in await (await op.get("/console")).text()
+    found = await (await op.get("/console?q=" + number)).text()
+    assert number in found and "智能客服补充信息中" in found
