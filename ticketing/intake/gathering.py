@@ -44,7 +44,7 @@ _NOISE = re.compile(r"[\s，。,.!！~～、？?]+")
 
 SLOT_LABELS = {"location": "事发地点", "time": "发生时间", "contact_phone": "联系电话", CLARIFY: "承办部门"}
 GAP_REASONS = {"declined": "群众表示不方便提供", "unanswered": "群众未在时限内答复", "one_shot": "渠道无法追问",
-               "incomplete": "群众答复不完整",
+               "incomplete": "群众答复不完整", "urgent": "紧急情况，直接转人工",
                "not_asked": "已达追问上限", "operator": "人工已接手"}
 
 # A place within a region: a name ending in a road, street, estate, village or landmark word, with
@@ -277,6 +277,8 @@ class Gatherer:
             return {"event_time": (when if len(word) > 30 else word)[:100]}
         region = region_in(self.directory, text) or classification.region
         place = place_in(text)
+        if not (region or place) and phone_in_text(text):
+            return None  # a number to confirm (``contact_details``), not a place
         fields: dict[str, Any] = {}
         if region and region in self.directory.region_codes and region != ticket.region:
             fields["region"] = region

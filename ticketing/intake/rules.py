@@ -161,19 +161,25 @@ class IntakeRules:
                     await store.update_fields(session, ticket, actor="bot", urgent=True)
                 # An emergency is no time for a question: a number written here is taken as given.
                 await self._attach_contact(session, ticket, message, text_phone=phone_in_text(message.text))
+                # Nor for holding the ticket back from the operators.
+                await hand_over(session, self.gatherer, ticket, "urgent", actor="bot")
             entry = await citizen_entry(ticket)
             await bot_entry(ticket, reply)
             await store.record_event(session, ticket, actor="bot", action="emergency_redirect",
                                      detail=dict(classification.emergency))
-            return Outcome("emergency", reply, ticket.number, entry.id)
+            return Outcome("emergency", reply, ticket.number, entry.id, dialogue={} if talk else None)
 
+        entry = None
         if ticket is not None and ticket.status == Status.GATHERING:
             entry = await citizen_entry(ticket)
-            return await self._gathering_turn(session, ticket, message, classification, talk, entry.id, bot_entry)
+            turn = await self._gathering_turn(session, ticket, message, classification, talk, entry.id, bot_entry)
+            if turn is not None:
+                return turn
+            # Not an answer (a note, a number to confirm): an ordinary follow-up; the question stays open.
 
         if ticket is not None:
             # A follow-up on an open ticket: the operator handles it; the bot only acknowledges.
-            entry = await citizen_entry(ticket)
+            entry = entry or await citizen_entry(ticket)
             # A unit's answered ticket waits for the citizen's evaluation (一事一评), which decides
             # whether it goes back to the unit; a direct answer is reopened for the operators.
             if ticket.status == Status.ANSWERED and ticket.unit is None:
@@ -270,9 +276,9 @@ class IntakeRules:
 
     async def _gathering_turn(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage,
                               classification: Classification, talk: Dialogue | None, entry_id: int,
-                              bot_entry: Any) -> Outcome:
-        """A citizen's message on a ticket the bot is gathering details for: an answer, a skip, or
-        something else (the question stays open)."""
+                              bot_entry: Any) -> Outcome | None:
+        """A citizen's message on a ticket the bot is gathering details for: an answer or a skip; None
+        for something else (an ordinary follow-up; the question stays open)."""
         gatherer, at = self.gatherer, message.received_at
         if ticket.assignee is not None or await self._taken_over(session, ticket):
             # Human first: an operator took the ticket; the bot asks nothing more.
@@ -289,10 +295,7 @@ class IntakeRules:
         question = talk.pending
         fields = gatherer.read_answer(question, message.text, classification, ticket)
         if fields is None:
-            await store.record_event(session, ticket, actor="citizen", action="followup", detail={"entry_id": entry_id})
-            reply = texts.followup_ack(ticket.number) + question.text
-            await bot_entry(ticket, reply, gather=question.kind, quick_replies=list(question.quick_replies))
-            return Outcome("followup", reply, ticket.number, entry_id, quick_replies=question.quick_replies)
+            return None
         if not fields:
             if question.kind != CLARIFY:
                 ticket.gathering_gaps = [*(ticket.gathering_gaps or []), {"slot": question.kind, "reason": "declined"}]

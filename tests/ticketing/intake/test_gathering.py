@@ -210,3 +210,25 @@ async def test_the_batch_path_flags_a_letters_gaps_as_the_rules_do(sessions):
     assert emailed.gathering_gaps == [{"slot": "location", "reason": "one_shot"},
                                       {"slot": "contact_phone", "reason": "one_shot"}]
     assert (chatted.gathering_gaps, chatted.region, chatted.location_detail) == (None, "xinhua", "新华区光明路")
+
+
+async def test_a_number_written_meanwhile_is_confirmed_as_before_and_the_question_stays_open(sessions):
+    chat = Chat(sessions, phone=None)
+    await chat.say("小区门口的路灯坏了", LAMP)
+    noted = await chat.say("我电话 13700002222")
+    assert noted.reply.endswith("您留的手机号是 137****2222，确认作为联系电话吗？") and noted.dialogue is None
+    answer = await chat.say("郏县城关镇光明路口")
+    assert "请留下您的手机号" in answer.reply
+    ticket = await ticket_of(sessions, answer)
+    assert (ticket.region, ticket.location_detail, ticket.status) == ("jiaxian", "郏县城关镇光明路口", Status.GATHERING)
+
+
+async def test_an_emergency_meanwhile_sends_the_ticket_to_the_operators_at_once(sessions):
+    chat = Chat(sessions)
+    first = await chat.say("小区门口的路灯坏了", LAMP)
+    fire = Classification(handoff=True, emergency={"number": "119", "kind": "fire"})
+    alarm = await chat.say("路灯的电线着火了！", fire)
+    assert alarm.kind == "emergency" and alarm.ticket_no == first.ticket_no and alarm.dialogue == {}
+    ticket = await ticket_of(sessions, alarm)
+    assert ticket.status == Status.PENDING_REVIEW and ticket.urgent
+    assert ticket.gathering_gaps == [{"slot": "location", "reason": "urgent"}]
