@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.directory import Directory
 from gateway.web.present import Labels, iso, local
-from ticketing.intake.gathering import gap_labels
 from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Attachment, Dispatch, Ticket, TicketEvent
 from ticketing.db.models.workflow import UnitReport
 from ticketing.errors import ConsoleError
+from ticketing.intake.gathering import gap_labels
 from ticketing.tickets import claims
 from ticketing.tickets.lifecycle import ACTION_LABELS, status_label
 from ticketing.tickets.masking import mask_contacts_in_text, mask_phone

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
-from tests.gateway.conftest import eventually
 from tests.gateway.channels.wechat_gateway import wechat_gateway
+from tests.gateway.conftest import eventually
 from ticketing.db.models.tickets import Ticket, TicketEvent
 
 pytestmark = pytest.mark.rasa

@@ -30,6 +30,9 @@ TORN = Classification(handoff=True, department="urban_management", region="weido
                       torn=("urban_management", "housing_construction"))
 
 
+NOTHING = Classification()  # what the NLU makes of a bare answer like "光明路口" (no department)
+
+
 class Chat:
     """One citizen's chat, keeping the dialogue state between messages as the worker does."""
 
@@ -42,7 +45,7 @@ class Chat:
         self.state: dict | None = None
         self.minutes = 0.0
 
-    async def say(self, text: str, classification: Classification = Classification(), *, after: float = 1) -> Outcome:
+    async def say(self, text: str, classification: Classification = NOTHING, *, after: float = 1) -> Outcome:
         self.minutes += after
         message = Message(text, channel=self.channel, sender_id=self.sender, contact=ContactInfo(phone=self.phone),
                           received_at=MORNING + timedelta(minutes=self.minutes))
