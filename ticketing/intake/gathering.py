@@ -41,6 +41,9 @@ UNSURE = "都不是"
 _SKIP_WORDS = frozenset({SKIP, "0", "跳过", "不方便", "不提供", "不知道", "不清楚", "不想说", "算了", "不用了", "无",
                          "没有", "不记得", "记不清", "不确定", UNSURE})
 _NOISE = re.compile(r"[\s，。,.!！~～、？?]+")
+# What people say that answers nothing ("好的" is no place and no time).
+_FILLER = frozenset({"好", "好的", "嗯", "嗯嗯", "哦", "行", "可以", "是的", "对", "谢谢", "收到", "知道了", "在吗", "你好",
+                     "您好", "人工", "转人工"})
 
 SLOT_LABELS = {"location": "事发地点", "time": "发生时间", "contact_phone": "联系电话", CLARIFY: "承办部门"}
 GAP_REASONS = {"declined": "群众表示不方便提供", "unanswered": "群众未在时限内答复", "one_shot": "渠道无法追问",
@@ -54,7 +57,7 @@ _PLACE_WORD = (r"(?:大道|大街|街道|路|街|巷|胡同|小区|社区|新村
 _ADDRESS = re.compile(
     r"((?:[\u4e00-\u9fa5A-Za-z0-9]{1,12}?" + _PLACE_WORD + r"(?![灯面况边摊费线牌]))+"
     r"(?:与[\u4e00-\u9fa5]{1,8}?(?:路|街|大道)|[0-9一二三四五六七八九十]+号(?:楼|院)?|[东南西北]段|交叉口|十字路口|路口|"
-    r"门口|口|附近|对面|旁边|东侧|西侧|南侧|北侧)*)"
+    r"[东南西北后正大侧]门|门口|口|附近|对面|旁边|东侧|西侧|南侧|北侧)*)"
 )
 # What a place name must not begin with: the citizen's own vague words.
 _VAGUE_START = re.compile(r"^(?:我们家|我家|我们|咱们|咱|这个|那个|这里|那里|这边|那边|附近|一个|某个|某|在|于|的|就在|是)+")
@@ -103,7 +106,7 @@ class Dialogue:
         return cls(str(state["ticket_no"]), [str(kind) for kind in state.get("asked") or ()], pending)
 
 
-_AROUND = re.compile(r"(?:门口|口|附近|对面|旁边|里|[东南西北]侧)*$")
+_AROUND = re.compile(r"(?:[东南西北后正大侧]门|门口|口|附近|对面|旁边|里|[东南西北]侧)*$")
 
 
 def place_in(text: str) -> str | None:
@@ -261,6 +264,8 @@ class Gatherer:
         if is_skip(text):
             return {}
         word = _NOISE.sub("", text or "")
+        if not word or word in _FILLER:
+            return None
         if question.kind == CLARIFY:
             names = [self.directory.department(code).name for code in question.choices]
             for i, (code, name) in enumerate(zip(question.choices, names), start=1):

@@ -235,3 +235,13 @@ async def test_an_emergency_meanwhile_sends_the_ticket_to_the_operators_at_once(
     ticket = await ticket_of(sessions, alarm)
     assert ticket.status == Status.PENDING_REVIEW and ticket.urgent
     assert ticket.gathering_gaps == [{"slot": "location", "reason": "urgent"}]
+
+
+async def test_a_word_that_answers_nothing_leaves_the_question_open(sessions):
+    chat = Chat(sessions)
+    first = await chat.say("小区门口的路灯坏了", LAMP)
+    filler = await chat.say("好的")
+    assert filler.reply == texts.followup_ack(first.ticket_no) and filler.dialogue is None
+    assert (await ticket_of(sessions, filler)).location_detail is None
+    answer = await chat.say("新华区光明路锦绣花园北门")
+    assert (await ticket_of(sessions, answer)).location_detail == "新华区光明路锦绣花园北门"
