@@ -315,7 +315,8 @@ async def hand_over(session: AsyncSession, gatherer: Gatherer, ticket: Ticket, r
     gaps = gatherer.gaps(ticket, reason)
     ticket.gathering_gaps = gaps or None
     ticket.gathering_until = None
-    await store.transition(session, ticket, Action.HAND_OVER, actor=actor, note=GAP_REASONS.get(reason))
+    note = "信息已补充" if not gaps and reason == "not_asked" else GAP_REASONS.get(reason)
+    await store.transition(session, ticket, Action.HAND_OVER, actor=actor, note=note)
     if gaps:
         await store.record_event(session, ticket, actor=actor, action="gaps_flagged",
                                  to_value="、".join(gap_labels(gaps))[:200], detail={"gaps": gaps})

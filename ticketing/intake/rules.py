@@ -303,7 +303,8 @@ class IntakeRules:
         elif question.kind == CLARIFY:
             before = ticket.department
             await store.update_fields(session, ticket, actor="citizen", **fields)
-            await store.record_event(session, ticket, actor="citizen", action="clarified", from_value=before,
+            await store.record_event(session, ticket, actor="citizen", action="clarified", field="department",
+                                     from_value=before,
                                      to_value=ticket.department,
                                      detail={"question": question.text, "answer": message.text[:200]})
             reply = texts.gathering_noted()

@@ -18,7 +18,8 @@ async def test_the_ticket_page_shows_the_gathered_place_time_and_gaps(console):
         ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
         ticket.region, ticket.location_detail, ticket.event_time = "jiaxian", "城关镇光明路口", "昨晚"
         ticket.gathering_gaps = [{"slot": "contact_phone", "reason": "unanswered"}]
-        await store.record_event(session, ticket, actor="citizen", action="clarified", from_value="urban_management",
+        await store.record_event(session, ticket, actor="citizen", action="clarified", field="department",
+                                 from_value="urban_management",
                                  to_value="housing_construction",
                                  detail={"question": "您反映的是市城市管理局的事项，还是市住房和城乡建设局的事项？",
                                          "answer": "市住房和城乡建设局"})
@@ -27,7 +28,7 @@ async def test_the_ticket_page_shows_the_gathered_place_time_and_gaps(console):
     assert '<span id="ticket-location">郏县城关镇光明路口</span>' in html
     assert '<span id="ticket-event-time">昨晚</span>' in html
     assert "信息缺项：联系电话（群众未在时限内答复）" in html
-    assert "群众确认承办部门" in html
+    assert "群众确认承办部门" in html and "市住房和城乡建设局" in html
     api = await (await op.get(f"/api/v1/console/tickets/{number}")).json()
     ticket_json = api.get("ticket", api)
     assert (ticket_json["location_detail"], ticket_json["event_time"]) == ("城关镇光明路口", "昨晚")
