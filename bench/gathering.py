@@ -95,12 +95,13 @@ class Tally:
     questions: int = 0
     department_changed: int = 0
     not_understood: int = 0
+    clarifying: int = 0
 
     def line(self, name: str) -> str:
         n = max(1, self.tickets)
         return (f"  {name:<7} tickets {self.tickets:3d}  location {self.location / n:6.1%}  contact {self.contact / n:6.1%}"
                 f"  both {self.both / n:6.1%}  right county {self.region_right}/{self.with_region}"
-                f"  questions {self.questions} (answers not understood {self.not_understood})"
+                f"  questions {self.questions} (clarifying {self.clarifying}, answers not understood {self.not_understood})"
                 f"  department set by the answer {self.department_changed}")
 
 
@@ -137,6 +138,7 @@ async def through_intake(nlu: NluClient, directory: Directory, url: str) -> Tall
                 kind = pending["kind"]
                 answer = answers.get(kind)
                 if kind == CLARIFY:
+                    tally.clarifying += 1
                     wanted = answers.get("department")
                     names = dict(zip(pending["choices"], pending["quick_replies"]))
                     answer = names.get(wanted, UNSURE)
