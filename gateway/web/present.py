@@ -173,7 +173,7 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
         "region": ticket.region,
         "region_label": labels.of("region", ticket.region),
         # What the bot gathered in the chat (issue #19) and what is still missing.
-        "location_detail": ticket.location_detail or "",
+        "location_detail": mask_contacts_in_text(ticket.location_detail) or "",
         "event_time": ticket.event_time or "",
         "gaps": gap_labels(ticket.gathering_gaps),
         "request_type": ticket.request_type,
