@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.gathering import Gathering
+
 DEFAULT_PATH = Path(__file__).with_name("directory.yaml")
 
 
@@ -157,6 +159,7 @@ class Directory(_Entry):
     handling: Handling = Handling()
     analytics: Analytics = Analytics()
     evaluation: Evaluation = Evaluation(weights={rate: 1 / len(EVALUATION_RATES) for rate in EVALUATION_RATES})
+    gathering: Gathering = Gathering()
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Directory:
@@ -182,6 +185,9 @@ class Directory(_Entry):
         reasons = [r.code for r in self.handling.return_reasons]
         if len(reasons) != len(set(reasons)):
             raise ValueError("handling.return_reasons: duplicate code")
+        self.gathering.check_codes(frozenset(d.code for d in self.departments),
+                                   frozenset(r.code for r in self.request_types),
+                                   frozenset(c.code for c in self.channels))
         return self
 
     # Convenience look-ups; cached because the directory is immutable.

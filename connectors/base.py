@@ -200,6 +200,8 @@ class ConversationEntry:
     text: str
     created_at: datetime
     ticket_no: str | None
+    # One-tap answers to the bot's question (the web chat's buttons; WeChat's text says 回复1…).
+    quick_replies: tuple[str, ...] = ()
 
 
 ReadConversation = Callable[[str, str, int], Awaitable[Sequence[ConversationEntry]]]

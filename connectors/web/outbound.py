@@ -24,6 +24,7 @@ def conversation_json(entries: Sequence[ConversationEntry]) -> dict[str, Any]:
                 "text": e.text,
                 "created_at": e.created_at.isoformat(),
                 "ticket_no": e.ticket_no,
+                "quick_replies": list(e.quick_replies),
             }
             for e in entries
         ]

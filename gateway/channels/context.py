@@ -36,7 +36,8 @@ def channel_context(app: web.Application) -> ChannelContext:
                 rows = await session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids)))
                 numbers = {ticket_id: number for ticket_id, number in rows}
         return [ConversationEntry(id=e.id, author=e.author, author_name=e.author_name, text=e.text,
-                                  created_at=e.created_at, ticket_no=numbers.get(e.ticket_id))
+                                  created_at=e.created_at, ticket_no=numbers.get(e.ticket_id),
+                                  quick_replies=tuple((e.meta or {}).get("quick_replies") or ()))
                 for e in entries]
 
     async def allow_request(request: web.Request, scope: str, per_minute: int) -> bool:

@@ -18,6 +18,7 @@ from gateway.infra.resources import add_resources
 from gateway.web.app import MAX_REQUEST_BYTES, setup_web
 from gateway.worker.analytics import analytics_ctx
 from gateway.worker.clusters import clusters_ctx
+from gateway.worker.gathering_release import gathering_release_ctx
 from gateway.worker.reclassify import reclassify_ctx
 from gateway.worker.service import add_pipeline, worker_ctx
 from gateway.worker.sweep import sweep_ctx
@@ -43,6 +44,8 @@ def _base(settings: Settings, *, redis_url: str, services: Collection[str], cons
         app.cleanup_ctx.append(clusters_ctx())
         # Tickets opened while the NLU was away get its pre-classification when it answers again.
         app.cleanup_ctx.append(reclassify_ctx())
+        # Chat tickets whose question went unanswered go to the queue with the gap flagged.
+        app.cleanup_ctx.append(gathering_release_ctx())
     return app
 
 

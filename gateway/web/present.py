@@ -17,6 +17,7 @@ from ticketing.accounts.roles import CONSOLE_ROLES, DISPATCH_ROLES, Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Dispatch, Ticket
 from ticketing.db.models.workflow import ExtensionRequest, SupervisionNote, Survey, UnitReport
+from ticketing.intake.gathering import gap_labels
 from ticketing.supervision.shifts import arrived_off_hours
 from ticketing.tickets.claims import may_reveal
 from ticketing.tickets.deadlines import workdays_left
@@ -50,6 +51,8 @@ EVENT_LABELS = {
     "survey_sent": "发送一事一评", "evaluation": "群众评价", "redo_dispatch": "重办交办", "ruling": "班长裁定",
     "sign_overdue": "超时未签收", "deadline_reminder": "临期提醒", "overdue": "已超期",
     "unit_notified": "通知单位", "callback_attempt": "电话回访未接通",
+    # the bot's gathering (issue #19)
+    "gathered": "智能客服补充信息", "clarified": "群众确认承办部门", "gaps_flagged": "信息缺项",
 }
 DISPATCH_STATE_LABELS = {"pending_sign": "待签收", "signed": "办理中", "answered": "已答复待审核",
                          "accepted": "答复已通过", "returned": "已退回", "declined": "协办退回",
@@ -57,7 +60,8 @@ DISPATCH_STATE_LABELS = {"pending_sign": "待签收", "signed": "办理中", "an
 ROLE_LABELS = {"lead": "主办", "assist": "协办"}
 FIELD_LABELS = {"department": "承办部门", "region": "区域", "request_type": "诉求类型", "urgent": "紧急",
                 "status": "状态", "assignee": "处理人", "deadline": "办理时限", "classification": "分类状态",
-                "title": "标题", "citizen_phone": "电话", "citizen_name": "姓名", "citizen_email": "邮箱"}
+                "title": "标题", "citizen_phone": "电话", "citizen_name": "姓名", "citizen_email": "邮箱",
+                "location_detail": "详细地点", "event_time": "发生时间"}
 
 
 CODED_FIELDS = ("department", "region", "request_type", "status", "urgent")
@@ -168,6 +172,10 @@ def summary(ticket: Ticket, labels: Labels, *, now: datetime | None = None,
         "department_label": labels.of("department", ticket.department),
         "region": ticket.region,
         "region_label": labels.of("region", ticket.region),
+        # What the bot gathered in the chat (issue #19) and what is still missing.
+        "location_detail": mask_contacts_in_text(ticket.location_detail) or "",
+        "event_time": ticket.event_time or "",
+        "gaps": gap_labels(ticket.gathering_gaps),
         "request_type": ticket.request_type,
         "request_type_label": labels.of("request_type", ticket.request_type),
         "assignee": ticket.assignee,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
-from gateway.infra.resources import DIRECTORY, NLU, SESSIONS, SETTINGS
+from gateway.infra.resources import DIRECTORY, KEYS, NLU, SESSIONS, SETTINGS
 from gateway.infra.stream import STREAM
 from gateway.worker.consumer import Worker
 from gateway.worker.pipeline import Pipeline
@@ -23,7 +23,7 @@ def add_pipeline(app: web.Application) -> None:
     """The pipeline alone (tests and tools process messages with it directly)."""
     settings = app[SETTINGS]
     app[PIPELINE] = pipeline = Pipeline(app[SESSIONS], app[REPLIES], app[DIRECTORY], app[METRICS],
-                                        nlu=app[NLU] if settings.nlu_enabled else None)
+                                        nlu=app[NLU] if settings.nlu_enabled else None, keys=app[KEYS])
 
     async def close_pipeline(_app: web.Application) -> None:
         await pipeline.aclose()  # its number connection (PostgreSQL)

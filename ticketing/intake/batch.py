@@ -41,6 +41,7 @@ from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket,
 from ticketing.intake import texts
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
+from ticketing.intake.gathering import Gatherer
 from ticketing.intake.hints import ticket_codes
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.intake.rules import STANDALONE_CHANNELS, _external_deadline, _title
@@ -89,6 +90,7 @@ class BatchIntake:
 
     def __init__(self, directory: Directory, mint: NumberMint | None) -> None:
         self.directory = directory
+        self.gatherer = Gatherer(directory)
         # PostgreSQL: numbers from a connection outside the pool, autocommitted (numbering.py).
         self.mint = mint
 
@@ -205,6 +207,8 @@ class BatchIntake:
         contact, at = message.contact, message.received_at
         external = _external_deadline(message.metadata.get("deadline"))
         deadline = deadline_for(directory, request_type, at, urgent=False)
+        found = self.gatherer.first_fields(message, region, classification.classified)
+        region = found.get("region", region)
         return {
             "number": number, "conversation_id": item.conversation_id, "channel": message.channel,
             "origin_hotline": message.metadata.get("origin_hotline"),
@@ -216,7 +220,21 @@ class BatchIntake:
             "citizen_name": contact.name, "citizen_phone": contact.phone or phone_in_text(message.text),
             "citizen_wechat_openid": contact.wechat_openid, "citizen_email": contact.email,
             "assignee": None, "unit": None, "created_at": at, "updated_at": at, "closed_at": None,
+            "location_detail": found.get("location_detail"), "event_time": found.get("event_time"),
+            "gathering_until": None, "gathering_gaps": self._gaps(item, request_type, department, region, found),
         }
+
+    def _gaps(self, item: _Planned, request_type: str | None, department: str | None, region: str | None,
+              found: dict[str, str]) -> list[dict[str, str]] | None:
+        """What a ticket of a channel the bot does not ask on lacks (``IntakeRules`` flags the same);
+        the messages the bot asks about never come here (``Gatherer.would_ask``)."""
+        message = item.message
+        if self.gatherer.asks_on(message.channel) and not _standalone(message):
+            return None
+        missing = self.gatherer.missing(
+            message.channel, request_type, department, region=region, location_detail=found.get("location_detail"),
+            event_time=found.get("event_time"), phone=message.contact.phone or phone_in_text(message.text))
+        return [{"slot": slot, "reason": "one_shot"} for slot in missing] or None
 
     def _reply(self, item: _Planned, ticket: dict[str, Any]) -> str:
         off_hours = off_hours_note(self.directory, item.message.received_at)

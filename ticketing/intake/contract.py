@@ -102,6 +102,8 @@ class Classification:
     emergency: dict[str, str] | None = None
     faq: dict[str, str] | None = None
     model: str | None = None
+    # The two departments the NLU found too close to call (nlu/thresholds.py ``department_margin``).
+    torn: tuple[str, ...] = ()
 
     @property
     def classified(self) -> bool:
@@ -116,3 +118,8 @@ class Outcome:
     reply: str | None
     ticket_no: str | None = None
     entry_id: int | None = None
+    # The conversation's dialogue state to keep after the commit (``ticketing.intake.gathering``):
+    # None leaves it as it was, {} ends it.
+    dialogue: dict[str, Any] | None = None
+    # The one-tap answers the web chat shows under the reply.
+    quick_replies: tuple[str, ...] = ()

@@ -7,6 +7,7 @@ call), commits after it, and only then sends the reply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket,
 from ticketing.intake import contact_details, texts
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
+from ticketing.intake.gathering import CLARIFY, Dialogue, Gatherer, Question, hand_over
 from ticketing.intake.hints import ticket_codes
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.tickets import store
@@ -66,6 +68,7 @@ class IntakeRules:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], directory: Directory) -> None:
         self.sessions = sessions
         self.directory = directory
+        self.gatherer = Gatherer(directory)
         # PostgreSQL: numbers come from a connection outside the pool (see numbering.py).
         self.mint = NumberMint(sessions.kw["bind"]) if detached_minting(sessions) else None
 
@@ -91,11 +94,15 @@ class IntakeRules:
         if existing.ticket_id is not None:
             ticket = await session.get(Ticket, existing.ticket_id)
             ticket_no = ticket.number if ticket is not None else None
-        return Outcome("duplicate", reply, ticket_no, existing.id)
+        dialogue = bot.meta.get("dialogue") if reply is not None else None
+        return Outcome("duplicate", reply, ticket_no, existing.id, dialogue=dialogue or None)
 
-    async def take_in(self, session: AsyncSession, message: IntakeMessage, classification: Classification) -> Outcome:
-        """Store the message on its conversation and decide: event, emergency, follow-up, FAQ or ticket."""
+    async def take_in(self, session: AsyncSession, message: IntakeMessage, classification: Classification,
+                      dialogue: Mapping[str, Any] | None = None) -> Outcome:
+        """Store the message on its conversation and decide: event, emergency, follow-up, FAQ or ticket.
+        ``dialogue``: the conversation's dialogue state (``gathering.Dialogue``), if the worker keeps one."""
         conv = await store.lock_conversation(session, message.channel, message.sender_id, message.received_at)
+        talk = Dialogue.from_state(dialogue)
         attachments = [AttachmentInfo(a.filename, a.content_type, a.size, a.storage_key, a.kind)
                        for a in message.attachments]
         meta = {key: value for key, value in message.metadata.items() if key != "references"}
@@ -107,6 +114,11 @@ class IntakeRules:
         # else naming it gets a ticket of their own that refers to it (an operator may merge them):
         # never a message in, a reopening of, or the official reply under someone else's case.
         named = await self._named_ticket(session, message)
+        if named is None and talk is not None:
+            # The bot's open question names its ticket: the answer ("光明路口") is on that matter.
+            asked = await store.ticket_by_number(session, talk.ticket_no)
+            if asked is not None and asked.conversation_id == conv.id and asked.status == Status.GATHERING:
+                named = asked
         foreign = named is not None and named.conversation_id != conv.id
         passed_over: Ticket | None = None  # the citizen's open ticket this message is not about
         if named is None or foreign or named.status not in OPEN_STATUSES:
@@ -149,15 +161,25 @@ class IntakeRules:
                     await store.update_fields(session, ticket, actor="bot", urgent=True)
                 # An emergency is no time for a question: a number written here is taken as given.
                 await self._attach_contact(session, ticket, message, text_phone=phone_in_text(message.text))
+                # Nor for holding the ticket back from the operators.
+                await hand_over(session, self.gatherer, ticket, "urgent", actor="bot")
             entry = await citizen_entry(ticket)
             await bot_entry(ticket, reply)
             await store.record_event(session, ticket, actor="bot", action="emergency_redirect",
                                      detail=dict(classification.emergency))
-            return Outcome("emergency", reply, ticket.number, entry.id)
+            return Outcome("emergency", reply, ticket.number, entry.id, dialogue={} if talk else None)
+
+        entry = None
+        if ticket is not None and ticket.status == Status.GATHERING:
+            entry = await citizen_entry(ticket)
+            turn = await self._gathering_turn(session, ticket, message, classification, talk, entry.id, bot_entry)
+            if turn is not None:
+                return turn
+            # Not an answer (a note, a number to confirm): an ordinary follow-up; the question stays open.
 
         if ticket is not None:
             # A follow-up on an open ticket: the operator handles it; the bot only acknowledges.
-            entry = await citizen_entry(ticket)
+            entry = entry or await citizen_entry(ticket)
             # A unit's answered ticket waits for the citizen's evaluation (一事一评), which decides
             # whether it goes back to the unit; a direct answer is reopened for the operators.
             if ticket.status == Status.ANSWERED and ticket.unit is None:
@@ -198,7 +220,12 @@ class IntakeRules:
             await bot_entry(None, classification.faq["answer"])
             return Outcome("faq", classification.faq["answer"], None, entry.id)
 
-        ticket = await self._new_ticket(session, conv, message, classification)
+        region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
+        asking = (not standalone and self.gatherer.would_ask(message, classification, region, department, request_type))
+        ticket = await self._new_ticket(session, conv, message, classification,
+                                        status=Status.GATHERING if asking else Status.PENDING_REVIEW)
+        for field, value in self.gatherer.first_fields(message, ticket.region, classification.classified).items():
+            setattr(ticket, field, value)
         entry = await citizen_entry(ticket)
         if foreign and named is not None:
             # Shown to operators on both tickets; nothing of either is shown to the other citizen.
@@ -218,8 +245,84 @@ class IntakeRules:
             reply = texts.ticket_created_unclassified(ticket.number, off_hours)
         if passed_over is not None:
             reply = texts.new_matter(passed_over.number) + reply
+        if not asking:
+            if not self.gatherer.asks_on(message.channel) or standalone:
+                # Mail, the national feed, a web form: no one to ask; the operator sees what is missing.
+                ticket.gathering_gaps = self.gatherer.gaps(ticket, "one_shot") or None
+            await bot_entry(ticket, reply)
+            return Outcome("ticket", reply, ticket.number, entry.id)
+        talk = Dialogue(ticket.number)
+        question = self.gatherer.next_question(ticket, talk.asked, message.channel,
+                                               self.gatherer.torn_between(classification))
+        if question is None:
+            await hand_over(session, self.gatherer, ticket, "not_asked", actor="bot")
+            await bot_entry(ticket, reply)
+            return Outcome("ticket", reply, ticket.number, entry.id)
+        reply = (texts.new_matter(passed_over.number) if passed_over is not None else "")
+        reply += texts.gathering_receipt(ticket.number) + question.text
+        return await self._ask(ticket, talk, question, reply, message.received_at, entry.id, bot_entry, "ticket")
+
+    async def _ask(self, ticket: Ticket, talk: Dialogue, question: Question, reply: str, at: datetime,
+                   entry_id: int, bot_entry: Any, kind: str) -> Outcome:
+        """Put the question to the citizen: the bot's entry (the question is on the timeline), the
+        ticket held back until ``gathering_until``, and the dialogue state for the worker to keep."""
+        talk.pending = question
+        talk.asked.append(question.kind)
+        ticket.gathering_until = at + self.gatherer.window
+        state = talk.to_state(ticket.gathering_until)
+        await bot_entry(ticket, reply, gather=question.kind, quick_replies=list(question.quick_replies),
+                        dialogue=state)
+        return Outcome(kind, reply, ticket.number, entry_id, dialogue=state, quick_replies=question.quick_replies)
+
+    async def _gathering_turn(self, session: AsyncSession, ticket: Ticket, message: IntakeMessage,
+                              classification: Classification, talk: Dialogue | None, entry_id: int,
+                              bot_entry: Any) -> Outcome | None:
+        """A citizen's message on a ticket the bot is gathering details for: an answer or a skip; None
+        for something else (an ordinary follow-up; the question stays open)."""
+        gatherer, at = self.gatherer, message.received_at
+        if ticket.assignee is not None or await self._taken_over(session, ticket):
+            # Human first: an operator took the ticket; the bot asks nothing more.
+            await hand_over(session, gatherer, ticket, "operator", actor="bot")
+            reply = texts.human_receipt()
+            await bot_entry(ticket, reply)
+            return Outcome("followup", reply, ticket.number, entry_id, dialogue={})
+        if talk is None or talk.ticket_no != ticket.number or talk.pending is None:
+            # The question expired (or its state was lost): the ticket goes on without the answer.
+            await hand_over(session, gatherer, ticket, "unanswered", actor="bot")
+            reply = texts.followup_ack(ticket.number, off_hours_note(self.directory, at))
+            await bot_entry(ticket, reply)
+            return Outcome("followup", reply, ticket.number, entry_id, dialogue={})
+        question = talk.pending
+        fields = gatherer.read_answer(question, message.text, classification, ticket)
+        if fields is None:
+            return None
+        if not fields:
+            if question.kind != CLARIFY:
+                ticket.gathering_gaps = [*(ticket.gathering_gaps or []), {"slot": question.kind, "reason": "declined"}]
+            reply = texts.gathering_skipped()
+        elif question.kind == CLARIFY:
+            before = ticket.department
+            await store.update_fields(session, ticket, actor="citizen", **fields)
+            await store.record_event(session, ticket, actor="citizen", action="clarified", field="department",
+                                     from_value=before,
+                                     to_value=ticket.department,
+                                     detail={"question": question.text, "answer": message.text[:200]})
+            reply = texts.gathering_noted()
+        else:
+            await store.update_fields(session, ticket, actor="citizen", **fields)
+            await store.record_event(session, ticket, actor="citizen", action="gathered", field=question.kind,
+                                     detail={"question": question.text, "answer": message.text[:200]})
+            if question.kind in gatherer.missing_on(ticket):  # "郏县" without the street
+                ticket.gathering_gaps = [*(ticket.gathering_gaps or []), {"slot": question.kind, "reason": "incomplete"}]
+            reply = texts.gathering_noted()
+        following = gatherer.next_question(ticket, talk.asked, message.channel)
+        if following is not None:
+            return await self._ask(ticket, talk, following, reply + following.text, at, entry_id, bot_entry,
+                                   "followup")
+        await hand_over(session, gatherer, ticket, "not_asked", actor="bot")
+        reply = texts.gathering_done(ticket.number, off_hours_note(self.directory, at))
         await bot_entry(ticket, reply)
-        return Outcome("ticket", reply, ticket.number, entry.id)
+        return Outcome("followup", reply, ticket.number, entry_id, dialogue={})
 
     async def _matter_of(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
                          classification: Classification) -> tuple[Ticket | None, Ticket | None]:
@@ -330,7 +433,8 @@ class IntakeRules:
         return (await session.execute(stmt)).scalar_one_or_none()
 
     async def _new_ticket(self, session: AsyncSession, conv: Conversation, message: IntakeMessage,
-                          classification: Classification, *, urgent: bool = False) -> Ticket:
+                          classification: Classification, *, urgent: bool = False,
+                          status: Status = Status.PENDING_REVIEW) -> Ticket:
         directory = self.directory
         region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
         contact = message.contact
@@ -348,6 +452,7 @@ class IntakeRules:
             department=department,
             region=region,
             urgent=urgent,
+            status=status,
             classification="predicted" if (department or region or request_type) else "unclassified",
             origin_hotline=message.metadata.get("origin_hotline"),
             deadline=deadline_for(directory, request_type, received_at, urgent=urgent),

@@ -53,3 +53,21 @@ def contact_recorded(masked_phone: str) -> str:
 
 def human_receipt() -> str:
     return "已收到，工作人员会尽快回复。"
+
+
+def gathering_receipt(number: str) -> str:
+    """The receipt of a ticket the bot still has a question about (the question follows)."""
+    return f"您的诉求已登记，工单号：{number}。"
+
+
+def gathering_noted() -> str:
+    return "好的，已记录。"
+
+
+def gathering_skipped() -> str:
+    return "好的。"
+
+
+def gathering_done(number: str, off_hours_note: str | None = None) -> str:
+    return (f"谢谢，信息已补充。工单 {number} 已转交网络热线工作人员审核，并将尽快转交承办单位办理。"
+            "您可凭工单号和手机号后四位在“办件查询”中查看进度。") + (off_hours_note or "")

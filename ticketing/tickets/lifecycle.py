@@ -24,6 +24,9 @@ The handling loop after the hand-off (a department or a county's remote seat)::
                                                             closed
 
     bot_answered (the bot fully answered) ──close / reopen──►
+
+    gathering (a chat ticket whose details the bot is still asking for, hidden from the queue)
+        ──hand_over (answered, skipped, timed out, or an operator took over)──► pending_review
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Status(StrEnum):
     BOT_ANSWERED = "bot_answered"
     CLOSED = "closed"
     MERGED = "merged"
+    GATHERING = "gathering"
 
 
 class Action(StrEnum):
@@ -56,6 +60,7 @@ class Action(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     MERGE = "merge"
+    HAND_OVER = "hand_over"
 
 
 STATUS_LABELS = {
@@ -68,6 +73,7 @@ STATUS_LABELS = {
     Status.BOT_ANSWERED: "智能客服已答复",
     Status.CLOSED: "已办结",
     Status.MERGED: "已合并",
+    Status.GATHERING: "智能客服补充信息中",
 }
 
 ACTION_LABELS = {
@@ -83,6 +89,7 @@ ACTION_LABELS = {
     Action.CLOSE: "办结",
     Action.REOPEN: "重新打开",
     Action.MERGE: "合并",
+    Action.HAND_OVER: "转人工审核",
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -108,13 +115,14 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.BOT_ANSWERED, Action.CLOSE): Status.CLOSED,
     (Status.BOT_ANSWERED, Action.REOPEN): Status.PENDING_REVIEW,
     (Status.CLOSED, Action.REOPEN): Status.PENDING_REVIEW,
+    (Status.GATHERING, Action.HAND_OVER): Status.PENDING_REVIEW,
 }
 
 # Statuses in which a unit holds the ticket (the handling desk's work).
 WITH_UNIT = frozenset({Status.DISPATCHED, Status.HANDLING, Status.ANSWER_REVIEW})
 
 # A citizen's follow-up joins a ticket in one of these statuses instead of opening a new one.
-OPEN_STATUSES = frozenset({Status.PENDING_REVIEW, Status.DISPATCHED, Status.HANDLING, Status.RETURNED,
+OPEN_STATUSES = frozenset({Status.GATHERING, Status.PENDING_REVIEW, Status.DISPATCHED, Status.HANDLING, Status.RETURNED,
                            Status.ANSWER_REVIEW, Status.ANSWERED})
 
 

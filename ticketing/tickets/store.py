@@ -274,7 +274,7 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, *, acto
 async def update_fields(session: AsyncSession, ticket: Ticket, *, actor: str, **changes: Any) -> list[TicketEvent]:
     """Change classification or contact fields, one audit event per changed field."""
     allowed = {"request_type", "department", "region", "urgent", "deadline", "title", "assignee", "unit",
-               "citizen_name", "citizen_phone", "citizen_email"}
+               "citizen_name", "citizen_phone", "citizen_email", "location_detail", "event_time"}
     events = []
     for field, value in changes.items():
         if field not in allowed:

@@ -21,6 +21,7 @@ from ticketing.accounts.roles import Actor
 from ticketing.db.models.tickets import Attachment, Dispatch, Ticket, TicketEvent
 from ticketing.db.models.workflow import UnitReport
 from ticketing.errors import ConsoleError
+from ticketing.intake.gathering import gap_labels
 from ticketing.tickets import claims
 from ticketing.tickets.lifecycle import ACTION_LABELS, status_label
 from ticketing.tickets.masking import mask_contacts_in_text, mask_phone
@@ -200,6 +201,9 @@ async def ticket_dict(session: AsyncSession, ticket: Ticket, held: Dispatch | No
             "region": ticket.region, "region_label": labels.of("region", ticket.region),
         },
         "contact": {"name": ticket.citizen_name, "phone": mask_phone(ticket.citizen_phone), "masked": True},
+        "location_detail": mask_contacts_in_text(ticket.location_detail) or "",
+        "event_time": ticket.event_time or "",
+        "gaps": gap_labels(ticket.gathering_gaps),
         "words": words,
         "loose_attachments": citizen_files.get(None, []),
         "read_only": held is None,

@@ -155,10 +155,10 @@ async def test_a_poison_message_is_dead_lettered_and_its_batch_is_still_stored(a
             raise ValueError("a value the database refuses")
         return await batch_take_in(session, batch)
 
-    async def rules_fail_on_poison(session, msg, classification):
+    async def rules_fail_on_poison(session, msg, classification, dialogue=None):
         if msg.native_id == poison.native_id:
             raise ValueError("a value the database refuses")
-        return await rules_take_in(session, msg, classification)
+        return await rules_take_in(session, msg, classification, dialogue)
 
     monkeypatch.setattr(pipeline.batch, "take_in", batch_fails_on_poison)
     monkeypatch.setattr(pipeline.intake, "take_in", rules_fail_on_poison)

@@ -72,6 +72,14 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # What the bot gathered in the chat (issue #19): the place beyond the region code (street,
+    # community, landmark) and when the event happened, as the citizen said it.
+    location_detail: Mapped[str | None] = mapped_column(String(200))
+    event_time: Mapped[str | None] = mapped_column(String(100))
+    # While the status is ``gathering``: when the ticket goes to the queue even without an answer.
+    gathering_until: Mapped[datetime | None] = mapped_column(index=True)
+    # The details still missing when the ticket reached the operators: [{"slot", "reason"}].
+    gathering_gaps: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
     conversation: Mapped[Conversation | None] = relationship()
     entries: Mapped[list[Entry]] = relationship(back_populates="ticket", order_by="Entry.id")

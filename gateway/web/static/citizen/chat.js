@@ -190,9 +190,10 @@
     operatorShown = true;
   }
 
-  // The bot asks before a phone number written in the chat becomes the ticket's contact
-  // (ticketing/intake/contact_details.py): its question, while it is the last word, gets one-tap
-  // answers.  Entries carry text only, so the question is known by its fixed wording.
+  // The bot's question, while it is the last word, gets one-tap answers: those the entry carries
+  // (the details the bot gathers, ticketing/intake/gathering.py: the county list, 不方便提供, the two
+  // departments), or 确认 / 不是 under the phone confirmation (ticketing/intake/contact_details.py),
+  // known by its fixed wording.
   var CONFIRM_QUESTION = "确认作为联系电话吗？";
   var confirmBox = null;
 
@@ -200,13 +201,13 @@
     if (confirmBox) { confirmBox.remove(); confirmBox = null; }
   }
 
-  function offerConfirm(li) {
+  function offerConfirm(li, words, label) {
     clearConfirm();
     var box = document.createElement("div");
     box.className = "quick-replies confirm-replies";
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "确认联系电话");
-    ["确认", "不是"].forEach(function (word) {
+    box.setAttribute("aria-label", label);
+    words.forEach(function (word) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "quick-reply";
@@ -238,7 +239,14 @@
     }
     var kind = entry.author === "citizen" || entry.author === "operator" ? entry.author : "bot";
     var li = bubble(kind, authorLabel(entry), text);
-    if (kind === "bot" && text.indexOf(CONFIRM_QUESTION) >= 0) { offerConfirm(li); }
+    var words = Array.isArray(entry.quick_replies) ? entry.quick_replies.filter(function (w) {
+      return typeof w === "string" && w;
+    }) : [];
+    if (kind === "bot" && words.length) {
+      offerConfirm(li, words, "快捷回复");
+    } else if (kind === "bot" && text.indexOf(CONFIRM_QUESTION) >= 0) {
+      offerConfirm(li, ["确认", "不是"], "确认联系电话");
+    }
     if (entry.author === "operator" && !operatorShown) { showOperator(entry.author_name, false); }
     if (entry.ticket_no) { showTicket(entry.ticket_no); }
   }
