@@ -6,9 +6,12 @@ deliveries in all).  The flow, per message:
 1. The first delivery claims the MsgId in Redis (SET NX), stores the image if any, and
    publishes; only then is anything acknowledged.  If the stream is down the claim is
    released and WeChat gets a 503, so its retry can try again.
-2. It waits for the pipeline's answer within the reply budget (default 4 s).  In time →
-   passive reply.  Too late → ``success`` now, and a background task sends the answer as a
-   customer-service message when it comes (up to ``deferred_wait`` more seconds).
+2. It waits for the pipeline's answer within the reply budget (default 0.8 s: WeChat holds a
+   connection per callback, and a burst must not make every citizen wait).  In time → passive
+   reply.  Too late → ``success`` now, and a background task sends the answer as a
+   customer-service message when it comes (up to ``deferred_wait`` more seconds).  The message
+   carries ``reply_by`` (epoch seconds, ``answer_within`` after the callback): a worker that
+   cannot classify it by then stores it unclassified, so the answer is never later than that.
 3. A retried delivery never publishes: it waits for the outcome of the first and answers
    with the identical passive reply (WeChat shows one answer per MsgId), or ``success``.
 4. Whether the answer goes out passively or deferred is decided by one SET NX on
@@ -37,7 +40,7 @@ from connectors.base import (
     WaitReply,
 )
 from connectors.storage import AttachmentRejected, AttachmentStore
-from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS
+from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS, STORE_SECONDS
 from connectors.wechat.inbound import Interpretation, interpret
 from connectors.wechat.outbound import WeChatApi, WeChatApiError
 from connectors.wechat.security import CallbackCrypto
@@ -134,11 +137,13 @@ class WeChatConnector:
             return it, None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.reply_budget
+        # Storing gets WeChat's whole window, whatever the passive budget.
+        store_by = loop.time() + STORE_SECONDS
         try:
             for _ in range(3):  # a lapsed claim of a failed delivery may be retaken
                 claim = await self.state.claim(it.native_id)
                 if claim is not None:
-                    return it, await self._first_delivery(it, claim, deadline)
+                    return it, await self._first_delivery(it, claim, deadline, store_by)
                 outcome = await self._retried_delivery(it, deadline)
                 if outcome != "reclaim":
                     return it, outcome
@@ -146,14 +151,17 @@ class WeChatConnector:
             raise IntakeUnavailable(f"redis: {exc!r}") from exc
         raise IntakeUnavailable("could not claim the message")
 
-    async def _first_delivery(self, it: Interpretation, claim: Claim, deadline: float) -> str | None:
+    async def _first_delivery(self, it: Interpretation, claim: Claim, deadline: float, store_by: float) -> str | None:
         loop = asyncio.get_running_loop()
         assert it.message is not None
         try:
             message = it.message
+            if it.wants_reply:
+                reply_by = time.time() + self.settings.answer_within
+                message = dataclasses.replace(message, metadata={**message.metadata, "reply_by": round(reply_by, 3)})
             if it.media_id:
-                message = await self._with_media(message, it.media_id, deadline)
-            entry_id = await asyncio.wait_for(self.publish(message), timeout=max(0.5, deadline - loop.time()))
+                message = await self._with_media(message, it.media_id, store_by)
+            entry_id = await asyncio.wait_for(self.publish(message), timeout=max(0.5, store_by - loop.time()))
         except BaseException as exc:
             # Not stored: forget the claim so WeChat's retry publishes it.
             with contextlib.suppress(*_REDIS_ERRORS):  # if so, the claim lapses by its short TTL
