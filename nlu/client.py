@@ -281,6 +281,9 @@ class NluClient:
 
     async def _turn_to_send(self, deadline: float | None) -> bool:
         """Wait for a free place on a server; False when ``deadline`` passed first (nothing held)."""
+        if deadline is not None and deadline <= time.monotonic():
+            self.expired += 1  # already due: a parse now would only make the reply later
+            return False
         while self._queue and self._queue[0][2].done():  # waiters that gave up
             heapq.heappop(self._queue)
         capacity = self.per_server * max(1, len(self._urls))
