@@ -66,16 +66,16 @@ class RecordingApi:
 
         self.sim = WeChatApiSimulator(app_id=APP_ID, app_secret=APP_SECRET)
         self.arrivals: list[tuple[float, str, str]] = []  # (perf_counter, openid, text)
-        send = self.sim._send
+        arrivals = self.arrivals
 
-        async def timed(request: web.Request) -> web.Response:
-            before = len(self.sim.sent)
-            response = await send(request)
-            for message in self.sim.sent[before:]:
-                self.arrivals.append((time.perf_counter(), message.touser, message.content or ""))
-            return response
+        class Timed(list):
+            """The simulator's record of sent messages, noting when each one came."""
 
-        self.sim._send = timed  # type: ignore[method-assign]
+            def append(self, message) -> None:  # type: ignore[override]
+                arrivals.append((time.perf_counter(), message.touser, message.content or ""))
+                super().append(message)
+
+        self.sim.sent = Timed()
         self.runner: web.AppRunner | None = None
         self.port = free_port()
 
@@ -90,15 +90,19 @@ class RecordingApi:
             await self.runner.cleanup()
 
 
-async def send_all(url: str, senders: int, texts: list[str], tag: str) -> list[Sent]:
-    """Each sender posts its share of ``texts`` one after the other; WeChat's retries included."""
+async def send_all(url: str, senders: int, texts: list[str], tag: str, per_citizen: int = 1) -> list[Sent]:
+    """``senders`` connections post ``texts`` one after the other, WeChat's retries included; each
+    citizen writes ``per_citizen`` of them (the later ones are follow-ups of the first)."""
     from connectors.wechat.simulator import WeChatPlatform
 
     platform = WeChatPlatform(TOKEN, mode="safe", encoding_aes_key=AES_KEY, app_id=APP_ID)
     plan: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for i, text in enumerate(texts):
-        openid = f"oB{tag}{i % senders:05d}".ljust(28, "x")[:28]
-        plan[i % senders].append((openid, platform.text(openid, text)))
+        # Message i comes from citizen i // per_citizen, over connection (i // per_citizen) % senders,
+        # so one citizen's messages follow each other on one connection.
+        citizen = i // per_citizen
+        openid = f"oB{tag}{citizen:06d}".ljust(28, "x")[:28]
+        plan[citizen % senders].append((openid, platform.text(openid, text)))
     results: list[Sent] = []
 
     async with ClientSession(connector=TCPConnector(limit=senders * 3), timeout=ClientTimeout(total=30)) as http:
@@ -172,7 +176,10 @@ async def run(args: argparse.Namespace, log_dir: Path) -> None:
         argv = [hotline_bin()]
         if args.code:  # found on PYTHONPATH before this checkout's editable install
             env["PYTHONPATH"] = str(Path(args.code).resolve())
-        web_server = Server("web", [*argv, "web"], env, log_dir)
+        web_argv = [*argv, "web"]
+        if args.profile_web:  # cProfile writes its file when the server stops (SIGTERM: a graceful exit)
+            web_argv = [sys.executable, "-m", "cProfile", "-o", args.profile_web, "-m", "gateway.runtime.cli", "web"]
+        web_server = Server("web", web_argv, env, log_dir)
         worker = Server("worker", [*argv, "worker", "--consumer", "bench-wx"], env, log_dir)
         servers += [web_server, worker]
         await wait_port(port, web_server)
@@ -184,7 +191,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> None:
         cpu0 = [server.cpu() for server in servers] + [rasa.cpu()]
         arrivals0 = len(api.arrivals)
         began = time.perf_counter()
-        results = await send_all(url, args.senders, citizen_texts(args.messages, "m"), "m")
+        results = await send_all(url, args.senders, citizen_texts(args.messages, "m"), "m", args.per_citizen)
         sending = time.perf_counter() - began
         expected = sum(1 for s in results if s.status == 200 and s.passive is None)
         deadline = time.monotonic() + args.settle
@@ -193,6 +200,9 @@ async def run(args: argparse.Namespace, log_dir: Path) -> None:
         cpu = [after - before for after, before in zip([server.cpu() for server in servers] + [rasa.cpu()], cpu0)]
         tickets, classified = await classified_counts(pg_url)
         summary = match_replies(results, api.arrivals[arrivals0:])
+        if args.dump:
+            Path(args.dump).write_text("\n".join(f"{at - began:.3f}\t{openid}\t{text}"
+                                                  for at, openid, text in api.arrivals[arrivals0:]), encoding="utf-8")
     finally:
         for server in servers:
             server.stop()
@@ -228,11 +238,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--senders", type=int, default=100)
     parser.add_argument("--messages", type=int, default=600)
+    parser.add_argument("--per-citizen", type=int, default=1,
+                        help="messages each citizen writes (1: every message from a citizen of its own)")
     parser.add_argument("--batch", type=int, default=100, help="HOTLINE_WORKER_BATCH")
     parser.add_argument("--rasa-processes", type=int, default=1)
     parser.add_argument("--rasa-url", help="use these running Rasa servers (comma-separated)")
     parser.add_argument("--settle", type=float, default=90.0, help="seconds to wait for late answers")
     parser.add_argument("--code", help="run web and worker from this checkout")
+    parser.add_argument("--profile-web", metavar="FILE", help="run the web process under cProfile, stats to FILE")
+    parser.add_argument("--dump", help="write the customer-service messages (time, openid, text) to this file")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment of web and worker (e.g. WECHAT_REPLY_BUDGET=4)")
     args = parser.parse_args(argv)
