@@ -6,7 +6,7 @@ deliveries in all).  The flow, per message:
 1. The first delivery claims the MsgId in Redis (SET NX), stores the image if any, and
    publishes; only then is anything acknowledged.  If the stream is down the claim is
    released and WeChat gets a 503, so its retry can try again.
-2. It waits for the pipeline's answer within the reply budget (default 0.8 s: WeChat holds a
+2. It waits for the pipeline's answer within the reply budget (default 0.5 s: WeChat holds a
    connection per callback, and a burst must not make every citizen wait).  In time → passive
    reply.  Too late → ``success`` now, and a background task sends the answer as a
    customer-service message when it comes (up to ``deferred_wait`` more seconds).  The message

@@ -35,7 +35,7 @@ class WeChatSettings(BaseSettings):
     # How long a callback waits for the answer to give it as the passive reply; later answers go
     # out as customer-service messages. Short: WeChat holds a connection per callback, and under
     # a burst a long wait only makes every citizen wait (WeChat gives up after 5 s).
-    reply_budget: float = Field(default=0.8, gt=0, le=4.5, alias="WECHAT_REPLY_BUDGET")
+    reply_budget: float = Field(default=0.5, gt=0, le=4.5, alias="WECHAT_REPLY_BUDGET")
     # The answer is due this long after the callback: a message the NLU cannot take by then is
     # stored unclassified (the backfill classifies it later) so the citizen is answered in time.
     answer_within: float = Field(default=3.5, ge=0.5, le=60, alias="WECHAT_ANSWER_WITHIN")
