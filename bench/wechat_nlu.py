@@ -51,7 +51,9 @@ LATEST_REPLY = 4.5  # the issue's bound on when the citizen must have the answer
 @dataclass
 class Sent:
     openid: str
+    msg_id: str
     started: float  # perf_counter of the first delivery
+    wall: float = 0.0  # time.time() of the first delivery
     answered: float = 0.0
     status: int = 0
     deliveries: int = 0
@@ -115,7 +117,7 @@ async def send_all(url: str, senders: int, texts: list[str], tag: str, per_citiz
 
         async def sender(messages: list[tuple[str, str]]) -> None:
             for openid, xml in messages:
-                sent = Sent(openid, time.perf_counter())
+                sent = Sent(openid, xml.split("<MsgId>", 1)[1].split("<", 1)[0], time.perf_counter(), time.time())
                 results.append(sent)
                 for attempt in range(3):
                     sent.deliveries += 1
@@ -155,6 +157,21 @@ def match_replies(results: list[Sent], arrivals: list[tuple[float, str, str]]) -
     extra += sum(len(times) for times in by_citizen.values())  # answers nobody was waiting for
     return {"latencies": latencies, "missing": missing, "extra": extra,
             "late": sum(1 for lat in latencies if lat > LATEST_REPLY)}
+
+
+async def committed_after(pg_url: str, results: list[Sent]) -> list[float]:
+    """Seconds from each message's first delivery until the worker committed the bot's answer
+    (its entry's time): the pipeline's share of the answer time, the rest is delivering it."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT meta::jsonb->>'in_reply_to' AS msg, created_at FROM entries "
+                                "WHERE author = 'bot' AND channel = 'wechat'")
+    finally:
+        await conn.close()
+    at = {row["msg"]: row["created_at"].timestamp() for row in rows}
+    return [at[s.msg_id] - s.wall for s in results if s.msg_id in at]
 
 
 async def run(args: argparse.Namespace, log_dir: Path) -> None:
@@ -200,6 +217,7 @@ async def run(args: argparse.Namespace, log_dir: Path) -> None:
         cpu = [after - before for after, before in zip([server.cpu() for server in servers] + [rasa.cpu()], cpu0)]
         tickets, classified = await classified_counts(pg_url)
         summary = match_replies(results, api.arrivals[arrivals0:])
+        stored = await committed_after(pg_url, results)
         if args.dump:
             Path(args.dump).write_text("\n".join(f"{at - began:.3f}\t{openid}\t{text}"
                                                   for at, openid, text in api.arrivals[arrivals0:]), encoding="utf-8")
@@ -228,6 +246,9 @@ async def run(args: argparse.Namespace, log_dir: Path) -> None:
         print(f"  answer time from the first delivery: p50 {pct(latencies, 50) * 1000:.0f} ms, "
               f"p99 {pct(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
               f"later than {LATEST_REPLY} s: {summary['late']}")
+    if stored:
+        print(f"  answer committed by the worker after: p50 {pct(stored, 50) * 1000:.0f} ms, "
+              f"p99 {pct(stored, 99) * 1000:.0f} ms, max {max(stored) * 1000:.0f} ms (of {len(stored)})")
     print(f"  tickets {tickets - tickets0}, classified by the NLU {classified - classified0} "
           f"(the rest: unclassified in time, classified later by the backfill; FAQ answers open no ticket)")
     print(f"  CPU ms per message: web {cpu[0] * 1000 / n:.2f}, worker {cpu[1] * 1000 / n:.2f}, "

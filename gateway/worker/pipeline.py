@@ -6,9 +6,11 @@ held over an HTTP call); the database work of one message is one transaction; th
 announced over Redis only after the commit.
 
 A message may carry ``reply_by`` in its metadata (epoch seconds; the WeChat connector sets it: its
-citizen's answer is due within WeChat's window). Its NLU call then has to start by that time less
-``REPLY_MARGIN``: a burst larger than the NLU can take in time leaves the rest unclassified, with
-their receipts on time, and the backfill (reclassify.py) classifies them afterwards.
+citizen's answer is due within WeChat's window). Its NLU call then has to start within ``NLU_WAIT``
+and by that time less ``REPLY_MARGIN``: a burst larger than the NLU can take in time leaves the rest
+unclassified, with their receipts on time, and the backfill (reclassify.py) classifies them
+afterwards. ``NLU_WAIT`` also bounds a pass (the messages read meanwhile wait for the next one),
+so it is short: the NLU stays busy with what it can take, and the rest is answered at once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 CONSOLE_EVENTS = frozenset({"ticket", "followup", "emergency"})
 # Time kept after the NLU call for its own answer, the commit and the announcement.
 REPLY_MARGIN = 0.5
+# The longest a message with an answer due waits for its turn at the NLU.
+NLU_WAIT = 1.0
 
 Committed = Callable[[list[tuple[int, Outcome]]], Awaitable[None]]
 
@@ -47,7 +51,8 @@ def nlu_deadline(msg: InboundMessage) -> float | None:
     reply_by = msg.metadata.get("reply_by")
     if not isinstance(reply_by, (int, float)) or isinstance(reply_by, bool):
         return None
-    return time.monotonic() + (float(reply_by) - time.time()) - REPLY_MARGIN
+    now = time.monotonic()
+    return min(now + (float(reply_by) - time.time()) - REPLY_MARGIN, now + NLU_WAIT)
 
 
 def classification_of(result: NluResult) -> Classification:
