@@ -85,8 +85,15 @@ async def run(args: argparse.Namespace, log_dir: Path) -> list[dict[str, float]]
         env.update(HOTLINE_NLU_ENABLED="true", RASA_URL=rasa_url)
         if args.code:  # found on PYTHONPATH before this checkout's editable install
             env["PYTHONPATH"] = str(Path(args.code).resolve())
-        servers += [Server("web", [hotline_bin(), "web"], env, log_dir),
-                    Server("worker", [hotline_bin(), "worker", "--consumer", "bench-nlu"], env, log_dir)]
+        def command(*argv: str) -> list[str]:
+            if not args.profile:
+                return [hotline_bin(), *argv]
+            # cProfile writes its file when the process stops (SIGTERM: a graceful exit).
+            out = str(Path(args.profile).resolve() / f"{argv[0]}.prof")
+            return [sys.executable, "-m", "cProfile", "-o", out, "-m", "gateway.runtime.cli", *argv]
+
+        servers += [Server("web", command("web"), env, log_dir),
+                    Server("worker", command("worker", "--consumer", "bench-nlu"), env, log_dir)]
         await wait_port(port, servers[0])
         await done.start()
         await asyncio.sleep(2)  # the worker has created its consumer group
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rasa-processes", type=int, default=1)
     parser.add_argument("--rasa-url", help="use these running Rasa servers (comma-separated)")
     parser.add_argument("--code", help="run web and worker from this checkout")
+    parser.add_argument("--profile", metavar="DIR", help="run web and worker under cProfile (web.prof, worker.prof)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hotline-bench-intake-nlu-") as tmp:
         try:
