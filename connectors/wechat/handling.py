@@ -144,7 +144,7 @@ class WeChatConnector:
                 claim = await self.state.claim(it.native_id)
                 if claim is not None:
                     return it, await self._first_delivery(it, claim, deadline, store_by)
-                outcome = await self._retried_delivery(it, deadline)
+                outcome = await self._retried_delivery(it, deadline, store_by)
                 if outcome != "reclaim":
                     return it, outcome
         except _REDIS_ERRORS as exc:
@@ -243,7 +243,7 @@ class WeChatConnector:
             except Exception:  # the record is a courtesy to operators; the send itself is done
                 log.exception("wechat %s: delivery report failed", it.native_id)
 
-    async def _retried_delivery(self, it: Interpretation, deadline: float) -> str | None:
+    async def _retried_delivery(self, it: Interpretation, deadline: float, store_by: float) -> str | None:
         """A later delivery of a MsgId some delivery already claimed: never publish again."""
         loop = asyncio.get_running_loop()
         status: str | None = None
@@ -260,9 +260,11 @@ class WeChatConnector:
                     holder = await self.state.claim_delivery(it.native_id, "passive")
                     return reply if holder == "passive" else None
             now = loop.time()
-            # The first delivery settles by its own deadline, never later than ours:
-            # a claim still pending at ours gets a short grace before we give up.
-            limit = deadline + (PENDING_GRACE_SECONDS if status.startswith("pending") else 0.0)
+            # The first delivery stores the message by its own store_by, never later than ours
+            # (a claim still pending then gets a short grace before we give up), and settles its
+            # answer by its deadline: a stored message waits for the answer only until ours.
+            pending = status.startswith("pending")
+            limit = store_by + PENDING_GRACE_SECONDS if pending else deadline
             if now + RETRY_POLL_SECONDS >= limit:
                 break
             await asyncio.sleep(RETRY_POLL_SECONDS)
