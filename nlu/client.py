@@ -17,6 +17,15 @@ turn), and a server that refuses or fails is skipped for a few seconds while the
 same text asked again while its parse is in flight, or within `SHARE_SECONDS` of its answer, shares
 that one parse (a citizen sending twice, a WeChat retry, the console's hints while typing).
 
+A Rasa server parses one message at a time: a hundred parses sent together only queue inside it,
+each waiting behind the others until the HTTP timeout gives up on it (while the server still does
+the work). So each server gets at most `PER_SERVER` parses at once (a few, not one: a Rasa fed
+one parse at a time spends about 1.8 times the CPU on each, bench/intake_nlu.py); the others wait
+here, earliest deadline first (`parse(text, deadline=...)`; none: after every deadline, in arrival
+order). A parse still waiting at its deadline never reaches Rasa and hands off
+(`handoff: true`, unclassified), so a burst costs classification late, never the reply's time; the
+worker's backfill classifies such tickets afterwards (gateway/worker/reclassify.py).
+
 `handoff` means "a person has to take this message over": Rasa unavailable, the classification not
 confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
 when the bot answered by itself (`faq`) or when the department pre-classification is confident
@@ -26,7 +35,10 @@ enough to dispatch. Thresholds: nlu/thresholds.py.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
+import math
 import re
 import time
 from collections import OrderedDict
@@ -61,6 +73,7 @@ MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows
 SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
 SHARED_ANSWERS = 512  # at most this many recent answers are kept
 DOWN_SECONDS = 5.0  # a server that failed is skipped this long (unless every server failed)
+PER_SERVER = 8  # parses sent to one Rasa server at once: it parses them one after the other, never idle
 
 
 @dataclass(frozen=True)
@@ -138,8 +151,15 @@ class NluClient:
         answers_path: str | Path | None = None,
         directory: Directory | None = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        per_server: int = PER_SERVER,
     ) -> None:
         self._urls: tuple[str, ...] = ()
+        self.per_server = max(1, per_server)
+        self._sending = 0  # parses on their way to a server (at most per_server x servers)
+        # Parses waiting for a free server: (deadline, arrival, future), earliest deadline first.
+        self._queue: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self.expired = 0  # parses that waited past their deadline and never reached a server
         self._busy: dict[str, int] = {}
         self._down_until: dict[str, float] = {}
         self._turn = 0
@@ -193,11 +213,14 @@ class NluClient:
 
     # ---------------------------------------------------------------- public API
 
-    async def parse(self, text: str) -> NluResult:
-        """Classify one citizen message. Never raises."""
+    async def parse(self, text: str, *, deadline: float | None = None) -> NluResult:
+        """Classify one citizen message. Never raises.
+
+        ``deadline`` (``time.monotonic()`` clock): a parse that could not start by then hands off
+        instead (the caller's reply is due); a parse already sent gets its full ``timeout``."""
         text = text if isinstance(text, str) else ""
         assessment = emergency_rules.assess(text)
-        raw = await self._rasa_parse(text) if text.strip() else None
+        raw = await self._rasa_parse(text, deadline) if text.strip() else None
         if raw is None:
             return self._unavailable(assessment)
         try:
@@ -257,7 +280,43 @@ class NluClient:
             self._own_session = True
         return self._session
 
-    async def _rasa_parse(self, text: str) -> dict | None:
+    async def _turn_to_send(self, deadline: float | None) -> bool:
+        """Wait for a free place on a server; False when ``deadline`` passed first (nothing held)."""
+        if deadline is not None and deadline <= time.monotonic():
+            self.expired += 1  # already due: a parse now would only make the reply later
+            return False
+        while self._queue and self._queue[0][2].done():  # waiters that gave up
+            heapq.heappop(self._queue)
+        capacity = self.per_server * max(1, len(self._urls))
+        if self._sending < capacity and not self._queue:
+            self._sending += 1
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queue, (math.inf if deadline is None else deadline, next(self._arrivals), waiter))
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._next_turn()  # handed a place just as we were cancelled: pass it on
+            waiter.cancel()
+            raise
+        if not waiter.done():
+            waiter.cancel()  # skipped by _next_turn; dropped from the heap lazily
+            self.expired += 1
+            return False
+        return True  # the place of a finished parse, handed over (_sending unchanged)
+
+    def _next_turn(self) -> None:
+        """A parse finished: hand its place to the first waiter still waiting, or free it."""
+        while self._queue:
+            _deadline, _n, waiter = heapq.heappop(self._queue)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._sending = max(0, self._sending - 1)
+
+    async def _rasa_parse(self, text: str, deadline: float | None = None) -> dict | None:
         if not self._urls:
             return None
         # The model was trained mostly on simplified characters: send it the simplified form.
@@ -270,7 +329,13 @@ class NluClient:
         future: asyncio.Future[dict | None] = asyncio.get_running_loop().create_future()
         self._inflight[simplified] = future
         try:
-            data = await self._parse_on_servers(simplified)
+            if await self._turn_to_send(deadline):
+                try:
+                    data = await self._parse_on_servers(simplified)
+                finally:
+                    self._next_turn()
+            else:
+                data = None
         except BaseException:
             future.set_result(None)  # whoever shares it hands off instead of waiting forever
             raise

@@ -198,3 +198,66 @@ def rasa_url():
         pytest.fail(f"Rasa did not start with {model}:\n{tail}")
     yield server.url
     server.stop()
+
+
+class GatedRasa:
+    """A real HTTP hop in front of the session's Rasa that records the texts it is asked to parse, in
+    order, and holds the parse of any text containing a word of ``held`` until ``release`` is set:
+    a parse that takes as long as the test wants, without sleeping."""
+
+    def __init__(self, target: str) -> None:
+        import aiohttp
+
+        self.target = target
+        self.held: set[str] = set()
+        self.release = asyncio.Event()
+        self.parsed: list[str] = []
+        self.inflight = 0
+        self.most_inflight = 0  # the most parses it had at once
+        self._http: aiohttp.ClientSession | None = None
+
+    def app(self):
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/model/parse", self._parse)
+        app.router.add_get("/status", self._status)
+        app.on_cleanup.append(self._close)
+        return app
+
+    async def _forward(self, method: str, path: str, body: dict | None):
+        import aiohttp
+        from aiohttp import web
+
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        async with self._http.request(method, self.target + path, json=body) as resp:
+            return web.Response(status=resp.status, body=await resp.read(), content_type="application/json")
+
+    async def _parse(self, request):
+        body = await request.json()
+        self.parsed.append(body["text"])
+        self.inflight += 1
+        self.most_inflight = max(self.most_inflight, self.inflight)
+        try:
+            if any(word in body["text"] for word in self.held):
+                await self.release.wait()
+            return await self._forward("POST", "/model/parse", body)
+        finally:
+            self.inflight -= 1
+
+    async def _status(self, request):
+        return await self._forward("GET", "/status", None)
+
+    async def _close(self, app) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+
+@pytest.fixture
+async def gated_rasa(rasa_url, aiohttp_server):
+    """(GatedRasa, its URL) in front of the session's Rasa."""
+    gate = GatedRasa(rasa_url)
+    server = await aiohttp_server(gate.app())
+    yield gate, str(server.make_url("")).rstrip("/")
+    gate.release.set()

@@ -27,6 +27,9 @@ REPLY_MEMO_SECONDS = 600
 # A retry that still sees the claim pending at its own deadline waits this much longer:
 # the first delivery settles at its deadline, which is never later than the retry's.
 PENDING_GRACE_SECONDS = 0.3
+# How long the first delivery may take to store a message (image download included): WeChat's
+# 5 s less the network's share. Not the passive-reply budget, which is much shorter.
+STORE_SECONDS = 4.0
 # Poll interval of a retried delivery waiting for the first delivery's outcome.
 RETRY_POLL_SECONDS = 0.05
 

@@ -6,9 +6,12 @@ deliveries in all).  The flow, per message:
 1. The first delivery claims the MsgId in Redis (SET NX), stores the image if any, and
    publishes; only then is anything acknowledged.  If the stream is down the claim is
    released and WeChat gets a 503, so its retry can try again.
-2. It waits for the pipeline's answer within the reply budget (default 4 s).  In time →
-   passive reply.  Too late → ``success`` now, and a background task sends the answer as a
-   customer-service message when it comes (up to ``deferred_wait`` more seconds).
+2. It waits for the pipeline's answer within the reply budget (default 0.5 s: WeChat holds a
+   connection per callback, and a burst must not make every citizen wait).  In time → passive
+   reply.  Too late → ``success`` now, and a background task sends the answer as a
+   customer-service message when it comes (up to ``deferred_wait`` more seconds).  The message
+   carries ``reply_by`` (epoch seconds, ``answer_within`` after the callback): a worker that
+   cannot classify it by then stores it unclassified, so the answer is never later than that.
 3. A retried delivery never publishes: it waits for the outcome of the first and answers
    with the identical passive reply (WeChat shows one answer per MsgId), or ``success``.
 4. Whether the answer goes out passively or deferred is decided by one SET NX on
@@ -37,7 +40,7 @@ from connectors.base import (
     WaitReply,
 )
 from connectors.storage import AttachmentRejected, AttachmentStore
-from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS
+from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS, STORE_SECONDS
 from connectors.wechat.inbound import Interpretation, interpret
 from connectors.wechat.outbound import WeChatApi, WeChatApiError
 from connectors.wechat.security import CallbackCrypto
@@ -134,26 +137,31 @@ class WeChatConnector:
             return it, None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.reply_budget
+        # Storing gets WeChat's whole window, whatever the passive budget.
+        store_by = loop.time() + STORE_SECONDS
         try:
             for _ in range(3):  # a lapsed claim of a failed delivery may be retaken
                 claim = await self.state.claim(it.native_id)
                 if claim is not None:
-                    return it, await self._first_delivery(it, claim, deadline)
-                outcome = await self._retried_delivery(it, deadline)
+                    return it, await self._first_delivery(it, claim, deadline, store_by)
+                outcome = await self._retried_delivery(it, deadline, store_by)
                 if outcome != "reclaim":
                     return it, outcome
         except _REDIS_ERRORS as exc:
             raise IntakeUnavailable(f"redis: {exc!r}") from exc
         raise IntakeUnavailable("could not claim the message")
 
-    async def _first_delivery(self, it: Interpretation, claim: Claim, deadline: float) -> str | None:
+    async def _first_delivery(self, it: Interpretation, claim: Claim, deadline: float, store_by: float) -> str | None:
         loop = asyncio.get_running_loop()
         assert it.message is not None
         try:
             message = it.message
+            if it.wants_reply:
+                reply_by = time.time() + self.settings.answer_within
+                message = dataclasses.replace(message, metadata={**message.metadata, "reply_by": round(reply_by, 3)})
             if it.media_id:
-                message = await self._with_media(message, it.media_id, deadline)
-            entry_id = await asyncio.wait_for(self.publish(message), timeout=max(0.5, deadline - loop.time()))
+                message = await self._with_media(message, it.media_id, store_by)
+            entry_id = await asyncio.wait_for(self.publish(message), timeout=max(0.5, store_by - loop.time()))
         except BaseException as exc:
             # Not stored: forget the claim so WeChat's retry publishes it.
             with contextlib.suppress(*_REDIS_ERRORS):  # if so, the claim lapses by its short TTL
@@ -235,7 +243,7 @@ class WeChatConnector:
             except Exception:  # the record is a courtesy to operators; the send itself is done
                 log.exception("wechat %s: delivery report failed", it.native_id)
 
-    async def _retried_delivery(self, it: Interpretation, deadline: float) -> str | None:
+    async def _retried_delivery(self, it: Interpretation, deadline: float, store_by: float) -> str | None:
         """A later delivery of a MsgId some delivery already claimed: never publish again."""
         loop = asyncio.get_running_loop()
         status: str | None = None
@@ -252,9 +260,11 @@ class WeChatConnector:
                     holder = await self.state.claim_delivery(it.native_id, "passive")
                     return reply if holder == "passive" else None
             now = loop.time()
-            # The first delivery settles by its own deadline, never later than ours:
-            # a claim still pending at ours gets a short grace before we give up.
-            limit = deadline + (PENDING_GRACE_SECONDS if status.startswith("pending") else 0.0)
+            # The first delivery stores the message by its own store_by, never later than ours
+            # (a claim still pending then gets a short grace before we give up), and settles its
+            # answer by its deadline: a stored message waits for the answer only until ours.
+            pending = status.startswith("pending")
+            limit = store_by + PENDING_GRACE_SECONDS if pending else deadline
             if now + RETRY_POLL_SECONDS >= limit:
                 break
             await asyncio.sleep(RETRY_POLL_SECONDS)

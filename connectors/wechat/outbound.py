@@ -1,7 +1,10 @@
 """Calls to WeChat's API: customer-service messages and media downloads.
 
-wechatpy's client is synchronous (requests), so every call runs in a small thread pool
-owned by the connector, never on the event loop.  The access_token is NOT kept per
+wechatpy's client is synchronous (requests), so its calls run in a small thread pool owned
+by the connector, never on the event loop.  The customer-service message, the one call made
+per citizen message when the pipeline is slow (a burst), is a plain JSON POST sent with
+aiohttp on the event loop instead: a thread hop and requests cost the web process several
+times its CPU, just when it has least to spare.  The access_token is NOT kept per
 process: WeChat invalidates the previous token whenever a new one is fetched, so several
 gateway processes each fetching their own would keep knocking each other out.  The token
 lives in Redis; exactly one process refreshes it at a time (a Redis lock) and the others
@@ -20,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import aiohttp
+import orjson
 import redis.asyncio as aioredis
 import requests
 from redis.exceptions import LockNotOwnedError, RedisError
@@ -166,6 +171,7 @@ class WeChatApi:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._closed = False
+        self._http: aiohttp.ClientSession | None = None
         self.tokens = (
             TokenCache(redis, key_prefix, settings.app_id, self._fetch_token) if settings.outbound_enabled else None
         )
@@ -190,6 +196,9 @@ class WeChatApi:
 
     async def aclose(self) -> None:
         self._closed = True
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             # Calls in flight end within api_timeout; queued ones are dropped.
@@ -232,6 +241,43 @@ class WeChatApi:
         token = await self.tokens.refresh(stale=token)
         return await self._in_thread(self._call_with, token, fn)
 
+    async def call_async(self, fn: Callable[[str], Awaitable[T]]) -> T:
+        """``call`` for a coroutine on the event loop taking the token."""
+        if self.tokens is None:
+            raise OutboundNotConfigured(None, "WECHAT_APP_ID / WECHAT_APP_SECRET are not set")
+        token = await self.tokens.get()
+        try:
+            return await fn(token)
+        except WeChatApiError as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            log.info("wechat token rejected (%s); refreshing and retrying once", exc.errcode)
+        token = await self.tokens.refresh(stale=token)
+        return await fn(token)
+
+    async def _post_json(self, endpoint: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One JSON POST to WeChat's API; an errcode or an unreadable answer → WeChatApiError."""
+        if self._closed:
+            raise WeChatApiError(None, "connector is shut down")
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.api_timeout))
+        try:
+            # UTF-8 as is (orjson never escapes): WeChat shows \uXXXX escapes literally.
+            async with self._http.post(self.settings.api_base_url + endpoint, params={"access_token": token},
+                                       data=orjson.dumps(payload), headers={"Content-Type": "application/json"}) as resp:
+                if resp.status != 200:
+                    raise WeChatApiError(None, f"HTTP {resp.status}")
+                data = orjson.loads(await resp.read())
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise WeChatApiError(None, f"network error: {type(exc).__name__}") from None
+        except orjson.JSONDecodeError as exc:
+            raise WeChatApiError(None, f"unreadable answer: {exc}") from None
+        if not isinstance(data, dict):
+            raise WeChatApiError(None, "unreadable answer: not a JSON object")
+        if data.get("errcode"):
+            raise WeChatApiError(int(data["errcode"]), str(data.get("errmsg", "")))
+        return data
+
     def _call_with(self, token: str, fn: Callable[[_Client], T]) -> T:
         client = self._client()
         client.current_token = token
@@ -244,7 +290,8 @@ class WeChatApi:
 
     async def send_text(self, openid: str, text: str) -> DeliveryResult:
         try:
-            result = await self.call(lambda c: c.message.send_text(openid, text))
+            payload = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+            result = await self.call_async(lambda token: self._post_json("message/custom/send", token, payload))
         except (RedisError, OSError) as exc:  # the shared token lives in Redis
             log.warning("wechat customer-service message to %s not sent: redis %r", openid, exc)
             return DeliveryResult(delivered=False, detail=f"redis unavailable: {type(exc).__name__}")

@@ -32,8 +32,13 @@ class WeChatSettings(BaseSettings):
     app_secret: SecretStr | None = Field(default=None, alias="WECHAT_APP_SECRET")
     api_base_url: str = Field(default=DEFAULT_API_BASE_URL, alias="WECHAT_API_BASE_URL")
     timestamp_window: int = Field(default=300, ge=1, le=86_400, alias="WECHAT_TIMESTAMP_WINDOW")
-    # WeChat gives up after 5 s; the budget must leave room for the network.
-    reply_budget: float = Field(default=4.0, gt=0, le=4.5, alias="WECHAT_REPLY_BUDGET")
+    # How long a callback waits for the answer to give it as the passive reply; later answers go
+    # out as customer-service messages. Short: WeChat holds a connection per callback, and under
+    # a burst a long wait only makes every citizen wait (WeChat gives up after 5 s).
+    reply_budget: float = Field(default=0.5, gt=0, le=4.5, alias="WECHAT_REPLY_BUDGET")
+    # The answer is due this long after the callback: a message the NLU cannot take by then is
+    # stored unclassified (the backfill classifies it later) so the citizen is answered in time.
+    answer_within: float = Field(default=3.5, ge=0.5, le=60, alias="WECHAT_ANSWER_WITHIN")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024, alias="WECHAT_MAX_BODY_BYTES")
     # How long a late answer is still worth a customer-service message after `success`.
     deferred_wait: float = Field(default=60.0, ge=0, le=3600, alias="WECHAT_DEFERRED_WAIT")

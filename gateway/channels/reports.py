@@ -20,6 +20,10 @@ def delivery_reporter(app: web.Application) -> ReportDelivery:
     its delivery status, so a refusal (WeChat 45015 …) shows on the ticket and in open consoles."""
 
     async def report(channel: str, native_id: str, result: DeliveryResult) -> None:
+        if result.delivered:
+            # The bot's entry was stored as sent; only a refusal is news. Writing "sent" again would
+            # cost a transaction per customer-service message in a burst, when the web has least to spare.
+            return
         async with app[SESSIONS]() as session:
             entry = await replies.bot_answer_to(session, channel, native_id)
             if entry is None:

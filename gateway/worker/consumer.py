@@ -18,7 +18,7 @@ from gateway.infra.stream import IntakeStream, StreamEntry
 from gateway.worker.outage import Backoff, DependencyProbe, is_connectivity_error
 from gateway.worker.pending import OwnPending
 from gateway.worker.pipeline import Pipeline
-from ticketing.intake.contract import Classification
+from ticketing.intake.contract import Classification, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -187,29 +187,33 @@ class Worker:
 
     async def run_pass(self, items: list[tuple[StreamEntry, InboundMessage]]) -> None:
         started = time.perf_counter()
+        announced: set[int] = set()
+
+        async def committed(group: list[tuple[int, Outcome]]) -> None:
+            # Committed: every reply, live event and the acknowledgement of the group in one round trip.
+            async with self.stream.redis.pipeline(transaction=False) as pipe:
+                for i, outcome in group:
+                    self.pipeline.stage_announcement(pipe, items[i][1], outcome)
+                self.stream.stage_ack(pipe, [items[i][0].entry_id for i, _outcome in group])
+                await pipe.execute()
+            announced.update(i for i, _outcome in group)
+            elapsed = time.perf_counter() - started
+            for _ in group:
+                self.metrics.process_seconds.observe(elapsed)
+
         try:
-            results = await self.pipeline.process_batch([msg for _entry, msg in items])
+            results = await self.pipeline.process_batch([msg for _entry, msg in items], committed)
         except Exception as exc:
+            left = [(entry, msg) for i, (entry, msg) in enumerate(items) if i not in announced]
             if await self._outage_caused(exc):
-                for entry, _msg in items:
+                for entry, _msg in left:
                     await self.own.forgive(entry)
                 return
             # One poison message must not sink the others: each on its own, as before batching.
             log.warning("worker %s: batch of %d failed (%r); taking them one by one", self.consumer,
-                        len(items), exc)
-            await self._one_by_one([(entry, msg, None) for entry, msg in items])
+                        len(left), exc)
+            await self._one_by_one([(entry, msg, None) for entry, msg in left])
             return
-        done = [(entry, msg, outcome) for (entry, msg), (outcome, _c) in zip(items, results) if outcome is not None]
-        if done:
-            # Committed: every reply, live event and the acknowledgement in one round trip.
-            async with self.stream.redis.pipeline(transaction=False) as pipe:
-                for _entry, msg, outcome in done:
-                    self.pipeline.stage_announcement(pipe, msg, outcome)
-                self.stream.stage_ack(pipe, [entry.entry_id for entry, _msg, _outcome in done])
-                await pipe.execute()
-            elapsed = time.perf_counter() - started
-            for _ in done:
-                self.metrics.process_seconds.observe(elapsed)
         await self._one_by_one([(entry, msg, classification)
                                 for (entry, msg), (outcome, classification) in zip(items, results)
                                 if outcome is None])

@@ -4,13 +4,21 @@ The decision itself (event, emergency, follow-up, FAQ or ticket) is ``ticketing.
 This module holds what surrounds it: the NLU call happens before the transaction (no lock is
 held over an HTTP call); the database work of one message is one transaction; the reply is
 announced over Redis only after the commit.
+
+A message may carry ``reply_by`` in its metadata (epoch seconds; the WeChat connector sets it: its
+citizen's answer is due within WeChat's window). Its NLU call then has to start within ``NLU_WAIT``
+and by that time less ``REPLY_MARGIN``: a burst larger than the NLU can take in time leaves the rest
+unclassified, with their receipts on time, and the backfill (reclassify.py) classifies them
+afterwards. ``NLU_WAIT`` also bounds a pass (the messages read meanwhile wait for the next one),
+so it is short: the NLU stays busy with what it can take, and the rest is answered at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -30,8 +38,27 @@ from ticketing.intake.contract import Classification, Outcome
 from ticketing.intake.hints import ticket_codes
 from ticketing.intake.rules import IntakeRules
 
+log = logging.getLogger(__name__)
+
 # Outcomes an operator has to see at once in the console's live queue.
 CONSOLE_EVENTS = frozenset({"ticket", "followup", "emergency"})
+# Time kept after the NLU call for its own answer, the commit and the announcement.
+REPLY_MARGIN = 0.5
+# The longest a message with an answer due waits for its turn at the NLU.
+NLU_WAIT = 1.0
+# How long the first classified message of a group waits for others before they are committed.
+GROUP_LINGER = 0.15
+
+Committed = Callable[[list[tuple[int, Outcome]]], Awaitable[None]]
+
+
+def nlu_deadline(msg: InboundMessage) -> float | None:
+    """The ``time.monotonic()`` by which the message's NLU call must start, from its ``reply_by``."""
+    reply_by = msg.metadata.get("reply_by")
+    if not isinstance(reply_by, (int, float)) or isinstance(reply_by, bool):
+        return None
+    now = time.monotonic()
+    return min(now + (float(reply_by) - time.time()) - REPLY_MARGIN, now + NLU_WAIT)
 
 
 def torn_between(alternatives: Sequence[dict[str, Any]], margin: float = THRESHOLDS.department_margin
@@ -87,20 +114,25 @@ class Pipeline:
     async def aclose(self) -> None:
         await self.intake.aclose()
 
-    async def classify(self, text: str) -> Classification:
+    async def classify(self, text: str, deadline: float | None = None) -> Classification:
         if self.nlu is None or not text.strip():
             return Classification()
         started = time.perf_counter()
-        result = await self.nlu.parse(text)
+        result = await self.nlu.parse(text, deadline=deadline)
         self.metrics.nlu_seconds.observe(time.perf_counter() - started)
         return classification_of(result)
 
-    async def process_batch(self, messages: Sequence[InboundMessage]
+    async def process_batch(self, messages: Sequence[InboundMessage], committed: Committed | None = None
                             ) -> list[tuple[Outcome | None, Classification | None]]:
         """Messages of different citizens: the plain ones (``ticketing.intake.batch.plain``) stored in
-        one transaction; for each message its outcome, or ``None`` when it is for :meth:`process`
+        set-based transactions; for each message its outcome, or ``None`` when it is for :meth:`process`
         (with the classification already asked for it, if any).  Nothing is announced here:
-        :meth:`stage_announcement` after the commit."""
+        :meth:`stage_announcement` after the commit.
+
+        The NLU answers one message after the other, so the plain messages are committed in groups as
+        their classifications come in (all those ready at once in one transaction): the first ones
+        are not held back until the slowest parse of the pass. ``committed`` is awaited after each
+        commit with that group's ``(index, outcome)`` pairs (to announce them and acknowledge)."""
         # Checked first so redelivered messages cost no NLU call (the rules answer them); one
         # autocommitted read, no transaction to open and roll back.
         async with self.sessions.kw["bind"].connect() as conn:
@@ -108,20 +140,51 @@ class Pipeline:
             stored = await self.batch.stored(conn, messages)
         fresh = [i for i, msg in enumerate(messages) if (msg.channel, msg.native_id) not in stored]
         # Every NLU call of the batch at once, before any transaction.
-        found = await asyncio.gather(*(self.classify(messages[i].text) for i in fresh))
-        classifications: dict[int, Classification] = dict(zip(fresh, found))
-        # A message the bot will ask about (``ticketing.intake.gathering``) goes through the rules.
-        chosen = [i for i in fresh if plain(messages[i], classifications[i])
-                  and not self._asks(messages[i], classifications[i])]
+        asked = {asyncio.ensure_future(self.classify(messages[i].text, nlu_deadline(messages[i]))): i for i in fresh}
+        classifications: dict[int, Classification] = {}
         outcomes: dict[int, Outcome | None] = {}
-        if chosen:
+        try:
+            while asked:
+                done, _ = await asyncio.wait(asked, return_when=asyncio.FIRST_COMPLETED)
+                if asked.keys() - done:
+                    # The NLU answers one by one: gather what comes in a short while into one group
+                    # (a transaction and a number block each), at little cost to the first one's reply.
+                    more, _ = await asyncio.wait(asked.keys() - done, timeout=GROUP_LINGER)
+                    done |= more
+                ready = []
+                for task in done:
+                    i = asked.pop(task)
+                    classifications[i] = task.result()
+                    ready.append(i)
+                ready.sort()
+                # A message the bot will ask about (``ticketing.intake.gathering``) goes through the rules.
+                chosen = [i for i in ready if plain(messages[i], classifications[i])
+                          and not self._asks(messages[i], classifications[i])]
+                if chosen:
+                    outcomes.update(await self._take_in(messages, chosen, classifications, committed))
+        finally:
+            for task in asked:
+                task.cancel()
+        return [(outcomes.get(i), classifications.get(i)) for i in range(len(messages))]
+
+    async def _take_in(self, messages: Sequence[InboundMessage], chosen: list[int],
+                       classifications: dict[int, Classification], committed: Committed | None
+                       ) -> dict[int, Outcome | None]:
+        """One group of plain messages in one transaction. A failed group is left to :meth:`process`
+        one by one (outcome ``None``), so one poison message or a lost connection sinks no other group."""
+        try:
             async with self.sessions() as session, session.begin():
                 results = await self.batch.take_in(session, [(messages[i], classifications[i]) for i in chosen])
-            outcomes = dict(zip(chosen, results))
-            for i, outcome in outcomes.items():
-                if outcome is not None:
-                    self.metrics.processed.labels(messages[i].channel, outcome.kind).inc()
-        return [(outcomes.get(i), classifications.get(i)) for i in range(len(messages))]
+        except Exception as exc:
+            log.warning("batch of %d plain messages failed (%r); they go one by one", len(chosen), exc)
+            return {}
+        outcomes = dict(zip(chosen, results))
+        for i, outcome in outcomes.items():
+            if outcome is not None:
+                self.metrics.processed.labels(messages[i].channel, outcome.kind).inc()
+        if committed is not None:
+            await committed([(i, outcome) for i, outcome in outcomes.items() if outcome is not None])
+        return outcomes
 
     def _asks(self, msg: InboundMessage, classification: Classification) -> bool:
         region, request_type, department = ticket_codes(self.directory, msg.metadata, classification)
@@ -134,7 +197,7 @@ class Pipeline:
                 return await self._redeliver(session, msg, existing)
             await session.rollback()  # hold no snapshot while the NLU thinks
             if classification is None:
-                classification = await self.classify(msg.text)
+                classification = await self.classify(msg.text, nlu_deadline(msg))
             # Read before the transaction: the worker takes one message per citizen at a time.
             dialogue = await self.dialogues.get(msg.channel, msg.sender_id)
             try:

@@ -26,7 +26,7 @@ def test_defaults_and_plaintext_mode() -> None:
     s = load_wechat_settings(WECHAT_TOKEN="abc123")
     assert s.enabled and not s.encrypted and not s.outbound_enabled
     assert s.api_base_url == "https://api.weixin.qq.com/cgi-bin/"
-    assert (s.timestamp_window, s.reply_budget, s.max_body_bytes) == (300, 4.0, 64 * 1024)
+    assert (s.timestamp_window, s.reply_budget, s.answer_within, s.max_body_bytes) == (300, 0.5, 3.5, 64 * 1024)
 
 
 def test_read_from_the_environment(monkeypatch) -> None:
