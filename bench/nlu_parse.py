@@ -47,7 +47,7 @@ policies: []
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -99,14 +99,14 @@ def profile(model: str, texts: list[str]) -> dict:
 
 
 def run_profile(model: Path, texts: list[str]) -> dict | None:
-    from nlu.training import rasa_env
+    from nlu.server import serving_env
 
     python = REPO / ".venv-rasa" / "bin" / "python"
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
         json.dump(texts, fh, ensure_ascii=False)
     try:
         done = subprocess.run([str(python), str(Path(__file__).resolve()), "--profile", str(model), fh.name],
-                              env=rasa_env(), cwd=REPO, capture_output=True, text=True, timeout=900)
+                              env=serving_env(), cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
     finally:
         os.unlink(fh.name)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

@@ -96,6 +96,27 @@ def _identity(tokens: List[Text]) -> List[Text]:
     return tokens
 
 
+_WHITESPACE = re.compile(r"\s\s+")
+
+
+def _ngram_counts(items: Sequence[Text], ngrams: Tuple[int, int], index: Dict[Text, int]) -> Dict[int, int]:
+    """Counts of the known n-grams of a string (characters) or a token list (words, unigrams)."""
+    counts: Dict[int, int] = {}
+    for n in range(ngrams[0], ngrams[1] + 1):
+        for i in range(len(items) - n + 1):
+            gram = items[i:i + n] if n > 1 else items[i]
+            j = index.get(gram)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+    return counts
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LetterAwareIntentClassifier(GraphComponent):
     """Logistic regression over character and word TF-IDF, scoring long letters by their matter."""
@@ -109,6 +130,9 @@ class LetterAwareIntentClassifier(GraphComponent):
             "char_min_df": 2,
             "C": 50.0,
             "max_iter": 3000,
+            # "balanced": intents weighted by the inverse of their number of examples (the departments
+            # have hundreds of letters, greet or weather a few dozen short questions).
+            "class_weight": None,
             # The intent of letter wrappings (salutations, closings, asides): used to find the matter,
             # never predicted.
             "frame_intent": "letter_frame",
@@ -134,6 +158,17 @@ class LetterAwareIntentClassifier(GraphComponent):
             self._words = _Tfidf(self._word_vectorizer(state["words"]["vocabulary"]), np.asarray(state["words"]["idf"]))
             self._labels = list(state["labels"])
             self._coef, self._intercept = state["coef"], state["intercept"]
+            self._prepare()
+
+    def _prepare(self) -> None:
+        """Lookup tables of the prediction path (_scores)."""
+        self._char_index = self._chars.vectorizer.vocabulary_ if hasattr(self._chars.vectorizer, "vocabulary_") \
+            else self._chars.vectorizer.vocabulary
+        self._word_index = self._words.vectorizer.vocabulary_ if hasattr(self._words.vectorizer, "vocabulary_") \
+            else self._words.vectorizer.vocabulary
+        self._char_range = (self._config["char_min_ngram"], self._config["char_max_ngram"])
+        self._word_offset = len(self._chars.idf)
+        self._coef_t = np.ascontiguousarray(self._coef.T)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -162,11 +197,29 @@ class LetterAwareIntentClassifier(GraphComponent):
     def _features(self, texts: List[Text], words: List[List[Text]]) -> scipy.sparse.csr_matrix:
         return scipy.sparse.hstack([self._chars.transform(texts), self._words.transform(words)]).tocsr()
 
-    def _probabilities(self, features: scipy.sparse.csr_matrix) -> np.ndarray:
-        scores = np.asarray(features.dot(self._coef.T)) + self._intercept
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+    def _scores(self, text: Text, words: List[Text]) -> np.ndarray:
+        """The regression's scores of one text, computed directly from the vocabularies.
+
+        Why not the vectorizers: scikit-learn's transform() and SciPy's sparse products cost about a
+        millisecond of validation and conversions per call, and a letter needs several calls; this
+        gathers the coefficient rows of the n-grams present (the same numbers: sublinear tf, idf,
+        each block L2-normalised, as in training)."""
+        chars = _ngram_counts(_WHITESPACE.sub(" ", text.lower()), self._char_range, self._char_index)
+        found = _ngram_counts(words, (1, 1), self._word_index)
+        rows, weights = [], []
+        for counts, idf, offset in ((chars, self._chars.idf, 0), (found, self._words.idf, self._word_offset)):
+            if not counts:
+                continue
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            w = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[index]
+            rows.append(index + offset)
+            weights.append(w / np.sqrt(w.dot(w)))
+        if not rows:
+            return self._intercept.copy()
+        return np.concatenate(weights).dot(self._coef_t[np.concatenate(rows)]) + self._intercept
+
+    def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
+        return _softmax(np.vstack([self._scores(t, w) for t, w in zip(texts, words)]))
 
     # ------------------------------------------------------------------ training
 
@@ -181,10 +234,12 @@ class LetterAwareIntentClassifier(GraphComponent):
         words = [self._words_of(m) for m in examples]
         self._chars = _Tfidf.fit(self._char_vectorizer(), texts)
         self._words = _Tfidf.fit(self._word_vectorizer(), words)
-        model = LogisticRegression(C=self._config["C"], max_iter=self._config["max_iter"])
+        model = LogisticRegression(C=self._config["C"], max_iter=self._config["max_iter"],
+                                   class_weight=self._config["class_weight"])
         model.fit(self._features(texts, words), [m.get(INTENT) for m in examples])
         self._labels = [str(x) for x in model.classes_]
         self._coef, self._intercept = model.coef_, model.intercept_
+        self._prepare()
         logger.info("LetterAwareIntentClassifier: %d intents, %d character n-grams, %d words",
                     len(self._labels), len(self._chars.idf), len(self._words.idf))
         self.persist()
@@ -218,7 +273,7 @@ class LetterAwareIntentClassifier(GraphComponent):
         spans = letter_sentences(text, int(self._config["letter_min_chars"]))
         texts = [text] + [text[a:b] for a, b in spans]
         words = [self._words_of(message)] + [self._words_of(message, span) for span in spans]
-        probs = self._probabilities(self._features(texts, words))
+        probs = self._predict(texts, words)
         frame = self._labels.index(self._config["frame_intent"]) if self._config["frame_intent"] in self._labels else None
         if frame is None:
             return probs[0]
@@ -239,7 +294,7 @@ class LetterAwareIntentClassifier(GraphComponent):
         if kept:
             matter_text = "".join(texts[1 + i] for i in kept)
             matter_words = [w for i in kept for w in words[1 + i]]
-            matter = self._probabilities(self._features([matter_text], [matter_words]))[0]
+            matter = self._predict([matter_text], [matter_words])[0]
             matter[frame] = 0.0
             matter /= matter.sum()
         else:
