@@ -74,6 +74,9 @@ SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
 SHARED_ANSWERS = 512  # at most this many recent answers are kept
 DOWN_SECONDS = 5.0  # a server that failed is skipped this long (unless every server failed)
 PER_SERVER = 8  # parses sent to one Rasa server at once: it parses them one after the other, never idle
+CHITCHAT_INTENTS = ("greet", "thanks")
+# Greetings and thanks of the training data are at most 22 characters; a letter starts at 60.
+CHITCHAT_MAX_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -460,6 +463,14 @@ class NluClient:
         # the best other intent of the ranking.
         if clf_kind:
             ranking = [r for r in ranking if not str(r["name"]).startswith(EMERGENCY_PREFIX)] or ranking
+            top = ranking[0]
+            top_name, top_conf = str(top["name"]), float(top["confidence"])
+            intent = {"name": top_name, "confidence": round(top_conf, 4)}
+
+        # A letter that thanks or greets at length is praise or a matter for a unit, not chit-chat
+        # (issue 16: a 213-character praise letter got the bot's 「不客气」): the best other intent.
+        if top_name in CHITCHAT_INTENTS and len(text) >= CHITCHAT_MAX_CHARS:
+            ranking = [r for r in ranking if str(r["name"]) not in CHITCHAT_INTENTS] or ranking
             top = ranking[0]
             top_name, top_conf = str(top["name"]), float(top["confidence"])
             intent = {"name": top_name, "confidence": round(top_conf, 4)}

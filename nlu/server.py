@@ -75,6 +75,18 @@ async def wait_ready(base_url: str, timeout: float = 120.0, *, process: subproce
             await asyncio.sleep(0.5)
 
 
+def serving_env() -> dict[str, str]:
+    """rasa_env() for a server: TensorFlow on one thread per pool. One parse runs the ResponseSelector's
+    small graph on one message; TensorFlow's thread pools then cost more in hand-overs than they gain
+    (bench/nlu_parse.py, in-process: ResponseSelector 4.6 -> 3.6 ms p50, whole parse 7.9 -> 6.2 ms p50
+    on the shared two-core machine). More cores are used by more servers (HOTLINE_NLU_PROCESSES).
+    Training keeps TensorFlow's defaults; the environment may still set other values."""
+    env = rasa_env()
+    env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
+    env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+    return env
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -110,7 +122,7 @@ class RasaProcess:
         self._started = time.monotonic()
         self.process = subprocess.Popen(
             rasa_command(self.model_path, self.host, self.port),
-            env=rasa_env(),
+            env=serving_env(),
             cwd=REPO_ROOT,  # Rasa puts its working directory on sys.path: nlu.rasa_components
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -125,7 +125,7 @@ def _train_lock() -> Iterator[None]:
 
 class TrainingProgress:
     """Overall progress of one `rasa train nlu` over the epoch bars of the components that train
-    (DIET, then the ResponseSelector), read from the child's output as it comes.
+    (the ResponseSelector; older configurations: DIET first), read from the child's output as it comes.
 
     tqdm redraws a bar with carriage returns ("Epochs:  45%|####5     | 45/100 [...]"); a bar whose
     count falls back (or whose total changes) is the next component's.
@@ -289,7 +289,7 @@ _PROGRESS_EVENT = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total
 
 
 def epochs_setting() -> int | None:
-    """$HOTLINE_NLU_TRAIN_EPOCHS: train DIET and the ResponseSelector for that many epochs instead
+    """$HOTLINE_NLU_TRAIN_EPOCHS: train the ResponseSelector (every component with epochs) for that many epochs instead
     of config.yml's (tests and quick trials; a model trained so is named by its own data hash)."""
     raw = os.environ.get(EPOCHS_ENV, "").strip()
     if not raw:
@@ -301,7 +301,7 @@ def epochs_setting() -> int | None:
 
 
 def config_text(epochs: int | None = None) -> str:
-    """nlu/config.yml, with every `epochs:` (DIET, ResponseSelector) set to `epochs` if given."""
+    """nlu/config.yml, with every `epochs:` (the ResponseSelector's) set to `epochs` if given."""
     text = CONFIG.read_text(encoding="utf-8")
     if epochs is None:
         return text

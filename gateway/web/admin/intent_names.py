@@ -7,7 +7,8 @@ import re
 
 from config.directory import Directory
 
-FIXED = {"greet": "问候", "thanks": "致谢", "out_of_scope": "与热线无关"}
+FIXED = {"greet": "问候", "thanks": "致谢", "out_of_scope": "与热线无关",
+         "letter_frame": "来信的套语（称呼、自述、落款等，不作分类）"}
 TITLE_CHARS = 18
 _CLAUSE = re.compile(r"[，。；：！？,.;:!?\n]")
 

@@ -182,7 +182,7 @@ async def test_training_lock_and_a_clear_failure_reason(console, tmp_path, monke
     assert job["status"] == "failed"
     assert job["error"] == "rasa.shared.exceptions.InvalidConfigException: The pipeline is broken"
     assert "InvalidConfigException" in job["log"] and job["data_hash"] and job["epochs"] == 3
-    assert 0.25 in seen  # the first bar half done: progress 1/2 of 2 bars
+    assert 0.5 in seen  # the bar half done: 1/2 of the one bar (the ResponseSelector, the only component with epochs)
     # the lock is released: training can start again (and be cancelled)
     fake.write_text("#!/bin/sh\nsleep 60\n")
     resp = await admin.post(f"{P}/train", {"epochs": 3})
@@ -209,6 +209,6 @@ async def test_guard_needs_metrics_and_unknown_models_404(console):
 
 def test_exported_config_epochs_override():
     text = training.config_text(7)
-    assert training.config_epochs(text) == [7, 7]
+    assert training.config_epochs(text) == [7]  # the ResponseSelector: the only component with epochs
     assert yaml.safe_load(text)["pipeline"][-2]["epochs"] == 7
-    assert training.config_epochs(training.config_text()) == [100, 100]
+    assert training.config_epochs(training.config_text()) == [100]

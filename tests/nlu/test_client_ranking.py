@@ -1,0 +1,33 @@
+"""How the client reads Rasa's ranking (nlu/client.py), on answers shaped as Rasa gives them."""
+
+from __future__ import annotations
+
+from nlu import emergency
+from nlu.client import NluClient
+
+PRAISE_LETTER = ("尊敬的领导：我想表扬市场监管局的工作人员。上个月我在超市买到过期食品，打电话投诉后，"
+                 "工作人员第二天就到现场核查，督促超市退款赔偿，还耐心地给我讲了消费者维权的办法。"
+                 "他们认真负责、热情周到，真心感谢他们！谢谢！")
+
+
+def _rasa_answer(*ranking: tuple[str, float]) -> dict:
+    items = [{"name": name, "confidence": conf} for name, conf in ranking]
+    return {"intent": items[0], "intent_ranking": items, "entities": []}
+
+
+def test_a_long_letter_of_thanks_is_a_ticket_not_chit_chat():
+    client = NluClient(None)
+    raw = _rasa_answer(("thanks", 0.76), ("dept_market_supervision", 0.15), ("dept_commerce", 0.05),
+                       ("dept_health", 0.04))
+    result = client._interpret(PRAISE_LETTER, raw, emergency.assess(PRAISE_LETTER), None)
+    assert result.faq is None and result.department == "market_supervision"
+    assert [a["code"] for a in result.department_alternatives] == ["market_supervision", "commerce", "health"]
+    assert result.intent["name"] == "dept_market_supervision" and result.handoff
+
+
+def test_a_short_thanks_is_still_answered_by_the_bot():
+    client = NluClient(None)
+    raw = _rasa_answer(("thanks", 0.9), ("dept_market_supervision", 0.05), ("dept_commerce", 0.03),
+                       ("dept_health", 0.02))
+    result = client._interpret("谢谢你们的帮助", raw, emergency.assess("谢谢你们的帮助"), None)
+    assert result.faq and result.faq["key"] == "thanks"

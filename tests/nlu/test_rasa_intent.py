@@ -1,0 +1,82 @@
+"""The letter-aware intent classifier (nlu/rasa_intent.py): inside Rasa's own environment, and through
+the session's real Rasa server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from nlu import training
+
+# Trains the component on a slice of the real training data inside .venv-rasa and compares the fast
+# prediction path with scikit-learn's vectorizers and SciPy's product (what training used).
+IN_RASA = r"""
+import json, sys, tempfile
+from pathlib import Path
+import numpy as np, yaml
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu.rasa_intent import LetterAwareIntentClassifier, _softmax
+
+keep = {"dept_urban_management", "dept_education", "dept_utilities", "letter_frame"}
+data = yaml.safe_load(Path("nlu/data/nlu/letters.yml").read_text(encoding="utf-8"))
+messages = [Message(data={"text": line.strip()[2:], "intent": block["intent"]})
+            for block in data["nlu"] if block["intent"] in keep
+            for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+tokenizer = JiebaTokenizer(JiebaTokenizer.get_default_config(), storage, Resource("tokens"))
+training_data = TrainingData(messages)
+tokenizer.process_training_data(training_data)
+classifier = LetterAwareIntentClassifier({}, storage, Resource("intent"))
+classifier.train(training_data)
+texts = json.loads(sys.argv[1])
+tests = [Message(data={"text": t}) for t in texts]
+tokenizer.process(tests)
+diff = 0.0
+for m in tests:
+    words = classifier._words_of(m)
+    reference = _softmax(np.asarray(classifier._features([m.get("text")], [words]).dot(classifier._coef.T))
+                         + classifier._intercept)
+    diff = max(diff, float(np.abs(reference - classifier._predict([m.get("text")], [words])).max()))
+classifier.process(tests)
+print(json.dumps({"diff": diff, "rankings": [[r["name"] for r in m.get("intent_ranking")] for m in tests]}))
+"""
+
+LETTER = ("尊敬的领导：我叫赵志强，家住新华区光明路幸福里小区。我们小区这个冬天暖气一直不热，屋里只有十三四度。"
+          "家里上有老下有小，老人常年吃药，孩子还在读书，经不起这样折腾。我们也找过相关单位，互相推诿，说不归他们管。"
+          "另外，小区门口的路灯也坏了好久。恳请领导帮帮我们。此致 敬礼！")
+
+
+def _rasa_python() -> Path:
+    return Path(training.rasa_bin()).parent / "python"
+
+
+@pytest.mark.skipif(not _rasa_python().exists(), reason="Rasa's virtualenv (.venv-rasa) is not installed")
+def test_fast_prediction_equals_the_trained_regression_and_never_predicts_the_frames():
+    texts = [LETTER, "路灯坏了一个月没人修", "孩子上学的学区怎么划分", "您好！"]
+    done = subprocess.run([str(_rasa_python()), "-c", IN_RASA, json.dumps(texts, ensure_ascii=False)],
+                          cwd=training.REPO_ROOT, env=training.rasa_env(), capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["diff"] < 1e-9
+    for ranking in out["rankings"]:
+        assert "letter_frame" not in ranking and len(ranking) == 3
+    # The aside (a street light) and the wrapping do not outvote the matter (the heating).
+    assert out["rankings"][0][0] == "dept_utilities"
+    assert out["rankings"][1][0] == "dept_urban_management"
+
+
+async def test_a_letter_is_classified_by_its_matter_through_rasa(rasa_url):
+    async with aiohttp.ClientSession() as session, session.post(f"{rasa_url}/model/parse", json={"text": LETTER}) as resp:
+        body = await resp.json()
+    names = [r["name"] for r in body["intent_ranking"]]
+    assert "letter_frame" not in names
+    assert body["intent"]["name"] == "dept_utilities"
