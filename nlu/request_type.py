@@ -94,7 +94,7 @@ def scores(text: str) -> dict[str, int]:
     # 「不知道该找哪个部门」 in a letter is the writer's helplessness, not a question to the hotline.
     unasked = _UNKNOWING.sub("", norm)
     for t in TYPES:
-        s = 3 * len(_EXPLICIT_RE[t].findall(norm)) + len((_CUE_RE[t].findall(unasked if t == "consult" else norm)))
+        s = 3 * len(_EXPLICIT_RE[t].findall(norm)) + len(_CUE_RE[t].findall(unasked if t == "consult" else norm))
         # 「不满意」/「不作为」 etc. must not read as praise; 「态度差」 is covered by complaint.
         out[t] = s
     # A polite 「谢谢」/「感谢」 closing a complaint is not praise: praise needs more than the closing.

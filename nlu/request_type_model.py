@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -45,7 +45,7 @@ MODEL_FILE = "request_type.npz"
 VOCAB_FILE = "request_type_vocabulary.json"
 
 
-def read_labels(path: Path) -> List[Tuple[Text, Text]]:
+def read_labels(path: Path) -> list[tuple[str, str]]:
     """(text, type) pairs of a "type<TAB>text" file; comment and blank lines skipped."""
     pairs = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -58,7 +58,7 @@ def read_labels(path: Path) -> List[Tuple[Text, Text]]:
     return pairs
 
 
-def read_matters(path: Path) -> List[Tuple[Text, Text]]:
+def read_matters(path: Path) -> list[tuple[str, str]]:
     """(matter, type) pairs of a letters bank ("type|matter" items per department)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     pairs = []
@@ -70,8 +70,8 @@ def read_matters(path: Path) -> List[Tuple[Text, Text]]:
     return pairs
 
 
-def labelled_examples(texts: List[Text], labels: List[Tuple[Text, Text]],
-                      matters: List[Tuple[Text, Text]]) -> List[Tuple[Text, Text]]:
+def labelled_examples(texts: list[str], labels: list[tuple[str, str]],
+                      matters: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The training set: every labelled text, plus each training message that wraps a labelled matter."""
     by_text = dict(labels)
     out = list(labels)
@@ -89,7 +89,7 @@ class RequestTypeClassifier(GraphComponent):
     """Adds `request_type` ({"name", "confidence", "ranking"}) to every parsed message."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # Relative to nlu/ of the repository (also when the admins train their working copy).
             "labels": "data/request_types.tsv",
@@ -99,10 +99,10 @@ class RequestTypeClassifier(GraphComponent):
             "max_iter": 2000,
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 vocabulary: Optional[Dict[Text, int]] = None, idf: Optional[np.ndarray] = None,
-                 coef: Optional[np.ndarray] = None, intercept: Optional[np.ndarray] = None,
-                 labels: Optional[List[Text]] = None) -> None:
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None,
+                 coef: np.ndarray | None = None, intercept: np.ndarray | None = None,
+                 labels: list[str] | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -110,19 +110,19 @@ class RequestTypeClassifier(GraphComponent):
         self._coef, self._intercept, self._labels = coef, intercept, labels or []
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RequestTypeClassifier":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> RequestTypeClassifier:
         return cls(config, model_storage, resource)
 
-    def _make_vectorizer(self, vocabulary: Optional[Dict[Text, int]] = None,
-                         idf: Optional[np.ndarray] = None) -> TfidfVectorizer:
+    def _make_vectorizer(self, vocabulary: dict[str, int] | None = None,
+                         idf: np.ndarray | None = None) -> TfidfVectorizer:
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
                                      min_df=self._config["min_df"], vocabulary=vocabulary)
         if idf is not None:
             vectorizer.idf_ = idf
         return vectorizer
 
-    def _features(self, texts: List[Text], fit: bool = False) -> scipy.sparse.csr_matrix:
+    def _features(self, texts: list[str], fit: bool = False) -> scipy.sparse.csr_matrix:
         normalized = [normalize(t) for t in texts]
         assert self._vectorizer is not None
         chars = self._vectorizer.fit_transform(normalized) if fit else self._vectorizer.transform(normalized)
@@ -162,8 +162,8 @@ class RequestTypeClassifier(GraphComponent):
                      intercept=self._intercept, labels=np.asarray(self._labels, dtype=str))
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RequestTypeClassifier":
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> RequestTypeClassifier:
         try:
             with model_storage.read_from(resource) as directory:
                 vocabulary = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
@@ -174,7 +174,7 @@ class RequestTypeClassifier(GraphComponent):
             logger.warning("RequestTypeClassifier: not trained; the rules decide")
             return cls(config, model_storage, resource)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self._vectorizer is None or self._coef is None:
             return messages
         for message in messages:
