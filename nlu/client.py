@@ -498,7 +498,7 @@ class NluClient:
             if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
             return NluResult(
-                request_type=request_type_rules.classify(text), department=best_department, handoff=True,
+                request_type=request_type_rules.classify(text, raw.get("request_type")), department=best_department, handoff=True,
                 intent=intent, **common,
             )
 
@@ -508,7 +508,7 @@ class NluClient:
         if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
             handoff = fell_back or top_conf < th.department_auto
         return NluResult(
-            request_type=request_type_rules.classify(text),
+            request_type=request_type_rules.classify(text, raw.get("request_type")),
             department=department,
             handoff=handoff,
             intent=intent,

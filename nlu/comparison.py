@@ -18,7 +18,7 @@ from nlu import evaluate, training
 
 NLU_DIR = Path(__file__).resolve().parent
 # What else decides the figures besides the model: the held-out sets and the client's rules.
-_RULE_FILES = ("client.py", "emergency.py", "request_type.py", "thresholds.py", "regions.py", "faq_answers.yml")
+_RULE_FILES = ("client.py", "emergency.py", "request_type.py", "hotline_topics.py", "thresholds.py", "regions.py", "faq_answers.yml")
 
 # (metric, label, kind): "pct" a ratio, "count" a number of messages, "seconds".
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -28,6 +28,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("letters_top3", "letters top-3", "pct"),
     ("no_department_rate", "tickets with no department", "pct"),
     ("request_type_accuracy", "request type", "pct"),
+    ("request_type_letters", "request type (letters)", "pct"),
+    ("request_type_short", "request type (short messages)", "pct"),
     ("faq_accuracy", "FAQ answered right", "pct"),
     ("faq_wrong_answers", "FAQ wrong answers", "count"),
     ("emergency_recall", "emergency recall", "pct"),
@@ -35,6 +37,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("emergency_fp_rate", "emergency false-positive rate", "pct"),
     ("emergency_set_recall", "emergency set recall", "pct"),
     ("emergency_set_false_alarms", "emergency set false alarms", "count"),
+    ("emergency_batch2_recall", "emergency batch 2 recall", "pct"),
+    ("emergency_batch2_false_alarms", "emergency batch 2 false alarms", "count"),
     ("pollution_to_environment", "pollution to environment dept", "pct"),
     ("region_accuracy", "region", "pct"),
     ("accuracy", "overall decision", "pct"),

@@ -192,3 +192,18 @@ async def test_new_faq_answers(nlu, text, key, must_contain):
     assert result.faq is not None and result.faq["key"] == key, result
     for fragment in must_contain:
         assert fragment in result.faq["answer"]
+
+
+async def test_request_type_comes_from_the_trained_classifier(nlu, rasa_url):
+    """Issue 16: the request type is the model's (RequestTypeClassifier in config.yml), not the rules'."""
+    import aiohttp
+
+    text = "楼下的路灯坏了一个多月，晚上黑漆漆的，老人出门不方便"
+    async with aiohttp.ClientSession() as http, http.post(f"{rasa_url.split(',')[0]}/model/parse",
+                                                          json={"text": text}) as resp:
+        raw = await resp.json(content_type=None)
+    ranked = raw["request_type"]["ranking"]
+    assert {r["name"] for r in ranked} == set(load_directory().request_type_codes)
+    assert raw["request_type"]["name"] == ranked[0]["name"]
+    result = await nlu.parse(text)
+    assert result.request_type == raw["request_type"]["name"]

@@ -29,6 +29,9 @@ from nlu.textnorm import normalize, to_simplified
         ("快叫１２０", "medical"),  # full-width digits
         ("有人打架，被捅了一刀流了很多血", "police"),  # violence before the ambulance
         ("去年也着过火，现在又着火了，快来人", "fire"),  # a now-cue beats the past
+        # issue 16, emergency batch 2: someone taken away by force, in other words than the batch's
+        ("有两个人把我儿子塞进车里开走了", "police"),
+        ("一个女的把超市门口的小孩抱走了，往北跑了", "police"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -52,6 +55,10 @@ def test_emergency_detected(text, kind):
         "燃气报警器是不是必须装",
         "想参加急救知识培训",
         "交通事故责任认定书多久能出来",
+        # issue 16, emergency batch 2: first-aid sign-ups and "sooner or later" hazards are not events
+        "社区的应急救护课程怎么参加",
+        "想当急救志愿者，去哪里报名",
+        "这个弯道没有路灯，早晚会出车祸",
     ],
 )
 def test_emergency_negatives(text):
@@ -153,6 +160,21 @@ def test_region_data_consistent_with_directory():
 )
 def test_request_type(text, expected):
     assert request_type.classify(text) == expected
+
+
+def test_request_type_prefers_the_model_and_falls_back_to_the_rules():
+    model = {"name": "help", "confidence": 0.8, "ranking": []}
+    assert request_type.classify("我要投诉楼上噪音", model) == "help"
+    assert request_type.classify("我要投诉楼上噪音", {"name": "nonsense"}) == "complaint"
+    assert request_type.classify("我要投诉楼上噪音", None) == "complaint"
+
+
+def test_request_type_features_use_cues_on_letters_only():
+    short = request_type.features("楼下烧烤店油烟扰民")
+    letter = request_type.features("尊敬的领导：" + "楼下烧烤店油烟扰民，" * 8)
+    n = len(request_type.TYPES)
+    assert len(short) == len(letter) == 2 * n
+    assert short[n:] == [0.0] * n and any(letter[n:])
 
 
 def test_request_type_always_a_directory_code():

@@ -120,5 +120,6 @@ def summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     keys = ("department_top1", "department_top3", "emergency_recall", "classifier_emergency_recall",
             "emergency_fp_rate", "faq_accuracy", "accuracy", "handoff_rate", "region_accuracy", "n",
             "letters_top1", "letters_top3", "request_type_accuracy", "no_department_rate", "emergency_set_recall",
-            "emergency_set_false_alarms", "pollution_to_environment")
+            "emergency_set_false_alarms", "pollution_to_environment", "request_type_letters", "request_type_short",
+            "emergency_batch2_recall", "emergency_batch2_false_alarms")
     return {k: metrics.get(k) for k in keys}
