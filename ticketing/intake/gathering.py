@@ -36,6 +36,7 @@ from ticketing.tickets import store
 from ticketing.tickets.lifecycle import Action, Status
 
 CLARIFY = "department"  # the clarifying question's kind; the others are slot names
+SHORT_ANSWER = 20  # characters: the longest clarifying answer the NLU's department may decide
 SKIP = "不方便提供"
 UNSURE = "都不是"
 _SKIP_WORDS = frozenset({SKIP, "0", "跳过", "不方便", "不提供", "不知道", "不清楚", "不想说", "算了", "不用了", "无",
@@ -271,6 +272,10 @@ class Gatherer:
             for i, (code, name) in enumerate(zip(question.choices, names), start=1):
                 if word in (str(i), name) or (len(word) >= 2 and (word in name or name in word)):
                     return {"department": code}
+            # A short form names no button (「住建那边管的」, 「城管」): the NLU's reading of the answer decides
+            # when it is one of the two; a longer message is a new matter, not an answer.
+            if classification.department in question.choices and len(word) <= SHORT_ANSWER:
+                return {"department": classification.department}
             return None
         if question.kind == "contact_phone":
             phone = phone_in_text(text)

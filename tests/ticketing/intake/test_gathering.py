@@ -158,6 +158,26 @@ async def test_the_clarifying_question_sets_the_department_and_stays_on_the_time
     assert "还是" in clarified.detail["question"] and clarified.detail["answer"] == "市住房和城乡建设局"
 
 
+async def test_a_short_form_of_a_department_answers_the_clarifying_question_by_the_nlu(sessions):
+    chat = Chat(sessions)
+    await chat.say("卫东区建设路的小区里井盖坏了", TORN)
+    housing = Classification(handoff=True, department="housing_construction", intent="dept_housing_construction",
+                             confidence=0.7, model="nlu-test")
+    answer = await chat.say("住建那边管的", housing)
+    ticket = await ticket_of(sessions, answer)
+    assert ticket.department == "housing_construction" and ticket.status == Status.PENDING_REVIEW
+
+
+async def test_a_long_message_is_no_answer_to_the_clarifying_question_even_with_one_of_the_departments(sessions):
+    chat = Chat(sessions)
+    await chat.say("卫东区建设路的小区里井盖坏了", TORN)
+    housing = Classification(handoff=True, department="housing_construction", intent="dept_housing_construction",
+                             confidence=0.7, model="nlu-test")
+    await chat.say("另外我们楼的外墙瓷砖也掉了好几块，物业一直不修，住建部门能不能管管", housing)
+    ticket = await ticket_of(sessions, await chat.say("市城市管理局"))
+    assert ticket.department == "urban_management"
+
+
 async def test_wechat_numbers_the_choices(sessions):
     chat = Chat(sessions, channel="wechat", phone=None)
     first = await chat.say("卫东区建设路的小区里井盖坏了", TORN)
