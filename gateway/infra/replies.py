@@ -29,6 +29,9 @@ REPLY_TTL_SECONDS = 3600
 LISTENER_QUEUE = 256
 # How often a reply waiter looks the reply up without an announcement.
 RECHECK_SECONDS = 2.0
+# A live listener yields None this often without an event: when the SSE loop checks whether its browser
+# is still there (a page left frees its stream's place within this time).
+HEARTBEAT_SECONDS = 3.0
 _LAGGED = object()
 
 
@@ -111,7 +114,7 @@ class ReplyBus:
         """Queue :meth:`publish_event` on a caller's pipeline."""
         pipe.publish(topic, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
 
-    async def subscribe(self, topic: str, *, heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
+    async def subscribe(self, topic: str, *, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[dict[str, Any] | None]:
         """Yield events of ``topic``: None once subscribed (so a caller knows nothing published from
         now on is missed), then the events, and None every ``heartbeat`` s without one.
 

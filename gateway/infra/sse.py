@@ -52,8 +52,14 @@ async def _stream(request: web.Request, events: AsyncIterator[dict[str, Any] | N
             # A comment first: the browser sees the stream open at once, and learns the retry delay.
             await response.write(f"retry: {RETRY_MS}\n: connected\n\n".encode())
             async for event in events:
-                if event is not None:
-                    await response.send(json.dumps(event, ensure_ascii=False), event=name(event))
+                if event is None:
+                    # A browser that left (another page, a closed tab) is noticed here: aiohttp does not
+                    # cancel the handler and aiohttp-sse's failed ping only stops pinging, so without this
+                    # the stream would hold its place (HOTLINE_LIVE_STREAMS_PER_CLIENT) until an event.
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    continue
+                await response.send(json.dumps(event, ensure_ascii=False), event=name(event))
     except (ConnectionResetError, TimeoutError):
         pass  # the browser went away or stalled; the subscription closes with the iterator
     return response if response is not None else web.Response(status=204)
