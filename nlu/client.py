@@ -491,6 +491,10 @@ class NluClient:
                 key, key_conf = by_number[0], 1.0
             elif not by_number and (topic := hotline_topics.key_for(text)):
                 key, key_conf = topic, 1.0  # 「开发票的问题找哪里」 is 12366's, whatever the wording
+            if key and (key in by_number or (not by_number and key == hotline_topics.key_for(text))):
+                # The classifier's "the bot answers" and the question's own number or topic words agree
+                # (「开发票的问题找哪里」: 0.48): two independent signals, so a lower floor.
+                threshold = min(threshold, th.agreed_answer)
             answer = self.answers.get(key) if key else None
             intent = {"name": key or top_name, "confidence": round(top_conf, 4)}
             # (The FallbackClassifier's nlu_fallback is not used here: its floor is below these

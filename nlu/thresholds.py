@@ -58,6 +58,9 @@ class Thresholds:
     faq_response: float = 0.0
     # Non-integrated hotlines (12121/12366/12329), greeting, thanks: answered by the bot above this.
     answer_intent: float = 0.50
+    # A hotline intent (12366/12329/12121) whose topic words or number the question also holds
+    # (nlu/hotline_topics.py) is answered from this confidence: the rule and the classifier agree.
+    agreed_answer: float = 0.30
     # The classifier alone (no rule fired) may flag an emergency above this. The rules in
     # nlu/emergency.py fire regardless; negated messages never are emergencies.
     emergency_intent: float = 0.60
