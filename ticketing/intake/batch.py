@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -85,6 +85,22 @@ class _Planned:
     conversation_id: int
 
 
+def stored_query(messages: Sequence[IntakeMessage]) -> Select[tuple[str, str]] | None:
+    """The entries already stored under the messages' channels and native ids.
+
+    Both columns of the unique index, each as one array (``= ANY``): filtering on the native id
+    alone could not use that index, and a list of (channel, id) pairs is planned as a filter
+    evaluated on every row; either way each batch read the whole entries table and the worker
+    slowed from 1,500 to 440 tickets/s as it grew to 50,000 rows.  A pair of one message's
+    channel and another's id may come back too: the caller keeps the pairs it asked for."""
+    if not messages:
+        return None
+    channels = sorted({message.channel for message in messages})
+    ids = sorted({message.native_id for message in messages})
+    return (select(Entry.channel, Entry.channel_message_id)
+            .where(Entry.channel.in_(channels), Entry.channel_message_id.in_(ids)))
+
+
 class BatchIntake:
     """The plain messages of a batch in the caller's transaction (nothing is committed here)."""
 
@@ -97,11 +113,12 @@ class BatchIntake:
     async def stored(self, executor: AsyncSession | AsyncConnection,
                      messages: Sequence[IntakeMessage]) -> set[tuple[str, str]]:
         """(channel, native id) of the messages stored before: redeliveries, for the rules."""
-        ids = list({message.native_id for message in messages})
-        if not ids:
+        stmt = stored_query(messages)
+        if stmt is None:
             return set()
-        stmt = select(Entry.channel, Entry.channel_message_id).where(Entry.channel_message_id.in_(ids))
-        return {(channel, native_id) for channel, native_id in await executor.execute(stmt)}
+        asked = {(message.channel, message.native_id) for message in messages}
+        # The query may also return an id of this batch stored under another of its channels.
+        return {(channel, native_id) for channel, native_id in await executor.execute(stmt)} & asked
 
     async def take_in(self, session: AsyncSession,
                       batch: Sequence[tuple[IntakeMessage, Classification]]) -> list[Outcome | None]:
