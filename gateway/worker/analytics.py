@@ -15,7 +15,6 @@ only saves work; the rebuild of a day is idempotent, so a lapsed lock costs noth
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -23,13 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from redis.exceptions import LockError
 
 from gateway.channels.office_mail import notify_office
 from gateway.infra.analytics_keys import RISING_TTL_SECONDS, rising_topics_key
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
-from gateway.worker.background import background_task, stopped_within
+from gateway.worker.background import background_task, every, exclusive
 from ticketing.analytics.hotspots import (
     RISING_WINDOWS,
     Topic,
@@ -93,17 +91,12 @@ class AnalyticsJob:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Every period until ``stop``; the first one a period after start."""
-        while not await stopped_within(stop, self.interval):
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("analytics job failed; retrying in %ss", self.interval)
+        await every(stop, self.interval, self.run_once, what="analytics job")
 
     async def run_once(self, *, now: datetime | None = None) -> AnalyticsRun:
-        lock = self.app[REDIS].lock(self.lock_key, timeout=self.lock_seconds, blocking=False, thread_local=False)
-        if not await lock.acquire():
-            return AnalyticsRun(locked_out=True)
-        try:
+        async with exclusive(self.app[REDIS], self.lock_key, self.lock_seconds) as held:
+            if not held:
+                return AnalyticsRun(locked_out=True)
             now = now or utcnow()
             sessions, directory = self.app[SESSIONS], self.app[DIRECTORY]
             async with sessions() as session, session.begin():
@@ -121,9 +114,6 @@ class AnalyticsJob:
             for event in events:
                 await self._publish(event)
             await self._mail_pending(now)
-        finally:
-            with contextlib.suppress(LockError):  # it lapsed, or Redis is gone: it expires by itself
-                await lock.release()
         if events:
             log.info("analytics: %d days rebuilt, %d hot-spot alerts", len(done.days), len(events))
         return AnalyticsRun(days=len(done.days), alerts=events)

@@ -13,23 +13,18 @@ expires (``CLUSTERS_TTL_SECONDS``), and the page then computes the clusters itse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
-from redis.exceptions import LockError
 
 from gateway.infra.analytics_keys import CLUSTERS_TTL_SECONDS, clusters_key
 from gateway.infra.resources import KEYS, REDIS, SESSIONS, SETTINGS
-from gateway.worker.background import background_task, stopped_within
+from gateway.worker.background import background_task, every, exclusive
 from ticketing.db.models.base import utcnow
 from ticketing.duplicates.live import LiveIndex
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,19 +47,12 @@ class ClusterJob:
 
     async def run(self, stop: asyncio.Event) -> None:
         """At once (the page should not wait a period for its first clusters), then every period."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
-                log.exception("clusters job failed; retrying in %ss", self.interval)
-            if await stopped_within(stop, self.interval):
-                return
+        await every(stop, self.interval, self.run_once, what="clusters job", at_start=True)
 
     async def run_once(self, *, now: datetime | None = None) -> ClusterRun:
-        lock = self.app[REDIS].lock(self.lock_key, timeout=self.lock_seconds, blocking=False, thread_local=False)
-        if not await lock.acquire():
-            return ClusterRun(locked_out=True)
-        try:
+        async with exclusive(self.app[REDIS], self.lock_key, self.lock_seconds) as held:
+            if not held:
+                return ClusterRun(locked_out=True)
             async with self._running:  # a test's run_once beside the background one
                 now = now or utcnow()
                 async with self.app[SESSIONS]() as session:
@@ -75,9 +63,6 @@ class ClusterJob:
                 stored = {"computed_at": now.isoformat(), "tickets": len(self.live),
                           "clusters": [c.to_json() for c in clusters]}
                 await self.app[REDIS].set(clusters_key(self.app[KEYS]), json.dumps(stored), ex=CLUSTERS_TTL_SECONDS)
-        finally:
-            with contextlib.suppress(LockError):  # it lapsed, or Redis is gone: it expires by itself
-                await lock.release()
         return ClusterRun(changed=changed, clusters=len(clusters))
 
 

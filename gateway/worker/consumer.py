@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 # At most this many messages go through the rules at once (fewer on a smaller pool).
 MAX_LANES = 16
+# Batches in flight at once in the run loop: while one waits on PostgreSQL (its statements, its
+# commit), the next is decoded, classified and built, so neither the worker's core nor the
+# database's idles.  Two batches never share a citizen (see ``_launch``), so each citizen's
+# messages still go in stream order.
+DEPTH = 2
 
 
 def _pool_size(pipeline: Pipeline) -> int:
@@ -69,14 +74,29 @@ class Worker:
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.own = OwnPending(stream, self.consumer)
-        # Messages taken one by one at the same time (each holds a pooled database connection).
-        self.lanes = max(1, min(MAX_LANES, _pool_size(pipeline) - 1))
+        # Messages taken one by one at the same time (each holds a pooled database connection),
+        # shared out between the batches in flight.
+        self.lanes = max(1, min(MAX_LANES, (_pool_size(pipeline) - 1) // DEPTH))
+        # The run loop's batches still being processed, with the citizens each holds.
+        self._in_flight: dict[asyncio.Task[None], frozenset[tuple[str, str]]] = {}
         self.probe = DependencyProbe(pipeline.sessions, stream.redis)
         self.backoff = Backoff(cap=outage_backoff_cap)
         # Set by a failure the probe confirms; cleared by a probe that answers.
         self.in_outage = False
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._loop(stop)
+        except asyncio.CancelledError:
+            # Cancelled, not stopped: the batches in flight go too (their entries stay pending).
+            for task in self._in_flight:
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self._in_flight.clear()
+            raise
+        await self.settle(raising=False)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         redis_backoff = Backoff(cap=10.0)
         next_claim = 0.0
         ready = False
@@ -88,6 +108,7 @@ class Worker:
                     await self.stream.ensure_group()
                     ready = True
                 if self.in_outage:
+                    await self.settle(raising=False)
                     if not await self.probe.healthy():
                         await _sleep_unless(stop, self.backoff.next())
                         continue
@@ -95,23 +116,38 @@ class Worker:
                     self.in_outage, drain_own = False, True
                     self.backoff.reset()
                 if drain_own:
+                    await self.settle()
                     await self.drain_own_pending(stop)
                     drain_own = self.in_outage  # interrupted by another outage: again after it
                     continue
                 if time.monotonic() >= next_claim:
+                    await self.settle()
                     await self.reclaim_once()
                     next_claim = time.monotonic() + max(self.claim_idle_ms / 2000, 0.2)
                 if not self.in_outage:
-                    await self.step(stop)
+                    await self._overlapped_step(stop)
                 redis_backoff.reset()
             except (RedisError, OSError) as exc:
                 # Redis away: keep trying, nothing was acknowledged so nothing is lost.
                 log.warning("worker %s: intake stream unavailable: %s", self.consumer, exc)
                 ready = False  # a restarted Redis without its data needs the group again
                 drain_own = True
+                await self.settle(raising=False)
                 await _sleep_unless(stop, redis_backoff.next())
 
     async def step(self, stop: asyncio.Event | None = None) -> int:
+        """Read one batch and process it to the end; how many entries it held."""
+        entries = await self._read(stop)
+        await self.handle_batch(entries)
+        return len(entries)
+
+    async def _overlapped_step(self, stop: asyncio.Event) -> None:
+        """Read one batch and start processing it beside the batch still in flight."""
+        entries = await self._read(stop)
+        if entries:
+            await self._launch(await self._decoded(entries))
+
+    async def _read(self, stop: asyncio.Event | None) -> list[StreamEntry]:
         read = asyncio.ensure_future(self.stream.read(self.consumer, count=self.batch, block_ms=self.block_ms))
         if stop is not None:
             # Shutting down should not wait out a blocking read.  An entry delivered to a
@@ -123,10 +159,39 @@ class Worker:
                 read.cancel()
                 # The abandoned read may still end in a connection error; consume it.
                 read.add_done_callback(lambda t: t.cancelled() or t.exception())
-                return 0
-        entries = await read
-        await self.handle_batch(entries)
-        return len(entries)
+                return []
+        return await read
+
+    async def _launch(self, ready: list[tuple[StreamEntry, InboundMessage]]) -> None:
+        """Process the batch in a task of its own, once fewer than ``DEPTH`` are in flight and none
+        of those holds one of its citizens (whose earlier message must be stored first)."""
+        citizens = frozenset((msg.channel, msg.sender_id) for _entry, msg in ready)
+        while self._in_flight and (len(self._in_flight) >= DEPTH
+                                   or any(citizens & held for held in self._in_flight.values())):
+            done, _pending = await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            self._collect(done)
+        task = asyncio.create_task(self._process(ready))
+        self._in_flight[task] = citizens
+
+    async def settle(self, *, raising: bool = True) -> None:
+        """Wait for every batch in flight (before reading pending entries, probing an outage or
+        stopping: those must not overlap a batch).  ``raising``: re-raise a batch's Redis error."""
+        while self._in_flight:
+            done, _pending = await asyncio.wait(self._in_flight)
+            self._collect(done, raising=raising)
+
+    def _collect(self, done: set[asyncio.Task[None]], *, raising: bool = True) -> None:
+        errors = []
+        for task in done:
+            self._in_flight.pop(task, None)
+            if not task.cancelled() and task.exception() is not None:
+                errors.append(task.exception())
+        for error in errors[1:] if raising else errors:
+            log.warning("worker %s: a batch in flight ended in %r", self.consumer, error)
+        if raising and errors:
+            # A batch's own failures are handled inside it; what gets here is Redis going away
+            # while acknowledging, which the run loop waits out (the entries stay pending).
+            raise errors[0]
 
     async def drain_own_pending(self, stop: asyncio.Event | None = None) -> int:
         """Process this consumer's pending entries, batch after batch, until none is left or the
@@ -166,6 +231,11 @@ class Worker:
     async def handle_batch(self, entries: list[StreamEntry]) -> None:
         """Entries in passes of at most one message per citizen (a citizen's next message waits for
         the pass after, so their order holds); each pass's plain messages in one transaction."""
+        await self._process(await self._decoded(entries))
+
+    async def _decoded(self, entries: list[StreamEntry]) -> list[tuple[StreamEntry, InboundMessage]]:
+        """The entries with their messages; the undecodable and the too-often-delivered ones go to
+        the dead letters."""
         ready: list[tuple[StreamEntry, InboundMessage]] = []
         for entry in entries:
             if self.in_outage:
@@ -178,6 +248,9 @@ class Worker:
                     ready.append((entry, entry.message()))
                 except Exception as exc:  # undecodable: retrying can never help
                     await self._dead(entry, f"undecodable entry: {exc!r}")
+        return ready
+
+    async def _process(self, ready: list[tuple[StreamEntry, InboundMessage]]) -> None:
         for citizen_pass in citizen_passes(ready):
             if self.in_outage:
                 for entry, _msg in citizen_pass:

@@ -10,17 +10,15 @@ dialogue state or a restart delays a ticket by one period at most.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from aiohttp import web
-from redis.exceptions import LockError
 
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
-from gateway.worker.background import background_task, stopped_within
+from gateway.worker.background import background_task, every, exclusive
 from gateway.worker.dialogue import DialogueStore
 from ticketing.db.models.base import utcnow
 from ticketing.intake.gathering import Gatherer, Released, release_due
@@ -38,23 +36,15 @@ class GatheringRelease:
         self.lock_seconds = max(60.0, 3 * self.interval)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not await stopped_within(stop, self.interval):
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
-                log.exception("gathering release failed; retrying in %ss", self.interval)
+        await every(stop, self.interval, self.run_once, what="gathering release")
 
     async def run_once(self, *, now: datetime | None = None) -> list[Released] | None:
         """The tickets released; None when another process held the lock."""
-        lock = self.app[REDIS].lock(self.lock_key, timeout=self.lock_seconds, blocking=False, thread_local=False)
-        if not await lock.acquire():
-            return None
-        try:
+        async with exclusive(self.app[REDIS], self.lock_key, self.lock_seconds) as held:
+            if not held:
+                return None
             async with self.app[SESSIONS]() as session, session.begin():
                 released = await release_due(session, self.gatherer, now or utcnow())
-        finally:
-            with contextlib.suppress(LockError):
-                await lock.release()
         if released:
             replies = self.app[REPLIES]
             async with self.app[REDIS].pipeline(transaction=False) as pipe:

@@ -11,7 +11,6 @@ down costs one period, never the worker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
-from redis.exceptions import LockError
 
 from gateway.channels.unit_mail import notify_unit
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, REDIS, SESSIONS, SETTINGS
-from gateway.worker.background import background_task, stopped_within
+from gateway.worker.background import background_task, every, exclusive
 from ticketing.db.models.base import utcnow
 from ticketing.workflow.sweep import OVERDUE, SIGN_OVERDUE, Notice, sweep
 
@@ -66,27 +64,19 @@ class Sweeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every period until ``stop``; the first one a period after start."""
-        while not await stopped_within(stop, self.interval):
-            try:
-                await self.run_once()
-            except Exception:  # noqa: BLE001 - Redis or the database down: the next period tries again
-                self.metrics.runs.labels("failed").inc()
-                log.exception("deadline sweep failed; retrying in %ss", self.interval)
+        await every(stop, self.interval, self.run_once, what="deadline sweep",
+                    failed=self.metrics.runs.labels("failed").inc)
 
     async def run_once(self, *, now: datetime | None = None) -> SweepResult:
-        lock = self.app[REDIS].lock(self.lock_key, timeout=self.lock_seconds, blocking=False, thread_local=False)
-        if not await lock.acquire():
-            self.metrics.runs.labels("locked_out").inc()
-            return SweepResult(locked_out=True)
-        try:
+        async with exclusive(self.app[REDIS], self.lock_key, self.lock_seconds) as held:
+            if not held:
+                self.metrics.runs.labels("locked_out").inc()
+                return SweepResult(locked_out=True)
             async with self.app[SESSIONS]() as session, session.begin():
                 notices = await sweep(session, self.app[DIRECTORY], now=now or utcnow())
             for notice in notices:
                 self.metrics.notices.labels(notice.kind).inc()
             mailed = await self._announce(notices)
-        finally:
-            with contextlib.suppress(LockError):  # it lapsed, or Redis is gone: it expires by itself
-                await lock.release()
         self.metrics.runs.labels("done").inc()
         if notices:
             log.info("deadline sweep: %d notices, %d mailed", len(notices), mailed)

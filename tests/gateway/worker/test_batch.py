@@ -99,6 +99,55 @@ async def test_one_citizens_messages_keep_their_order_and_thread_onto_their_tick
     assert (await app[STREAM].backlog())["pending"] == 0
 
 
+async def test_the_run_loop_overlaps_batches_of_other_citizens_and_never_splits_a_citizen(app, monkeypatch):
+    # Small batches, each citizen's messages spread over several of them: batches of different
+    # citizens run side by side, a batch holding a citizen of one in flight waits for it.
+    senders = ["s" + uuid.uuid4().hex for _ in range(6)]
+    own = {sender: [message(f"{sender[:6]}的第{i}条消息", sender=sender) for i in range(3)] for sender in senders}
+    strangers = [message(f"别人的诉求{i}") for i in range(60)]
+    order = [*strangers[:20], *(own[s][0] for s in senders), *strangers[20:40],
+             *(own[s][1] for s in senders), *strangers[40:], *(own[s][2] for s in senders)]
+    await publish_all(app, order)
+    worker = make_worker(app, batch=5)
+    together: list[set[tuple[str, str]]] = []
+    process = worker._process
+
+    async def watched(ready):
+        held = list(worker._in_flight.values())
+        if len(held) > 1:
+            together.append(set().union(*held))
+        for i, citizens in enumerate(held):
+            assert all(not citizens & other for other in held[i + 1:])  # no citizen in two of them
+        await process(ready)
+
+    monkeypatch.setattr(worker, "_process", watched)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await eventually(lambda: _count_is(app, Ticket, 66), timeout=60)
+        await eventually(lambda: _backlog_empty(app), timeout=10)
+    finally:
+        stop.set()
+        await task
+    assert together, "no two batches were ever in flight together"
+    assert len(worker._in_flight) == 0
+    async with app[SESSIONS]() as session:
+        for sender in senders:
+            rows = (await session.execute(
+                select(Entry.text, Entry.ticket_id).join(Ticket, Ticket.id == Entry.ticket_id)
+                .where(Entry.author == "citizen", Entry.text.like(f"{sender[:6]}%")).order_by(Entry.id))).all()
+            assert [text for text, _ in rows] == [m.text for m in own[sender]]
+            assert len({ticket_id for _, ticket_id in rows}) == 1
+
+
+async def _count_is(app, model, n) -> bool:
+    return await count(app, model) == n
+
+
+async def _backlog_empty(app) -> bool:
+    return (await app[STREAM].backlog())["pending"] == 0
+
+
 async def test_a_citizen_with_an_open_ticket_is_answered_by_the_rules_in_a_later_batch(app):
     sender = "s" + uuid.uuid4().hex
     await publish_all(app, [message("路灯不亮", sender=sender)])
