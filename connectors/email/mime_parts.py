@@ -64,6 +64,10 @@ def part_filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:
         name = None
+    if isinstance(name, str) and "\ufffd" in name:
+        # Raw 8-bit parameters (a client writing filename="现场.png" in UTF-8 or GBK): compat32
+        # hands them back with replacement characters; read them from the raw header instead.
+        name = _raw_param(part, "content-disposition", "filename") or _raw_param(part, "content-type", "name")
     if not name:
         try:
             name = part.get_param("name")
@@ -78,6 +82,22 @@ def part_filename(part: Message) -> str | None:
         name = decode_header_value(name)
     name = clean_line(name, 200).replace("/", "_").replace("\\", "_")
     return name or None
+
+
+def _raw_param(part: Message, header: str, param: str) -> str | None:
+    """A parameter of the raw header, its 8-bit bytes decoded as the header words are."""
+    value = raw_header(part, header)
+    if value is None:
+        return None
+    probe = Message()
+    probe[header] = decode_header_value(value)
+    try:
+        found = probe.get_param(param, header=header)
+    except Exception:
+        return None
+    if isinstance(found, tuple):  # RFC 2231: (charset, language, value)
+        found = found[2]
+    return str(found) if found else None
 
 
 def lenient_base64(payload: str) -> bytes:

@@ -1,6 +1,6 @@
 """From the raw bytes of one mail to the facts the intake needs (pure functions, no I/O).
 
-The stdlib parser (``policy.default``) does the MIME structure; header words and bodies are
+The stdlib parser (``policy.compat32``) does the MIME structure; header words and bodies are
 decoded with :mod:`connectors.email.decoding`, because the stdlib trusts declared charsets that
 Chinese mail clients routinely get wrong.  Nothing here raises on bad input: a mail that defeats
 the parser still yields its raw text (``unparsed=True``).  Headers and identifiers are read in
@@ -14,7 +14,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
@@ -203,7 +203,11 @@ def parse_email(
 
 
 def _parse(raw: bytes, *, hostname: str, max_text_chars: int, max_attachments: int) -> ParsedEmail:
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    # compat32: headers kept as the mail wrote them and parsed only where asked.  policy.default
+    # runs every header access through the header registry (the parser itself asks for each
+    # part's Content-Type): 1.02 ms of CPU per mail against 0.29 ms here; the words are decoded by
+    # connectors.email.decoding either way.
+    msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     headers = header_map(msg)
 
     raw_mid = normalize_msgid(first_header(headers, "message-id"))
