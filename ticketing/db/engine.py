@@ -35,12 +35,9 @@ def create_engine(url: str, *, echo: bool = False, read_only: bool = False) -> A
     # the worker's redelivery lookup so kept the message ids as a filter over every entry of the
     # channel instead of an index condition, and the worker slowed from 1,500 to 600 tickets/s
     # as the entries grew.  Planning each run costs a fraction of a millisecond.
-    connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
-    if read_only:
-        return create_async_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_recycle=1800,
-                                   connect_args=connect_args)
-    return create_async_engine(url, echo=echo, pool_size=30, max_overflow=10, pool_recycle=1800,
-                               connect_args=connect_args)
+    pool_size, max_overflow = (5, 5) if read_only else (30, 10)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
