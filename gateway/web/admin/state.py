@@ -198,6 +198,12 @@ async def publish_managed(config: Config, managed: ManagedRasa, model: str | Non
     await redis.expire(keys.active, ACTIVE_TTL)
 
 
+def _follow_swap_window(client: Any, state: NluAdminState, active: dict[str, str]) -> None:
+    """An external server loading a model (PUT /model): wait for it instead of handing messages off."""
+    swap_until = float(active.get("swap_until") or 0)
+    client.timeout = max(state.base_timeout, SWAP_TIMEOUT) if swap_until > time.time() else state.base_timeout
+
+
 async def sync_once(config: Config) -> None:
     state = config[STATE]
     client = config[NLU]
@@ -209,9 +215,12 @@ async def sync_once(config: Config) -> None:
         if await redis.expire(keys.active, ACTIVE_TTL) == 0:
             await publish_managed(config, state.managed)
         client.base_url = state.managed.url
-        active = {}
+        client.timeout = state.base_timeout
     else:
         active = {k.decode(): v.decode() for k, v in (await redis.hgetall(keys.active)).items()}
+        # Decided before the next await: a swap that ends while this tick refreshes the model name
+        # must not be re-opened by the stale reading (it would hold the long timeout for a tick).
+        _follow_swap_window(client, state, active)
         if settings.nlu_enabled:
             url = active.get("url") if active.get("mode") == "managed" else None
             target = (url or state.configured_url or "").rstrip("/") or None
@@ -222,9 +231,6 @@ async def sync_once(config: Config) -> None:
         if active.get("model") and active["model"] != state.followed_model and client.base_url:
             state.followed_model = active["model"]
             await client.model_version()  # a swap on the same URL (PUT /model): refresh the cached name
-    # An external server loading a model (PUT /model): wait for it instead of handing messages off.
-    swap_until = float(active.get("swap_until") or 0)
-    client.timeout = max(state.base_timeout, SWAP_TIMEOUT) if swap_until > time.time() else state.base_timeout
     version = await redis.get(keys.answers_version)
     if version != state.answers_version:
         state.answers_version = version

@@ -10,15 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from tests.ticketing.factories import DIRECTORY
-from tests.ticketing.intake.test_rules import Message, ticket_of
-from ticketing.db.models.base import utcnow
+from tests.ticketing.intake.test_rules import MORNING, Message, ticket_of
 from ticketing.db.models.tickets import Entry, TicketEvent
 from ticketing.intake import contact_details, texts
 from ticketing.intake.contract import Classification, Outcome
 from ticketing.intake.rules import IntakeRules
 from ticketing.tickets.store import ContactInfo
 
-NOW = utcnow()
+NOW = MORNING  # inside the shift: the receipts carry no off-hours note, whenever the suite runs
 
 
 @pytest.fixture
