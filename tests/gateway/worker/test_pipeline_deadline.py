@@ -29,7 +29,9 @@ def message(text: str, channel: str = "web", **metadata) -> InboundMessage:
 @pytest.fixture
 async def gated(make_client, gated_rasa):
     gate, url = gated_rasa
-    client = await make_client(run_worker=False, RASA_URL=url, HOTLINE_NLU_ENABLED=True)
+    # Parses are held by the gate, not by a slow machine: a loaded CI host must not turn a quick parse
+    # into a 2 s timeout (the passes' order is what these tests check).
+    client = await make_client(run_worker=False, RASA_URL=url, HOTLINE_NLU_ENABLED=True, HOTLINE_NLU_TIMEOUT=10)
     return gate, client.app
 
 
