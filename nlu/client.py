@@ -485,7 +485,7 @@ class NluClient:
             else:
                 key, key_conf, threshold = top_name, 1.0, th.answer_intent
             # A hotline number of the directory in the question decides which answer it is
-            # (「12319还能打吗」 is about the merged hotlines whatever the ResponseSelector thinks).
+            # (「12319还能打吗」 is about the merged hotlines whatever the FAQ selector thinks).
             by_number = self.hotline_keys(text)
             if len(by_number) == 1 or (by_number and key not in by_number):
                 key, key_conf = by_number[0], 1.0

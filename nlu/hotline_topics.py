@@ -1,7 +1,7 @@
 """The topic of a question that one of the non-integrated hotlines (12121, 12366, 12329) answers.
 
-Why: the ResponseSelector chooses among similar questions by their wording (「开发票的问题找哪里」 looked
-like 「停电了找哪里」 and got the utilities' answer). When the classifier has already decided the bot
+Why: the FAQ selector chooses among similar questions by their wording (the ResponseSelector before it
+took 「开发票的问题找哪里」 for 「停电了找哪里」 and got the utilities' answer). When the classifier has already decided the bot
 answers, a question whose words belong to one hotline's topic gets that hotline's answer, as a
 number in the question does (nlu/client.py, `hotline_keys`).
 """

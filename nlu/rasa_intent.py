@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import rasa.shared.utils.io
-import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -40,7 +39,8 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from sklearn.feature_extraction.text import CountVectorizer
+
+from nlu.text_features import TextFeatures, softmax
 
 logger = logging.getLogger(__name__)
 
@@ -65,56 +65,13 @@ def letter_sentences(text: Text, min_chars: int) -> List[Tuple[int, int]]:
     return spans if len(spans) >= 2 else []
 
 
-class _Tfidf:
-    """Sublinear, smoothed-idf, L2-normalised TF-IDF over a fixed vocabulary (as scikit-learn's
-    TfidfVectorizer computes it, persisted as plain JSON instead of a pickle)."""
-
-    def __init__(self, vectorizer: CountVectorizer, idf: np.ndarray) -> None:
-        self.vectorizer, self.idf = vectorizer, idf.astype(np.float64)
-
-    @classmethod
-    def fit(cls, vectorizer: CountVectorizer, docs: Sequence[Any]) -> "_Tfidf":
-        counts = vectorizer.fit_transform(docs).tocsc()
-        df = np.diff(counts.indptr)
-        idf = np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
-        return cls(vectorizer, idf)
-
-    def transform(self, docs: Sequence[Any]) -> scipy.sparse.csr_matrix:
-        counts = self.vectorizer.transform(docs).tocsr().astype(np.float64)
-        counts.data = 1.0 + np.log(counts.data)
-        counts.data *= self.idf[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return scipy.sparse.diags(1.0 / norms).dot(counts).tocsr()
-
-    def state(self) -> Dict[Text, Any]:
-        return {"vocabulary": {k: int(v) for k, v in self.vectorizer.vocabulary_.items()},
-                "idf": [float(x) for x in self.idf]}
-
-
-def _identity(tokens: List[Text]) -> List[Text]:
-    return tokens
-
-
-_WHITESPACE = re.compile(r"\s\s+")
-
-
-def _ngram_counts(items: Sequence[Text], ngrams: Tuple[int, int], index: Dict[Text, int]) -> Dict[int, int]:
-    """Counts of the known n-grams of a string (characters) or a token list (words, unigrams)."""
-    counts: Dict[int, int] = {}
-    for n in range(ngrams[0], ngrams[1] + 1):
-        for i in range(len(items) - n + 1):
-            gram = items[i:i + n] if n > 1 else items[i]
-            j = index.get(gram)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-    return counts
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
+def message_words(message: Message, span: Optional[Tuple[int, int]] = None) -> List[Text]:
+    """The tokenizer's words of a message (lower-cased), or of the characters `span` of it."""
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    if span is None:
+        return [t.text.lower() for t in tokens if t.text.strip()]
+    start, end = span
+    return [t.text.lower() for t in tokens if start <= t.start < end and t.text.strip()]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -148,78 +105,28 @@ class LetterAwareIntentClassifier(GraphComponent):
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self._chars: Optional[_Tfidf] = None
-        self._words: Optional[_Tfidf] = None
+        self._features: Optional[TextFeatures] = None
         self._labels: List[Text] = []
         self._coef: Optional[np.ndarray] = None
         self._intercept: Optional[np.ndarray] = None
         if state:
-            self._chars = _Tfidf(self._char_vectorizer(state["chars"]["vocabulary"]), np.asarray(state["chars"]["idf"]))
-            self._words = _Tfidf(self._word_vectorizer(state["words"]["vocabulary"]), np.asarray(state["words"]["idf"]))
+            self._features = TextFeatures.from_state(state, self._char_range())
             self._labels = list(state["labels"])
             self._coef, self._intercept = state["coef"], state["intercept"]
-            self._prepare()
+            self._coef_t = np.ascontiguousarray(self._coef.T)
 
-    def _prepare(self) -> None:
-        """Lookup tables of the prediction path (_scores)."""
-        self._char_index = self._chars.vectorizer.vocabulary_ if hasattr(self._chars.vectorizer, "vocabulary_") \
-            else self._chars.vectorizer.vocabulary
-        self._word_index = self._words.vectorizer.vocabulary_ if hasattr(self._words.vectorizer, "vocabulary_") \
-            else self._words.vectorizer.vocabulary
-        self._char_range = (self._config["char_min_ngram"], self._config["char_max_ngram"])
-        self._word_offset = len(self._chars.idf)
-        self._coef_t = np.ascontiguousarray(self._coef.T)
+    def _char_range(self) -> Tuple[int, int]:
+        return (int(self._config["char_min_ngram"]), int(self._config["char_max_ngram"]))
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "LetterAwareIntentClassifier":
         return cls(config, model_storage, resource)
 
-    def _char_vectorizer(self, vocabulary: Optional[Dict[Text, int]] = None) -> CountVectorizer:
-        return CountVectorizer(analyzer="char", lowercase=True, vocabulary=vocabulary,
-                               ngram_range=(self._config["char_min_ngram"], self._config["char_max_ngram"]),
-                               min_df=1 if vocabulary else self._config["char_min_df"])
-
-    @staticmethod
-    def _word_vectorizer(vocabulary: Optional[Dict[Text, int]] = None) -> CountVectorizer:
-        return CountVectorizer(analyzer=_identity, vocabulary=vocabulary)
-
-    # ------------------------------------------------------------------ features
-
-    @staticmethod
-    def _words_of(message: Message, span: Optional[Tuple[int, int]] = None) -> List[Text]:
-        tokens = message.get(TOKENS_NAMES[TEXT]) or []
-        if span is None:
-            return [t.text.lower() for t in tokens if t.text.strip()]
-        start, end = span
-        return [t.text.lower() for t in tokens if start <= t.start < end and t.text.strip()]
-
-    def _features(self, texts: List[Text], words: List[List[Text]]) -> scipy.sparse.csr_matrix:
-        return scipy.sparse.hstack([self._chars.transform(texts), self._words.transform(words)]).tocsr()
-
-    def _scores(self, text: Text, words: List[Text]) -> np.ndarray:
-        """The regression's scores of one text, computed directly from the vocabularies.
-
-        Why not the vectorizers: scikit-learn's transform() and SciPy's sparse products cost about a
-        millisecond of validation and conversions per call, and a letter needs several calls; this
-        gathers the coefficient rows of the n-grams present (the same numbers: sublinear tf, idf,
-        each block L2-normalised, as in training)."""
-        chars = _ngram_counts(_WHITESPACE.sub(" ", text.lower()), self._char_range, self._char_index)
-        found = _ngram_counts(words, (1, 1), self._word_index)
-        rows, weights = [], []
-        for counts, idf, offset in ((chars, self._chars.idf, 0), (found, self._words.idf, self._word_offset)):
-            if not counts:
-                continue
-            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            w = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[index]
-            rows.append(index + offset)
-            weights.append(w / np.sqrt(w.dot(w)))
-        if not rows:
-            return self._intercept.copy()
-        return np.concatenate(weights).dot(self._coef_t[np.concatenate(rows)]) + self._intercept
-
     def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
-        return _softmax(np.vstack([self._scores(t, w) for t, w in zip(texts, words)]))
+        assert self._features is not None
+        return softmax(np.vstack([self._features.scores(t, w, self._coef_t, self._intercept)
+                                  for t, w in zip(texts, words)]))
 
     # ------------------------------------------------------------------ training
 
@@ -231,24 +138,23 @@ class LetterAwareIntentClassifier(GraphComponent):
             logger.warning("LetterAwareIntentClassifier: no intent examples; no intent will be predicted")
             return self._resource
         texts = [m.get(TEXT) for m in examples]
-        words = [self._words_of(m) for m in examples]
-        self._chars = _Tfidf.fit(self._char_vectorizer(), texts)
-        self._words = _Tfidf.fit(self._word_vectorizer(), words)
+        words = [message_words(m) for m in examples]
+        self._features = TextFeatures.fit(texts, words, self._char_range(), int(self._config["char_min_df"]))
         model = LogisticRegression(C=self._config["C"], max_iter=self._config["max_iter"],
                                    class_weight=self._config["class_weight"])
-        model.fit(self._features(texts, words), [m.get(INTENT) for m in examples])
+        model.fit(self._features.matrix(texts, words), [m.get(INTENT) for m in examples])
         self._labels = [str(x) for x in model.classes_]
         self._coef, self._intercept = model.coef_, model.intercept_
-        self._prepare()
+        self._coef_t = np.ascontiguousarray(self._coef.T)
         logger.info("LetterAwareIntentClassifier: %d intents, %d character n-grams, %d words",
-                    len(self._labels), len(self._chars.idf), len(self._words.idf))
+                    len(self._labels), *self._features.sizes)
         self.persist()
         return self._resource
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
-                directory / VOCAB_FILE, {"chars": self._chars.state(), "words": self._words.state()})
+                directory / VOCAB_FILE, self._features.state())
             np.savez(directory / MODEL_FILE, coef=self._coef, intercept=self._intercept,
                      labels=np.asarray(self._labels, dtype=str))
 
@@ -272,7 +178,7 @@ class LetterAwareIntentClassifier(GraphComponent):
         text = message.get(TEXT)
         spans = letter_sentences(text, int(self._config["letter_min_chars"]))
         texts = [text] + [text[a:b] for a, b in spans]
-        words = [self._words_of(message)] + [self._words_of(message, span) for span in spans]
+        words = [message_words(message)] + [message_words(message, span) for span in spans]
         probs = self._predict(texts, words)
         frame = self._labels.index(self._config["frame_intent"]) if self._config["frame_intent"] in self._labels else None
         if frame is None:

@@ -76,8 +76,9 @@ async def wait_ready(base_url: str, timeout: float = 120.0, *, process: subproce
 
 
 def serving_env() -> dict[str, str]:
-    """rasa_env() for a server: TensorFlow on one thread per pool. One parse runs the ResponseSelector's
-    small graph on one message; TensorFlow's thread pools then cost more in hand-overs than they gain
+    """rasa_env() for a server: TensorFlow on one thread per pool. Today's pipeline runs no TensorFlow
+    in a parse; a model of an earlier configuration does (the ResponseSelector's small graph on one
+    message), and TensorFlow's thread pools then cost more in hand-overs than they gain
     (bench/nlu_parse.py, in-process: ResponseSelector 4.6 -> 3.6 ms p50, whole parse 7.9 -> 6.2 ms p50
     on the shared two-core machine). More cores are used by more servers (HOTLINE_NLU_PROCESSES).
     Training keeps TensorFlow's defaults; the environment may still set other values."""

@@ -50,10 +50,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Thresholds:
-    # The bot answers an FAQ by itself only when DIET says "faq" at least this confidently...
+    # The bot answers an FAQ by itself only when the intent classifier says "faq" at least this confidently...
     faq_intent: float = 0.50
-    # ...and the ResponseSelector's choice of the answer is at least this confident. Not
-    # calibrated separately (0 = off): the answer precision measured above already includes the
+    # ...and the FAQ selector's choice of the answer scores at least this (nlu/faq_selector.py: a
+    # softmax of SVM margins, not a probability). Not calibrated separately (0 = off): the answer precision measured above already includes the
     # selector's choice, and directory hotline numbers in the question override it.
     faq_response: float = 0.0
     # Non-integrated hotlines (12121/12366/12329), greeting, thanks: answered by the bot above this.

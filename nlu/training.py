@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import yaml
+
 NLU_DIR = Path(__file__).resolve().parent
 REPO_ROOT = NLU_DIR.parent
 CONFIG = NLU_DIR / "config.yml"
@@ -124,36 +126,31 @@ def _train_lock() -> Iterator[None]:
 
 
 class TrainingProgress:
-    """Overall progress of one `rasa train nlu` over the epoch bars of the components that train
-    (the ResponseSelector; older configurations: DIET first), read from the child's output as it comes.
+    """Overall progress of one `rasa train nlu`, read from the child's output as it comes: the
+    pipeline's trained components as Rasa logs each one's end (or its restoration from Rasa's
+    cache), and inside a component that trains in epochs (none in today's pipeline; DIET and the
+    ResponseSelector of earlier configurations) its epoch bar.
 
-    tqdm redraws a bar with carriage returns ("Epochs:  45%|####5     | 45/100 [...]"); a bar whose
-    count falls back (or whose total changes) is the next component's.
+    tqdm redraws a bar with carriage returns ("Epochs:  45%|####5     | 45/100 [...]").
     """
 
-    def __init__(self, bars: int | None = None) -> None:
-        self.bars = max(1, bars if bars is not None else len(config_epochs(CONFIG.read_text(encoding="utf-8"))))
-        self.bar = 0
-        self.last: tuple[int, int] | None = None
+    def __init__(self, components: int | None = None) -> None:
+        self.components = max(1, components if components is not None
+                              else config_components(CONFIG.read_text(encoding="utf-8")))
+        self.done = 0
+        self.bar = 0.0  # the running component's epoch bar, 0..1
         self.fraction = 0.0
 
     def feed(self, chunk: str) -> float | None:
-        """The overall fraction (0..1) after a chunk of output, or None when it holds no epoch count."""
+        """The overall fraction (0..1) after a chunk of output, or None when it says nothing new."""
         changed = False
         for match in _PROGRESS_EVENT.finditer(chunk):
-            if match.group("stopped") is not None:
-                # The component stopped early (nlu/rasa_components.py): its bar ends short of N, but
-                # the component is done; the next bar's restart from 0 moves on to the next one.
-                total = self.last[1] if self.last is not None else 1
-                self.last = (total, total)
-                self.fraction = min(1.0, (self.bar + 1) / self.bars)
-                changed = True
-                continue
-            done, total = int(match.group("done")), int(match.group("total"))
-            if self.last is not None and (done < self.last[0] or total != self.last[1]):
-                self.bar = min(self.bar + 1, self.bars - 1)
-            self.last = (done, total)
-            self.fraction = min(1.0, (self.bar + done / max(total, 1)) / self.bars)
+            if match.group("component") is not None:
+                self.done = min(self.done + 1, self.components)
+                self.bar = 0.0
+            else:
+                self.bar = int(match.group("done")) / max(int(match.group("total")), 1)
+            self.fraction = min(1.0, (self.done + self.bar) / self.components)
             changed = True
         return self.fraction if changed else None
 
@@ -210,9 +207,8 @@ def _follow(proc: subprocess.Popen, tracker: TrainingProgress, tail: list[str], 
                 on_progress(fraction)
             if progress and tracker.percent // 5 != shown:
                 shown = tracker.percent // 5
-                done, total = tracker.last or (0, 0)
-                print(f"[nlu] training {tracker.percent:3d} %  (component {tracker.bar + 1}/{tracker.bars}: "
-                      f"epoch {done}/{total})", file=sys.stderr, flush=True)
+                print(f"[nlu] training {tracker.percent:3d} %  ({tracker.done}/{tracker.components} components)",
+                      file=sys.stderr, flush=True)
     return proc.wait()
 
 
@@ -281,16 +277,17 @@ def ensure_model(progress: bool = True, on_progress: ProgressCallback | None = N
 
 EPOCHS_ENV = "HOTLINE_NLU_TRAIN_EPOCHS"
 _EPOCHS_LINE = re.compile(r"^(?P<indent>[ \t]+)epochs:[ \t]*\d+", re.MULTILINE)
-# tqdm's bar as Rasa prints it: "Epochs:  45%|████▌     | 45/100 [00:10<00:12, ...]"
-_EPOCH_PROGRESS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
-# A bar's redraws and the line the early-stopping callback prints when it ends a component's epochs.
+# A redraw of an epoch bar, or Rasa's line for a trained (or cache-restored) component
+# (rasa.engine.training.hooks).
 _PROGRESS_EVENT = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total>\d+)"
-                             r"|(?P<stopped>Early stopping: [^\n]*stopped at epoch \d+)")
+                             r"|(?P<component>(?:Finished training|Restored) component '[^']+')")
+# Pipeline components that Rasa runs but does not train (no line in its log).
+UNTRAINED_COMPONENTS = frozenset({"FallbackClassifier"})
 
 
 def epochs_setting() -> int | None:
-    """$HOTLINE_NLU_TRAIN_EPOCHS: train the ResponseSelector (every component with epochs) for that many epochs instead
-    of config.yml's (tests and quick trials; a model trained so is named by its own data hash)."""
+    """$HOTLINE_NLU_TRAIN_EPOCHS: train every component that trains in epochs for that many instead of config.yml's
+    (quick trials; a model trained so is named by its own data hash). Today's pipeline has no such component."""
     raw = os.environ.get(EPOCHS_ENV, "").strip()
     if not raw:
         return None
@@ -301,11 +298,17 @@ def epochs_setting() -> int | None:
 
 
 def config_text(epochs: int | None = None) -> str:
-    """nlu/config.yml, with every `epochs:` (the ResponseSelector's) set to `epochs` if given."""
+    """nlu/config.yml, with every `epochs:` set to `epochs` if given (today's pipeline has none)."""
     text = CONFIG.read_text(encoding="utf-8")
     if epochs is None:
         return text
     return _EPOCHS_LINE.sub(lambda m: f"{m.group('indent')}epochs: {int(epochs)}", text)
+
+
+def config_components(text: str) -> int:
+    """How many components of a config's pipeline Rasa trains."""
+    pipeline = (yaml.safe_load(text) or {}).get("pipeline") or []
+    return sum(1 for item in pipeline if str(item.get("name")) not in UNTRAINED_COMPONENTS)
 
 
 def config_epochs(text: str) -> list[int]:
@@ -336,15 +339,6 @@ def train_command(nlu_dir: Path, out_dir: Path, name: str) -> list[str]:
         "--out", str(out_dir),
         "--fixed-model-name", name,
     ]  # fmt: skip
-
-
-def epoch_progress(chunk: str) -> tuple[int, int] | None:
-    """The last "Epochs: n/N" of a chunk of Rasa's output, or None."""
-    found = _EPOCH_PROGRESS.findall(chunk)
-    if not found:
-        return None
-    done, total = found[-1]
-    return int(done), int(total)
 
 
 def write_training_info(target: Path, hash_: str, seconds: float, **extra: object) -> None:

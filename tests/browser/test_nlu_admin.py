@@ -26,7 +26,6 @@ from ticketing.accounts import users
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa, pytest.mark.slow]
 PASSWORD = "browser-admin-1"
-EPOCHS = int(os.environ.get("HOTLINE_TEST_TRAIN_EPOCHS", "20"))
 TOPIC = "faq/heating_fee"
 ANSWER = "供暖费（暖气费）请在每年11月15日开始供暖前，到市热力公司各营业厅或通过“平顶山热力”微信公众号缴纳。"
 EXAMPLES = [
@@ -96,7 +95,6 @@ async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_li
     page.on("pageerror", lambda e: errors.append(str(e)))
     failed: list[str] = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    saved_epochs = os.environ.get("HOTLINE_NLU_TRAIN_EPOCHS")
     try:
         await page.goto(base + "/console/login")
         await page.fill("input[name=username]", "root")
@@ -121,7 +119,6 @@ async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_li
         assert await page.input_value(".answer-form textarea[name=text]") == ANSWER
 
         # Train: the progress bar moves, the job ends, the evaluation is one click away.
-        os.environ["HOTLINE_NLU_TRAIN_EPOCHS"] = str(EPOCHS)  # the page's button trains with the setting
         await page.goto(base + "/admin/nlu/training")
         await page.click("#train-button")
         await page.wait_for_selector("#job:not([hidden])")
@@ -168,8 +165,4 @@ async def test_admin_adds_a_faq_topic_trains_activates_and_rolls_back(managed_li
         errors = [e for e in errors if "/favicon.ico" not in e]  # the gateway serves no icon
         assert not errors, (errors, failed)
     finally:
-        if saved_epochs is None:
-            os.environ.pop("HOTLINE_NLU_TRAIN_EPOCHS", None)
-        else:
-            os.environ["HOTLINE_NLU_TRAIN_EPOCHS"] = saved_epochs
         await ctx.close()

@@ -127,10 +127,11 @@ IMPORT_EVERY_MODULE = """
 import importlib, importlib.util, pkgutil, re, sys
 
 def runs_inside_rasa(name):
-    # Rasa's components (rasa_components, rasa_intent, request_type_model) run in Rasa's own environment.
+    # Rasa's components (rasa_components, rasa_intent, faq_selector, request_type_model) and what only they
+    # use (text_features: scikit-learn) run in Rasa's own environment.
     origin = importlib.util.find_spec(name).origin or ""
     source = open(origin, encoding="utf-8").read() if origin.endswith(".py") else ""
-    return re.search(r"^(from|import) rasa[. ]", source, re.M) is not None
+    return re.search(r"^(from|import) (rasa|sklearn)[. ]", source, re.M) is not None
 
 failed = []
 for top in sys.argv[1:]:

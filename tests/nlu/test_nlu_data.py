@@ -78,7 +78,8 @@ def test_answers_carry_the_seed_numbers():
         assert number in answers["faq/emergency_numbers"]
 
 
-@pytest.mark.parametrize("path", evaluate.heldout_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*evaluate.heldout_files(), *sorted(evaluate.DEV_DIR.glob("*.yml"))],
+                         ids=lambda p: p.name)
 def test_heldout_is_valid_and_never_trained_on(path):
     directory = load_directory()
     trained = training_examples()

@@ -23,7 +23,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from nlu.rasa_intent import LetterAwareIntentClassifier, _softmax
+from nlu.rasa_intent import LetterAwareIntentClassifier, message_words
+from nlu.text_features import softmax
 
 keep = {"dept_urban_management", "dept_education", "dept_utilities", "letter_frame"}
 data = yaml.safe_load(Path("nlu/data/nlu/letters.yml").read_text(encoding="utf-8"))
@@ -41,8 +42,8 @@ tests = [Message(data={"text": t}) for t in texts]
 tokenizer.process(tests)
 diff = 0.0
 for m in tests:
-    words = classifier._words_of(m)
-    reference = _softmax(np.asarray(classifier._features([m.get("text")], [words]).dot(classifier._coef.T))
+    words = message_words(m)
+    reference = softmax(np.asarray(classifier._features.matrix([m.get("text")], [words]).dot(classifier._coef.T))
                          + classifier._intercept)
     diff = max(diff, float(np.abs(reference - classifier._predict([m.get("text")], [words])).max()))
 classifier.process(tests)

@@ -5,8 +5,8 @@ intake pipeline's operations API (``/api/v1/admin/…``); the training suggestio
 console URLs.  One sub-app (:mod:`gateway.web.audiences`) with the console session; the NLU
 follower runs for the sub-app's lifetime.
 
-Settings (environment): ``HOTLINE_NLU_TRAIN_EPOCHS`` (epochs of DIET and the ResponseSelector for
-admin trainings; default config.yml's 100), ``HOTLINE_NLU_GUARD_MARGIN`` (allowed drop against the
+Settings (environment): ``HOTLINE_NLU_TRAIN_EPOCHS`` (epochs of the pipeline's components that train in
+epochs, for admin trainings; today's pipeline has none), ``HOTLINE_NLU_GUARD_MARGIN`` (allowed drop against the
 active model in percentage points, default 2), ``HOTLINE_NLU_SWAP_TIMEOUT`` (client timeout while an
 external Rasa swaps its model, default 45 s).
 """

@@ -2,10 +2,10 @@
 
 One at a time across every gateway process: a Redis lock (redis-py's `Lock`) that the running job
 extends every few seconds; a crashed process's lock expires after TRAIN_LOCK_TTL. The job row carries the
-live progress (tqdm's "Epochs: n/N" of DIET and then the ResponseSelector), the tail of the log, and
+live progress (the pipeline's components as Rasa logs each one trained: nlu.training.TrainingProgress), the tail of the log, and
 a clear failure reason. Cancel: a Redis flag any process can set; the runner kills Rasa's process
 group. The model goes to the model cache as nlu-<data hash>.tar.gz: training the same working copy
-again with the same epochs reuses it (no retraining). Then the model is evaluated (evaluation.py).
+again reuses it (no retraining). Then the model is evaluated (evaluation.py).
 """
 
 from __future__ import annotations
@@ -75,21 +75,6 @@ class LogTail:
 
     def text(self) -> str:
         return "\n".join(self.lines + ([self._partial] if self._partial else []))
-
-
-class Progress:
-    """Overall progress over the epoch bars of the components that train (DIET, ResponseSelector)."""
-
-    def __init__(self, bars: int) -> None:
-        self.bars = max(1, bars)
-        self.bar = 0
-        self.last: tuple[int, int] | None = None
-
-    def update(self, done: int, total: int) -> float:
-        if self.last is not None and (done < self.last[0] or total != self.last[1]):
-            self.bar = min(self.bar + 1, self.bars - 1)
-        self.last = (done, total)
-        return (self.bar + done / max(total, 1)) / self.bars
 
 
 def failure_reason(text: str, returncode: int | None) -> str:
@@ -217,7 +202,6 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
         name = training.model_name(hash_)
         target = cache / f"{name}.tar.gz"
         rasa_config = (nlu_dir / "config.yml").read_text(encoding="utf-8")
-        bars = len(training.config_epochs(rasa_config)) or 2
         await _update(config, job_id, data_hash=hash_, phase="训练中", progress=0.0)
         started = time.monotonic()
         seconds: float | None = None
@@ -233,7 +217,7 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
                 *cmd, cwd=root / "project", env=training.rasa_env(), stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
             )
-            progress = Progress(bars)
+            progress = training.TrainingProgress(training.config_components(rasa_config))
             fraction = 0.0
             last_flush = 0.0
             cancelled = False
@@ -249,8 +233,7 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
                     if chunk:
                         text = chunk.decode("utf-8", errors="replace")
                         tail.feed(text)
-                        for done, total in re.findall(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)", text):
-                            fraction = progress.update(int(done), int(total))
+                        fraction = progress.feed(text) or fraction
                     if await redis.get(keys.job_cancel(job_id)):
                         cancelled = True
                         await _terminate(proc)

@@ -70,7 +70,7 @@ class ConsoleSuggestionReview(RequestModel):
 
 
 class TrainRequest(RequestModel):
-    epochs: StrictInt | None = Field(None, ge=1, le=500, description="训练轮数（默认使用配置）")
+    epochs: StrictInt | None = Field(None, ge=1, le=500, description="按轮训练的组件的训练轮数（默认使用配置；当前流水线没有按轮训练的组件）")
     refusals: Refusals = {"epochs": (400, "invalid_epochs", "epochs 须为 1–500 的整数")}
 
 

