@@ -24,33 +24,31 @@ whether the bot answers at all is the intent classifier's "faq" confidence, nlu/
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 import numpy as np
-import rasa.shared.utils.io
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.rasa_intent import message_words
+from nlu.linear_component import LinearTextComponent, message_words
 from nlu.text_features import TextFeatures, softmax
 
 logger = logging.getLogger(__name__)
 
-VOCAB_FILE = "faq_selector_vocabulary.json"
-MODEL_FILE = "faq_selector_model.npz"
 # Rasa's names (rasa.nlu.constants), repeated so that the output matches the ResponseSelector's.
 SELECTOR_PROPERTY = "response_selector"
 RETRIEVAL_INTENTS = "all_retrieval_intents"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FaqSelector(GraphComponent):
+class FaqSelector(LinearTextComponent):
     """A linear SVM over character and word TF-IDF choosing among the retrieval intent's answers."""
+
+    VOCAB_FILE = "faq_selector_vocabulary.json"
+    MODEL_FILE = "faq_selector_model.npz"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -61,29 +59,6 @@ class FaqSelector(GraphComponent):
             "C": 1.0,
             "margin_scale": 3.0,
         }
-
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 state: Optional[Dict[Text, Any]] = None) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._features: Optional[TextFeatures] = None
-        self._keys: List[Text] = []
-        self._coef_t: Optional[np.ndarray] = None
-        self._intercept: Optional[np.ndarray] = None
-        if state:
-            self._features = TextFeatures.from_state(state, self._char_range())
-            self._keys = list(state["keys"])
-            self._coef_t = np.ascontiguousarray(np.asarray(state["coef"]).T)
-            self._intercept = np.asarray(state["intercept"])
-
-    def _char_range(self) -> tuple:
-        return (int(self._config["char_min_ngram"]), int(self._config["char_max_ngram"]))
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "FaqSelector":
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.svm import LinearSVC
@@ -100,49 +75,26 @@ class FaqSelector(GraphComponent):
         self._features = TextFeatures.fit(texts, words, self._char_range())
         model = LinearSVC(C=float(self._config["C"]), random_state=0)  # liblinear shuffles: seeded, reproducible
         model.fit(self._features.matrix(texts, words), [m.get(INTENT_RESPONSE_KEY) for m in examples])
-        self._keys = [str(k) for k in model.classes_]
         coef, intercept = model.coef_, model.intercept_
-        if len(self._keys) == 2:  # a binary SVM has one row: the second class's margin
+        if len(model.classes_) == 2:  # a binary SVM has one row: the second class's margin
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
-        self._coef_t, self._intercept = np.ascontiguousarray(coef.T), intercept
-        logger.info("FaqSelector: %d answers, %d questions", len(self._keys), len(examples))
+        self._set_model(list(model.classes_), coef, intercept)
+        logger.info("FaqSelector: %d answers, %d questions", len(self._labels), len(examples))
         self.persist()
         return self._resource
 
-    def persist(self) -> None:
-        if self._features is None or self._coef_t is None:
-            return
-        with self._model_storage.write_to(self._resource) as directory:
-            rasa.shared.utils.io.dump_obj_as_json_to_file(directory / VOCAB_FILE, self._features.state())
-            np.savez(directory / MODEL_FILE, coef=self._coef_t.T, intercept=self._intercept,
-                     keys=np.asarray(self._keys, dtype=str))
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "FaqSelector":
-        try:
-            with model_storage.read_from(resource) as directory:
-                state = rasa.shared.utils.io.read_json_file(directory / VOCAB_FILE)
-                arrays = np.load(directory / MODEL_FILE, allow_pickle=False)
-                state.update(coef=arrays["coef"], intercept=arrays["intercept"],
-                             keys=[str(x) for x in arrays["keys"]])
-                return cls(config, model_storage, resource, state)
-        except (ValueError, FileNotFoundError, KeyError):
-            logger.warning("FaqSelector: not trained; no answer will be selected")
-            return cls(config, model_storage, resource)
-
     def process(self, messages: List[Message]) -> List[Message]:
-        if self._features is None or self._coef_t is None:
+        if not self.trained:
             return messages
         intent = self._config["retrieval_intent"]
         for message in messages:
             text = message.get(TEXT)
             if not text:
                 continue
-            margins = self._features.scores(text, message_words(message), self._coef_t, self._intercept)
+            margins = self._scores(text, message_words(message))
             confidences = softmax(margins[None, :] * float(self._config["margin_scale"]))[0]
             order = np.argsort(-confidences)
-            ranking = [{"id": int(i), "confidence": float(confidences[i]), INTENT_RESPONSE_KEY: self._keys[i]}
+            ranking = [{"id": int(i), "confidence": float(confidences[i]), INTENT_RESPONSE_KEY: self._labels[i]}
                        for i in order]
             best = ranking[0]
             selected = {

@@ -27,25 +27,20 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Text, Tuple
 
 import numpy as np
-import rasa.shared.utils.io
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.linear_component import LinearTextComponent, message_words
 from nlu.text_features import TextFeatures, softmax
 
 logger = logging.getLogger(__name__)
 
-VOCAB_FILE = "letter_intent_vocabulary.json"
-MODEL_FILE = "letter_intent_model.npz"
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 
 
@@ -65,18 +60,12 @@ def letter_sentences(text: Text, min_chars: int) -> List[Tuple[int, int]]:
     return spans if len(spans) >= 2 else []
 
 
-def message_words(message: Message, span: Optional[Tuple[int, int]] = None) -> List[Text]:
-    """The tokenizer's words of a message (lower-cased), or of the characters `span` of it."""
-    tokens = message.get(TOKENS_NAMES[TEXT]) or []
-    if span is None:
-        return [t.text.lower() for t in tokens if t.text.strip()]
-    start, end = span
-    return [t.text.lower() for t in tokens if start <= t.start < end and t.text.strip()]
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class LetterAwareIntentClassifier(GraphComponent):
+class LetterAwareIntentClassifier(LinearTextComponent):
     """Logistic regression over character and word TF-IDF, scoring long letters by their matter."""
+
+    VOCAB_FILE = "letter_intent_vocabulary.json"
+    MODEL_FILE = "letter_intent_model.npz"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -100,33 +89,8 @@ class LetterAwareIntentClassifier(GraphComponent):
             "matter_weight": 0.5,
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 state: Optional[Dict[Text, Any]] = None) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._features: Optional[TextFeatures] = None
-        self._labels: List[Text] = []
-        self._coef: Optional[np.ndarray] = None
-        self._intercept: Optional[np.ndarray] = None
-        if state:
-            self._features = TextFeatures.from_state(state, self._char_range())
-            self._labels = list(state["labels"])
-            self._coef, self._intercept = state["coef"], state["intercept"]
-            self._coef_t = np.ascontiguousarray(self._coef.T)
-
-    def _char_range(self) -> Tuple[int, int]:
-        return (int(self._config["char_min_ngram"]), int(self._config["char_max_ngram"]))
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LetterAwareIntentClassifier":
-        return cls(config, model_storage, resource)
-
     def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
-        assert self._features is not None
-        return softmax(np.vstack([self._features.scores(t, w, self._coef_t, self._intercept)
-                                  for t, w in zip(texts, words)]))
+        return softmax(np.vstack([self._scores(t, w) for t, w in zip(texts, words)]))
 
     # ------------------------------------------------------------------ training
 
@@ -143,34 +107,11 @@ class LetterAwareIntentClassifier(GraphComponent):
         model = LogisticRegression(C=self._config["C"], max_iter=self._config["max_iter"],
                                    class_weight=self._config["class_weight"])
         model.fit(self._features.matrix(texts, words), [m.get(INTENT) for m in examples])
-        self._labels = [str(x) for x in model.classes_]
-        self._coef, self._intercept = model.coef_, model.intercept_
-        self._coef_t = np.ascontiguousarray(self._coef.T)
+        self._set_model(list(model.classes_), model.coef_, model.intercept_)
         logger.info("LetterAwareIntentClassifier: %d intents, %d character n-grams, %d words",
                     len(self._labels), *self._features.sizes)
         self.persist()
         return self._resource
-
-    def persist(self) -> None:
-        with self._model_storage.write_to(self._resource) as directory:
-            rasa.shared.utils.io.dump_obj_as_json_to_file(
-                directory / VOCAB_FILE, self._features.state())
-            np.savez(directory / MODEL_FILE, coef=self._coef, intercept=self._intercept,
-                     labels=np.asarray(self._labels, dtype=str))
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LetterAwareIntentClassifier":
-        try:
-            with model_storage.read_from(resource) as directory:
-                state = rasa.shared.utils.io.read_json_file(directory / VOCAB_FILE)
-                arrays = np.load(directory / MODEL_FILE, allow_pickle=False)
-                state.update(coef=arrays["coef"], intercept=arrays["intercept"],
-                             labels=[str(x) for x in arrays["labels"]])
-                return cls(config, model_storage, resource, state)
-        except (ValueError, FileNotFoundError, KeyError):
-            logger.warning("LetterAwareIntentClassifier: not trained; no intent will be predicted")
-            return cls(config, model_storage, resource)
 
     # ------------------------------------------------------------------ prediction
 
@@ -209,7 +150,7 @@ class LetterAwareIntentClassifier(GraphComponent):
         return share * matter + (1.0 - share) * vote
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self._coef is None:
+        if not self.trained:
             return messages
         frame = self._config["frame_intent"]
         for message in messages:

@@ -20,7 +20,7 @@ import scipy.sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 # scikit-learn's character analyzer collapses runs of whitespace the same way.
-_WHITESPACE = re.compile(r"\s\s+")
+WHITESPACE = re.compile(r"\s\s+")
 
 
 class Tfidf:
@@ -120,7 +120,7 @@ class TextFeatures:
     def scores(self, text: Text, words: List[Text], coef_t: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """`features · coef + intercept` of one text, from the coefficient rows of its n-grams
         (`coef_t`: the coefficients transposed, features × classes, C-contiguous)."""
-        chars = ngram_counts(_WHITESPACE.sub(" ", text.lower()), self.char_range, self._char_index)
+        chars = ngram_counts(WHITESPACE.sub(" ", text.lower()), self.char_range, self._char_index)
         found = ngram_counts(words, (1, 1), self._word_index)
         rows, weights = [], []
         for counts, idf, offset in ((chars, self.chars.idf, 0), (found, self.words.idf, self._word_offset)):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from nlu.code_fingerprint import code_files, pipeline_modules
+
 NLU_DIR = Path(__file__).resolve().parent
 REPO_ROOT = NLU_DIR.parent
 CONFIG = NLU_DIR / "config.yml"
@@ -64,16 +66,17 @@ def rasa_env() -> dict[str, str]:
 
 
 def _model_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
+    """What a model is made of: config, data, dictionary, and the code of the pipeline's own components."""
     files = [nlu_dir / CONFIG.name]
     if (nlu_dir / DOMAIN.name).exists():
         files.append(nlu_dir / DOMAIN.name)
     for folder in (nlu_dir / DATA_DIR.name, nlu_dir / DICT_DIR.name):
         files.extend(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return sorted(files)
+    return sorted(files) + code_files(pipeline_modules((nlu_dir / CONFIG.name).read_text(encoding="utf-8")))
 
 
 def data_hash(nlu_dir: Path | None = None) -> str:
-    """Content hash of config + training data + dictionary (12 hex digits).
+    """Content hash of config + training data + dictionary + the pipeline components' code (12 hex digits).
 
     `nlu_dir`: another folder laid out like nlu/ (config.yml, data/, jieba_dict/), e.g. the project the
     admin pages export from the database working copy; default the repository's nlu/.
@@ -81,7 +84,7 @@ def data_hash(nlu_dir: Path | None = None) -> str:
     nlu_dir = nlu_dir or NLU_DIR
     digest = hashlib.sha256()
     for path in _model_inputs(nlu_dir):
-        digest.update(str(path.relative_to(nlu_dir)).encode())
+        digest.update(str(path.relative_to(nlu_dir) if path.is_relative_to(nlu_dir) else path.name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

@@ -3,14 +3,9 @@ real Rasa server."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import aiohttp
-import pytest
 
-from nlu import training
+from tests.nlu.conftest import needs_rasa_python, run_in_rasa
 
 # Trains the component on the real FAQ questions inside .venv-rasa, checks the fast prediction path
 # against scikit-learn's SVM (what training fitted), and that a persisted model loads and answers alike.
@@ -57,24 +52,17 @@ loaded = FaqSelector.load({}, storage, resource, None)
 again = [Message(data={"text": t}) for t in texts]
 tokenizer.process(again)
 loaded.process(again)
-print(json.dumps({"diff": diff, "keys": list(selector._keys),
+print(json.dumps({"diff": diff, "keys": list(selector._labels),
                   "selected": [m.get("response_selector") for m in tests],
                   "reloaded": [m.get("response_selector") for m in again]}, ensure_ascii=False))
 """
 
 
-def _rasa_python() -> Path:
-    return Path(training.rasa_bin()).parent / "python"
 
-
-@pytest.mark.skipif(not _rasa_python().exists(), reason="Rasa's virtualenv (.venv-rasa) is not installed")
+@needs_rasa_python
 def test_fast_prediction_equals_the_trained_svm_and_a_saved_model_answers_alike():
     texts = ["12345晚上几点下班", "自来水停水了打哪个电话", "我想查一下我反映的问题办得怎么样了"]
-    done = subprocess.run([str(_rasa_python()), "-c", IN_RASA, json.dumps(texts, ensure_ascii=False)],
-                          cwd=training.REPO_ROOT, env=training.rasa_env(), capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_in_rasa(IN_RASA, texts)
     assert out["diff"] < 1e-9
     assert all(key.startswith("faq/") for key in out["keys"]) and len(out["keys"]) == 11  # the ticket is no answer
     chosen = [s["faq"]["response"]["intent_response_key"] for s in out["selected"]]

@@ -188,3 +188,23 @@ def test_generated_letters_are_up_to_date(tmp_path, monkeypatch):
                        ("DEV_OUT", letters.NLU_DIR / "dev" / "dev_letters.yml")):
         assert getattr(letters, name).read_text(encoding="utf-8") == real.read_text(encoding="utf-8"), \
             f"{real} is stale: run python -m nlu.letters.compose"
+
+
+def test_data_hash_follows_the_components_code(tmp_path, monkeypatch):
+    # The model cache and Rasa's component cache key on the code of the pipeline's own components
+    # and of the nlu modules they import: a changed persistence format must not reuse an old model.
+    import shutil
+
+    from nlu import code_fingerprint
+
+    package = tmp_path / "nlu"
+    shutil.copytree(training.NLU_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "tests", "dev"))
+    monkeypatch.setattr(code_fingerprint, "NLU_PACKAGE", package)
+    files = {path.name for path in code_fingerprint.code_files(["faq_selector"])}
+    assert files == {"faq_selector.py", "linear_component.py", "text_features.py", "code_fingerprint.py"}
+    assert "request_type.py" in {p.name for p in code_fingerprint.code_files(["request_type_model"])}  # `from nlu import x as y`
+    before, component = training.data_hash(), code_fingerprint.code_fingerprint(["faq_selector"])
+    shared = package / "text_features.py"
+    shared.write_text(shared.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert training.data_hash() != before
+    assert code_fingerprint.code_fingerprint(["faq_selector"]) != component

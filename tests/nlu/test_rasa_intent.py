@@ -3,14 +3,9 @@ the session's real Rasa server."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import aiohttp
-import pytest
 
-from nlu import training
+from tests.nlu.conftest import needs_rasa_python, run_in_rasa
 
 # Trains the component on a slice of the real training data inside .venv-rasa and compares the fast
 # prediction path with scikit-learn's vectorizers and SciPy's product (what training used).
@@ -55,18 +50,11 @@ LETTER = ("尊敬的领导：我叫赵志强，家住新华区光明路幸福里
           "另外，小区门口的路灯也坏了好久。恳请领导帮帮我们。此致 敬礼！")
 
 
-def _rasa_python() -> Path:
-    return Path(training.rasa_bin()).parent / "python"
 
-
-@pytest.mark.skipif(not _rasa_python().exists(), reason="Rasa's virtualenv (.venv-rasa) is not installed")
+@needs_rasa_python
 def test_fast_prediction_equals_the_trained_regression_and_never_predicts_the_frames():
     texts = [LETTER, "路灯坏了一个月没人修", "孩子上学的学区怎么划分", "您好！"]
-    done = subprocess.run([str(_rasa_python()), "-c", IN_RASA, json.dumps(texts, ensure_ascii=False)],
-                          cwd=training.REPO_ROOT, env=training.rasa_env(), capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_in_rasa(IN_RASA, texts)
     assert out["diff"] < 1e-9
     for ranking in out["rankings"]:
         assert "letter_frame" not in ranking and len(ranking) == 3

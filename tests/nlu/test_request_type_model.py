@@ -1,0 +1,45 @@
+"""The request-type classifier (nlu/request_type_model.py) inside Rasa's own environment: the fast
+prediction path gives scikit-learn's numbers, trained and after a save and load."""
+
+from __future__ import annotations
+
+from tests.nlu.conftest import needs_rasa_python, run_in_rasa
+
+IN_RASA = r"""
+import json, sys, tempfile
+from pathlib import Path
+import numpy as np, yaml
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu.request_type_model import RequestTypeClassifier
+
+data = yaml.safe_load(Path("nlu/data/nlu/departments.yml").read_text(encoding="utf-8"))
+messages = [Message.build(text=line.strip()[2:], intent=block["intent"])
+            for block in data["nlu"] for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+resource = Resource("request_type")
+trained = RequestTypeClassifier({}, storage, resource)
+trained.train(TrainingData(messages))
+loaded = RequestTypeClassifier.load({}, storage, resource, None)
+texts = json.loads(sys.argv[1])
+diff = 0.0
+for model in (trained, loaded):
+    for text in texts:
+        reference = np.asarray(model._features([text]).dot(model._coef.T)).ravel() + model._intercept
+        diff = max(diff, float(np.abs(reference - model._scores(text)).max()))
+tests = [Message(data={"text": t}) for t in texts]
+loaded.process(tests)
+print(json.dumps({"diff": diff, "types": [m.get("request_type")["name"] for m in tests]}))
+"""
+
+
+
+@needs_rasa_python
+def test_fast_prediction_equals_the_trained_regression():
+    texts = ["我要投诉小区物业乱收费，多次反映没人管", "请问办理居住证需要什么材料？", "举报有人在河道里偷偷排污水",
+             "感谢环卫工人，街道打扫得非常干净", "  建议在学校门口   增设红绿灯 ", "路灯"]
+    out = run_in_rasa(IN_RASA, texts)
+    assert out["diff"] < 1e-5  # the coefficients are stored as float32
+    assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
