@@ -35,7 +35,6 @@ from nlu.thresholds import DEFAULT as THRESHOLDS
 from ticketing.db.models.tickets import Entry
 from ticketing.intake.batch import BatchIntake, plain
 from ticketing.intake.contract import Classification, Outcome
-from ticketing.intake.hints import ticket_codes
 from ticketing.intake.rules import IntakeRules
 
 log = logging.getLogger(__name__)
@@ -157,9 +156,7 @@ class Pipeline:
                     classifications[i] = task.result()
                     ready.append(i)
                 ready.sort()
-                # A message the bot will ask about (``ticketing.intake.gathering``) goes through the rules.
-                chosen = [i for i in ready if plain(messages[i], classifications[i])
-                          and not self._asks(messages[i], classifications[i])]
+                chosen = [i for i in ready if plain(messages[i], classifications[i])]
                 if chosen:
                     outcomes.update(await self._take_in(messages, chosen, classifications, committed))
         finally:
@@ -185,10 +182,6 @@ class Pipeline:
         if committed is not None:
             await committed([(i, outcome) for i, outcome in outcomes.items() if outcome is not None])
         return outcomes
-
-    def _asks(self, msg: InboundMessage, classification: Classification) -> bool:
-        region, request_type, department = ticket_codes(self.directory, msg.metadata, classification)
-        return self.intake.gatherer.would_ask(msg, classification, region, department, request_type)
 
     async def process(self, msg: InboundMessage, classification: Classification | None = None) -> Outcome:
         async with self.sessions() as session:

@@ -6,7 +6,9 @@ pre-classified, and a receipt.  Here a whole batch of such messages costs a fixe
 statements, whatever its size: one conversation upsert (which also locks the citizens' rows, as
 ``store.lock_conversation`` does for one), one open-ticket lookup, one number reservation per
 day, and one multi-row INSERT each for tickets, citizen entries, bot entries, events and
-predictions.
+predictions.  A new web-chat or WeChat ticket the bot has a question about (issue #19) is one of
+them too: created in ``gathering`` with the question as the bot's entry and the dialogue state in
+the outcome, as the rules do it.
 
 Why SQLAlchemy Core and not asyncpg directly: the same statements run on SQLite and PostgreSQL
 through the engine (and the transaction) the rest of the store uses; both dialects do multi-row
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -41,7 +43,7 @@ from ticketing.db.models.tickets import Conversation, Entry, Prediction, Ticket,
 from ticketing.intake import texts
 from ticketing.intake.contact_details import phone_in_text
 from ticketing.intake.contract import Classification, IntakeMessage, Outcome
-from ticketing.intake.gathering import Gatherer
+from ticketing.intake.gathering import Dialogue, Gatherer, Question
 from ticketing.intake.hints import ticket_codes
 from ticketing.intake.off_hours import off_hours_note
 from ticketing.intake.rules import STANDALONE_CHANNELS, _external_deadline, _title
@@ -83,6 +85,8 @@ class _Planned:
     message: IntakeMessage
     classification: Classification
     conversation_id: int
+    # The bot's first question when the ticket lacks what its unit needs (``ticketing.intake.gathering``).
+    question: Question | None = None
 
 
 def stored_query(messages: Sequence[IntakeMessage]) -> Select[tuple[str, str]] | None:
@@ -132,6 +136,10 @@ class BatchIntake:
             for i, (message, classification) in enumerate(batch)
             if _standalone(message) or conversations[(message.channel, message.sender_id)] not in busy
         ]
+        # The bot's first question, decided as IntakeRules.take_in does; a message the bot would ask
+        # about but finds no question for goes to the rules (which hand the ticket over at once).
+        decided = [(item, *self._first_question(item)) for item in planned]
+        planned = [replace(item, question=question) for item, asks, question in decided if not asks or question]
         outcomes: list[Outcome | None] = [None] * len(batch)
         if not planned:
             return outcomes
@@ -145,17 +153,20 @@ class BatchIntake:
         # The citizens' entries, then the bot's answers, in one statement: ids follow the rows'
         # order, so each answer comes after its message (``IntakeRules.redelivered`` relies on it).
         entry_rows = [self._citizen_row(item, ticket_id) for item, ticket_id in zip(planned, ticket_ids)]
+        dialogues = [self._dialogue(item, ticket) for item, ticket in zip(planned, tickets)]
         entry_rows += [
             _entry_row(conversation_id=item.conversation_id, ticket_id=ticket_id, author="bot",
-                       channel=item.message.channel, text=reply, meta={"in_reply_to": item.message.native_id},
+                       channel=item.message.channel, text=reply,
+                       meta={"in_reply_to": item.message.native_id, **_question_meta(item.question, dialogue)},
                        delivery_status="sent", created_at=now)
-            for item, ticket_id, reply in zip(planned, ticket_ids, replies)
+            for item, ticket_id, reply, dialogue in zip(planned, ticket_ids, replies, dialogues)
         ]
         entry_ids = (await conn.execute(
             insert(ENTRIES).returning(ENTRIES.c.id, sort_by_parameter_order=True), entry_rows)).scalars().all()
 
         events, predictions = [], []
-        for item, ticket, ticket_id, entry_id, reply in zip(planned, tickets, ticket_ids, entry_ids, replies):
+        for item, ticket, ticket_id, entry_id, reply, dialogue in zip(planned, tickets, ticket_ids, entry_ids, replies,
+                                                                       dialogues):
             message, classification = item.message, item.classification
             if classification.classified:
                 predictions.append({
@@ -167,10 +178,11 @@ class BatchIntake:
                 })
             events.append({
                 "ticket_id": ticket_id, "at": now, "actor": "bot" if classification.classified else "system",
-                "action": "created", "field": "status", "from_value": None, "to_value": Status.PENDING_REVIEW.value,
+                "action": "created", "field": "status", "from_value": None, "to_value": ticket["status"],
                 "public": True, "detail": {"channel": message.channel},
             })
-            outcomes[item.index] = Outcome("ticket", reply, ticket["number"], entry_id)
+            outcomes[item.index] = Outcome("ticket", reply, ticket["number"], entry_id, dialogue=dialogue,
+                                           quick_replies=item.question.quick_replies if item.question else ())
         await conn.execute(insert(EVENTS), events)
         if predictions:
             await conn.execute(insert(PREDICTIONS), predictions)
@@ -217,6 +229,30 @@ class BatchIntake:
                 numbers[i] = number
         return numbers
 
+    def _first_question(self, item: _Planned) -> tuple[bool, Question | None]:
+        """(whether the bot asks about this message's ticket, its first question)."""
+        message, classification = item.message, item.classification
+        if _standalone(message):
+            return False, None
+        region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
+        if not self.gatherer.would_ask(message, classification, region, department, request_type):
+            return False, None
+        found = self.gatherer.first_fields(message, region, classification.classified)
+        # The ticket as the rules would hold it when they choose the question (not added to the session).
+        draft = Ticket(channel=message.channel, request_type=request_type, department=department,
+                       region=found.get("region", region), location_detail=found.get("location_detail"),
+                       event_time=found.get("event_time"), citizen_phone=message.contact.phone or phone_in_text(message.text))
+        return True, self.gatherer.next_question(draft, [], message.channel, self.gatherer.torn_between(classification))
+
+    def _dialogue(self, item: _Planned, ticket: dict[str, Any]) -> dict[str, Any] | None:
+        """The dialogue state of a ticket the bot asks about (kept by the worker after the commit)."""
+        if item.question is None:
+            return None
+        talk = Dialogue(ticket["number"])
+        talk.pending = item.question
+        talk.asked.append(item.question.kind)
+        return talk.to_state(ticket["gathering_until"])
+
     def _ticket_row(self, item: _Planned, number: str) -> dict[str, Any]:
         """The ticket ``IntakeRules._new_ticket`` would create (same hints, checks and deadline)."""
         directory, message, classification = self.directory, item.message, item.classification
@@ -232,19 +268,20 @@ class BatchIntake:
             "title": (_title(message) or "")[:200] or None,
             "request_type": request_type, "department": department, "region": region,
             "classification": "predicted" if (department or region or request_type) else "unclassified",
-            "urgent": False, "status": Status.PENDING_REVIEW.value,
+            "urgent": False, "status": (Status.GATHERING if item.question else Status.PENDING_REVIEW).value,
             "deadline": external or deadline, "external_deadline": external,
             "citizen_name": contact.name, "citizen_phone": contact.phone or phone_in_text(message.text),
             "citizen_wechat_openid": contact.wechat_openid, "citizen_email": contact.email,
             "assignee": None, "unit": None, "created_at": at, "updated_at": at, "closed_at": None,
             "location_detail": found.get("location_detail"), "event_time": found.get("event_time"),
-            "gathering_until": None, "gathering_gaps": self._gaps(item, request_type, department, region, found),
+            "gathering_until": at + self.gatherer.window if item.question else None,
+            "gathering_gaps": self._gaps(item, request_type, department, region, found),
         }
 
     def _gaps(self, item: _Planned, request_type: str | None, department: str | None, region: str | None,
               found: dict[str, str]) -> list[dict[str, str]] | None:
         """What a ticket of a channel the bot does not ask on lacks (``IntakeRules`` flags the same);
-        the messages the bot asks about never come here (``Gatherer.would_ask``)."""
+        a ticket the bot asks about has no gaps yet (its questions may fill them)."""
         message = item.message
         if self.gatherer.asks_on(message.channel) and not _standalone(message):
             return None
@@ -254,6 +291,8 @@ class BatchIntake:
         return [{"slot": slot, "reason": "one_shot"} for slot in missing] or None
 
     def _reply(self, item: _Planned, ticket: dict[str, Any]) -> str:
+        if item.question is not None:
+            return texts.gathering_receipt(ticket["number"]) + item.question.text
         off_hours = off_hours_note(self.directory, item.message.received_at)
         if item.classification.classified:
             return texts.ticket_created(ticket["number"], ticket["deadline"], off_hours)
@@ -267,6 +306,13 @@ class BatchIntake:
             conversation_id=item.conversation_id, ticket_id=ticket_id, author="citizen", channel=message.channel,
             text=message.text, channel_message_id=message.native_id, subject=message.subject, meta=meta,
             created_at=message.received_at)
+
+
+def _question_meta(question: Question | None, dialogue: dict[str, Any] | None) -> dict[str, Any]:
+    """What the bot's entry of a question carries (``IntakeRules._ask`` stores the same)."""
+    if question is None:
+        return {}
+    return {"gather": question.kind, "quick_replies": list(question.quick_replies), "dialogue": dialogue}
 
 
 def _entry_row(*, conversation_id: int, ticket_id: int | None, author: str, channel: str, text: str,

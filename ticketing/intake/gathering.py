@@ -195,7 +195,7 @@ class Gatherer:
 
     def would_ask(self, message: IntakeMessage, classification: Classification,
                   region: str | None, department: str | None, request_type: str | None) -> bool:
-        """Whether a new ticket of this message starts a dialogue (it then skips the batch path)."""
+        """Whether a new ticket of this message starts a dialogue (the rules and the batch path alike)."""
         if not self.asks_on(message.channel) or self.config.max_questions == 0 or classification.emergency:
             return False
         if not classification.classified or message.metadata.get("force_ticket"):
