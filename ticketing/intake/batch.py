@@ -85,6 +85,10 @@ class _Planned:
     message: IntakeMessage
     classification: Classification
     conversation_id: int
+    # (region, request type, department) from the hints and the NLU (``ticket_codes``), and what the
+    # message's own words give (``Gatherer.first_fields``): read once, by the question and the row.
+    codes: tuple[str | None, str | None, str | None]
+    found: dict[str, str]
     # The bot's first question when the ticket lacks what its unit needs (``ticketing.intake.gathering``).
     question: Question | None = None
 
@@ -132,7 +136,7 @@ class BatchIntake:
         conversations = await self._upsert_conversations(conn, [message for message, _ in batch])
         busy = await self._with_open_tickets(conn, list(conversations.values()))
         planned = [
-            _Planned(i, message, classification, conversations[(message.channel, message.sender_id)])
+            self._plan(i, message, classification, conversations[(message.channel, message.sender_id)])
             for i, (message, classification) in enumerate(batch)
             if _standalone(message) or conversations[(message.channel, message.sender_id)] not in busy
         ]
@@ -229,15 +233,20 @@ class BatchIntake:
                 numbers[i] = number
         return numbers
 
+    def _plan(self, index: int, message: IntakeMessage, classification: Classification,
+              conversation_id: int) -> _Planned:
+        codes = ticket_codes(self.directory, message.metadata, classification)
+        found = self.gatherer.first_fields(message, codes[0], classification.classified)
+        return _Planned(index, message, classification, conversation_id, codes, found)
+
     def _first_question(self, item: _Planned) -> tuple[bool, Question | None]:
         """(whether the bot asks about this message's ticket, its first question)."""
-        message, classification = item.message, item.classification
+        message, classification, found = item.message, item.classification, item.found
         if _standalone(message):
             return False, None
-        region, request_type, department = ticket_codes(self.directory, message.metadata, classification)
+        region, request_type, department = item.codes
         if not self.gatherer.would_ask(message, classification, region, department, request_type):
             return False, None
-        found = self.gatherer.first_fields(message, region, classification.classified)
         # The ticket as the rules would hold it when they choose the question (not added to the session).
         draft = Ticket(channel=message.channel, request_type=request_type, department=department,
                        region=found.get("region", region), location_detail=found.get("location_detail"),
@@ -255,12 +264,11 @@ class BatchIntake:
 
     def _ticket_row(self, item: _Planned, number: str) -> dict[str, Any]:
         """The ticket ``IntakeRules._new_ticket`` would create (same hints, checks and deadline)."""
-        directory, message, classification = self.directory, item.message, item.classification
-        region, request_type, department = ticket_codes(directory, message.metadata, classification)
+        directory, message, found = self.directory, item.message, item.found
+        region, request_type, department = item.codes
         contact, at = message.contact, message.received_at
         external = _external_deadline(message.metadata.get("deadline"))
         deadline = deadline_for(directory, request_type, at, urgent=False)
-        found = self.gatherer.first_fields(message, region, classification.classified)
         region = found.get("region", region)
         return {
             "number": number, "conversation_id": item.conversation_id, "channel": message.channel,
