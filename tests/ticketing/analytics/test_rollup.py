@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 
+from config.local_time import LOCAL_TZ
 from tests.ticketing.factories import DIRECTORY
 from ticketing.accounts.roles import Actor
 from ticketing.analytics import figures, rollup
@@ -125,10 +126,12 @@ async def test_bot_answers_without_a_ticket_are_counted_per_channel(sessions):
     await _refresh(sessions)
     async with sessions() as session:
         bot = await figures.bot_share(session, MARCH)
-        # The bot's answers are stored with the current time: count over every day up to today.
-        everything = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today()))
-        wechat = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today(), channel="wechat"))
-        by_type = await figures.bot_share(session, Scope(date(2025, 1, 1), date.today(), request_type="consult"))
+        # The bot's answers are stored with the current time: count over every day up to today, the
+        # city's today (between 00:00 and 08:00 Beijing time the machine's UTC date is still yesterday).
+        today = datetime.now(LOCAL_TZ).date()
+        everything = await figures.bot_share(session, Scope(date(2025, 1, 1), today))
+        wechat = await figures.bot_share(session, Scope(date(2025, 1, 1), today, channel="wechat"))
+        by_type = await figures.bot_share(session, Scope(date(2025, 1, 1), today, request_type="consult"))
     assert everything["faq_answers"] == 3 and wechat["faq_answers"] == 2
     assert everything["bot_share_pct"] == round(100 * (3 + 1) / (3 + 4), 2)
     assert by_type["faq_answers"] is None and by_type["bot_share_pct"] is None
