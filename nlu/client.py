@@ -51,7 +51,7 @@ import yaml
 
 from config.directory import Directory, load_directory
 from nlu import emergency as emergency_rules
-from nlu import hotline_topics
+from nlu import hotline_topics, pleasantries
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
 from nlu.textnorm import to_simplified
@@ -436,6 +436,15 @@ class NluClient:
         region = self._region(text, raw.get("entities") or [])
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
+
+        # 0. Nothing but a greeting or thanks: the bot answers (the classifier alone missed a third of
+        #    them, nlu/pleasantries.py); an emergency word is never a pleasantry.
+        pleasantry = None if assessment.kind else pleasantries.kind(text)
+        if pleasantry and (answer := self.answers.get(pleasantry)):
+            return NluResult(
+                faq={"key": pleasantry, "answer": answer}, handoff=False,
+                intent={"name": pleasantry, "confidence": 1.0}, **common,
+            )
 
         # 1. Emergencies: the rules decide; the classifier adds recall above its threshold; a
         #    negated message (past event, fees, prevention...) is never an emergency.

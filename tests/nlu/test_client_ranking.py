@@ -31,3 +31,20 @@ def test_a_short_thanks_is_still_answered_by_the_bot():
                        ("dept_health", 0.02))
     result = client._interpret("谢谢你们的帮助", raw, emergency.assess("谢谢你们的帮助"), None)
     assert result.faq and result.faq["key"] == "thanks"
+
+
+def test_a_greeting_the_classifier_sends_to_a_department_is_answered_by_the_bot():
+    # 「中午好」 of the dev chit-chat set: the classifier gave it to urban management at 0.20.
+    client = NluClient(None)
+    raw = _rasa_answer(("dept_urban_management", 0.20), ("greet", 0.18), ("dept_commerce", 0.1))
+    result = client._interpret("中午好", raw, emergency.assess("中午好"), None)
+    assert result.faq and result.faq["key"] == "greet" and not result.handoff
+    assert result.intent == {"name": "greet", "confidence": 1.0}
+
+
+def test_a_greeting_with_a_matter_stays_a_ticket():
+    client = NluClient(None)
+    text = "你好，路灯坏了"
+    raw = _rasa_answer(("dept_urban_management", 0.8), ("greet", 0.1), ("dept_utilities", 0.05))
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.faq is None and result.department == "urban_management"
