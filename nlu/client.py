@@ -510,12 +510,22 @@ class NluClient:
             # thresholds, which were chosen on held-out data.)
             if answer and top_conf >= threshold and key_conf >= th.faq_response:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
+            if (asked := self._asked_hotline(text, assessment)) and (key is None or asked == key):
+                # The bot was to answer, but unsure; a short question on one hotline's topic settles it.
+                return NluResult(faq={"key": asked, "answer": self.answers[asked]}, handoff=False,
+                                 intent={"name": asked, "confidence": round(top_conf, 4)}, **common)
             return NluResult(
                 request_type=request_type_rules.classify(text, raw.get("request_type")), department=best_department, handoff=True,
                 intent=intent, **common,
             )
 
-        # 3. A ticket: department pre-classification, request type, region.
+        # 3. A short question on a non-integrated hotline's topic that the classifier cannot place
+        #    (「下礼拜还冷不冷，要不要加衣服」: a department at 0.38) gets that hotline's answer.
+        if top_name.startswith(DEPT_PREFIX) and top_conf < th.unsure_topic and (key := self._asked_hotline(text, assessment)):
+            return NluResult(faq={"key": key, "answer": self.answers[key]}, handoff=False,
+                             intent={"name": key, "confidence": round(top_conf, 4)}, **common)
+
+        # 4. A ticket: department pre-classification, request type, region.
         department = best_department
         handoff = True
         if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
@@ -527,6 +537,15 @@ class NluClient:
             intent=intent,
             **common,
         )
+
+    def _asked_hotline(self, text: str, assessment: emergency_rules.Assessment) -> str | None:
+        """The non-integrated hotline a short question asks about, unless its words tell a matter
+        (a complaint, a report, a call for help, pollution) that a unit must handle."""
+        key = hotline_topics.asked_key(text)
+        if not key or key not in self.answers or assessment.pollution:
+            return None
+        told = request_type_rules.scores(text)
+        return None if any(told[kind] for kind in ("complaint", "report", "help")) else key
 
     def _region(self, text: str, entities: list[dict]) -> str | None:
         """Gazetteer first (deterministic, handles traditional characters); model entities as backup."""

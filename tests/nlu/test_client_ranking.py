@@ -48,3 +48,35 @@ def test_a_greeting_with_a_matter_stays_a_ticket():
     raw = _rasa_answer(("dept_urban_management", 0.8), ("greet", 0.1), ("dept_utilities", 0.05))
     result = client._interpret(text, raw, emergency.assess(text), None)
     assert result.faq is None and result.department == "urban_management"
+
+
+def test_an_unsure_short_weather_question_gets_12121():
+    client = NluClient(None)
+    text = "下礼拜还冷不冷，要不要加衣服"
+    raw = _rasa_answer(("dept_market_supervision", 0.38), ("hotline_weather", 0.2), ("dept_commerce", 0.1))
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.faq and result.faq["key"] == "hotline_weather" and not result.handoff
+
+
+def test_an_unsure_faq_intent_on_a_tax_question_gets_12366():
+    client = NluClient(None)
+    text = "补缴税款有没有滞纳金"
+    raw = _rasa_answer(("faq", 0.24), ("dept_human_resources", 0.2), ("dept_commerce", 0.1))
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.faq and result.faq["key"] == "hotline_tax"
+
+
+def test_a_short_complaint_with_tax_words_stays_a_ticket():
+    client = NluClient(None)
+    text = "税务局窗口态度太差了怎么办"
+    raw = _rasa_answer(("dept_market_supervision", 0.3), ("hotline_tax", 0.2), ("dept_commerce", 0.1))
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.faq is None and result.department == "market_supervision" and result.handoff
+
+
+def test_a_confident_department_is_not_overruled_by_topic_words():
+    client = NluClient(None)
+    text = "公积金贷款买房后物业费一年多少"
+    raw = _rasa_answer(("dept_housing_construction", 0.7), ("hotline_housing_fund", 0.2), ("dept_commerce", 0.1))
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.faq is None and result.department == "housing_construction"

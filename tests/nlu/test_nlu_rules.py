@@ -205,3 +205,20 @@ def test_hotline_topic(text, key):
     from nlu import hotline_topics
 
     assert hotline_topics.key_for(text) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("下礼拜还冷不冷，要不要加衣服", "hotline_weather"), ("今晚有没有霜冻", "hotline_weather"),
+     ("周末鲁山那边下不下雪", "hotline_weather"), ("补缴税款有没有滞纳金", "hotline_tax"),
+     ("公积金账户余额在哪查", "hotline_housing_fund"),
+     # weather as the setting of a matter, not the question
+     ("一下雨路上就积水，什么时候修", None), ("降温了小区暖气什么时候开始供", None), ("大风把树刮倒了压住车怎么办", None),
+     ("暴雨预警学校放假吗", None), ("这个月电费用了多少度", None), ("高温补贴什么时候发", None),
+     # not a question, or too long for one
+     ("明天下雨", None), ("请问明天下雨吗" + "，" * 10 + "我们小区的排水沟一下雨就堵", None)],
+)
+def test_a_short_question_on_a_hotline_topic(text, key):
+    from nlu import hotline_topics
+
+    assert hotline_topics.asked_key(text) == key
