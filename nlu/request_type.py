@@ -107,13 +107,30 @@ def scores(text: str) -> dict[str, int]:
 LONG_CHARS = 60
 
 
+# Praise and suggestions said without 表扬/建议 (「县里新修的公路又平又宽，老百姓都说好」, 「医院应该给老年人留几个
+# 人工窗口」): the character n-grams of ~140 such training messages did not carry them (dev request types: 16.7 %
+# of praise, 68 % of suggestions right), the turns of phrase below do, on messages of any length.
+_IMPLIED = {
+    "suggestion": re.compile(
+        r"能不能.{0,12}(加|增|设|开|改|延|建|放|多|画|装|推出|划)|(应该|应当|最好|可以|该)(给|多|加|增|设|建|开|改|延|装|推出|划|规定|换)|"
+        r"要是能.{0,15}就好了|希望.{0,15}(能|可以)"
+    ),
+    "praise": re.compile(
+        r"(真|太|很|特别|非常|又)(好|棒|方便|细心|耐心|负责|感动|不容易|暖)|辛苦(了|你们|他们)|救了.{0,4}命|"
+        r"(找回|追回|要回|讨回|送回)了|点个?赞|竖个?大拇指|好人|都说好|都夸|比以前.{0,4}(快|好|方便)|办得好"
+    ),
+}
+
+
 def features(text: str) -> list[float]:
-    """The rules as classifier features: explicit words per type (capped), then cues per type (letters)."""
+    """The rules as classifier features: explicit words per type (capped), cues per type (letters), then
+    the implied praise and suggestion (any length)."""
     norm = normalize(text)
     explicit = [float(min(len(_EXPLICIT_RE[t].findall(norm)), 3)) for t in TYPES]
+    implied = [float(min(len(rx.findall(norm)), 2)) for rx in _IMPLIED.values()]
     if len(norm) < LONG_CHARS:
-        return explicit + [0.0] * len(TYPES)
-    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES]
+        return explicit + [0.0] * len(TYPES) + implied
+    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + implied
 
 
 def classify(text: str, model: dict | None = None) -> str:

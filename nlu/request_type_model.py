@@ -158,7 +158,9 @@ class RequestTypeClassifier(GraphComponent):
         which cost about a millisecond per parse (bench/nlu_parse.py)."""
         norm = normalize(text)
         counts = ngram_counts(WHITESPACE.sub(" ", norm.lower()), (1, 3), self._index)
-        scores = np.asarray(rules.features(text), dtype=np.float64).dot(self._rule_coef_t) + self._intercept
+        # A model trained before rule features were appended (rules.features) reads the ones it knew.
+        ruled = rules.features(text)[:len(self._rule_coef_t)]
+        scores = np.asarray(ruled, dtype=np.float64).dot(self._rule_coef_t) + self._intercept
         if counts:
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self._idf[index]

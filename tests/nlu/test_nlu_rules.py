@@ -173,8 +173,17 @@ def test_request_type_features_use_cues_on_letters_only():
     short = request_type.features("楼下烧烤店油烟扰民")
     letter = request_type.features("尊敬的领导：" + "楼下烧烤店油烟扰民，" * 8)
     n = len(request_type.TYPES)
-    assert len(short) == len(letter) == 2 * n
-    assert short[n:] == [0.0] * n and any(letter[n:])
+    assert len(short) == len(letter) == 2 * n + 2
+    assert short[n:2 * n] == [0.0] * n and any(letter[n:2 * n])
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion", "praise"),
+    [("医院应该给老年人留几个人工挂号窗口", 1.0, 0.0), ("十路公交要是能延到高铁站就好了", 1.0, 0.0),
+     ("县里新修的乡村公路又平又宽，老百姓都说好", 0.0, 1.0), ("楼下烧烤店油烟扰民", 0.0, 0.0)],
+)
+def test_request_type_features_read_implied_praise_and_suggestions(text, suggestion, praise):
+    assert request_type.features(text)[-2:] == [suggestion, praise]
 
 
 def test_request_type_always_a_directory_code():
