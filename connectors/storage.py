@@ -2,19 +2,22 @@
 
 Files land under ``<data_dir>/attachments/YYYY/MM/DD/<uuid><ext>``; the stream entry and
 the database keep only the relative ``storage_key``.  Writes go to a temporary name and
-are renamed into place, so a crash never leaves a half-written file behind a reference.
+are renamed into place, so a crash never leaves a half-written file behind a reference;
+``save`` returns only once the file and its name are on disk.  Concurrent saves share one
+thread hop and one directory sync (:mod:`connectors.group_commit`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from connectors.base import AttachmentRef
+from connectors.group_commit import GroupCommit
 
 # Types citizens may send; anything else is refused by the connectors.
 ALLOWED_TYPES = {
@@ -59,6 +62,7 @@ class AttachmentStore:
     def __init__(self, data_dir: str | Path, *, max_bytes: int = 10 * 1024 * 1024) -> None:
         self.root = Path(data_dir) / "attachments"
         self.max_bytes = max_bytes
+        self._files = GroupCommit()
 
     def path_of(self, storage_key: str) -> Path:
         path = (self.root / storage_key).resolve()
@@ -66,20 +70,11 @@ class AttachmentStore:
             raise AttachmentRejected("storage key escapes the attachment folder")
         return path
 
-    def _write(self, data: bytes, suffix: str) -> str:
-        now = datetime.now(timezone.utc)
-        rel = Path(f"{now:%Y/%m/%d}") / f"{uuid.uuid4().hex}{suffix}"
-        target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        return rel.as_posix()
+    def _target(self, suffix: str) -> tuple[Path, str]:
+        key = f"{datetime.now(timezone.utc):%Y/%m/%d}/{uuid.uuid4().hex}{suffix}"
+        return self.root / key, key
 
-    def save_sync(
+    def _prepare(
         self,
         data: bytes,
         *,
@@ -88,7 +83,7 @@ class AttachmentStore:
         kind: str = "file",
         check_type: bool = True,
         max_bytes: int | None = None,
-    ) -> AttachmentRef:
+    ) -> tuple[Path, AttachmentRef]:
         limit = max_bytes or self.max_bytes
         if len(data) > limit:
             raise AttachmentRejected(f"文件过大（上限 {limit // (1024 * 1024)} MB）")
@@ -99,12 +94,20 @@ class AttachmentStore:
             if not sniff_matches(content_type, data):
                 raise AttachmentRejected("文件内容与声明的类型不符")
         suffix = ALLOWED_TYPES.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
-        key = self._write(data, suffix)
+        target, key = self._target(suffix)
         safe_name = os.path.basename(filename or "")[:200] or f"attachment{suffix}"
-        return AttachmentRef(
+        return target, AttachmentRef(
             filename=safe_name, content_type=content_type, size=len(data), storage_key=key, kind=kind
         )
 
-    async def save(self, data: bytes, **kwargs) -> AttachmentRef:
-        # fsync blocks; keep it off the event loop.
-        return await asyncio.to_thread(self.save_sync, data, **kwargs)
+    def save_sync(self, data: bytes, **kwargs: Any) -> AttachmentRef:
+        """``save`` for code without an event loop (blocks until the file is on disk)."""
+        target, ref = self._prepare(data, **kwargs)
+        self._files.commit_now([(target, data)])
+        return ref
+
+    async def save(self, data: bytes, **kwargs: Any) -> AttachmentRef:
+        """Validate and store one file; raises AttachmentRejected (refused) or OSError (not stored)."""
+        target, ref = self._prepare(data, **kwargs)
+        await self._files.write([(target, data)])
+        return ref

@@ -1,0 +1,212 @@
+"""Group commit of new files: the files that concurrent requests want durable, written together.
+
+Each file must be on disk before its request is answered (an SMTP 250, an HTTP 202), so each
+one costs an fdatasync; the rest can be shared.  Files queued while a batch is on the disk go
+out together in the next one: one thread hop instead of one per file, a rename each, and one
+fsync per directory for all of that batch's new names — without that directory fsync a crash
+could forget a rename whose file the stream already refers to.
+
+Within a batch, every file is written to ``<name>.part``, fdatasync'ed, renamed into place,
+and only then are the directories synced; a caller is told "done" only after all of it, or
+gets its own error (another caller's failure is not its failure).  A half-written file is
+never visible under its final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Two batches on the disk at once: a batch that fills while the other syncs starts at once, yet
+# concurrent requests still share their syncs.
+MAX_IN_FLIGHT = 1
+# Open descriptors held between the writes and their syncs (a batch may hold thousands of files).
+MAX_OPEN_FILES = 64
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass
+class _Job:
+    files: Sequence[tuple[Path, bytes]]
+    future: asyncio.Future[None] | None
+    error: BaseException | None = None
+    fds: list[int] = field(default_factory=list)  # open, written, not synced yet
+    written: list[Path] = field(default_factory=list)  # .part files of this job
+
+
+@dataclass
+class _Queue:
+    """One event loop's waiting jobs and batches on the disk (tests run a loop per test)."""
+
+    loop: asyncio.AbstractEventLoop
+    jobs: list[_Job] = field(default_factory=list)
+    in_flight: int = 0
+    flush_scheduled: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class GroupCommit:
+    """Durable creation of new files, batched across the callers of one event loop."""
+
+    def __init__(self, *, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self.max_in_flight = max_in_flight
+        self._queue: _Queue | None = None
+        self._known_dirs: set[Path] = set()  # created and synced into their parent already
+        self._dir_lock = threading.Lock()
+        self.batches = 0  # how many batches went to the disk (tests read it)
+
+    async def write(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        """Create these files (none may exist yet) durably; returns once all are on disk."""
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        if queue is None or queue.loop is not loop:
+            queue = self._queue = _Queue(loop)
+        job = _Job(files, loop.create_future())
+        queue.jobs.append(job)
+        self._schedule(queue)
+        await job.future
+
+    def commit_now(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        """The same commit for a caller without an event loop, in its own thread."""
+        job = _Job(files, None)
+        self._commit([job])
+        if job.error is not None:
+            raise job.error
+
+    def _schedule(self, queue: _Queue) -> None:
+        if queue.jobs and not queue.flush_scheduled and queue.in_flight < self.max_in_flight:
+            queue.flush_scheduled = True
+            # call_soon: the requests whose files are ready in this tick all join the batch.
+            queue.loop.call_soon(self._flush, queue)
+
+    def _flush(self, queue: _Queue) -> None:
+        queue.flush_scheduled = False
+        jobs, queue.jobs = queue.jobs, []
+        if not jobs:
+            return
+        queue.in_flight += 1
+        self.batches += 1
+        task = queue.loop.create_task(self._run(jobs, queue))
+        queue.tasks.add(task)
+        task.add_done_callback(queue.tasks.discard)
+
+    async def _run(self, jobs: list[_Job], queue: _Queue) -> None:
+        try:
+            await asyncio.to_thread(self._commit, jobs)
+        except BaseException as exc:  # cancelled (loop shutting down): nobody may wait forever
+            for job in jobs:
+                job.error = job.error or OSError(f"file commit interrupted: {exc!r}")
+        finally:
+            queue.in_flight -= 1
+            for job in jobs:
+                if job.future is None or job.future.done():
+                    continue  # its caller was cancelled; its files stay, referenced by nothing
+                if job.error is None:
+                    job.future.set_result(None)
+                else:
+                    job.future.set_exception(job.error)
+            self._schedule(queue)
+
+    # ------------------------------------------------------------------ in the thread
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        # Write everything first and sync afterwards: the first fdatasync's journal commit then
+        # carries the others' new inodes too (ext4), so the later ones have less left to do.
+        unsynced: list[_Job] = []
+        for job in jobs:
+            self._open(job)
+            unsynced.append(job)
+            if sum(len(j.fds) for j in unsynced) >= MAX_OPEN_FILES:
+                for j in unsynced:
+                    _sync_and_close(j)
+                unsynced.clear()
+        for job in unsynced:
+            _sync_and_close(job)
+        dirs: set[Path] = set()
+        for job in jobs:
+            if job.error is None:
+                try:
+                    for part, (target, _) in zip(job.written, job.files):
+                        os.replace(part, target)
+                        dirs.add(target.parent)
+                except OSError as exc:
+                    job.error = exc
+            if job.error is not None:
+                # Nothing refers to these files yet (the caller publishes only after success).
+                _discard(job.written + [t for t, _ in job.files[: len(job.written)]])
+        failed: dict[Path, OSError] = {}
+        for directory in dirs:
+            try:
+                _fsync_dir(directory)
+            except OSError as exc:
+                failed[directory] = exc
+        for job in jobs:
+            hit = next((failed[t.parent] for t, _ in job.files if t.parent in failed), None)
+            if job.error is None and hit is not None:
+                # Renamed but maybe not durable, so not done: the caller answers 4xx/5xx, the
+                # client retries, and these files stay unreferenced.
+                job.error = hit
+
+    def _open(self, job: _Job) -> None:
+        """Create and fill the job's .part files (not synced yet).  Never from the event loop: a
+        create waits while the journal commits another caller's sync."""
+        try:
+            for target, data in job.files:
+                self._ensure_dir(target.parent)
+                fd = os.open(target.with_name(target.name + ".part"), _OPEN_FLAGS, 0o666)
+                job.fds.append(fd)
+                job.written.append(target.with_name(target.name + ".part"))
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+        except OSError as exc:
+            job.error = exc
+
+    def _ensure_dir(self, directory: Path) -> None:
+        if directory in self._known_dirs:
+            return
+        with self._dir_lock:  # two batches on the disk must not both think the other synced it
+            if directory in self._known_dirs:
+                return
+            missing = []
+            d = directory
+            while not d.exists():
+                missing.append(d)
+                d = d.parent
+            directory.mkdir(parents=True, exist_ok=True)
+            # A new directory is durable once its parent's entry is: sync the parents, top down.
+            for new in reversed(missing):
+                _fsync_dir(new.parent)
+            self._known_dirs.add(directory)
+
+
+def _sync_and_close(job: _Job) -> None:
+    for fd in job.fds:
+        try:
+            if job.error is None:
+                os.fdatasync(fd)  # the data and the size; timestamps need no sync
+        except OSError as exc:
+            job.error = exc
+        finally:
+            os.close(fd)
+    job.fds.clear()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
