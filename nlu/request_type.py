@@ -109,7 +109,7 @@ LONG_CHARS = 60
 
 # Praise and suggestions said without 表扬/建议 (「县里新修的公路又平又宽，老百姓都说好」, 「医院应该给老年人留几个
 # 人工窗口」): the character n-grams of ~140 such training messages did not carry them (dev request types: 16.7 %
-# of praise, 68 % of suggestions right), the turns of phrase below do, on messages of any length.
+# of praise, 68 % of suggestions right), the turns of phrase below do.
 _IMPLIED = {
     "suggestion": re.compile(
         r"能不能.{0,12}(加|增|设|开|改|延|建|放|多|画|装|推出|划)|(应该|应当|最好|可以|该)(给|多|加|增|设|建|开|改|延|装|推出|划|规定|换)|"
@@ -123,14 +123,14 @@ _IMPLIED = {
 
 
 def features(text: str) -> list[float]:
-    """The rules as classifier features: explicit words per type (capped), cues per type (letters), then
-    the implied praise and suggestion (any length)."""
+    """The rules as classifier features: explicit words per type (capped), cues per type (letters only),
+    then the implied praise and suggestion (short messages only: on letters, where the cues already speak,
+    they cost 1.5 points of the dev letters; scripts and figures in the session-9 note of issue 16)."""
     norm = normalize(text)
     explicit = [float(min(len(_EXPLICIT_RE[t].findall(norm)), 3)) for t in TYPES]
-    implied = [float(min(len(rx.findall(norm)), 2)) for rx in _IMPLIED.values()]
     if len(norm) < LONG_CHARS:
-        return explicit + [0.0] * len(TYPES) + implied
-    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + implied
+        return explicit + [0.0] * len(TYPES) + [float(min(len(rx.findall(norm)), 2)) for rx in _IMPLIED.values()]
+    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + [0.0] * len(_IMPLIED)
 
 
 def classify(text: str, model: dict | None = None) -> str:
