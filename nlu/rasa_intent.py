@@ -42,6 +42,10 @@ from nlu.text_features import TextFeatures, softmax
 logger = logging.getLogger(__name__)
 
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
+# A sentence that opens with one of these brings up a second, smaller matter (「此外，附近的学校门口早晚都很堵」):
+# letter writers mark their asides so, and the letter is about its main matter. The frame classifier knows
+# the asides of the training letters by their words, not by this mark.
+_ASIDE = re.compile(r"^(另外|此外|顺便|顺带|附带|再多说一句|再说一句|再就是|除此之外|还有一件事|还有个事|还有一个小问题|还有，|题外话)")
 
 
 def letter_sentences(text: Text, min_chars: int) -> List[Tuple[int, int]]:
@@ -87,6 +91,8 @@ class LetterAwareIntentClassifier(LinearTextComponent):
             "letter_min_chars": 60,
             # Share of the non-wrapping sentences' text in a letter's ranking; the rest is the vote.
             "matter_weight": 0.5,
+            # Sentences marked as asides (_ASIDE) count as wrapping: they neither vote nor form the matter.
+            "asides_are_frames": True,
         }
 
     def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
@@ -129,7 +135,11 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         if not spans:
             return whole / whole.sum()
         sentences = probs[1:]
-        framing = sentences[:, frame]
+        framing = sentences[:, frame].copy()
+        if self._config["asides_are_frames"]:
+            for i, (start, end) in enumerate(spans):
+                if _ASIDE.match(text[start:end]):
+                    framing[i] = max(framing[i], 1.0)
         # Wrapping sentences get almost no say; among the rest, the surer a sentence the more it counts.
         weights = (1.0 - framing) ** 2 * sentences.max(axis=1)
         topical = sentences.copy()

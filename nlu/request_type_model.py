@@ -96,7 +96,7 @@ class RequestTypeClassifier(GraphComponent):
             # Relative to nlu/ of the repository (also when the admins train their working copy).
             "labels": "data/request_types.tsv",
             # Every training bank of letters (never heldout_bank.yml): one path or a list.
-            "matters": ["letters/train_bank.yml", "letters/train_bank_more.yml"],
+            "matters": ["letters/train_bank.yml", "letters/train_bank_more.yml", "letters/train_bank_third.yml"],
             # 5-fold CV of the labelled short messages the same at C 3 and 10 (83.8 %); the dev letters
             # 94.9 % at 3, 93.4 % at 10 (session 9, with the implied-type features).
             "C": 3.0,

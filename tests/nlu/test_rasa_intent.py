@@ -42,7 +42,16 @@ for m in tests:
                          + classifier._intercept)
     diff = max(diff, float(np.abs(reference - classifier._predict([m.get("text")], [words])).max()))
 classifier.process(tests)
-print(json.dumps({"diff": diff, "rankings": [[r["name"] for r in m.get("intent_ranking")] for m in tests]}))
+# The first text again with its marked aside read as the matter's equal (asides_are_frames off).
+aside_share = []
+for flag in (True, False):
+    classifier._config["asides_are_frames"] = flag
+    again = [Message(data={"text": texts[0]})]
+    tokenizer.process(again)
+    classifier.process(again)
+    aside_share.append({r["name"]: r["confidence"] for r in again[0].get("intent_ranking")}["dept_urban_management"])
+print(json.dumps({"diff": diff, "rankings": [[r["name"] for r in m.get("intent_ranking")] for m in tests],
+                  "aside_share": aside_share}))
 """
 
 LETTER = ("尊敬的领导：我叫赵志强，家住新华区光明路幸福里小区。我们小区这个冬天暖气一直不热，屋里只有十三四度。"
@@ -61,6 +70,9 @@ def test_fast_prediction_equals_the_trained_regression_and_never_predicts_the_fr
     # The aside (a street light) and the wrapping do not outvote the matter (the heating).
     assert out["rankings"][0][0] == "dept_utilities"
     assert out["rankings"][1][0] == "dept_urban_management"
+    # The sentence marked as an aside (「另外，小区门口的路灯也坏了好久。」) counts as wrapping.
+    with_asides_as_frames, without = out["aside_share"]
+    assert with_asides_as_frames < without
 
 
 async def test_a_letter_is_classified_by_its_matter_through_rasa(rasa_url):
