@@ -60,7 +60,9 @@ def storable(value: Any) -> Any:
     """``storable_text`` applied to every string in a JSON-like value (keys included)."""
     if isinstance(value, str):
         return storable_text(value)
-    if isinstance(value, Mapping):
+    if value is None or isinstance(value, (bool, int, float)):
+        return value  # the common leaves, before the slower abstract-class checks below
+    if isinstance(value, (dict, Mapping)):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(storable(item) for item in value)

@@ -12,7 +12,10 @@ to walk are refused as the client's error (400), never a 500.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
@@ -20,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 JSON_CHARSETS = frozenset({"utf-8", "utf8"})
 # Far deeper than any body of ours; well under Python's recursion limit, so walking it is safe.
 MAX_DEPTH = 32
+_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 class BodyRefused(ValueError):
@@ -38,8 +42,15 @@ async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
     """The whole body, however it was framed; 413 as soon as it is longer than ``max_bytes``."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large(max_bytes)
+    content = request.content
+    if content.is_eof():
+        # The whole body came with the headers (nearly every API request): it is all buffered.
+        data = content.read_nowait()
+        if len(data) > max_bytes:
+            raise too_large(max_bytes)
+        return data
     body = bytearray()
-    async for chunk in request.content.iter_any():
+    async for chunk in content.iter_any():
         body += chunk
         if len(body) > max_bytes:
             raise too_large(max_bytes)
@@ -48,6 +59,17 @@ async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
 
 def parse_json(raw: bytes) -> Any:
     """JSON text (UTF-8) as Python values; ``BodyRefused`` (400) for anything we could not store."""
+    if not _LONG_NUMBER.search(raw):
+        try:
+            # orjson takes only what the stdlib takes too, less lone surrogates and invalid UTF-8,
+            # in a tenth of the time; what it refuses goes the stdlib's way for the same answer as
+            # ever.  (Past 64 bits it reads an integer as a float: such bodies go the stdlib's way.)
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            _check_depth(value)
+            return value
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -70,6 +92,17 @@ def _check_values(value: Any) -> None:
                 raise BodyRefused(400, "invalid_json", "请求体嵌套过深")
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             pending.extend((child, depth + 1) for child in children)
+
+
+def _check_depth(value: Any) -> None:
+    """``_check_values`` for what orjson parsed: its strings are all encodable already."""
+    pending: list[tuple[Any, int]] = [(value, 0)] if isinstance(value, (dict, list)) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth >= MAX_DEPTH:
+            raise BodyRefused(400, "invalid_json", "请求体嵌套过深")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def _encodable(text: str) -> bool:

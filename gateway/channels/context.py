@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiohttp import web
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from connectors.base import Admission, ChannelContext, ConversationEntry, InboundMessage, OnceKey
@@ -40,6 +41,16 @@ def channel_context(app: web.Application) -> ChannelContext:
                                   quick_replies=tuple((e.meta or {}).get("quick_replies") or ()))
                 for e in entries]
 
+    # prometheus_client's labels() takes a lock and checks the values on every call; the channels
+    # and reasons are a short fixed list, so each count keeps its child counter.
+    accepted: dict[str, Counter] = {}
+
+    def count_accepted(channel: str) -> None:
+        child = accepted.get(channel)
+        if child is None:
+            child = accepted[channel] = metrics.accepted.labels(channel)
+        child.inc()
+
     async def allow_request(request: web.Request, scope: str, per_minute: int) -> bool:
         return await limiter.allow(scope, client_address(request), per_minute)
 
@@ -63,7 +74,7 @@ def channel_context(app: web.Application) -> ChannelContext:
         read_conversation=read_conversation,
         allow_request=allow_request,
         publish_limited=publish_limited,
-        count_accepted=lambda channel: metrics.accepted.labels(channel).inc(),
+        count_accepted=count_accepted,
         count_rejected=lambda channel, reason: metrics.rejected.labels(channel, reason).inc(),
         live_events=live_events,
         session_topic=replies.session_topic,

@@ -54,18 +54,25 @@ PREFIXES: dict[str, str] = {
 
 # Longest first: the first prefix that matches is the longest.
 _BY_LENGTH = sorted((prefix for prefix in PREFIXES if prefix != "/"), key=len, reverse=True)
-# A request's audience, decided once: every mounted audience's rule asks for it.
-_AUDIENCE: web.RequestKey[str | None] = web.RequestKey("hotline_audience")
 
 
 def audience_of(path: str) -> str | None:
     """The audience owning ``path`` (longest matching prefix), or None for the root's own routes."""
+    # Cached: most requests ask for a few paths, and a path's audience never changes.  Only short
+    # paths, so that clients' made-up paths cannot fill memory (4,096 × 200 characters at most).
+    return _cached_audience(path) if len(path) <= 200 else _audience(path)
+
+
+def _audience(path: str) -> str | None:
     if path == "/":
         return PREFIXES["/"]
     for prefix in _BY_LENGTH:
         if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return PREFIXES[prefix]
     return None
+
+
+_cached_audience = functools.lru_cache(maxsize=4096)(_audience)
 
 
 class PathRule(AbstractRuleMatching):
@@ -75,9 +82,9 @@ class PathRule(AbstractRuleMatching):
         self.audience = audience
 
     async def match(self, request: web.Request) -> bool:
-        if _AUDIENCE not in request:
-            request[_AUDIENCE] = audience_of(request.path)
-        return request[_AUDIENCE] == self.audience
+        # aiohttp asks every mounted audience's rule before the root's own routes; the cache makes
+        # each question one dict lookup (a request's mapping costs more: a miss raises KeyError).
+        return audience_of(request.path) == self.audience
 
     def get_info(self) -> dict[str, Any]:
         return {"audience": self.audience}
