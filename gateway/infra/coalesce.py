@@ -40,7 +40,8 @@ class TickPipeline:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def execute(self, *args: Any) -> Any:
-        """One command (``"XADD", key, …``), sent with the others of this tick; its reply."""
+        """One command (``"XADD", key, …``), sent with the others of this tick; its reply as Redis
+        gave it (redis-py's per-command conversions are not applied: ``SET`` answers ``b"OK"``)."""
         return await self._submit(_Command(args, asyncio.get_running_loop().create_future()))
 
     async def evalsha(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
