@@ -39,6 +39,9 @@ MAX_RECIPIENTS = 20
 # 20 MB upload does not stall every other session on the loop.
 INLINE_PARSE_BYTES = 64 * 1024
 UNKNOWN_SENDER = "unknown-sender@invalid"
+# <dot-atom@domain> (RFC 5321 Path without source route or quoted local part).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
 class HotlineSMTP(SMTP):
@@ -95,9 +98,18 @@ class HotlineSMTP(SMTP):
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd's own, less the typing.Protocol class it defines on every call (twice per
-        # mail, MAIL and RCPT: a tenth of a millisecond of class creation).
+        # mail, MAIL and RCPT), and with a regular expression for the plain <local@domain> that
+        # nearly every sender writes: the stdlib's RFC 5322 tokenizer costs ~50 µs an address.
         if not arg:
             return "", ""
+        plain = _PLAIN_PATH.match(arg)
+        if plain is not None:
+            rest = arg[plain.end():].lstrip(" \t")
+            if not rest.startswith("("):  # a comment: the tokenizer's business
+                addr = plain.group(1)
+                if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+                    return None, None
+                return addr, rest
         try:
             address, rest = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
         except HeaderParseError:
