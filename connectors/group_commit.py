@@ -23,7 +23,7 @@ from pathlib import Path
 
 # Two batches on the disk at once: a batch that fills while the other syncs starts at once, yet
 # concurrent requests still share their syncs.
-MAX_IN_FLIGHT = 1
+MAX_IN_FLIGHT = 2
 # Open descriptors held between the writes and their syncs (a batch may hold thousands of files).
 MAX_OPEN_FILES = 64
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
