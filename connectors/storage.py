@@ -14,7 +14,6 @@ import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from connectors.base import AttachmentRef
 from connectors.group_commit import GroupCommit
@@ -78,8 +77,8 @@ class AttachmentStore:
         self,
         data: bytes,
         *,
-        filename: str,
-        content_type: str,
+        filename: str | None,
+        content_type: str | None,
         kind: str = "file",
         check_type: bool = True,
         max_bytes: int | None = None,
@@ -100,14 +99,18 @@ class AttachmentStore:
             filename=safe_name, content_type=content_type, size=len(data), storage_key=key, kind=kind
         )
 
-    def save_sync(self, data: bytes, **kwargs: Any) -> AttachmentRef:
+    def save_sync(self, data: bytes, *, filename: str | None, content_type: str | None, kind: str = "file",
+                  check_type: bool = True, max_bytes: int | None = None) -> AttachmentRef:
         """``save`` for code without an event loop (blocks until the file is on disk)."""
-        target, ref = self._prepare(data, **kwargs)
+        target, ref = self._prepare(data, filename=filename, content_type=content_type, kind=kind,
+                                    check_type=check_type, max_bytes=max_bytes)
         self._files.commit_now([(target, data)])
         return ref
 
-    async def save(self, data: bytes, **kwargs: Any) -> AttachmentRef:
+    async def save(self, data: bytes, *, filename: str | None, content_type: str | None, kind: str = "file",
+                   check_type: bool = True, max_bytes: int | None = None) -> AttachmentRef:
         """Validate and store one file; raises AttachmentRejected (refused) or OSError (not stored)."""
-        target, ref = self._prepare(data, **kwargs)
+        target, ref = self._prepare(data, filename=filename, content_type=content_type, kind=kind,
+                                    check_type=check_type, max_bytes=max_bytes)
         await self._files.write([(target, data)])
         return ref
