@@ -11,6 +11,7 @@ import itertools
 
 from gateway.web.citizen.pages import VISITOR_COOKIE
 from tests.gateway.web.citizen.helpers import leave_message_form, open_form
+from tests.rate_windows import begin_in_a_fresh_window
 
 _addresses = (f"198.51.100.{i}" for i in itertools.count(1))
 
@@ -29,6 +30,7 @@ async def _nlu_statuses(client, n: int, *, forge: bool) -> list[int]:
 
 
 async def test_a_forged_forwarded_for_does_not_escape_the_rate_limit(client):
+    await begin_in_a_fresh_window()
     statuses = []
     for _ in range(12):
         resp = await client.get("/api/v1/tickets/PDS2099010100001", params={"phone_last4": "1111"},
@@ -38,6 +40,7 @@ async def test_a_forged_forwarded_for_does_not_escape_the_rate_limit(client):
 
 
 async def test_a_forged_forwarded_for_does_not_escape_the_message_form_limit(client):
+    await begin_in_a_fresh_window(window=600)
     statuses = []
     for i in range(6):
         token, form_id = await open_form(client)
@@ -48,6 +51,7 @@ async def test_a_forged_forwarded_for_does_not_escape_the_message_form_limit(cli
 
 
 async def test_a_trusted_proxy_names_the_client(make_client):
+    await begin_in_a_fresh_window()
     client = await make_client(run_worker=False, HOTLINE_TRUSTED_PROXIES="127.0.0.1")
     # Behind the proxy, two citizens have two budgets …
     first = [(await client.get("/api/v1/tickets/PDS2099010100001", params={"phone_last4": "1111"},

@@ -16,6 +16,7 @@ from gateway.web.audiences import sub_app
 from gateway.web.citizen import CITIZEN
 from tests.gateway.conftest import eventually
 from tests.gateway.web.citizen.helpers import JPEG, TICKET_RE, leave_message_form, open_form, png, submit
+from tests.rate_windows import begin_in_a_fresh_window
 from ticketing.db.models.tickets import Attachment, Entry, Ticket
 
 PENDING = "已提交，编号稍后可在办件查询中查看"
@@ -132,6 +133,7 @@ async def test_an_upload_over_the_request_limit_gets_a_chinese_page(client):
 
 
 async def test_five_messages_per_ten_minutes_per_client(make_client):
+    await begin_in_a_fresh_window(window=600)
     client = await make_client(run_worker=False, HOTLINE_TRUSTED_PROXIES="127.0.0.1")
     sub_app(client.app, CITIZEN_AUDIENCE)[CITIZEN].reply_wait = 0
     statuses = [(await submit(client, content=f"第 {i} 条留言：小区路灯不亮，请维修。")).status for i in range(6)]

@@ -1,6 +1,7 @@
 import uuid
 
 from tests.gateway.conftest import eventually
+from tests.rate_windows import begin_in_a_fresh_window
 
 
 async def _ticket_no(client, phone="13837512345"):
@@ -41,6 +42,7 @@ async def test_malformed_phone_digits_are_refused(client):
 
 
 async def test_progress_queries_are_rate_limited_per_client(client):
+    await begin_in_a_fresh_window()
     # Different numbers each time: what stops them is the client's budget, not a number's.
     statuses = [
         (await client.get(f"/api/v1/tickets/PDS20990101{n:05d}", params={"phone_last4": "1111"})).status

@@ -8,6 +8,7 @@ from gateway.web.citizen.progress_api import NOT_FOUND
 from gateway.web.console import actions
 from tests.gateway.web.citizen.helpers import TICKET_RE, open_form, submit
 from tests.gateway.web.console.conftest import make_ticket
+from tests.rate_windows import begin_in_a_fresh_window
 from ticketing.accounts.roles import Actor
 
 
@@ -61,6 +62,7 @@ async def test_a_query_without_csrf_is_refused(client):
 
 
 async def test_queries_are_rate_limited_like_the_api(client):
+    await begin_in_a_fresh_window()
     statuses = [(await _query(client, f"PDS20990101{n:05d}", "1111")).status for n in range(11)]
     assert statuses == [404] * 10 + [429]
     page = await (await _query(client, "PDS2099010100001", "1111")).text()
