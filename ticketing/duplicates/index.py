@@ -73,11 +73,11 @@ class DuplicateIndex:
     max_posting_share: float = 0.2
     min_posting_cap: int = 200  # a small index compares on every feature
     _signatures: dict[int, _Signature] = field(default_factory=dict)
-    # (problem kind, region, feature) -> tickets; "" for a kind or region not known.  Only tickets
-    # that may agree on the problem and the region are ever candidates of each other.
-    _postings: dict[tuple[str, str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
-    _kinds: set[str] = field(default_factory=set)
-    _regions: set[str] = field(default_factory=set)
+    # feature -> (problem kind, region) -> tickets; "" for a kind or region not known.  Only tickets
+    # that may agree on the problem and the region are ever candidates of each other.  Keyed by the
+    # feature first: a query reads the few buckets a feature occurs in instead of probing every
+    # (kind, region) pair it may match (a ticket of unknown kind and region: all of them).
+    _postings: dict[str, dict[tuple[str, str], set[int]]] = field(default_factory=lambda: defaultdict(dict))
 
     @classmethod
     def build(cls, tickets: Iterable[TicketText], **options: float) -> DuplicateIndex:
@@ -93,11 +93,10 @@ class DuplicateIndex:
         self._signatures[item.ticket_id] = signature
         kinds = signature.problems or {""}
         region = signature.region or ""
-        self._kinds |= kinds
-        self._regions.add(region)
         for feature in signature.features:
+            buckets = self._postings[feature]
             for kind in kinds:
-                self._postings[kind, region, feature].add(item.ticket_id)
+                buckets.setdefault((kind, region), set()).add(item.ticket_id)
 
     def remove(self, ticket_id: int) -> None:
         signature = self._signatures.pop(ticket_id, None)
@@ -105,12 +104,17 @@ class DuplicateIndex:
             return
         region = signature.region or ""
         for feature in signature.features:
+            buckets = self._postings.get(feature)
+            if buckets is None:
+                continue
             for kind in signature.problems or {""}:
-                posting = self._postings.get((kind, region, feature))
+                posting = buckets.get((kind, region))
                 if posting is not None:
                     posting.discard(ticket_id)
                     if not posting:
-                        del self._postings[kind, region, feature]
+                        del buckets[kind, region]
+            if not buckets:
+                del self._postings[feature]
 
     def __len__(self) -> int:
         return len(self._signatures)
@@ -145,17 +149,16 @@ class DuplicateIndex:
         cap = max(self.min_posting_cap, int(self.max_posting_share * len(self._signatures)))
         # A ticket without a known kind (region) may match any; one with kinds (a region) only those
         # or the unknown.
-        kinds = (signature.problems | {""}) if signature.problems else self._kinds
-        regions = {signature.region, ""} if signature.region else self._regions
-        buckets = [(kind, region) for kind in kinds for region in regions]
+        kinds = (signature.problems | {""}) if signature.problems else None
+        regions = {signature.region, ""} if signature.region else None
         # The shared features of every candidate, counted through the postings: the dot products of
         # the set vectors without touching a ticket that shares nothing.
         shared: Counter[int] = Counter()
         for feature in signature.features:
             hits: set[int] = set()
-            for kind, region in buckets:
-                posting = self._postings.get((kind, region, feature))
-                if posting and len(posting) <= cap:
+            for (kind, region), posting in self._postings.get(feature, {}).items():
+                if ((kinds is None or kind in kinds) and (regions is None or region in regions)
+                        and len(posting) <= cap):
                     hits |= posting
             shared.update(hits)
         shared.pop(item.ticket_id, None)
