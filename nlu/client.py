@@ -437,14 +437,16 @@ class NluClient:
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
 
+        def answered(key: str, confidence: float) -> NluResult:
+            """The bot answers ``key`` itself (an answer of faq_answers.yml): no ticket."""
+            return NluResult(faq={"key": key, "answer": self.answers[key]}, handoff=False,
+                             intent={"name": key, "confidence": round(confidence, 4)}, **common)
+
         # 0. Nothing but a greeting or thanks: the bot answers (the classifier alone missed a third of
         #    them, nlu/pleasantries.py); an emergency word is never a pleasantry.
         pleasantry = None if assessment.kind else pleasantries.kind(text)
-        if pleasantry and (answer := self.answers.get(pleasantry)):
-            return NluResult(
-                faq={"key": pleasantry, "answer": answer}, handoff=False,
-                intent={"name": pleasantry, "confidence": 1.0}, **common,
-            )
+        if pleasantry and pleasantry in self.answers:
+            return answered(pleasantry, 1.0)
 
         # 1. Emergencies: the rules decide; the classifier adds recall above its threshold; a
         #    negated message (past event, fees, prevention...) is never an emergency.
@@ -512,8 +514,7 @@ class NluClient:
                 return NluResult(faq={"key": key, "answer": answer}, handoff=False, intent=intent, **common)
             if (asked := self._asked_hotline(text, assessment)) and (key is None or asked == key):
                 # The bot was to answer, but unsure; a short question on one hotline's topic settles it.
-                return NluResult(faq={"key": asked, "answer": self.answers[asked]}, handoff=False,
-                                 intent={"name": asked, "confidence": round(top_conf, 4)}, **common)
+                return answered(asked, top_conf)
             return NluResult(
                 request_type=request_type_rules.classify(text, raw.get("request_type")), department=best_department, handoff=True,
                 intent=intent, **common,
@@ -522,8 +523,7 @@ class NluClient:
         # 3. A short question on a non-integrated hotline's topic that the classifier cannot place
         #    (「下礼拜还冷不冷，要不要加衣服」: a department at 0.38) gets that hotline's answer.
         if top_name.startswith(DEPT_PREFIX) and top_conf < th.unsure_topic and (key := self._asked_hotline(text, assessment)):
-            return NluResult(faq={"key": key, "answer": self.answers[key]}, handoff=False,
-                             intent={"name": key, "confidence": round(top_conf, 4)}, **common)
+            return answered(key, top_conf)
 
         # 4. A ticket: department pre-classification, request type, region.
         department = best_department
