@@ -129,8 +129,12 @@ def features(text: str) -> list[float]:
     norm = normalize(text)
     explicit = [float(min(len(_EXPLICIT_RE[t].findall(norm)), 3)) for t in TYPES]
     if len(norm) < LONG_CHARS:
-        return explicit + [0.0] * len(TYPES) + [float(min(len(rx.findall(norm)), 2)) for rx in _IMPLIED.values()]
-    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + [0.0] * len(_IMPLIED)
+        implied = [float(min(len(rx.findall(norm)), 2)) for rx in _IMPLIED.values()]
+        # Of the letters' cues, the complaint's alone helps short messages too (5-fold CV 83.6 -> 84.8 %,
+        # dev short messages 86.7 -> 90.0 %; the other types' cues cost 0.5-1.8 points of CV).
+        grievance = min(len(_CUE_RE["complaint"].findall(norm)), 6) / 3
+        return explicit + [0.0] * len(TYPES) + implied + [grievance]
+    return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + [0.0] * (len(_IMPLIED) + 1)
 
 
 def classify(text: str, model: dict | None = None) -> str:

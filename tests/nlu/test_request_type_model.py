@@ -31,14 +31,14 @@ for model in (trained, loaded):
         diff = max(diff, float(np.abs(reference - model._scores(text)).max()))
 tests = [Message(data={"text": t}) for t in texts]
 loaded.process(tests)
-# A model saved before the last two rule features (implied suggestion, praise) were appended: its
-# coefficients know only the first ones, and it must score as it did.
+# A model saved before the last three rule features (implied suggestion, praise; short complaints' cues)
+# were appended: its coefficients know only the first ones, and it must score as it did.
 old = RequestTypeClassifier.load({}, storage, resource, None)
-old._coef = old._coef[:, :-2]
+old._coef = old._coef[:, :-3]
 old._prepare()
 old_diff = 0.0
 for text in texts:
-    full = np.asarray(old._features([text]).dot(np.hstack([old._coef, np.zeros((old._coef.shape[0], 2))]).T)).ravel()
+    full = np.asarray(old._features([text]).dot(np.hstack([old._coef, np.zeros((old._coef.shape[0], 3))]).T)).ravel()
     old_diff = max(old_diff, float(np.abs(full + old._intercept - old._scores(text)).max()))
 print(json.dumps({"diff": diff, "old_diff": old_diff, "types": [m.get("request_type")["name"] for m in tests]}))
 """
