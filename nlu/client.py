@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
 from config.directory import Directory, load_directory
@@ -369,7 +370,8 @@ class NluClient:
                         log.warning("NLU: %s/model/parse answered HTTP %s", url, resp.status)
                         self._down_until[url] = time.monotonic() + DOWN_SECONDS
                         continue
-                    data = await resp.json(content_type=None)
+                    # orjson: the parse answer is ~4 KB of JSON a message, decoded in the worker's hot path.
+                    data = await resp.json(content_type=None, loads=orjson.loads)
             except asyncio.TimeoutError:
                 log.warning("NLU: Rasa at %s did not answer within %.1f s", url, self.timeout)
                 self._down_until[url] = time.monotonic() + DOWN_SECONDS
