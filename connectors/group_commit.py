@@ -157,9 +157,10 @@ class GroupCommit:
         try:
             for target, data in job.files:
                 self._ensure_dir(target.parent)
-                fd = os.open(target.with_name(target.name + ".part"), _OPEN_FLAGS, 0o666)
+                part = target.with_name(target.name + ".part")
+                fd = os.open(part, _OPEN_FLAGS, 0o666)
                 job.fds.append(fd)
-                job.written.append(target.with_name(target.name + ".part"))
+                job.written.append(part)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]

@@ -103,18 +103,15 @@ class HotlineSMTP(SMTP):
         if not arg:
             return "", ""
         plain = _PLAIN_PATH.match(arg)
-        if plain is not None:
-            rest = arg[plain.end():].lstrip(" \t")
-            if not rest.startswith("("):  # a comment: the tokenizer's business
-                addr = plain.group(1)
-                if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
-                    return None, None
-                return addr, rest
-        try:
-            address, rest = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
-        except HeaderParseError:
-            return None, None
-        addr = address.addr_spec
+        rest = arg[plain.end():].lstrip(" \t") if plain is not None else ""
+        if plain is not None and not rest.startswith("("):  # a comment: the tokenizer's business
+            addr = plain.group(1)
+        else:
+            try:
+                address, rest = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
+            except HeaderParseError:
+                return None, None
+            addr = address.addr_spec
         if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return addr, rest
