@@ -37,5 +37,6 @@ ENV PATH=/opt/rasa/bin:$PATH \
 USER 10001:10001
 WORKDIR /app
 EXPOSE 5005
-# Only the gateway calls it: no CORS, no channels, just the NLU HTTP API.
-CMD ["rasa", "run", "--enable-api", "--model", "/models", "--interface", "0.0.0.0", "--port", "5005"]
+# Only the gateway calls it: no CORS, no citizens' channels; the NLU HTTP API and the gateway's batch
+# parse route (nlu/rasa_batch.py).
+CMD ["rasa", "run", "--enable-api", "--credentials", "nlu/credentials.yml", "--model", "/models", "--interface", "0.0.0.0", "--port", "5005"]

@@ -26,6 +26,12 @@ order). A parse still waiting at its deadline never reaches Rasa and hands off
 (`handoff: true`, unclassified), so a burst costs classification late, never the reply's time; the
 worker's backfill classifies such tickets afterwards (gateway/worker/reclassify.py).
 
+Parses that get their places on the servers together (the worker's pass, a burst) go to a server
+as one request, `POST /webhooks/parse/batch` (nlu/rasa_batch.py, up to half a server's places in
+one batch, so a second batch waits inside Rasa while the first is answered): one HTTP exchange per
+message cost the worker more CPU than a short message's parse (bench/intake_nlu.py). A server
+without that route (a plain `rasa run` at RASA_URL) gets one `/model/parse` per message instead.
+
 `handoff` means "a person has to take this message over": Rasa unavailable, the classification not
 confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
 when the bot answered by itself (`faq`) or when the department pre-classification is confident
@@ -74,7 +80,8 @@ MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows
 SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
 SHARED_ANSWERS = 512  # at most this many recent answers are kept
 DOWN_SECONDS = 5.0  # a server that failed is skipped this long (unless every server failed)
-PER_SERVER = 8  # parses sent to one Rasa server at once: it parses them one after the other, never idle
+PER_SERVER = 16  # parses sent to one Rasa server at once: it parses them one after the other, never idle
+BATCH_PATH = "/webhooks/parse/batch"
 CHITCHAT_INTENTS = ("greet", "thanks")
 # Greetings and thanks of the training data are at most 22 characters; a letter starts at 60.
 CHITCHAT_MAX_CHARS = 60
@@ -170,6 +177,13 @@ class NluClient:
         self._inflight: dict[str, asyncio.Future[dict | None]] = {}
         self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self.rasa_requests = 0  # parses actually sent to a server (the rest were shared)
+        self.rasa_batches = 0  # requests that carried several parses
+        self.max_batch = max(1, self.per_server // 2)
+        # Parses that got their places in this turn of the event loop, sent together at its end.
+        self._outbox: list[tuple[str, asyncio.Future[dict | None]]] = []
+        self._flush_scheduled = False
+        self._sends: set[asyncio.Task[None]] = set()
+        self._single_only: set[str] = set()  # servers without the batch route
         self.base_url = base_url
         self.timeout = timeout
         self.thresholds = thresholds
@@ -198,6 +212,7 @@ class NluClient:
         self._urls = urls
         self._busy = {url: self._busy.get(url, 0) for url in urls}
         self._down_until = {}
+        self._single_only = set()
         self._recent.clear()  # another server may serve another model
 
     @property
@@ -266,6 +281,8 @@ class NluClient:
         self.answers = load_answers(self._answers_path, self._directory)
 
     async def close(self) -> None:
+        for task in list(self._sends):
+            task.cancel()
         if self._own_session and self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -335,7 +352,7 @@ class NluClient:
         try:
             if await self._turn_to_send(deadline):
                 try:
-                    data = await self._parse_on_servers(simplified)
+                    data = await self._parse_together(simplified)
                 finally:
                     self._next_turn()
             else:
@@ -353,6 +370,84 @@ class NluClient:
             while len(self._recent) > SHARED_ANSWERS:
                 self._recent.popitem(last=False)
         return data
+
+    async def _parse_together(self, text: str) -> dict | None:
+        """This parse, in one request with the others that got their places in the same turn."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict | None] = loop.create_future()
+        self._outbox.append((text, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        """Split this turn's parses over the servers, at most `max_batch` in one request."""
+        self._flush_scheduled = False
+        pending, self._outbox = self._outbox, []
+        size = max(1, min(self.max_batch, math.ceil(len(pending) / max(1, len(self._urls)))))
+        for start in range(0, len(pending), size):
+            task = asyncio.ensure_future(self._send(pending[start:start + size]))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, batch: list[tuple[str, asyncio.Future[dict | None]]]) -> None:
+        try:
+            answers = await self._batch_on_servers([text for text, _future in batch]) if len(batch) > 1 else None
+            if answers is not None:
+                for (_text, future), answer in zip(batch, answers):
+                    if not future.done():
+                        future.set_result(answer)
+            else:  # each answered as it comes: a slow parse holds no other
+                await asyncio.gather(*(self._answer_alone(text, future) for text, future in batch))
+        finally:  # even when cancelled (the client closes): nobody waits forever
+            for _text, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _answer_alone(self, text: str, future: asyncio.Future[dict | None]) -> None:
+        answer = await self._parse_on_servers(text)
+        if not future.done():
+            future.set_result(answer)
+
+    async def _batch_on_servers(self, texts: list[str]) -> list[dict | None] | None:
+        """The texts parsed in one request by the least busy server that has the batch route; a refusal
+        or an error answer tries the next one, a timeout does not. None: no server could take a batch
+        but one without the route may parse them one by one."""
+        tried = set(self._single_only)
+        while (url := self._pick(tried)) is not None:
+            tried.add(url)
+            self._busy[url] = self._busy.get(url, 0) + len(texts)
+            self.rasa_requests += len(texts)
+            try:
+                async with self._http().post(
+                    f"{url}{BATCH_PATH}", json={"texts": texts}, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as resp:
+                    if resp.status in (404, 405):  # a Rasa started without nlu/credentials.yml
+                        self._single_only.add(url)
+                        self.rasa_requests -= len(texts)
+                        continue
+                    if resp.status != 200:
+                        log.warning("NLU: %s%s answered HTTP %s", url, BATCH_PATH, resp.status)
+                        self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                        continue
+                    results = (await resp.json(content_type=None, loads=orjson.loads)).get("results")
+                    if not isinstance(results, list) or len(results) != len(texts):
+                        raise ValueError("the batch answer does not hold one result per text")
+            except asyncio.TimeoutError:
+                log.warning("NLU: Rasa at %s did not answer %d parses within %.1f s", url, len(texts), self.timeout)
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                return [None] * len(texts)
+            except (aiohttp.ClientError, ValueError, AttributeError, OSError) as exc:
+                log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                continue
+            finally:
+                self._busy[url] = max(0, self._busy.get(url, len(texts)) - len(texts))
+            self._down_until.pop(url, None)
+            self.rasa_batches += 1
+            return [result if isinstance(result, dict) else None for result in results]
+        return None if self._single_only else [None] * len(texts)
 
     async def _parse_on_servers(self, text: str) -> dict | None:
         """One parse on the least busy server; a refusal or an error answer tries the next one.

@@ -39,11 +39,16 @@ class NluStartup:
         return self.phase
 
 
+CREDENTIALS = Path(__file__).with_name("credentials.yml")
+
+
 def rasa_command(model_path: str | Path, host: str = "127.0.0.1", port: int = 5005) -> list[str]:
-    """`rasa run --enable-api` serving one model (no CORS: only the gateway calls it)."""
+    """`rasa run --enable-api` serving one model (no CORS: only the gateway calls it), with the
+    batch parse route of nlu/rasa_batch.py as its one input channel."""
     return [
         rasa_bin(), "run",
         "--enable-api",
+        "--credentials", str(CREDENTIALS),
         "-m", str(model_path),
         "-i", host,
         "-p", str(port),

@@ -203,7 +203,8 @@ def rasa_url():
 class GatedRasa:
     """A real HTTP hop in front of the session's Rasa that records the texts it is asked to parse, in
     order, and holds the parse of any text containing a word of ``held`` until ``release`` is set:
-    a parse that takes as long as the test wants, without sleeping."""
+    a parse that takes as long as the test wants, without sleeping. It has no batch route (a plain
+    Rasa's API): the client sends it one parse per request."""
 
     def __init__(self, target: str) -> None:
         import aiohttp

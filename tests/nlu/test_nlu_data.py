@@ -139,6 +139,9 @@ def test_rasa_command(monkeypatch):
     monkeypatch.setenv("HOTLINE_RASA_BIN", "/opt/rasa/bin/rasa")
     cmd = rasa_command("/m/nlu-abc.tar.gz", port=5123)
     assert cmd[:3] == ["/opt/rasa/bin/rasa", "run", "--enable-api"]
+    # The gateway's batch parse route (nlu/rasa_batch.py) is Rasa's one input channel.
+    credentials = Path(cmd[cmd.index("--credentials") + 1])
+    assert yaml.safe_load(credentials.read_text(encoding="utf-8")) == {"nlu.rasa_batch.BatchParse": {}}
     assert cmd[cmd.index("-m") + 1] == "/m/nlu-abc.tar.gz"
     assert cmd[cmd.index("-p") + 1] == "5123" and cmd[cmd.index("-i") + 1] == "127.0.0.1"
 
