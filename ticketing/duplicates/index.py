@@ -79,6 +79,7 @@ class DuplicateIndex:
     # feature first: a query reads the few buckets a feature occurs in instead of probing every
     # (kind, region) pair it may match (a ticket of unknown kind and region: all of them).
     _postings: dict[str, dict[tuple[str, str], set[int]]] = field(default_factory=lambda: defaultdict(dict))
+    _weights: dict[int, float] = field(default_factory=dict)  # each indexed ticket's signature weight
 
     @classmethod
     def build(cls, tickets: Iterable[TicketText], **options: float) -> DuplicateIndex:
@@ -92,6 +93,7 @@ class DuplicateIndex:
         self.remove(item.ticket_id)
         signature = self.signature_of(item)
         self._signatures[item.ticket_id] = signature
+        self._weights[item.ticket_id] = signature.weight
         kinds = signature.problems or {""}
         region = signature.region or ""
         for feature in signature.features:
@@ -103,6 +105,7 @@ class DuplicateIndex:
         signature = self._signatures.pop(ticket_id, None)
         if signature is None:
             return
+        del self._weights[ticket_id]
         region = signature.region or ""
         for feature in signature.features:
             buckets = self._postings.get(feature)
@@ -155,24 +158,29 @@ class DuplicateIndex:
         # The shared features of every candidate, counted through the postings: the dot products of
         # the set vectors without touching a ticket that shares nothing.
         shared: Counter[int] = Counter()
+        postings = self._postings
         for feature in signature.features:
-            hits: set[int] = set()
-            for (kind, region), posting in self._postings.get(feature, {}).items():
-                if ((kinds is None or kind in kinds) and (regions is None or region in regions)
-                        and len(posting) <= cap):
-                    hits |= posting
-            shared.update(hits)
+            chosen = [posting for (kind, region), posting in postings.get(feature, {}).items()
+                      if (kinds is None or kind in kinds) and (regions is None or region in regions)
+                      and len(posting) <= cap]
+            if len(chosen) == 1:
+                shared.update(chosen[0])  # most features: one bucket, counted without a copy
+            elif chosen:
+                shared.update(set().union(*chosen))  # a ticket of two kinds is in two buckets: once
         shared.pop(item.ticket_id, None)
-        found = []
+        found: list[Neighbour] = []
+        if not signature.weight:
+            return found
         signatures, factor, threshold = self._signatures, self._factor, self.threshold
-        # The score is at most count x both weights: most candidates of a mass complaint are dropped
-        # on that bound before their factor is worked out.
-        reach = signature.weight
+        # The score is at most count x both weights (the factor is at most 1): most candidates of a
+        # mass complaint are dropped on that bound, read from a plain dict, before anything else.
+        weights, floor = self._weights, threshold / signature.weight
         for other, count in shared.items():
-            candidate = signatures[other]
-            bound = count * reach * candidate.weight
-            if bound >= threshold and (value := factor(signature, candidate) * bound) >= threshold:
-                found.append(Neighbour(other, round(value, 4)))
+            if count * weights[other] >= floor:
+                candidate = signatures[other]
+                value = factor(signature, candidate) * count * signature.weight * candidate.weight
+                if value >= threshold:
+                    found.append(Neighbour(other, round(value, 4)))
         found.sort(key=lambda n: (-n.score, n.ticket_id))
         return found[:limit]
 
