@@ -431,7 +431,7 @@ class NluClient:
                         log.warning("NLU: %s%s answered HTTP %s", url, BATCH_PATH, resp.status)
                         self._down_until[url] = time.monotonic() + DOWN_SECONDS
                         continue
-                    results = (await resp.json(content_type=None, loads=orjson.loads)).get("results")
+                    results = orjson.loads(await resp.read()).get("results")
                     if not isinstance(results, list) or len(results) != len(texts):
                         raise ValueError("the batch answer does not hold one result per text")
             except asyncio.TimeoutError:
@@ -466,7 +466,7 @@ class NluClient:
                         self._down_until[url] = time.monotonic() + DOWN_SECONDS
                         continue
                     # orjson: the parse answer is ~4 KB of JSON a message, decoded in the worker's hot path.
-                    data = await resp.json(content_type=None, loads=orjson.loads)
+                    data = orjson.loads(await resp.read())
             except asyncio.TimeoutError:
                 log.warning("NLU: Rasa at %s did not answer within %.1f s", url, self.timeout)
                 self._down_until[url] = time.monotonic() + DOWN_SECONDS

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from config.directory import DirectoryError, load_directory
 from config.holidays import HolidayError, load_holiday_override
 from config.settings import Settings, SettingsError, load_settings
+from gateway.runtime.collector import tune_for_service
 from ticketing.accounts.roles import ROLES
 
 log = logging.getLogger("hotline")
@@ -95,6 +96,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
             upgrade(settings.effective_database_url)
         app = create_app(settings, redis_url=redis_url, run_worker=args.with_worker)
+        tune_for_service()
         factory = _loop_factory()
         web.run_app(app, host=args.host or settings.http_host, port=args.port or settings.http_port,
                     print=lambda s: log.info(s.strip()), access_log=None, loop=factory() if factory else None)
@@ -120,8 +122,10 @@ def _run_services(services: set[str]) -> int:
         # uvloop for the worker only: the mailbox keeps asyncio's loop (aiosmtpd's server object
         # carries attributes a uvloop server refuses).
         factory = _loop_factory() if services <= {"worker"} else None
+        app = create_service_app(settings, redis_url=redis_url, services=services)
+        tune_for_service()
         with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(run_services(create_service_app(settings, redis_url=redis_url, services=services)))
+            runner.run(run_services(app))
     except KeyboardInterrupt:
         pass
     finally:
