@@ -26,7 +26,7 @@ from collections.abc import Callable
 from config.directory import DirectoryError, load_directory
 from config.holidays import HolidayError, load_holiday_override
 from config.settings import Settings, SettingsError, load_settings
-from gateway.runtime.collector import tune_for_service
+from gateway.runtime.collector import WEB_THRESHOLDS, tune_for_service
 from ticketing.accounts.roles import ROLES
 
 log = logging.getLogger("hotline")
@@ -96,7 +96,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
             upgrade(settings.effective_database_url)
         app = create_app(settings, redis_url=redis_url, run_worker=args.with_worker)
-        tune_for_service()
+        tune_for_service(WEB_THRESHOLDS)
         factory = _loop_factory()
         web.run_app(app, host=args.host or settings.http_host, port=args.port or settings.http_port,
                     print=lambda s: log.info(s.strip()), access_log=None, loop=factory() if factory else None)

@@ -19,6 +19,7 @@ from config.settings import Settings
 from gateway.infra.redis_client import EmbeddedRedis
 from gateway.runtime.assembly import create_app
 from gateway.runtime.bootstrap import first_admin_hint
+from gateway.runtime.collector import WEB_THRESHOLDS, tune_for_service
 from gateway.runtime.nlu_boot import NluBoot, ProcessesSettingError, nlu_boot_ctx, nlu_processes
 from gateway.web.health import NLU_STARTUP
 from ticketing.db.migrate import upgrade
@@ -60,6 +61,7 @@ def launch(settings: Settings, *, start_rasa: bool = True) -> int:
               "  Ctrl-C stops everything.\n", flush=True)
         if (hint := first_admin_hint(settings.effective_database_url)) is not None:
             print(hint, flush=True)
+        tune_for_service(WEB_THRESHOLDS)  # one process answers citizens here: the web's settings
         web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None,
                     print=lambda s: None)
     except KeyboardInterrupt:

@@ -7,14 +7,16 @@ import gc
 import subprocess
 import sys
 
-from gateway.runtime.collector import THRESHOLDS, tune_for_service
+from gateway.runtime.collector import SERVICE_THRESHOLDS, WEB_THRESHOLDS, tune_for_service
 
 
 def test_start_up_objects_are_frozen_and_the_thresholds_raised():
     before = gc.get_threshold()
     try:
         tune_for_service()
-        assert gc.get_threshold() == THRESHOLDS
+        assert gc.get_threshold() == SERVICE_THRESHOLDS
+        tune_for_service(WEB_THRESHOLDS)
+        assert gc.get_threshold() == WEB_THRESHOLDS
         assert gc.get_freeze_count() > 1000  # the imported modules' objects
     finally:
         gc.unfreeze()
