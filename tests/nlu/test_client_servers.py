@@ -1,6 +1,7 @@
 """The NLU client over several Rasa servers, and identical texts sharing one parse (a real Rasa server).
 
-A counting relay (a real HTTP hop in front of the session's Rasa) shows which server got which parse.
+A counting relay (tests/nlu/conftest.py: a real HTTP hop in front of the session's Rasa) shows which
+server got which parse.
 """
 
 from __future__ import annotations
@@ -8,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from nlu import client as client_module
 from nlu.client import NluClient
@@ -20,42 +19,6 @@ pytestmark = pytest.mark.rasa
 
 TEXTS = ["卫东区建设路的路灯坏了一个星期了", "小区楼下烧烤油烟太大", "我想咨询一下社保卡怎么补办", "公交车司机态度恶劣",
          "孩子上学划片的问题", "医院排队时间太长", "自来水发黄有异味", "房东不退押金怎么办"]
-
-
-class Relay:
-    """Forwards /model/parse and /status to Rasa and counts the parses it saw, by text."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-        self.parses: Counter[str] = Counter()
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/model/parse", self.parse)
-        app.router.add_get("/status", self.status)
-        return app
-
-    async def parse(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.parses[body["text"]] += 1
-        return await self._forward("POST", "/model/parse", body)
-
-    async def status(self, request: web.Request) -> web.Response:
-        return await self._forward("GET", "/status", None)
-
-    async def _forward(self, method: str, path: str, body: dict | None) -> web.Response:
-        async with aiohttp.ClientSession() as http, http.request(method, self.target + path, json=body) as resp:
-            return web.Response(status=resp.status, body=await resp.read(), content_type="application/json")
-
-
-@pytest.fixture
-def relay(rasa_url, aiohttp_server):
-    async def start() -> tuple[Relay, str]:
-        relay = Relay(rasa_url)
-        server = await aiohttp_server(relay.app())
-        return relay, str(server.make_url("")).rstrip("/")
-
-    return start
 
 
 async def test_one_server_down_the_other_parses(rasa_url):
