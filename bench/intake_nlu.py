@@ -41,7 +41,7 @@ import redis.asyncio as aioredis
 from bench.common import REDIS_URL, free_port, fresh_database, median, pct, post_json_many
 from bench.intake import PATH, Announcements, Server, hotline_bin, hotline_env, wait_port
 from bench.nlu_stack import RasaServers, citizen_texts, classified_counts, load_average
-from nlu.client import BATCH_PATH, PER_SERVER
+from nlu.servers import BATCH_PATH, PER_SERVER
 
 DB_NAME = "hotline_bench_intake_nlu"
 

@@ -12,25 +12,10 @@ nothing classified) and the message becomes an unclassified ticket. The emergenc
 (nlu/emergency.py) runs locally, so an emergency is still recognised without the server.
 
 `base_url` may name several Rasa servers serving the same model, comma-separated (`hotline run` with
-HOTLINE_NLU_PROCESSES > 1, or RASA_URL in production): each parse goes to the least busy one (ties in
-turn), and a server that refuses or fails is skipped for a few seconds while the others answer. The
-same text asked again while its parse is in flight, or within `SHARE_SECONDS` of its answer, shares
-that one parse (a citizen sending twice, a WeChat retry, the console's hints while typing).
-
-A Rasa server parses one message at a time: a hundred parses sent together only queue inside it,
-each waiting behind the others until the HTTP timeout gives up on it (while the server still does
-the work). So each server gets at most `PER_SERVER` parses at once (a few, not one: a Rasa fed
-one parse at a time spends about 1.8 times the CPU on each, bench/intake_nlu.py); the others wait
-here, earliest deadline first (`parse(text, deadline=...)`; none: after every deadline, in arrival
-order). A parse still waiting at its deadline never reaches Rasa and hands off
-(`handoff: true`, unclassified), so a burst costs classification late, never the reply's time; the
-worker's backfill classifies such tickets afterwards (gateway/worker/reclassify.py).
-
-Parses that get their places on the servers together (the worker's pass, a burst) go to a server
-as one request, `POST /webhooks/parse/batch` (nlu/rasa_batch.py, up to half a server's places in
-one batch, so a second batch waits inside Rasa while the first is answered): one HTTP exchange per
-message cost the worker more CPU than a short message's parse (bench/intake_nlu.py). A server
-without that route (a plain `rasa run` at RASA_URL) gets one `/model/parse` per message instead.
+HOTLINE_NLU_PROCESSES > 1, or RASA_URL in production): nlu/servers.py spreads the parses over them,
+at most a few on each, in batches, earliest deadline first. The same text asked again while its parse
+is in flight, or within `SHARE_SECONDS` of its answer, shares that one parse (a citizen sending twice,
+a WeChat retry, the console's hints while typing).
 
 `handoff` means "a person has to take this message over": Rasa unavailable, the classification not
 confident enough, out of scope, or an emergency (an urgent record operators must see). It is false
@@ -41,19 +26,14 @@ enough to dispatch. Thresholds: nlu/thresholds.py.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
-import math
 import re
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import orjson
 import yaml
 
 from config.directory import Directory, load_directory
@@ -61,6 +41,7 @@ from nlu import emergency as emergency_rules
 from nlu import hotline_topics, pleasantries
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
+from nlu.servers import PER_SERVER, RasaPool
 from nlu.textnorm import to_simplified
 from nlu.thresholds import DEFAULT as DEFAULT_THRESHOLDS
 from nlu.thresholds import Thresholds
@@ -79,9 +60,6 @@ POLLUTION_DEPARTMENT = "ecology_environment"
 MODEL_VERSION_TTL = 30.0  # seconds a /status answer is reused; a hot swap shows up within this time
 SHARE_SECONDS = 2.0  # an answer of Rasa is reused for the same text this long
 SHARED_ANSWERS = 512  # at most this many recent answers are kept
-DOWN_SECONDS = 5.0  # a server that failed is skipped this long (unless every server failed)
-PER_SERVER = 16  # parses sent to one Rasa server at once: it parses them one after the other, never idle
-BATCH_PATH = "/webhooks/parse/batch"
 CHITCHAT_INTENTS = ("greet", "thanks")
 # Greetings and thanks of the training data are at most 22 characters; a letter starts at 60.
 CHITCHAT_MAX_CHARS = 60
@@ -164,31 +142,10 @@ class NluClient:
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         per_server: int = PER_SERVER,
     ) -> None:
-        self._urls: tuple[str, ...] = ()
-        self.per_server = max(1, per_server)
-        self._sending = 0  # parses on their way to a server (at most per_server x servers)
-        # Parses waiting for a free server: (deadline, arrival, future), earliest deadline first.
-        self._queue: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._arrivals = itertools.count()
-        self.expired = 0  # parses that waited past their deadline and never reached a server
-        self._busy: dict[str, int] = {}
-        self._down_until: dict[str, float] = {}
-        self._turn = 0
+        self.servers = RasaPool(base_url, timeout=timeout, session=session, per_server=per_server)
         self._inflight: dict[str, asyncio.Future[dict | None]] = {}
         self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
-        self.rasa_requests = 0  # parses actually sent to a server (the rest were shared)
-        self.rasa_batches = 0  # requests that carried several parses
-        self.max_batch = max(1, self.per_server // 2)
-        # Parses that got their places in this turn of the event loop, sent together at its end.
-        self._outbox: list[tuple[str, asyncio.Future[dict | None]]] = []
-        self._flush_scheduled = False
-        self._sends: set[asyncio.Task[None]] = set()
-        self._single_only: set[str] = set()  # servers without the batch route
-        self.base_url = base_url
-        self.timeout = timeout
         self.thresholds = thresholds
-        self._session = session
-        self._own_session = session is None
         self._directory = directory or load_directory()
         self._answers_path = answers_path
         self.answers = load_answers(answers_path, self._directory)
@@ -202,33 +159,40 @@ class NluClient:
     @property
     def base_url(self) -> str | None:
         """The Rasa server(s), comma-separated; None when there is none."""
-        return ",".join(self._urls) or None
+        return self.servers.base_url
 
     @base_url.setter
     def base_url(self, value: str | None) -> None:
-        urls = tuple(u.strip().rstrip("/") for u in (value or "").split(",") if u.strip())
-        if urls == self._urls:
-            return
-        self._urls = urls
-        self._busy = {url: self._busy.get(url, 0) for url in urls}
-        self._down_until = {}
-        self._single_only = set()
-        self._recent.clear()  # another server may serve another model
+        before = self.servers.urls
+        self.servers.base_url = value
+        if self.servers.urls != before:
+            self._recent.clear()  # another server may serve another model
 
     @property
     def urls(self) -> tuple[str, ...]:
-        return self._urls
+        return self.servers.urls
 
-    def _pick(self, tried: set[str]) -> str | None:
-        """The least busy server not tried yet, preferring those not recently failed; ties in turn."""
-        now = time.monotonic()
-        left = [u for u in self._urls if u not in tried]
-        if not left:
-            return None
-        up = [u for u in left if self._down_until.get(u, 0.0) <= now] or left
-        self._turn = (self._turn + 1) % len(up)
-        rotated = up[self._turn:] + up[:self._turn]
-        return min(rotated, key=lambda u: self._busy.get(u, 0))
+    @property
+    def timeout(self) -> float:
+        """Seconds a parse sent to Rasa is given (raised during a model swap)."""
+        return self.servers.timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self.servers.timeout = value
+
+    @property
+    def expired(self) -> int:
+        return self.servers.expired
+
+    @property
+    def rasa_requests(self) -> int:
+        """Parses actually sent to a server (the rest were shared)."""
+        return self.servers.rasa_requests
+
+    @property
+    def rasa_batches(self) -> int:
+        return self.servers.rasa_batches
 
     # ---------------------------------------------------------------- public API
 
@@ -255,7 +219,7 @@ class NluClient:
 
     async def model_version(self) -> str | None:
         """Name of the loaded model (the model file name without .tar.gz), from `GET /status`."""
-        data = await self._get_json("/status")
+        data = await self.servers.get_json("/status")
         if not isinstance(data, dict) or not data.get("model_file"):
             return None
         name = Path(str(data["model_file"])).name
@@ -281,11 +245,7 @@ class NluClient:
         self.answers = load_answers(self._answers_path, self._directory)
 
     async def close(self) -> None:
-        for task in list(self._sends):
-            task.cancel()
-        if self._own_session and self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self.servers.close()
 
     async def __aenter__(self) -> NluClient:
         return self
@@ -293,53 +253,12 @@ class NluClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ---------------------------------------------------------------- HTTP
+    # ---------------------------------------------------------------- Rasa's answers
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._own_session = True
-        return self._session
-
-    async def _turn_to_send(self, deadline: float | None) -> bool:
-        """Wait for a free place on a server; False when ``deadline`` passed first (nothing held)."""
-        if deadline is not None and deadline <= time.monotonic():
-            self.expired += 1  # already due: a parse now would only make the reply later
-            return False
-        while self._queue and self._queue[0][2].done():  # waiters that gave up
-            heapq.heappop(self._queue)
-        capacity = self.per_server * max(1, len(self._urls))
-        if self._sending < capacity and not self._queue:
-            self._sending += 1
-            return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._queue, (math.inf if deadline is None else deadline, next(self._arrivals), waiter))
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            await asyncio.wait({waiter}, timeout=timeout)
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self._next_turn()  # handed a place just as we were cancelled: pass it on
-            waiter.cancel()
-            raise
-        if not waiter.done():
-            waiter.cancel()  # skipped by _next_turn; dropped from the heap lazily
-            self.expired += 1
-            return False
-        return True  # the place of a finished parse, handed over (_sending unchanged)
-
-    def _next_turn(self) -> None:
-        """A parse finished: hand its place to the first waiter still waiting, or free it."""
-        while self._queue:
-            _deadline, _n, waiter = heapq.heappop(self._queue)
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._sending = max(0, self._sending - 1)
+        return self.servers.http()
 
     async def _rasa_parse(self, text: str, deadline: float | None = None) -> dict | None:
-        if not self._urls:
-            return None
         # The model was trained mostly on simplified characters: send it the simplified form.
         simplified = to_simplified(text)
         now = time.monotonic()
@@ -350,13 +269,7 @@ class NluClient:
         future: asyncio.Future[dict | None] = asyncio.get_running_loop().create_future()
         self._inflight[simplified] = future
         try:
-            if await self._turn_to_send(deadline):
-                try:
-                    data = await self._parse_together(simplified)
-                finally:
-                    self._next_turn()
-            else:
-                data = None
+            data = await self.servers.parse(simplified, deadline)
         except BaseException:
             future.set_result(None)  # whoever shares it hands off instead of waiting forever
             raise
@@ -370,129 +283,6 @@ class NluClient:
             while len(self._recent) > SHARED_ANSWERS:
                 self._recent.popitem(last=False)
         return data
-
-    async def _parse_together(self, text: str) -> dict | None:
-        """This parse, in one request with the others that got their places in the same turn."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict | None] = loop.create_future()
-        self._outbox.append((text, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        """Split this turn's parses over the servers, at most `max_batch` in one request."""
-        self._flush_scheduled = False
-        pending, self._outbox = self._outbox, []
-        size = max(1, min(self.max_batch, math.ceil(len(pending) / max(1, len(self._urls)))))
-        for start in range(0, len(pending), size):
-            task = asyncio.ensure_future(self._send(pending[start:start + size]))
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
-
-    async def _send(self, batch: list[tuple[str, asyncio.Future[dict | None]]]) -> None:
-        try:
-            answers = await self._batch_on_servers([text for text, _future in batch]) if len(batch) > 1 else None
-            if answers is not None:
-                for (_text, future), answer in zip(batch, answers):
-                    if not future.done():
-                        future.set_result(answer)
-            else:  # each answered as it comes: a slow parse holds no other
-                await asyncio.gather(*(self._answer_alone(text, future) for text, future in batch))
-        finally:  # even when cancelled (the client closes): nobody waits forever
-            for _text, future in batch:
-                if not future.done():
-                    future.set_result(None)
-
-    async def _answer_alone(self, text: str, future: asyncio.Future[dict | None]) -> None:
-        answer = await self._parse_on_servers(text)
-        if not future.done():
-            future.set_result(answer)
-
-    async def _batch_on_servers(self, texts: list[str]) -> list[dict | None] | None:
-        """The texts parsed in one request by the least busy server that has the batch route; a refusal
-        or an error answer tries the next one, a timeout does not. None: no server could take a batch
-        but one without the route may parse them one by one."""
-        tried = set(self._single_only)
-        while (url := self._pick(tried)) is not None:
-            tried.add(url)
-            self._busy[url] = self._busy.get(url, 0) + len(texts)
-            self.rasa_requests += len(texts)
-            try:
-                async with self._http().post(
-                    f"{url}{BATCH_PATH}", json={"texts": texts}, timeout=aiohttp.ClientTimeout(total=self.timeout)
-                ) as resp:
-                    if resp.status in (404, 405):  # a Rasa started without nlu/credentials.yml
-                        self._single_only.add(url)
-                        self.rasa_requests -= len(texts)
-                        continue
-                    if resp.status != 200:
-                        log.warning("NLU: %s%s answered HTTP %s", url, BATCH_PATH, resp.status)
-                        self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                        continue
-                    results = orjson.loads(await resp.read()).get("results")
-                    if not isinstance(results, list) or len(results) != len(texts):
-                        raise ValueError("the batch answer does not hold one result per text")
-            except asyncio.TimeoutError:
-                log.warning("NLU: Rasa at %s did not answer %d parses within %.1f s", url, len(texts), self.timeout)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                return [None] * len(texts)
-            except (aiohttp.ClientError, ValueError, AttributeError, OSError) as exc:
-                log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                continue
-            finally:
-                self._busy[url] = max(0, self._busy.get(url, len(texts)) - len(texts))
-            self._down_until.pop(url, None)
-            self.rasa_batches += 1
-            return [result if isinstance(result, dict) else None for result in results]
-        return None if self._single_only else [None] * len(texts)
-
-    async def _parse_on_servers(self, text: str) -> dict | None:
-        """One parse on the least busy server; a refusal or an error answer tries the next one.
-        A timeout does not: the time the caller grants is spent."""
-        tried: set[str] = set()
-        while (url := self._pick(tried)) is not None:
-            tried.add(url)
-            self._busy[url] = self._busy.get(url, 0) + 1
-            self.rasa_requests += 1
-            try:
-                async with self._http().post(
-                    f"{url}/model/parse", json={"text": text}, timeout=aiohttp.ClientTimeout(total=self.timeout)
-                ) as resp:
-                    if resp.status != 200:
-                        log.warning("NLU: %s/model/parse answered HTTP %s", url, resp.status)
-                        self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                        continue
-                    # orjson: the parse answer is ~4 KB of JSON a message, decoded in the worker's hot path.
-                    data = orjson.loads(await resp.read())
-            except asyncio.TimeoutError:
-                log.warning("NLU: Rasa at %s did not answer within %.1f s", url, self.timeout)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                return None
-            except (aiohttp.ClientError, ValueError, OSError) as exc:
-                log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                continue
-            finally:
-                self._busy[url] = max(0, self._busy.get(url, 1) - 1)
-            self._down_until.pop(url, None)
-            return data if isinstance(data, dict) else None
-        return None
-
-    async def _get_json(self, path: str) -> Any:
-        """The first server's answer that comes (in order of preference); None when none answers."""
-        tried: set[str] = set()
-        while (url := self._pick(tried)) is not None:
-            tried.add(url)
-            try:
-                async with self._http().get(f"{url}{path}", timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
-                    if resp.status == 200:
-                        return await resp.json(content_type=None)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError):
-                pass
-        return None
 
     async def _cached_model(self) -> str | None:
         if self._model is None or time.monotonic() - self._model_checked > MODEL_VERSION_TTL:

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 from nlu import training
-from nlu.client import BATCH_PATH, NluClient
+from nlu.client import NluClient
+from nlu.servers import BATCH_PATH
 
 RASA_PYTHON = Path(training.rasa_bin()).parent / "python"
 needs_rasa_python = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="Rasa's virtualenv (.venv-rasa) is not installed")

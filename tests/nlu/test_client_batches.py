@@ -9,7 +9,8 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from nlu.client import BATCH_PATH, NluClient
+from nlu.client import NluClient
+from nlu.servers import BATCH_PATH
 
 pytestmark = pytest.mark.rasa
 

@@ -64,7 +64,7 @@ async def test_a_burst_reaches_rasa_only_as_fast_as_it_parses(gated_rasa):
     texts = [f"第{i}号：小区门口的路灯不亮" for i in range(12)]
     async with NluClient(url, timeout=30.0, per_server=2) as nlu:
         results = await asyncio.gather(*(nlu.parse(text) for text in texts))
-        assert nlu._sending == 0 and not any(not waiter.done() for _d, _n, waiter in nlu._queue)
+        assert nlu.servers._sending == 0 and not any(not waiter.done() for _d, _n, waiter in nlu.servers._queue)
     assert all(result.intent is not None for result in results)
     assert gate.most_inflight == 2  # never more than the client's places on the server
     assert gate.parsed == texts  # every one parsed once, in the order asked
