@@ -53,3 +53,20 @@ def test_fast_prediction_equals_the_trained_regression():
     assert out["diff"] < 1e-5  # the coefficients are stored as float32
     assert out["old_diff"] < 1e-5
     assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
+
+
+def test_labelled_messages_are_never_dev_or_heldout_texts():
+    # data/request_types.tsv trains the classifier: none of its texts may be an evaluated message (the dev
+    # split's, which would flatter `eval --dev`, or a held-out one).
+    from pathlib import Path
+
+    import yaml
+
+    from nlu import evaluate
+
+    tsv = Path(evaluate.__file__).parent / "data" / "request_types.tsv"
+    labelled = {line.partition("\t")[2].strip() for line in tsv.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#")}
+    for path in [*evaluate.heldout_files(), *sorted(evaluate.DEV_DIR.glob("*.yml"))]:
+        texts = {str(e["text"]).strip() for e in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]}
+        assert not labelled & texts, (path.name, sorted(labelled & texts)[:3])
