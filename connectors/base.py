@@ -76,7 +76,7 @@ class AttachmentRef:
     filename: str
     content_type: str
     size: int
-    storage_key: str  # path relative to HOTLINE_DATA_DIR/attachments
+    storage_key: str  # path relative to HOTLINE_DATA_DIR/attachments, or a pack key (connectors.packs)
     kind: str = "file"  # file | image | voice | location | original_email
 
 

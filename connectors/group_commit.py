@@ -20,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 # Two batches on the disk at once: a batch that fills while the other syncs starts at once, yet
 # concurrent requests still share their syncs.
@@ -30,93 +31,127 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
-class _Job:
-    files: Sequence[tuple[Path, bytes]]
+class BatchJob:
+    """One caller's share of a batch; ``error`` is its own failure, set in the thread."""
+
     future: asyncio.Future[None] | None
-    error: BaseException | None = None
-    fds: list[int] = field(default_factory=list)  # open, written, not synced yet
-    written: list[Path] = field(default_factory=list)  # .part files of this job
+    error: BaseException | None = field(default=None, init=False)
+
+
+JobT = TypeVar("JobT", bound=BatchJob)
 
 
 @dataclass
-class _Queue:
+class _Queue(Generic[JobT]):
     """One event loop's waiting jobs and batches on the disk (tests run a loop per test)."""
 
     loop: asyncio.AbstractEventLoop
-    jobs: list[_Job] = field(default_factory=list)
+    jobs: list[JobT] = field(default_factory=list)
     in_flight: int = 0
     flush_scheduled: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-class GroupCommit:
-    """Durable creation of new files, batched across the callers of one event loop."""
+class DiskBatcher(Generic[JobT]):
+    """The callers of one event loop, gathered into batches that a thread takes to the disk.
+
+    Subclasses say what a batch does (``_commit``, in the thread) and may prepare it on the
+    loop first (``_before_thread``), where the batch's order is still the callers' order.
+    """
 
     def __init__(self, *, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.max_in_flight = max_in_flight
-        self._queue: _Queue | None = None
-        self._known_dirs: set[Path] = set()  # created and synced into their parent already
-        self._dir_lock = threading.Lock()
+        self._queue: _Queue[JobT] | None = None
         self.batches = 0  # how many batches went to the disk (tests read it)
 
-    async def write(self, files: Sequence[tuple[Path, bytes]]) -> None:
-        """Create these files (none may exist yet) durably; returns once all are on disk."""
+    async def _submit(self, job: JobT) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
         if queue is None or queue.loop is not loop:
             queue = self._queue = _Queue(loop)
-        job = _Job(files, loop.create_future())
+        job.future = loop.create_future()
         queue.jobs.append(job)
         self._schedule(queue)
         await job.future
 
-    def commit_now(self, files: Sequence[tuple[Path, bytes]]) -> None:
+    def _run_now(self, job: JobT) -> None:
         """The same commit for a caller without an event loop, in its own thread."""
-        job = _Job(files, None)
+        self._before_thread([job])
         self._commit([job])
         if job.error is not None:
             raise job.error
 
-    def _schedule(self, queue: _Queue) -> None:
+    def _before_thread(self, jobs: list[JobT]) -> None:
+        """On the event loop, before the batch goes to the thread."""
+
+    def _commit(self, jobs: list[JobT]) -> None:
+        raise NotImplementedError
+
+    def _schedule(self, queue: _Queue[JobT]) -> None:
         if queue.jobs and not queue.flush_scheduled and queue.in_flight < self.max_in_flight:
             queue.flush_scheduled = True
-            # call_soon: the requests whose files are ready in this tick all join the batch.
+            # call_soon: the requests whose data is ready in this tick all join the batch.
             queue.loop.call_soon(self._flush, queue)
 
-    def _flush(self, queue: _Queue) -> None:
+    def _flush(self, queue: _Queue[JobT]) -> None:
         queue.flush_scheduled = False
         jobs, queue.jobs = queue.jobs, []
         if not jobs:
             return
         queue.in_flight += 1
         self.batches += 1
+        self._before_thread(jobs)
         task = queue.loop.create_task(self._run(jobs, queue))
         queue.tasks.add(task)
         task.add_done_callback(queue.tasks.discard)
 
-    async def _run(self, jobs: list[_Job], queue: _Queue) -> None:
+    async def _run(self, jobs: list[JobT], queue: _Queue[JobT]) -> None:
         try:
             await asyncio.to_thread(self._commit, jobs)
         except BaseException as exc:  # cancelled (loop shutting down): nobody may wait forever
             for job in jobs:
-                job.error = job.error or OSError(f"file commit interrupted: {exc!r}")
+                job.error = job.error or OSError(f"disk commit interrupted: {exc!r}")
         finally:
             queue.in_flight -= 1
             for job in jobs:
                 if job.future is None or job.future.done():
-                    continue  # its caller was cancelled; its files stay, referenced by nothing
+                    continue  # its caller was cancelled; what it wrote stays, referenced by nothing
                 if job.error is None:
                     job.future.set_result(None)
                 else:
                     job.future.set_exception(job.error)
             self._schedule(queue)
 
+
+@dataclass
+class _FilesJob(BatchJob):
+    files: Sequence[tuple[Path, bytes]] = ()
+    fds: list[int] = field(default_factory=list)  # open, written, not synced yet
+    written: list[Path] = field(default_factory=list)  # .part files of this job
+
+
+class GroupCommit(DiskBatcher[_FilesJob]):
+    """Durable creation of new files, batched across the callers of one event loop."""
+
+    def __init__(self, *, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        super().__init__(max_in_flight=max_in_flight)
+        self._known_dirs: set[Path] = set()  # created and synced into their parent already
+        self._dir_lock = threading.Lock()
+
+    async def write(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        """Create these files (none may exist yet) durably; returns once all are on disk."""
+        await self._submit(_FilesJob(None, files=files))
+
+    def commit_now(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        """The same commit for a caller without an event loop, in its own thread."""
+        self._run_now(_FilesJob(None, files=files))
+
     # ------------------------------------------------------------------ in the thread
 
-    def _commit(self, jobs: list[_Job]) -> None:
+    def _commit(self, jobs: list[_FilesJob]) -> None:
         # Write everything first and sync afterwards: the first fdatasync's journal commit then
         # carries the others' new inodes too (ext4), so the later ones have less left to do.
-        unsynced: list[_Job] = []
+        unsynced: list[_FilesJob] = []
         for job in jobs:
             self._open(job)
             unsynced.append(job)
@@ -141,7 +176,7 @@ class GroupCommit:
         failed: dict[Path, OSError] = {}
         for directory in dirs:
             try:
-                _fsync_dir(directory)
+                fsync_dir(directory)
             except OSError as exc:
                 failed[directory] = exc
         for job in jobs:
@@ -151,7 +186,7 @@ class GroupCommit:
                 # client retries, and these files stay unreferenced.
                 job.error = hit
 
-    def _open(self, job: _Job) -> None:
+    def _open(self, job: _FilesJob) -> None:
         """Create and fill the job's .part files (not synced yet).  Never from the event loop: a
         create waits while the journal commits another caller's sync."""
         try:
@@ -168,24 +203,29 @@ class GroupCommit:
             job.error = exc
 
     def _ensure_dir(self, directory: Path) -> None:
-        if directory in self._known_dirs:
+        ensure_dir(directory, self._known_dirs, self._dir_lock)
+
+
+def ensure_dir(directory: Path, known: set[Path], lock: threading.Lock) -> None:
+    """Create ``directory`` durably (its new entries synced into their parents) unless known."""
+    if directory in known:
+        return
+    with lock:  # two batches on the disk must not both think the other synced it
+        if directory in known:
             return
-        with self._dir_lock:  # two batches on the disk must not both think the other synced it
-            if directory in self._known_dirs:
-                return
-            missing = []
-            d = directory
-            while not d.exists():
-                missing.append(d)
-                d = d.parent
-            directory.mkdir(parents=True, exist_ok=True)
-            # A new directory is durable once its parent's entry is: sync the parents, top down.
-            for new in reversed(missing):
-                _fsync_dir(new.parent)
-            self._known_dirs.add(directory)
+        missing = []
+        d = directory
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        # A new directory is durable once its parent's entry is: sync the parents, top down.
+        for new in reversed(missing):
+            fsync_dir(new.parent)
+        known.add(directory)
 
 
-def _sync_and_close(job: _Job) -> None:
+def _sync_and_close(job: _FilesJob) -> None:
     for fd in job.fds:
         try:
             if job.error is None:
@@ -197,7 +237,7 @@ def _sync_and_close(job: _Job) -> None:
     job.fds.clear()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)

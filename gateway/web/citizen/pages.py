@@ -185,7 +185,7 @@ async def _discard(request: web.Request, refs: list[AttachmentRef]) -> None:
     def unlink() -> None:
         for ref in refs:
             try:
-                store.path_of(ref.storage_key).unlink(missing_ok=True)
+                store.discard(ref.storage_key)
             except OSError:
                 log.warning("could not remove unsent attachment %s", ref.storage_key)
 

@@ -11,11 +11,12 @@ calls the same functions as the JSON API (``actions``, ``team``, ``forms``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.infra.resources import ATTACHMENTS, DIRECTORY, NLU, SESSIONS, SETTINGS
+from gateway.web.attachment_files import attachment_response
 from gateway.web.auth import (
     ANY_ROLE,
     OPERATORS,
@@ -419,17 +420,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="附件不存在")
     if att.kind == "original_email" and (ticket is None or not may_reveal(ticket, actor_of(request))):
         raise web.HTTPForbidden(text="原始邮件含群众联系方式，认领工单后方可查看")
-    path = request.config_dict[ATTACHMENTS].path_of(att.storage_key)
-    if not path.exists():
-        raise web.HTTPNotFound(text="附件文件已不存在")
-    safe_types = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
-    disposition = "inline" if att.content_type in safe_types else "attachment"
-    return web.FileResponse(path, headers={
-        "Content-Type": att.content_type if att.content_type in safe_types else "application/octet-stream",
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(att.filename)}",
-        "Cache-Control": "private, no-store",
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
-    })
+    return await attachment_response(request, request.config_dict[ATTACHMENTS], att)
 
 
 # --------------------------------------------------------------------------- manual intake

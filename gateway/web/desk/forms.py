@@ -30,7 +30,7 @@ class Upload:
     async def discard(self, store: AttachmentStore) -> None:
         def unlink() -> None:
             for att in self.files:
-                store.path_of(att.storage_key).unlink(missing_ok=True)
+                store.discard(att.storage_key)
 
         await asyncio.to_thread(unlink)
 

@@ -13,6 +13,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway.infra.resources import ATTACHMENTS, DIRECTORY
+from gateway.web.attachment_files import attachment_response
 from gateway.web.auth import Handler, actor_of, end_session, flash, require_role
 from gateway.web.desk import actions
 from gateway.web.desk.api import queue_query
@@ -25,7 +26,6 @@ from ticketing.errors import ConsoleError, IllegalTransition
 
 routes = web.RouteTableDef()
 HANDLERS = tuple(sorted(UNIT_ROLES))
-SAFE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain")
 
 
 def _number(request: web.Request) -> str:
@@ -201,13 +201,4 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         att = await actions.attachment(request.config_dict, actor_of(request), path_id(request, "attachment_id"))
     except ConsoleError as exc:
         raise web.HTTPNotFound(text=exc.message) from None
-    path = request.config_dict[ATTACHMENTS].path_of(att.storage_key)
-    if not path.exists():
-        raise web.HTTPNotFound(text="附件文件已不存在")
-    safe = att.content_type in SAFE_TYPES
-    return web.FileResponse(path, headers={
-        "Content-Type": att.content_type if safe else "application/octet-stream",
-        "Content-Disposition": f"{'inline' if safe else 'attachment'}; filename*=UTF-8''{quote(att.filename)}",
-        "Cache-Control": "private, no-store",
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
-    })
+    return await attachment_response(request, request.config_dict[ATTACHMENTS], att)

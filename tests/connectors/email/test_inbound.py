@@ -45,7 +45,7 @@ async def test_accepts_mail_and_publishes_it_before_250(start_mailbox, intake):
     assert msg.metadata["rcpt_to"] == [MAILBOX]
     # The original .eml is kept, with our trace headers in front of the untouched bytes.
     (original,) = [a for a in msg.attachments if a.kind == "original_email"]
-    stored = box.store.path_of(original.storage_key).read_bytes()
+    stored = box.store.read_bytes(original.storage_key)
     assert stored.startswith(b"Return-Path: <citizen@example.com>\r\nReceived: from client.test")
     assert stored.endswith(raw.replace(b"\r\n", b"\r\n"))
     # 250 carries the stream entry id it was given.

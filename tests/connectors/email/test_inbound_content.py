@@ -108,7 +108,7 @@ async def test_attachments_stored_and_rejections_noted(start_mailbox, intake):
         ("original_email", "original.eml", "message/rfc822"),
     ]
     png = next(a for a in msg.attachments if a.kind == "image")
-    assert box.store.path_of(png.storage_key).read_bytes() == mails.PNG and png.size == len(mails.PNG)
+    assert box.store.read_bytes(png.storage_key) == mails.PNG and png.size == len(mails.PNG)
     rejected = {r["filename"]: r["reason"] for r in msg.metadata["rejected_attachments"]}
     assert set(rejected) == {"virus.exe", "photo.png", "huge.png"}
     assert "不支持的文件类型" in rejected["virus.exe"]
@@ -136,7 +136,7 @@ async def test_starttls_when_a_certificate_is_configured(start_mailbox, intake, 
     (msg,) = await intake.messages()
     assert msg.metadata["tls"] is True
     original = next(a for a in msg.attachments if a.kind == "original_email")
-    assert b"with ESMTPS" in box.store.path_of(original.storage_key).read_bytes()[:400]
+    assert b"with ESMTPS" in box.store.read_bytes(original.storage_key)[:400]
     # Plain sessions still work (STARTTLS is offered, not required).
     code, _ = await box.send(make_mail())
     assert code == 250
@@ -154,4 +154,4 @@ async def test_large_mail_is_parsed_off_the_loop_and_kept_whole(start_mailbox, i
     msg = await _one(box, intake, mails.attachment_mail([("材料.pdf", "application/pdf", pdf)], body="请看附件材料。"))
     assert msg.text == "请看附件材料。"
     (att,) = [a for a in msg.attachments if a.kind == "file"]
-    assert att.size == len(pdf) and box.store.path_of(att.storage_key).read_bytes() == pdf
+    assert att.size == len(pdf) and box.store.read_bytes(att.storage_key) == pdf
