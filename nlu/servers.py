@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -213,69 +214,64 @@ class RasaPool:
         """The texts parsed in one request by the least busy server that has the batch route; a refusal
         or an error answer tries the next one, a timeout does not. None: no server could take a batch
         but one without the route may parse them one by one."""
-        tried = set(self._single_only)
-        while (url := self._pick(tried)) is not None:
-            tried.add(url)
-            self._busy[url] = self._busy.get(url, 0) + len(texts)
-            self.rasa_requests += len(texts)
-            try:
-                async with self.http().post(
-                    f"{url}{BATCH_PATH}", json={"texts": texts}, timeout=aiohttp.ClientTimeout(total=self.timeout)
-                ) as resp:
-                    if resp.status in (404, 405):  # a Rasa started without nlu/credentials.yml
-                        self._single_only.add(url)
-                        self.rasa_requests -= len(texts)
-                        continue
-                    if resp.status != 200:
-                        log.warning("NLU: %s%s answered HTTP %s", url, BATCH_PATH, resp.status)
-                        self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                        continue
-                    results = orjson.loads(await resp.read()).get("results")
-                    if not isinstance(results, list) or len(results) != len(texts):
-                        raise ValueError("the batch answer does not hold one result per text")
-            except asyncio.TimeoutError:
-                log.warning("NLU: Rasa at %s did not answer %d parses within %.1f s", url, len(texts), self.timeout)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                return [None] * len(texts)
-            except (aiohttp.ClientError, ValueError, AttributeError, OSError) as exc:
-                log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
-                self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                continue
-            finally:
-                self._busy[url] = max(0, self._busy.get(url, len(texts)) - len(texts))
-            self._down_until.pop(url, None)
-            self.rasa_batches += 1
-            return [result if isinstance(result, dict) else None for result in results]
-        return None if self._single_only else [None] * len(texts)
+        results = await self._post_on_servers(BATCH_PATH, {"texts": texts}, len(texts), set(self._single_only),
+                                              read=lambda answer: _batch_results(answer, len(texts)))
+        if results is _TIMED_OUT:
+            return [None] * len(texts)
+        if results is None:
+            return None if self._single_only else [None] * len(texts)
+        self.rasa_batches += 1
+        return [result if isinstance(result, dict) else None for result in results]
 
     async def _parse_on_servers(self, text: str) -> dict | None:
         """One parse on the least busy server; a refusal or an error answer tries the next one.
         A timeout does not: the time the caller grants is spent."""
-        tried: set[str] = set()
+        data = await self._post_on_servers("/model/parse", {"text": text}, 1, set(), read=lambda answer: answer)
+        return data if isinstance(data, dict) else None
+
+    async def _post_on_servers(self, path: str, body: dict, parses: int, tried: set[str],
+                               read: Callable[[Any], Any]) -> Any:
+        """``read`` of the first server's 200 answer (which raises ValueError on a malformed one), in
+        order of preference; an error answer or a refusal tries the next server, a timeout returns
+        ``_TIMED_OUT``: the time the caller grants is spent. None: no server answered."""
         while (url := self._pick(tried)) is not None:
             tried.add(url)
-            self._busy[url] = self._busy.get(url, 0) + 1
-            self.rasa_requests += 1
+            self._busy[url] = self._busy.get(url, 0) + parses
+            self.rasa_requests += parses
             try:
                 async with self.http().post(
-                    f"{url}/model/parse", json={"text": text}, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                    f"{url}{path}", json=body, timeout=aiohttp.ClientTimeout(total=self.timeout)
                 ) as resp:
+                    if resp.status in (404, 405) and path == BATCH_PATH:  # a Rasa without nlu/credentials.yml
+                        self._single_only.add(url)
+                        self.rasa_requests -= parses
+                        continue
                     if resp.status != 200:
-                        log.warning("NLU: %s/model/parse answered HTTP %s", url, resp.status)
+                        log.warning("NLU: %s%s answered HTTP %s", url, path, resp.status)
                         self._down_until[url] = time.monotonic() + DOWN_SECONDS
                         continue
-                    # orjson: the parse answer is ~4 KB of JSON a message, decoded in the worker's hot path.
-                    data = orjson.loads(await resp.read())
+                    # orjson: a parse answer is ~4 KB of JSON a message, decoded in the worker's hot path.
+                    answer = read(orjson.loads(await resp.read()))
             except asyncio.TimeoutError:
-                log.warning("NLU: Rasa at %s did not answer within %.1f s", url, self.timeout)
+                log.warning("NLU: Rasa at %s did not answer %d parse(s) within %.1f s", url, parses, self.timeout)
                 self._down_until[url] = time.monotonic() + DOWN_SECONDS
-                return None
+                return _TIMED_OUT
             except (aiohttp.ClientError, ValueError, OSError) as exc:
                 log.warning("NLU: Rasa unavailable at %s: %s", url, exc or type(exc).__name__)
                 self._down_until[url] = time.monotonic() + DOWN_SECONDS
                 continue
             finally:
-                self._busy[url] = max(0, self._busy.get(url, 1) - 1)
+                self._busy[url] = max(0, self._busy.get(url, parses) - parses)
             self._down_until.pop(url, None)
-            return data if isinstance(data, dict) else None
+            return answer
         return None
+
+
+_TIMED_OUT = object()  # a server took the parses and did not answer in time
+
+
+def _batch_results(answer: Any, count: int) -> list:
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list) or len(results) != count:
+        raise ValueError("the batch answer does not hold one result per text")
+    return results
