@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from abc import ABC, abstractmethod
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class _Queue(Generic[JobT]):
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-class DiskBatcher(Generic[JobT]):
+class DiskBatcher(ABC, Generic[JobT]):
     """The callers of one event loop, gathered into batches that a thread takes to the disk.
 
     Subclasses say what a batch does (``_commit``, in the thread) and may prepare it on the
@@ -84,8 +85,9 @@ class DiskBatcher(Generic[JobT]):
     def _before_thread(self, jobs: list[JobT]) -> None:
         """On the event loop, before the batch goes to the thread."""
 
+    @abstractmethod
     def _commit(self, jobs: list[JobT]) -> None:
-        raise NotImplementedError
+        """In the thread: make the batch durable, setting each failed job's ``error``."""
 
     def _schedule(self, queue: _Queue[JobT]) -> None:
         if queue.jobs and not queue.flush_scheduled and queue.in_flight < self.max_in_flight:
