@@ -6,8 +6,9 @@ Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `trai
 
 * cv: k-fold cross-validation of the hand-labelled messages (data/request_types.tsv; stratified, seeded):
   each fold is scored by a model trained on the other folds plus every training letter and bare matter;
-* letters-cv: the training matters folded the same way, by matter: a fold's letters (and bare matters) are
-  scored by a model that saw neither them nor their matter;
+* letters-cv: the training matters folded by matter: a fold's matters, wrapped twice each in the dev letters'
+  frames (compose.FRAMES_HELDOUT, as nlu/dev/dev_letters.yml), are scored by a model that saw neither their
+  training letters nor the bare matter;
 * dev: the dev split (dev/dev_request_types.yml short messages, dev/dev_letters.yml letters) scored by the
   model trained on everything, as `hotline nlu train` would.
 
@@ -130,13 +131,20 @@ def main(argv: list[str] | None = None) -> None:
     report("cv", [k for _, k in labels], pred)
 
     if not args.skip_letters_cv:
-        # letters-cv: folds of the matters; a fold's letters are scored by a model that never saw their matter.
+        # letters-cv: folds of the training matters; a fold's matters come back wrapped in the dev letters' frames
+        # (FRAMES_HELDOUT: other salutations, requests, closings), scored by a model that never saw the matter.
+        from nlu.letters.compose import FRAMES_HELDOUT, compose
+
         matter_fold = dict(zip([m for m, _ in matters], folds(matters, args.folds, key=lambda pair: pair[1])))
-        letter_fold = [next(matter_fold[m] for m, _ in matters if m in t) for t, _ in letters]
+        letter_fold = [next(matter_fold[m] for m, _ in matters if m in t) for t, _ in letters if any(m in t for m, _ in matters)]
+        wrapped = [x for x in letters if any(m in x[0] for m, _ in matters)]
+        others = [x for x in letters if not any(m in x[0] for m, _ in matters)]
+        rng = random.Random(1216)
         gold, pred = [], []
         for f in range(args.folds):
-            model = Model(args.C).fit(labels + [x for x, n in zip(letters, letter_fold) if n != f])
-            test = [x for x, n in zip(letters, letter_fold) if n == f and len(x[0]) >= rules.LONG_CHARS]
+            model = Model(args.C).fit(labels + others + [x for x, n in zip(wrapped, letter_fold) if n != f])
+            test = [(compose(m, k, FRAMES_HELDOUT, rng, with_place=rng.random() < 0.8)[0], k)
+                    for m, k in matters if matter_fold[m] == f for _ in range(2)]
             gold += [k for _, k in test]
             pred += model.predict([t for t, _ in test])
         report("letters-cv", gold, pred)
