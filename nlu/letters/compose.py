@@ -17,7 +17,6 @@ each department's statutory duties from config/directory.yaml), nlu/tests/heldou
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -227,28 +226,7 @@ def training_letters(directory: Directory) -> dict[str, list[str]]:
                     out[dept.code].append(compose(matter, rtype, FRAMES_TRAIN, rng, with_place=rng.random() < 0.8)[0])
     for dept in directory.departments:
         out[dept.code] += list(dept.duties)  # statutory duties (三定) as examples of the department
-        if dept.code not in _DUTIES_OF_AN_ANSWER:
-            out[dept.code] += [p for duty in dept.duties for p in duty_phrases(duty)]
     return out
-
-
-# The utilities' duties (water, power, gas, heating service) are also the topic of the bot's answer
-# faq/utilities_hotlines (their numbers): their words alone would pull those questions to a ticket
-# (dev FAQ: 「燃气公司的服务电话取消了没有」 answered before, a utilities ticket at 0.49 with them).
-_DUTIES_OF_AN_ANSWER = {"utilities"}
-
-# Words of a duty that name no matter of their own (「拟订…政策并组织实施」, 「…的监督管理」).
-_GENERIC_DUTY_WORDS = {"研究", "政策", "文化", "综合执法", "组织实施", "监督管理", "管理"}
-
-
-def duty_phrases(duty: str) -> list[str]:
-    """The matters one statutory duty lists (「负责市容环境卫生、生活垃圾清运和公共厕所的管理」 -> 市容环境卫生,
-    生活垃圾清运, 公共厕所的管理), each an example of the department: the whole duty is one long example
-    whose words share a single weight, and a letter names one of them, not the list. Letters
-    cross-validated by matter (session 10): top-1 91.6 -> 92.2 %, top-3 97.6 -> 97.9 %."""
-    body = re.sub(r"^(负责|受理|组织|统筹|拟订|推进|查处)", "", duty)
-    parts = [p for p in re.split(r"[，、；]|和(?=[^和]{2,})", body) if len(p) >= 2]
-    return [p for p in parts if p != duty and p not in _GENERIC_DUTY_WORDS]
 
 
 FRAME_INTENT = "letter_frame"
