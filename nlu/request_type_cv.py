@@ -56,8 +56,8 @@ def dev_examples() -> list[tuple[str, str]]:
 class Model:
     """The component's regression, trained on (text, type) pairs."""
 
-    def __init__(self, C: float) -> None:
-        self.component = RequestTypeClassifier({"C": C}, None, None)  # type: ignore[arg-type]
+    def __init__(self, C: float, **config: object) -> None:
+        self.component = RequestTypeClassifier({"C": C, **config}, None, None)  # type: ignore[arg-type]
 
     def fit(self, examples: list[tuple[str, str]]) -> "Model":
         from sklearn.linear_model import LogisticRegression
@@ -70,7 +70,11 @@ class Model:
         return self
 
     def predict(self, texts: list[str]) -> list[str]:
-        return [str(x) for x in self.model.predict(self.component._features(texts))]
+        """The component's answer: the regression's scores plus its `letter_bias` on letters."""
+        self.component._labels = [str(x) for x in self.model.classes_]
+        scores = self.model.decision_function(self.component._features(texts))
+        scores = scores + np.vstack([self.component.letter_bias(t) for t in texts])
+        return [self.component._labels[i] for i in np.argmax(scores, axis=1)]
 
 
 def folds(items: list, k: int, key=lambda x: x, seed: int = 16) -> list[int]:
@@ -105,11 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--C", type=float, default=RequestTypeClassifier.get_default_config()["C"])
     p.add_argument("--errors", action="store_true", help="list the dev split's misses (never the held-out sets)")
     p.add_argument("--skip-letters-cv", action="store_true")
+    p.add_argument("--no-letter-bias", action="store_true", help="the regression alone (no `letter_bias`)")
     p.add_argument("--train-only", type=Path, help="more labelled messages (a .tsv) that always train and are never "
                    "scored: the same folds with and without them")
     args = p.parse_args(argv)
 
     config = RequestTypeClassifier.get_default_config()
+    extra = {"letter_bias": {}} if args.no_letter_bias else {}
     labels = read_labels(NLU_DIR / config["labels"])
     matters = [pair for bank in config["matters"] for pair in read_matters(NLU_DIR / bank)]
     texts = training_texts()
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     fold = folds(labels, args.folds, key=lambda pair: pair[1])
     pred = [""] * len(labels)
     for f in range(args.folds):
-        model = Model(args.C).fit([x for x, n in zip(labels, fold) if n != f] + letters)
+        model = Model(args.C, **extra).fit([x for x, n in zip(labels, fold) if n != f] + letters)
         test = [i for i, n in enumerate(fold) if n == f]
         for i, y in zip(test, model.predict([labels[i][0] for i in test])):
             pred[i] = y
@@ -142,14 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         rng = random.Random(1216)
         gold, pred = [], []
         for f in range(args.folds):
-            model = Model(args.C).fit(labels + others + [x for x, n in zip(wrapped, letter_fold) if n != f])
+            model = Model(args.C, **extra).fit(labels + others + [x for x, n in zip(wrapped, letter_fold) if n != f])
             test = [(compose(m, k, FRAMES_HELDOUT, rng, with_place=rng.random() < 0.8)[0], k)
                     for m, k in matters if matter_fold[m] == f for _ in range(2)]
             gold += [k for _, k in test]
             pred += model.predict([t for t, _ in test])
         report("letters-cv", gold, pred)
 
-    model = Model(args.C).fit(everything)
+    model = Model(args.C, **extra).fit(everything)
     dev = dev_examples()
     short = [x for x in dev if len(x[0]) < rules.LONG_CHARS]
     long = [x for x in dev if len(x[0]) >= rules.LONG_CHARS]

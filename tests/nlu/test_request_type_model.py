@@ -40,7 +40,10 @@ old_diff = 0.0
 for text in texts:
     full = np.asarray(old._features([text]).dot(np.hstack([old._coef, np.zeros((old._coef.shape[0], 3))]).T)).ravel()
     old_diff = max(old_diff, float(np.abs(full + old._intercept - old._scores(text)).max()))
-print(json.dumps({"diff": diff, "old_diff": old_diff, "types": [m.get("request_type")["name"] for m in tests]}))
+letter = "我们村有人" + "，" .join(["夜里偷偷往河里排污水"] * 8) + "。请依法查处。"
+bias = {"letter": dict(zip(loaded._labels, loaded.letter_bias(letter).tolist())),
+        "short": dict(zip(loaded._labels, loaded.letter_bias(texts[0]).tolist()))}
+print(json.dumps({"diff": diff, "old_diff": old_diff, "types": [m.get("request_type")["name"] for m in tests], "bias": bias}))
 """
 
 
@@ -53,6 +56,9 @@ def test_fast_prediction_equals_the_trained_regression():
     assert out["diff"] < 1e-5  # the coefficients are stored as float32
     assert out["old_diff"] < 1e-5
     assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
+    # Letters get the report's calibration bias (config `letter_bias`); short messages none.
+    assert out["bias"]["letter"]["report"] == 0.5 and sum(out["bias"]["letter"].values()) == 0.5
+    assert not any(out["bias"]["short"].values())
 
 
 def test_labelled_messages_are_never_dev_or_heldout_texts():
