@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from sklearn.linear_model import LogisticRegression
 
 from nlu import request_type as rules
 from nlu.request_type_model import NLU_DIR, RequestTypeClassifier, labelled_examples, read_labels, read_matters
@@ -60,8 +61,6 @@ class Model:
         self.component = RequestTypeClassifier({"C": C, **config}, None, None)  # type: ignore[arg-type]
 
     def fit(self, examples: list[tuple[str, str]]) -> "Model":
-        from sklearn.linear_model import LogisticRegression
-
         c = self.component
         c._vectorizer = c._make_vectorizer()
         model = LogisticRegression(C=c._config["C"], max_iter=c._config["max_iter"], class_weight="balanced")
