@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from connectors.base import InboundMessage, IntakeUnavailable
 
-from .conftest import MAILBOX, make_mail
+from .conftest import HOSTNAME, MAILBOX, make_mail
 
 
 def _closed_port() -> int:
@@ -244,3 +244,40 @@ async def test_byte_budget_lets_small_mails_overlap_and_big_ones_take_turns():
     assert order[:2] == ["+a", "+b"]  # small ones together
     assert order.index("+big") > order.index("-b")  # the big one alone, after them
     assert budget.used == 0
+
+
+async def test_multi_line_reply_leaves_in_one_write(start_mailbox, intake):
+    box = await start_mailbox()
+    reader, writer = await asyncio.open_connection(box.host, box.port)
+    try:
+        greeting = await asyncio.wait_for(reader.readline(), 10)
+        assert greeting.startswith(b"220 ")
+        (session,) = box.server._hotline_handler.sessions
+        writes: list[bytes] = []
+        real_write = session.transport.write
+
+        def counted_write(data: bytes) -> None:  # the real transport, its writes counted
+            writes.append(bytes(data))
+            real_write(data)
+
+        session.transport.write = counted_write
+        writer.write(b"EHLO client.test\r\n")
+        lines = []
+        while not (lines and lines[-1][3:4] == b" "):
+            lines.append(await asyncio.wait_for(reader.readline(), 10))
+        assert lines[0] == f"250-{HOSTNAME}\r\n".encode()
+        assert b"250-8BITMIME\r\n" in lines and b"250-SMTPUTF8\r\n" in lines
+        assert lines[-1] == b"250 HELP\r\n"
+        assert writes == [b"".join(lines)]  # six lines, one send
+
+        for command in (b"MAIL FROM:<citizen@example.com>", f"RCPT TO:<{MAILBOX}>".encode(), b"DATA"):
+            writer.write(command + b"\r\n")
+            reply = await asyncio.wait_for(reader.readline(), 10)
+            assert reply[:3] in (b"250", b"354")
+        writer.write(make_mail() + b"\r\n.\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"250 2.0.0 OK queued as ")
+        writer.write(b"QUIT\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"221")
+    finally:
+        writer.close()
+    assert await intake.count() == 1
