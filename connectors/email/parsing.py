@@ -244,8 +244,8 @@ def _parse(raw: bytes, *, hostname: str, max_text_chars: int, max_attachments: i
 
     leaves = list(walk_leaves(msg))
     body = _extract(msg, leaves, parsed, max_attachments)
-    text, truncated = trim_for_nlu(body, max_text_chars)
-    _, own_with_signature = split_own_text(body)
+    own_text, own_with_signature = split_own_text(body)
+    text, truncated = trim_for_nlu(body, max_text_chars, own_text=own_text)
     if not text and parsed.subject:
         text = parsed.subject  # some citizens write the whole request in the subject line
     parsed.text = text
