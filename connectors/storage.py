@@ -64,6 +64,14 @@ class StoredBlob(NamedTuple):
     offset: int | None
     length: int | None
 
+    def present(self) -> bool:
+        """The bytes are there (a pack's range wholly inside it); blocking, call it off the loop."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return False
+        return self.offset is None or size >= self.offset + (self.length or 0)
+
 
 def sniff_matches(content_type: str, data: bytes) -> bool:
     sigs = _SIGNATURES.get(content_type)
@@ -102,12 +110,7 @@ class AttachmentStore:
         return StoredBlob(self.root / packed.path, packed.offset, packed.length)
 
     def exists(self, storage_key: str) -> bool:
-        blob = self.locate(storage_key)
-        try:
-            size = blob.path.stat().st_size
-        except OSError:
-            return False
-        return blob.offset is None or size >= blob.offset + (blob.length or 0)
+        return self.locate(storage_key).present()
 
     def read_bytes(self, storage_key: str, *, start: int = 0, size: int | None = None) -> bytes:
         """The stored bytes (or ``size`` of them from ``start``); blocking, call it off the loop."""
@@ -128,7 +131,7 @@ class AttachmentStore:
         key = f"{datetime.now(timezone.utc):%Y/%m/%d}/{uuid.uuid4().hex}{suffix}"
         return self.root / key, key
 
-    def _prepare(
+    def _checked(
         self,
         data: bytes,
         *,
@@ -137,7 +140,9 @@ class AttachmentStore:
         kind: str = "file",
         check_type: bool = True,
         max_bytes: int | None = None,
-    ) -> tuple[Path, AttachmentRef]:
+    ) -> tuple[str, AttachmentRef]:
+        """The stored file's suffix and the reference, whose key the caller gives: a new file's
+        path or the pack's range."""
         limit = max_bytes or self.max_bytes
         if len(data) > limit:
             raise AttachmentRejected(f"文件过大（上限 {limit // (1024 * 1024)} MB）")
@@ -148,29 +153,30 @@ class AttachmentStore:
             if not sniff_matches(content_type, data):
                 raise AttachmentRejected("文件内容与声明的类型不符")
         suffix = ALLOWED_TYPES.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
-        target, key = self._target(suffix)
         safe_name = os.path.basename(filename or "")[:200] or f"attachment{suffix}"
-        return target, AttachmentRef(
-            filename=safe_name, content_type=content_type, size=len(data), storage_key=key, kind=kind
+        return suffix, AttachmentRef(
+            filename=safe_name, content_type=content_type, size=len(data), storage_key="", kind=kind
         )
 
     def save_sync(self, data: bytes, *, filename: str | None, content_type: str | None, kind: str = "file",
                   check_type: bool = True, max_bytes: int | None = None) -> AttachmentRef:
         """``save`` for code without an event loop (blocks until the file is on disk)."""
-        target, ref = self._prepare(data, filename=filename, content_type=content_type, kind=kind,
+        suffix, ref = self._checked(data, filename=filename, content_type=content_type, kind=kind,
                                     check_type=check_type, max_bytes=max_bytes)
+        target, key = self._target(suffix)
         self._files.commit_now([(target, data)])
-        return ref
+        return dataclasses.replace(ref, storage_key=key)
 
     async def save(self, data: bytes, *, filename: str | None, content_type: str | None, kind: str = "file",
                    check_type: bool = True, max_bytes: int | None = None, packed: bool = False) -> AttachmentRef:
         """Validate and store one file; raises AttachmentRejected (refused) or OSError (not stored).
 
         ``packed``: appended to a pack file rather than a file of its own (one sync per batch)."""
-        target, ref = self._prepare(data, filename=filename, content_type=content_type, kind=kind,
+        suffix, ref = self._checked(data, filename=filename, content_type=content_type, kind=kind,
                                     check_type=check_type, max_bytes=max_bytes)
-        if not packed:
-            await self._files.write([(target, data)])
-            return ref
-        [blob] = await self._packs.append((data,))
-        return dataclasses.replace(ref, storage_key=blob.key)
+        if packed:
+            [blob] = await self._packs.append((data,))
+            return dataclasses.replace(ref, storage_key=blob.key)
+        target, key = self._target(suffix)
+        await self._files.write([(target, data)])
+        return dataclasses.replace(ref, storage_key=key)

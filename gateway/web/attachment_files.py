@@ -32,7 +32,7 @@ async def attachment_response(request: web.Request, store: AttachmentStore,
         blob = store.locate(att.storage_key)
     except AttachmentRejected:
         raise web.HTTPNotFound(text="附件文件已不存在") from None
-    if not await asyncio.to_thread(store.exists, att.storage_key):
+    if not await asyncio.to_thread(blob.present):
         raise web.HTTPNotFound(text="附件文件已不存在")
     safe = att.content_type in SAFE_TYPES
     headers = {
