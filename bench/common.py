@@ -49,6 +49,17 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far, all cores (Linux /proc/stat): the servers, the
+    databases, the load generator and anything else running.  A measure's share of the machine,
+    and so the most the cores could carry at that cost, on an otherwise idle machine."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    busy = fields[0] + fields[1] + fields[2] + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_cpu_seconds(pid: int) -> float:
     """``process_cpu_seconds`` plus what its ended children used (cutime + cstime): a server's whole
     cost, read while it runs."""

@@ -17,7 +17,9 @@ in alternating rounds so the machine's other load spreads over all of them alike
 
 Each figure is printed beside the bare endpoint's of the same round (ratio), with the CPU the
 servers used per request or ticket (from /proc: user + system time, ended children included),
-since wall-clock rates on a shared machine say as much about the neighbours as about the code.
+since wall-clock rates on a shared machine say as much about the neighbours as about the code;
+and the whole machine's busy CPU per request (/proc/stat: PostgreSQL, Redis and the load generator
+too), which gives the most the cores could carry at that cost on an idle machine.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from bench.common import (
     median,
     pct,
     post_json_many,
+    machine_cpu_seconds,
     process_tree_cpu_seconds,
 )
 
@@ -137,11 +140,11 @@ def bodies(n: int, tag: str) -> list[bytes]:
 
 
 async def drive(port: int, n: int, concurrency: int, servers: list[Server]) -> dict[str, float]:
-    cpu0 = sum(s.cpu() for s in servers)
+    cpu0, machine0 = sum(s.cpu() for s in servers), machine_cpu_seconds()
     elapsed, latencies = await post_json_many(port, PATH, bodies(n, uuid.uuid4().hex[:6]), concurrency)
     cpu = sum(s.cpu() for s in servers) - cpu0
     return {"rate": n / elapsed, "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000,
-            "cpu_ms": cpu * 1000 / n}
+            "cpu_ms": cpu * 1000 / n, "machine_ms": (machine_cpu_seconds() - machine0) * 1000 / n}
 
 
 class Announcements:
@@ -186,14 +189,14 @@ class Announcements:
 async def drive_end_to_end(port: int, n: int, concurrency: int, servers: list[Server],
                            done: Announcements) -> dict[str, float]:
     before = done.count
-    cpu0 = sum(s.cpu() for s in servers)
+    cpu0, machine0 = sum(s.cpu() for s in servers), machine_cpu_seconds()
     t0 = time.perf_counter()
     _elapsed, latencies = await post_json_many(port, PATH, bodies(n, uuid.uuid4().hex[:6]), concurrency)
     await done.reach(before + n)
     elapsed = time.perf_counter() - t0
     cpu = sum(s.cpu() for s in servers) - cpu0
     return {"rate": n / elapsed, "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000,
-            "cpu_ms": cpu * 1000 / n}
+            "cpu_ms": cpu * 1000 / n, "machine_ms": (machine_cpu_seconds() - machine0) * 1000 / n}
 
 
 async def drain(redis: aioredis.Redis, prefix: str, n: int, worker: Server, done: Announcements) -> dict[str, float]:
@@ -206,7 +209,7 @@ async def drain(redis: aioredis.Redis, prefix: str, n: int, worker: Server, done
                                text=f"第{i}号积压诉求：路灯不亮", received_at=now,
                                contact=Contact(phone="13900001111")).to_json().encode() for i in range(n)]
     before = done.count
-    cpu0 = worker.cpu()
+    cpu0, machine0 = worker.cpu(), machine_cpu_seconds()
     t0 = time.perf_counter()
     async with redis.pipeline(transaction=False) as pipe:
         for payload in payloads:
@@ -214,7 +217,8 @@ async def drain(redis: aioredis.Redis, prefix: str, n: int, worker: Server, done
         await pipe.execute()
     await done.reach(before + n)
     elapsed = time.perf_counter() - t0
-    return {"rate": n / elapsed, "cpu_ms": (worker.cpu() - cpu0) * 1000 / n}
+    return {"rate": n / elapsed, "cpu_ms": (worker.cpu() - cpu0) * 1000 / n,
+            "machine_ms": (machine_cpu_seconds() - machine0) * 1000 / n}
 
 
 # --------------------------------------------------------------------------- the run
@@ -281,9 +285,11 @@ async def run(args: argparse.Namespace, log_dir: Path) -> dict[str, list[dict[st
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     bare = results["bare"]
+    cores = os.cpu_count() or 1
     print(f"\nintake benchmark: {args.messages} messages × {args.rounds} rounds, {args.concurrency} concurrent "
           f"connections, worker batch {args.batch}, PostgreSQL + Redis, NLU off, {os.cpu_count()} cores")
-    print(f"{'':44}{'per s':>8}{'× bare':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}   target")
+    print(f"{'':44}{'per s':>8}{'× bare':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}{'machine':>9}"
+          f"{'at most':>9}   target")
     rows = [
         ("bare aiohttp + XADD endpoint (202)", "bare", "baseline"),
         ("hotline web, 202 alone (no worker)", "ingress", "≥ 0.8× bare"),
@@ -295,11 +301,14 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         ratio = median([run["rate"] / base["rate"] for run, base in zip(runs, bare)])
         p50 = f"{median([r['p50'] for r in runs]):>8.1f}" if "p50" in runs[0] else f"{'':>8}"
         p99 = f"{median([r['p99'] for r in runs]):>8.1f}" if "p99" in runs[0] else f"{'':>8}"
+        machine = median([r["machine_ms"] for r in runs])
         print(f"{label:44}{median([r['rate'] for r in runs]):>8.0f}{ratio:>7.2f}×{p50}{p99}"
-              f"{median([r['cpu_ms'] for r in runs]):>8.2f}   {target}")
+              f"{median([r['cpu_ms'] for r in runs]):>8.2f}{machine:>9.2f}{cores * 1000 / machine:>9.0f}   {target}")
     print("(medians over the rounds; × bare: each round against the bare endpoint's rate of the same round; "
           "CPU ms: the servers' user + system CPU per request or ticket — the web process, the worker, or both; "
-          "PostgreSQL's and Redis's own CPU not included)")
+          "PostgreSQL's and Redis's own CPU not included; machine: the whole machine's busy CPU ms per request "
+          "or ticket — servers, PostgreSQL, Redis, the load generator and anything else running; at most: "
+          f"the {cores} cores / machine, the rate the machine could carry at that cost)")
 
 
 def main(argv: list[str] | None = None) -> None:
