@@ -27,19 +27,26 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Text, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.code_fingerprint import code_fingerprint
+from nlu.duty_prior import DutyPrior, blend, read_duty_phrases
 from nlu.linear_component import LinearTextComponent, message_words
 from nlu.text_features import TextFeatures, softmax
 
 logger = logging.getLogger(__name__)
+
+NLU_DIR = Path(__file__).resolve().parent
 
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 # A sentence that opens with one of these brings up a second, smaller matter (「此外，附近的学校门口早晚都很堵」):
@@ -70,6 +77,7 @@ class LetterAwareIntentClassifier(LinearTextComponent):
 
     VOCAB_FILE = "letter_intent_vocabulary.json"
     MODEL_FILE = "letter_intent_model.npz"
+    PRIOR_FILE = "letter_intent_duty_prior.npz"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -93,7 +101,31 @@ class LetterAwareIntentClassifier(LinearTextComponent):
             "matter_weight": 0.5,
             # Sentences marked as asides (_ASIDE) count as wrapping: they neither vote nor form the matter.
             "asides_are_frames": True,
+            # The departments' duty phrases (relative to nlu/; written by nlu/letters/compose.py): a department
+            # prior (nlu/duty_prior.py) mixed into the departments' probabilities with `duty_weight`, which
+            # never changes whether the best intent is a department. 0: no prior.
+            "duty_phrases": "data/duty_phrases.tsv",
+            "duty_weight": 0.0,
+            "duty_C": 50.0,
+            # Sample weight of one duty phrase in the prior's training (a department example weighs 1).
+            "duty_phrase_weight": 1.0,
+            # Whether the departments' training examples train the prior too (else the duty phrases alone).
+            "duty_examples": True,
+            # "mix": every department's probability mixed; "alternatives": the best department keeps its place and
+            # probability, the prior only reorders the others.
+            "duty_mode": "mix",
         }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 state: Optional[Dict[Text, Any]] = None) -> None:
+        super().__init__(config, model_storage, resource, state)
+        self._prior: Optional[DutyPrior] = (state or {}).get("prior")
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Rasa's cache retrains the component when its code or the duty phrases change (a file Rasa ignores)."""
+        merged = {**cls.get_default_config(), **config}
+        return code_fingerprint([cls.__module__], NLU_DIR / merged["duty_phrases"])
 
     def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
         return softmax(np.vstack([self._scores(t, w) for t, w in zip(texts, words)]))
@@ -116,12 +148,59 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         self._set_model(list(model.classes_), model.coef_, model.intercept_)
         logger.info("LetterAwareIntentClassifier: %d intents, %d character n-grams, %d words",
                     len(self._labels), *self._features.sizes)
+        self._prior = self._train_prior(texts, words, [m.get(INTENT) for m in examples])
         self.persist()
         return self._resource
+
+    def _train_prior(self, texts: List[Text], words: List[List[Text]], intents: List[Text]) -> Optional[DutyPrior]:
+        if float(self._config["duty_weight"]) <= 0.0:
+            return None
+        phrases = read_duty_phrases(NLU_DIR / self._config["duty_phrases"])
+        if not phrases:
+            logger.warning("LetterAwareIntentClassifier: no duty phrases; no department prior")
+            return None
+        phrase_words = [_jieba_words(p) for _, p in phrases]
+        assert self._features is not None
+        return DutyPrior.fit(self._features, texts, words, intents, phrases, phrase_words,
+                             float(self._config["duty_C"]), float(self._config["duty_phrase_weight"]),
+                             bool(self._config["duty_examples"]))
+
+    def persist(self) -> None:
+        super().persist()
+        if self.trained and self._prior is not None:
+            with self._model_storage.write_to(self._resource) as directory:
+                np.savez(directory / self.PRIOR_FILE, coef=self._prior.coef, intercept=self._prior.intercept,
+                         labels=np.asarray(self._prior.labels, dtype=str))
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "LetterAwareIntentClassifier":
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        assert isinstance(component, LetterAwareIntentClassifier)
+        try:
+            with model_storage.read_from(resource) as directory:
+                if (directory / cls.PRIOR_FILE).exists():
+                    arrays = np.load(directory / cls.PRIOR_FILE, allow_pickle=False)
+                    component._prior = DutyPrior([str(x) for x in arrays["labels"]], arrays["coef"], arrays["intercept"])
+        except (ValueError, FileNotFoundError, KeyError):
+            component._prior = None
+        return component
 
     # ------------------------------------------------------------------ prediction
 
     def _rank(self, message: Message) -> np.ndarray:
+        """The intents' probabilities, the departments' share mixed with the duty prior's (`duty_weight`)."""
+        probs, matter_text, matter_words = self._rank_parts(message)
+        weight = float(self._config["duty_weight"])
+        if self._prior is None or weight <= 0.0:
+            return probs
+        assert self._features is not None
+        prior = self._prior.probabilities(self._features, matter_text, matter_words)
+        return blend(probs, self._labels, prior, self._prior.labels, weight, str(self._config["duty_mode"]))
+
+    def _rank_parts(self, message: Message) -> Tuple[np.ndarray, Text, List[Text]]:
+        """The classifier's probabilities, and the text (with its words) that tells the matter: a letter's
+        sentences that are not wrapping, else the whole message."""
         text = message.get(TEXT)
         spans = letter_sentences(text, int(self._config["letter_min_chars"]))
         texts = [text] + [text[a:b] for a, b in spans]
@@ -129,11 +208,11 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         probs = self._predict(texts, words)
         frame = self._labels.index(self._config["frame_intent"]) if self._config["frame_intent"] in self._labels else None
         if frame is None:
-            return probs[0]
+            return probs[0], text, words[0]
         whole = probs[0].copy()
         whole[frame] = 0.0
         if not spans:
-            return whole / whole.sum()
+            return whole / whole.sum(), text, words[0]
         sentences = probs[1:]
         framing = sentences[:, frame].copy()
         if self._config["asides_are_frames"]:
@@ -156,8 +235,9 @@ class LetterAwareIntentClassifier(LinearTextComponent):
             matter /= matter.sum()
         else:
             matter = whole / whole.sum()
+            matter_text, matter_words = text, words[0]
         share = float(self._config["matter_weight"])
-        return share * matter + (1.0 - share) * vote
+        return share * matter + (1.0 - share) * vote, matter_text, matter_words
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not self.trained:
@@ -173,3 +253,10 @@ class LetterAwareIntentClassifier(LinearTextComponent):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+
+def _jieba_words(text: Text) -> List[Text]:
+    """A duty phrase's words as the pipeline's JiebaTokenizer cuts them (the phrases are not Rasa messages)."""
+    import jieba
+
+    return [w.lower() for w in jieba.lcut(text) if w.strip()]

@@ -1,6 +1,7 @@
 """Letters cross-validated by matter: the intent classifier's department ranking on letters it never saw.
 
     .venv-rasa/bin/python -m nlu.letters.cv [--folds 5] [--config '{"matter_weight": 0.3}'] [--extra-bank FILE] [-v]
+    .venv-rasa/bin/python -m nlu.letters.cv --duty-weights 0,0.2,0.4 [--config '{"duty_C": 10}']
 
 Runs in .venv-rasa (Rasa's Jieba tokenizer and `LetterAwareIntentClassifier` with nlu/config.yml's settings).
 The training matters (every bank of compose.TRAIN_BANKS) are split into folds; for each fold the classifier is
@@ -11,6 +12,9 @@ with session 9's data, ~2.5 minutes on two cores. The held-out matters (heldout_
 
 `--extra-bank`: a bank that is not (yet) in compose.TRAIN_BANKS, composed as training letters and always
 trained on: whether new matters help the others.
+
+`--duty-weights`: the department prior of the duties (nlu/duty_prior.py) at several `duty_weight`s, each fold
+trained once (session 12).
 """
 
 from __future__ import annotations
@@ -61,7 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", default="{}", help="JSON overrides of the classifier's settings")
     p.add_argument("--extra-bank", type=Path)
     p.add_argument("-v", "--verbose", action="store_true", help="list the letters without their department among three")
+    p.add_argument("--duty-weights", help="comma-separated duty_weight values scored from one training per fold")
     args = p.parse_args(argv)
+    overrides = json.loads(args.config)
+    weights = [float(w) for w in args.duty_weights.split(",")] if args.duty_weights else [None]
+    if args.duty_weights:
+        overrides["duty_weight"] = max(max(weights), 1e-6)  # trains the prior; each weight is set before scoring
 
     storage = LocalModelStorage(Path(tempfile.mkdtemp()))
     context = ExecutionContext(GraphSchema({}), "letters-cv")
@@ -78,12 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     random.Random(7).shuffle(order)
     fold_of = {matters[i][2]: j % args.folds for j, i in enumerate(order)}
     wrap = random.Random(1216)
-    top1 = top3 = n = 0
+    counts = {w: [0, 0, 0] for w in weights}  # top-1, top-3, letters
     misses = []
     for fold in range(args.folds):
         held = [m for m in matters if fold_of[m[2]] == fold]
         keep = [ex for ex in data.intent_examples if not any(m[2] in ex.get("text") for m in held)]
-        classifier = LetterAwareIntentClassifier.create(classifier_config(json.loads(args.config)), storage,
+        classifier = LetterAwareIntentClassifier.create(classifier_config(overrides), storage,
                                                         Resource(f"intent{fold}"), context)
         classifier.train(TrainingData(keep))
         tests = [(dept, Message(data={"text": compose.compose(matter, kind, compose.FRAMES_HELDOUT, wrap,
@@ -91,16 +100,21 @@ def main(argv: list[str] | None = None) -> None:
                  for dept, kind, matter in held for _ in range(2)]
         messages = [m for _, m in tests]
         tokenizer.process(messages)
-        classifier.process(messages)
-        for dept, message in tests:
-            ranking = [r["name"][5:] for r in message.get("intent_ranking") if r["name"].startswith("dept_")][:3]
-            n += 1
-            top1 += ranking[0] == dept
-            top3 += dept in ranking
-            if dept not in ranking:
-                misses.append((dept, ranking, message.get("text")[:80]))
-    print(f"letters-cv {args.config} {args.extra_bank or ''}: top-1 {100 * top1 / n:.1f} %, top-3 {100 * top3 / n:.1f} % "
-          f"({n} letters, {n - top3} without their department among three)")
+        for weight in weights:
+            if weight is not None:
+                classifier._config["duty_weight"] = weight
+            classifier.process(messages)
+            for dept, message in tests:
+                ranking = [r["name"][5:] for r in message.get("intent_ranking") if r["name"].startswith("dept_")][:3]
+                counts[weight][0] += ranking[0] == dept
+                counts[weight][1] += dept in ranking
+                counts[weight][2] += 1
+                if dept not in ranking and weight == weights[-1]:
+                    misses.append((dept, ranking, message.get("text")[:80]))
+    for weight, (top1, top3, n) in counts.items():
+        label = f"duty_weight {weight} " if weight is not None else ""
+        print(f"letters-cv {label}{args.config} {args.extra_bank or ''}: top-1 {100 * top1 / n:.1f} %, "
+              f"top-3 {100 * top3 / n:.1f} % ({n} letters, {n - top3} without their department among three)")
     if args.verbose:
         for miss in misses:
             print("  ", *miss)

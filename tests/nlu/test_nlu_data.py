@@ -184,11 +184,12 @@ def test_letters_are_long_and_cover_every_department():
 
 
 def test_generated_letters_are_up_to_date(tmp_path, monkeypatch):
-    for name in ("TRAIN_OUT", "HELDOUT_OUT", "DEV_OUT"):
+    for name in ("TRAIN_OUT", "HELDOUT_OUT", "DEV_OUT", "DUTIES_OUT"):
         monkeypatch.setattr(letters, name, tmp_path / getattr(letters, name).name)
     letters.write_all()
     for name, real in (("TRAIN_OUT", DATA / "letters.yml"), ("HELDOUT_OUT", evaluate.HELDOUT_DIR / "heldout_letters.yml"),
-                       ("DEV_OUT", letters.NLU_DIR / "dev" / "dev_letters.yml")):
+                       ("DEV_OUT", letters.NLU_DIR / "dev" / "dev_letters.yml"),
+                       ("DUTIES_OUT", letters.NLU_DIR / "data" / "duty_phrases.tsv")):
         assert getattr(letters, name).read_text(encoding="utf-8") == real.read_text(encoding="utf-8"), \
             f"{real} is stale: run python -m nlu.letters.compose"
 
