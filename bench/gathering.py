@@ -6,7 +6,7 @@
    nlu/tests/heldout_departments.yml is parsed; for each candidate margin, the share of messages whose
    best two departments are closer than it (the bot would ask), how often the best one is right among
    them, and how often the right one is one of the two buttons.  The margin kept is the largest one
-   whose questions stay under 15 % of the messages while the first guess among them is right no more
+   whose questions stay under 10 % of the messages while the first guess among them is right no more
    than 75 % of the time (a question is worth asking) and the buttons hold the answer at least 80 %.
 2. Before / after on tests/ticketing/intake/data/gathering_heldout.yml (64 chat messages with a
    simulated citizen's answers): every message goes through the intake rules on a fresh SQLite
