@@ -55,8 +55,9 @@ def machine_cpu_seconds() -> float:
     and so the most the cores could carry at that cost, on an otherwise idle machine."""
     with open("/proc/stat", encoding="ascii") as stat:
         fields = [int(value) for value in stat.readline().split()[1:]]
-    # user nice system idle iowait irq softirq steal (guest time is already counted in user)
-    busy = fields[0] + fields[1] + fields[2] + sum(fields[5:8])
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user); steal is
+    # the hypervisor's other guests running on our cores, not work of ours
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
     return busy / os.sysconf("SC_CLK_TCK")
 
 
