@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Text, Tuple
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from nlu.text_features import TextFeatures, softmax
+from nlu.text_features import TextFeatures, Vector, softmax
 
 DEPT_PREFIX = "dept_"
 
@@ -62,8 +62,9 @@ class DutyPrior:
         model.fit(features.matrix(all_texts, all_words), labels, sample_weight=weights)
         return cls(list(model.classes_), model.coef_, model.intercept_)
 
-    def probabilities(self, features: TextFeatures, text: Text, words: List[Text]) -> np.ndarray:
-        return softmax(features.scores(text, words, self._coef_t, self.intercept)[None, :])[0]
+    def probabilities(self, vector: Vector) -> np.ndarray:
+        """`vector`: the text's features as the classifier computed them (the prior shares its features)."""
+        return softmax(vector.scores(self._coef_t, self.intercept)[None, :])[0]
 
 
 def blend(probs: np.ndarray, labels: Sequence[Text], prior: np.ndarray, prior_labels: Sequence[Text],

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext
@@ -42,7 +42,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from nlu.code_fingerprint import code_fingerprint
 from nlu.duty_prior import DutyPrior, blend, read_duty_phrases
 from nlu.linear_component import LinearTextComponent, message_words
-from nlu.text_features import TextFeatures, softmax
+from nlu.text_features import TextFeatures, Vector, softmax
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 # letter writers mark their asides so, and the letter is about its main matter. The frame classifier knows
 # the asides of the training letters by their words, not by this mark.
 _ASIDE = re.compile(r"^(另外|此外|顺便|顺带|附带|再多说一句|再说一句|再就是|除此之外|还有一件事|还有个事|还有一个小问题|还有，|题外话)")
+
+
+class Matter(NamedTuple):
+    """What a message is about: a letter's sentences that are not wrapping (else the whole text), its words and
+    TF-IDF vector."""
+
+    text: Text
+    words: List[Text]
+    vector: Vector
 
 
 def letter_sentences(text: Text, min_chars: int) -> List[Tuple[int, int]]:
@@ -128,7 +137,14 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         return code_fingerprint([cls.__module__], NLU_DIR / merged["duty_phrases"])
 
     def _predict(self, texts: List[Text], words: List[List[Text]]) -> np.ndarray:
-        return softmax(np.vstack([self._scores(t, w) for t, w in zip(texts, words)]))
+        return self._predict_vectors(self._vectors(texts, words))
+
+    def _vectors(self, texts: List[Text], words: List[List[Text]]) -> List[Vector]:
+        assert self._features is not None
+        return [self._features.vector(t, w) for t, w in zip(texts, words)]
+
+    def _predict_vectors(self, vectors: List[Vector]) -> np.ndarray:
+        return softmax(np.vstack([v.scores(self._coef_t, self._intercept) for v in vectors]))
 
     # ------------------------------------------------------------------ training
 
@@ -190,29 +206,32 @@ class LetterAwareIntentClassifier(LinearTextComponent):
 
     def _rank(self, message: Message) -> np.ndarray:
         """The intents' probabilities, the departments' share mixed with the duty prior's (`duty_weight`)."""
-        probs, matter_text, matter_words = self._rank_parts(message)
+        probs, matter = self._rank_parts(message)
         weight = float(self._config["duty_weight"])
         if self._prior is None or weight <= 0.0:
             return probs
-        assert self._features is not None
-        prior = self._prior.probabilities(self._features, matter_text, matter_words)
+        # The prior scores the matter's vector the classifier already computed: counting a letter's n-grams
+        # again cost about 0.2 ms per parse.
+        prior = self._prior.probabilities(matter.vector)
         return blend(probs, self._labels, prior, self._prior.labels, weight, str(self._config["duty_mode"]))
 
-    def _rank_parts(self, message: Message) -> Tuple[np.ndarray, Text, List[Text]]:
-        """The classifier's probabilities, and the text (with its words) that tells the matter: a letter's
-        sentences that are not wrapping, else the whole message."""
+    def _rank_parts(self, message: Message) -> Tuple[np.ndarray, Matter]:
+        """The classifier's probabilities, and the text (with its words and features) that tells the matter: a
+        letter's sentences that are not wrapping, else the whole message."""
         text = message.get(TEXT)
         spans = letter_sentences(text, int(self._config["letter_min_chars"]))
         texts = [text] + [text[a:b] for a, b in spans]
         words = [message_words(message)] + [message_words(message, span) for span in spans]
-        probs = self._predict(texts, words)
+        vectors = self._vectors(texts, words)
+        probs = self._predict_vectors(vectors)
+        whole_matter = Matter(text, words[0], vectors[0])
         frame = self._labels.index(self._config["frame_intent"]) if self._config["frame_intent"] in self._labels else None
         if frame is None:
-            return probs[0], text, words[0]
+            return probs[0], whole_matter
         whole = probs[0].copy()
         whole[frame] = 0.0
         if not spans:
-            return whole / whole.sum(), text, words[0]
+            return whole / whole.sum(), whole_matter
         sentences = probs[1:]
         framing = sentences[:, frame].copy()
         if self._config["asides_are_frames"]:
@@ -230,14 +249,15 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         if kept:
             matter_text = "".join(texts[1 + i] for i in kept)
             matter_words = [w for i in kept for w in words[1 + i]]
-            matter = self._predict([matter_text], [matter_words])[0]
+            found = Matter(matter_text, matter_words, self._vectors([matter_text], [matter_words])[0])
+            matter = self._predict_vectors([found.vector])[0]
             matter[frame] = 0.0
             matter /= matter.sum()
         else:
             matter = whole / whole.sum()
-            matter_text, matter_words = text, words[0]
+            found = whole_matter
         share = float(self._config["matter_weight"])
-        return share * matter + (1.0 - share) * vote, matter_text, matter_words
+        return share * matter + (1.0 - share) * vote, found
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not self.trained:

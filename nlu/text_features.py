@@ -13,7 +13,7 @@ sublinear tf, smoothed idf, each block L2-normalised.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Sequence, Text, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Text, Tuple
 
 import numpy as np
 import scipy.sparse
@@ -52,6 +52,20 @@ class Tfidf:
 
     def state(self) -> Dict[Text, Any]:
         return {"vocabulary": {k: int(v) for k, v in self.index.items()}, "idf": [float(x) for x in self.idf]}
+
+
+class Vector(NamedTuple):
+    """One text's TF-IDF as its non-zero columns and their weights."""
+
+    index: np.ndarray
+    weights: np.ndarray
+
+    def scores(self, coef_t: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """`vector · coef + intercept` from the coefficient rows of the columns present (`coef_t`: features ×
+        classes, C-contiguous)."""
+        if not len(self.index):
+            return intercept.copy()
+        return self.weights.dot(coef_t[self.index]) + intercept
 
 
 def identity(tokens: List[Text]) -> List[Text]:
@@ -117,9 +131,9 @@ class TextFeatures:
         """The training matrix (scikit-learn's vectorizers)."""
         return scipy.sparse.hstack([self.chars.transform(texts), self.words.transform(words)]).tocsr()
 
-    def scores(self, text: Text, words: List[Text], coef_t: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        """`features · coef + intercept` of one text, from the coefficient rows of its n-grams
-        (`coef_t`: the coefficients transposed, features × classes, C-contiguous)."""
+    def vector(self, text: Text, words: List[Text]) -> Vector:
+        """The TF-IDF vector of one text. Models over the same features score it without counting its
+        n-grams again (the intent classifier and the duty prior score every matter)."""
         chars = ngram_counts(WHITESPACE.sub(" ", text.lower()), self.char_range, self._char_index)
         found = ngram_counts(words, (1, 1), self._word_index)
         rows, weights = [], []
@@ -131,5 +145,10 @@ class TextFeatures:
             rows.append(index + offset)
             weights.append(w / np.sqrt(w.dot(w)))
         if not rows:
-            return intercept.copy()
-        return np.concatenate(weights).dot(coef_t[np.concatenate(rows)]) + intercept
+            return Vector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        return Vector(np.concatenate(rows), np.concatenate(weights))
+
+    def scores(self, text: Text, words: List[Text], coef_t: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """`features · coef + intercept` of one text (`coef_t`: the coefficients transposed, features ×
+        classes, C-contiguous)."""
+        return self.vector(text, words).scores(coef_t, intercept)

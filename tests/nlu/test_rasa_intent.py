@@ -75,6 +75,49 @@ def test_fast_prediction_equals_the_trained_regression_and_never_predicts_the_fr
     assert with_asides_as_frames < without
 
 
+
+# The same slice with the duty prior as config.yml sets it: the prior must score the matter's vector the
+# classifier computed exactly as scikit-learn's vectorizers score the matter's text (the path before the prior
+# shared the classifier's vector), and a short message's n-grams are counted once, not once per model.
+IN_RASA_PRIOR = IN_RASA.split("texts = json.loads")[0].replace(
+    'LetterAwareIntentClassifier({}, storage, Resource("intent"))',
+    'LetterAwareIntentClassifier({"duty_weight": 0.6, "duty_examples": False, "duty_mode": "alternatives"}, '
+    'storage, Resource("intent"))') + r"""
+import nlu.text_features as text_features
+from nlu.duty_prior import blend
+
+texts = json.loads(sys.argv[1])
+tests = [Message(data={"text": t}) for t in texts]
+tokenizer.process(tests)
+features, prior = classifier._features, classifier._prior
+diff, prior_moved, matters = 0.0, 0.0, []
+for m in tests:
+    probs, matter = classifier._rank_parts(m)
+    reference = softmax(np.asarray(features.matrix([matter.text], [matter.words]).dot(prior.coef.T)) + prior.intercept)[0]
+    expected = blend(probs, classifier._labels, reference, prior.labels, 0.6, "alternatives")
+    diff = max(diff, float(np.abs(expected - classifier._rank(m)).max()))
+    prior_moved = max(prior_moved, float(np.abs(expected - probs).max()))
+    matters.append(matter.text)
+counted = []
+real = text_features.ngram_counts
+text_features.ngram_counts = lambda *args: counted.append(1) or real(*args)
+classifier._rank(tests[1])
+print(json.dumps({"diff": diff, "prior_moved": prior_moved, "matters": matters, "counts": len(counted)}))
+"""
+
+
+@needs_rasa_python
+def test_the_duty_prior_scores_the_classifiers_own_vector_of_the_matter():
+    texts = [LETTER, "路灯坏了一个月没人修", "孩子上学的学区怎么划分", "暖气不热，屋里只有十几度"]
+    out = run_in_rasa(IN_RASA_PRIOR, texts)
+    assert out["diff"] < 1e-12
+    assert out["prior_moved"] > 1e-3  # the prior is on: the check above compares something
+    # The letter's matter is its sentences that are not wrapping, a short message's its whole text.
+    assert out["matters"][0] != LETTER and "暖气" in out["matters"][0]
+    assert out["matters"][1:] == texts[1:]
+    assert out["counts"] == 2  # characters and words of the short message, once
+
+
 async def test_a_letter_is_classified_by_its_matter_through_rasa(rasa_url):
     async with aiohttp.ClientSession() as session, session.post(f"{rasa_url}/model/parse", json={"text": LETTER}) as resp:
         body = await resp.json()
