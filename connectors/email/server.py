@@ -12,8 +12,9 @@ import logging
 import redis.asyncio as aioredis
 
 from connectors.base import Publish, WaitReply
-from connectors.email.inbound import HotlineSMTP, MailboxHandler
+from connectors.email.inbound import MailboxHandler
 from connectors.email.replies import EmailConnector
+from connectors.email.session_factory import SessionFactory
 from connectors.email.settings import EmailSettings
 from connectors.storage import AttachmentStore
 
@@ -50,18 +51,17 @@ async def serve_mailbox(
     handler = MailboxHandler(settings, publish=publish, attachments=attachments, connector=connector)
     tls_context = settings.tls_context()
 
-    def factory() -> HotlineSMTP:
-        return HotlineSMTP(
-            handler,
-            data_size_limit=settings.max_bytes,  # also announced as SIZE in EHLO
-            enable_SMTPUTF8=True,
-            hostname=settings.server_hostname,
-            ident=IDENT,
-            tls_context=tls_context,
-            require_starttls=False,  # citizens' providers do not all speak TLS to us
-            timeout=settings.session_timeout,
-            loop=loop,
-        )
+    factory = SessionFactory(
+        handler,
+        data_size_limit=settings.max_bytes,  # also announced as SIZE in EHLO
+        enable_SMTPUTF8=True,
+        hostname=settings.server_hostname,
+        ident=IDENT,
+        tls_context=tls_context,
+        require_starttls=False,  # citizens' providers do not all speak TLS to us
+        timeout=settings.session_timeout,
+        loop=loop,
+    )
 
     server = await loop.create_server(factory, host=settings.smtp_host, port=settings.smtp_port)
     server._hotline_handler = handler  # type: ignore[attr-defined]  # for close_mailbox
