@@ -1,6 +1,6 @@
 """Measure the request-type classifier without Rasa's server and without the held-out sets (issue 16).
 
-    .venv-rasa/bin/python -m nlu.request_type_cv [--folds 5] [--C 3] [--errors]
+    .venv-rasa/bin/python -m nlu.request_type_cv [--folds 5] [--C 3] [--errors] [--word-weight W] [--train-only FILE]
 
 Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `train()` does). Figures:
 
@@ -109,21 +109,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--errors", action="store_true", help="list the dev split's misses (never the held-out sets)")
     p.add_argument("--skip-letters-cv", action="store_true")
     p.add_argument("--no-letter-bias", action="store_true", help="the regression alone (no `letter_bias`)")
+    p.add_argument("--word-weight", type=float, help="the jieba words' block weight (default: the component's)")
     p.add_argument("--train-only", type=Path, help="more labelled messages (a .tsv) that always train and are never "
                    "scored: the same folds with and without them")
     args = p.parse_args(argv)
 
     config = RequestTypeClassifier.get_default_config()
-    extra = {"letter_bias": {}} if args.no_letter_bias else {}
+    extra: dict[str, object] = {"letter_bias": {}} if args.no_letter_bias else {}
+    if args.word_weight is not None:
+        extra["word_weight"] = args.word_weight
     labels = read_labels(NLU_DIR / config["labels"])
     matters = [pair for bank in config["matters"] for pair in read_matters(NLU_DIR / bank)]
     texts = training_texts()
     everything = labelled_examples(texts, labels, matters)
     letters = everything[len(labels):]  # training letters and bare matters, labelled by their matter
     if args.train_only:
-        extra = read_labels(args.train_only)
-        letters += extra
-        everything += extra
+        more = read_labels(args.train_only)
+        letters += more
+        everything += more
 
     # cv: folds of the hand-labelled messages; the letters always train.
     fold = folds(labels, args.folds, key=lambda pair: pair[1])

@@ -93,7 +93,8 @@ features, prior = classifier._features, classifier._prior
 diff, prior_moved, matters = 0.0, 0.0, []
 for m in tests:
     probs, matter = classifier._rank_parts(m)
-    reference = softmax(np.asarray(features.matrix([matter.text], [matter.words]).dot(prior.coef.T)) + prior.intercept)[0]
+    matrix = features.matrix([matter.text], [matter.words])
+    reference = softmax(np.asarray(matrix.dot(prior.coef.T)) + prior.intercept)[0]
     expected = blend(probs, classifier._labels, reference, prior.labels, 0.6, "alternatives")
     diff = max(diff, float(np.abs(expected - classifier._rank(m)).max()))
     prior_moved = max(prior_moved, float(np.abs(expected - probs).max()))

@@ -40,10 +40,21 @@ old_diff = 0.0
 for text in texts:
     full = np.asarray(old._features([text]).dot(np.hstack([old._coef, np.zeros((old._coef.shape[0], 3))]).T)).ravel()
     old_diff = max(old_diff, float(np.abs(full + old._intercept - old._scores(text)).max()))
+# A model without the word block (word_weight 0, as every model saved before session 13) loads under today's
+# default config and scores with its characters and rules alone.
+chars_only = RequestTypeClassifier({"word_weight": 0.0}, storage, Resource("chars_only"))
+chars_only.train(TrainingData(messages))
+reloaded = RequestTypeClassifier.load({}, storage, Resource("chars_only"), None)
+chars_diff = 0.0
+for text in texts:
+    reference = np.asarray(chars_only._features([text]).dot(chars_only._coef.T)).ravel() + chars_only._intercept
+    chars_diff = max(chars_diff, float(np.abs(reference - reloaded._scores(text)).max()))
 letter = "我们村有人" + "，" .join(["夜里偷偷往河里排污水"] * 8) + "。请依法查处。"
 bias = {"letter": dict(zip(loaded._labels, loaded.letter_bias(letter).tolist())),
         "short": dict(zip(loaded._labels, loaded.letter_bias(texts[0]).tolist()))}
-print(json.dumps({"diff": diff, "old_diff": old_diff, "types": [m.get("request_type")["name"] for m in tests], "bias": bias}))
+has_words = [model._words is not None for model in (trained, loaded, reloaded)]
+print(json.dumps({"diff": diff, "old_diff": old_diff, "chars_diff": chars_diff, "has_words": has_words,
+                  "types": [m.get("request_type")["name"] for m in tests], "bias": bias}))
 """
 
 
@@ -55,6 +66,7 @@ def test_fast_prediction_equals_the_trained_regression():
     out = run_in_rasa(IN_RASA, texts)
     assert out["diff"] < 1e-5  # the coefficients are stored as float32
     assert out["old_diff"] < 1e-5
+    assert out["chars_diff"] < 1e-5 and out["has_words"] == [True, True, False]
     assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
     # Letters get the report's calibration bias (config `letter_bias`); short messages none.
     assert out["bias"]["letter"]["report"] == 0.5 and sum(out["bias"]["letter"].values()) == 0.5
