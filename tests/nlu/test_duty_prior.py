@@ -3,6 +3,9 @@ whether the best intent is a department (inside Rasa's environment: the module i
 
 from __future__ import annotations
 
+import yaml
+
+from config.directory import load_directory
 from nlu.letters import compose
 from tests.nlu.conftest import needs_rasa_python, run_in_rasa
 
@@ -53,3 +56,12 @@ def test_the_prior_moves_departments_only_and_never_the_kind_of_the_best_intent(
 
 def test_duty_phrases_split_a_duty_into_its_matters():
     assert compose.duty_phrases("负责市容环境卫生、生活垃圾清运和公共厕所的管理") == ["市容环境卫生", "生活垃圾清运", "公共厕所的管理"]
+
+
+def test_every_department_has_its_duties_in_plain_words_and_no_unknown_code():
+    codes = {dept.code for dept in load_directory().departments}
+    plain = yaml.safe_load(compose.DUTY_PLAIN.read_text(encoding="utf-8"))
+    assert set(plain) == codes
+    assert all(len(phrases) >= 10 and len(set(phrases)) == len(phrases) for phrases in plain.values())
+    lines = set(compose.duty_lines(load_directory()))
+    assert all(f"{code}\t{p}" in lines for code, phrases in plain.items() for p in phrases)
