@@ -35,7 +35,7 @@ second one's probability moved; first guess right 93.7 % overall):
    0.30  12.2 %        70.4 % (19/27)                 92.6 %
 By the same rule: 0.20 (0.25 now asks one citizen in ten). The gathering's before/after set: 3 clarifying
 questions of 63 tickets instead of 5, every other figure the same.
-Model nlu-1bfa894333ac (session 14: the prior also knows the duties in citizens' words, so the second
+Model nlu-1bfa894333ac (session 13: the prior also knows the duties in citizens' words, so the second
 department moved again; first guess right 93.7 % overall):
    0.15   4.5 %        50.0 % (5/10)                 100 %
    0.20   7.2 %        62.5 % (10/16)                100 %
