@@ -246,6 +246,73 @@ async def test_byte_budget_lets_small_mails_overlap_and_big_ones_take_turns():
     assert budget.used == 0
 
 
+async def test_byte_budget_serves_in_arrival_order_so_a_big_mail_is_not_starved():
+    from connectors.email.inbound import ByteBudget
+
+    budget = ByteBudget(100)
+    order: list[str] = []
+    release_first = asyncio.Event()
+
+    async def job(name: str, size: int, until: asyncio.Event | None = None) -> None:
+        async with budget.reserve(size):
+            order.append(name)
+            if until is not None:
+                await until.wait()
+
+    first = asyncio.ensure_future(job("first", 60, release_first))
+    await asyncio.sleep(0)
+    big = asyncio.ensure_future(job("big", 90))
+    await asyncio.sleep(0)
+    small = asyncio.ensure_future(job("small", 30))  # would fit beside "first", but "big" came before it
+    await asyncio.sleep(0.01)
+    assert order == ["first"]
+    release_first.set()
+    await asyncio.gather(first, big, small)
+    assert order == ["first", "big", "small"]
+    assert budget.used == 0
+
+
+async def test_byte_budget_a_cancelled_waiter_holds_nothing_and_blocks_nobody():
+    from connectors.email.inbound import ByteBudget
+
+    budget = ByteBudget(100)
+    holder_done = asyncio.Event()
+
+    async def hold() -> None:
+        async with budget.reserve(80):
+            await holder_done.wait()
+
+    async def take(size: int) -> None:
+        async with budget.reserve(size):
+            pass
+
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    waiting_big = asyncio.ensure_future(take(50))  # does not fit beside the 80
+    await asyncio.sleep(0)
+    behind = asyncio.ensure_future(take(10))  # fits, but queues behind the big one
+    await asyncio.sleep(0.01)
+    assert not behind.done()
+    waiting_big.cancel()
+    await asyncio.wait_for(behind, 1)  # the queue moved on once the big one left it
+    holder_done.set()
+    await holder
+    assert waiting_big.cancelled()
+    assert budget.used == 0
+
+    # Granted and cancelled in the same tick: what it was granted comes back.
+    holder_done.clear()
+    holder = asyncio.ensure_future(hold())
+    await asyncio.sleep(0)
+    granted_late = asyncio.ensure_future(take(50))
+    await asyncio.sleep(0)
+    holder_done.set()
+    await holder  # its release grants the waiter ...
+    granted_late.cancel()  # ... which is cancelled before it runs
+    await asyncio.gather(granted_late, return_exceptions=True)
+    assert budget.used == 0
+
+
 async def test_multi_line_reply_leaves_in_one_write(start_mailbox, intake):
     box = await start_mailbox()
     reader, writer = await asyncio.open_connection(box.host, box.port)
