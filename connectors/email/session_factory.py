@@ -33,13 +33,12 @@ class SessionFactory:
         own = set(vars(_bare_protocol(loop)))  # what StreamReaderProtocol.__init__ sets: fresh per session
         self._prototype = prototype
         self._configuration = {name: value for name, value in vars(prototype).items() if name not in own}
-        self._line_limit = prototype.line_length_limit
 
     def __call__(self) -> HotlineSMTP:
         session = HotlineSMTP.__new__(HotlineSMTP)
         asyncio.StreamReaderProtocol.__init__(
             session,
-            asyncio.StreamReader(loop=self._loop, limit=self._line_limit),
+            asyncio.StreamReader(loop=self._loop, limit=self._prototype.line_length_limit),
             client_connected_cb=session._cb_client_connected,
             loop=self._loop,
         )
