@@ -215,7 +215,8 @@ def _middle(request_type: str, frames: Frames, rng: random.Random, date: str) ->
 
 # The training banks, each composed with its own seed (a bank added later leaves the letters of the
 # earlier ones as they were).
-TRAIN_BANKS = (("train_bank.yml", 16), ("train_bank_more.yml", 1604), ("train_bank_third.yml", 2609))
+TRAIN_BANKS = (("train_bank.yml", 16), ("train_bank_more.yml", 1604), ("train_bank_third.yml", 2609),
+               ("train_bank_fourth.yml", 3612))
 
 
 def training_letters(directory: Directory) -> dict[str, list[str]]:
