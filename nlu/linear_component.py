@@ -9,6 +9,7 @@ coefficients as an .npz (plain arrays, no pickle), in the files the subclass nam
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -24,6 +25,24 @@ from nlu.code_fingerprint import code_fingerprint
 from nlu.text_features import TextFeatures
 
 logger = logging.getLogger(__name__)
+
+
+JIEBA_DICT = Path(__file__).resolve().parent / "jieba_dict" / "userdict.txt"
+_jieba_ready = False
+
+
+def text_words(text: Text) -> List[Text]:
+    """A text's words as the pipeline's JiebaTokenizer cuts them (with nlu/jieba_dict), lower-cased: for texts
+    that are not Rasa messages (labelled messages, duty phrases) and for a parse without tokens."""
+    import jieba
+
+    global _jieba_ready
+    if not _jieba_ready:
+        jieba.setLogLevel(logging.WARNING)
+        if JIEBA_DICT.exists():
+            jieba.load_userdict(str(JIEBA_DICT))
+        _jieba_ready = True
+    return [w.lower() for w in jieba.lcut(text) if w.strip()]
 
 
 def message_words(message: Message, span: Optional[Tuple[int, int]] = None) -> List[Text]:

@@ -41,7 +41,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.code_fingerprint import code_fingerprint
 from nlu.duty_prior import DutyPrior, blend, read_duty_phrases
-from nlu.linear_component import LinearTextComponent, message_words
+from nlu.linear_component import LinearTextComponent, message_words, text_words
 from nlu.text_features import TextFeatures, Vector, softmax
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class LetterAwareIntentClassifier(LinearTextComponent):
         if not phrases:
             logger.warning("LetterAwareIntentClassifier: no duty phrases; no department prior")
             return None
-        phrase_words = [_jieba_words(p) for _, p in phrases]
+        phrase_words = [text_words(p) for _, p in phrases]
         assert self._features is not None
         return DutyPrior.fit(self._features, texts, words, intents, phrases, phrase_words,
                              float(self._config["duty_C"]), float(self._config["duty_phrase_weight"]),
@@ -273,10 +273,3 @@ class LetterAwareIntentClassifier(LinearTextComponent):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
-
-
-def _jieba_words(text: Text) -> List[Text]:
-    """A duty phrase's words as the pipeline's JiebaTokenizer cuts them (the phrases are not Rasa messages)."""
-    import jieba
-
-    return [w.lower() for w in jieba.lcut(text) if w.strip()]

@@ -38,7 +38,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlu import request_type as rules
 from nlu.code_fingerprint import code_fingerprint
-from nlu.linear_component import message_words
+from nlu.linear_component import JIEBA_DICT, message_words, text_words
 from nlu.text_features import WHITESPACE, identity, ngram_counts
 from nlu.textnorm import normalize
 
@@ -49,22 +49,13 @@ OUTPUT = "request_type"
 MODEL_FILE = "request_type.npz"
 VOCAB_FILE = "request_type_vocabulary.json"
 WORDS_FILE = "request_type_words.json"
-_JIEBA_DICT = NLU_DIR / "jieba_dict" / "userdict.txt"
-_jieba_ready = False
-
-
-def text_words(text: str) -> list[str]:
-    """A text's words as the pipeline's JiebaTokenizer cuts them (with nlu/jieba_dict), lower-cased: for the
-    labelled messages, which are not Rasa messages, and for a parse without tokens."""
-    import jieba
-
-    global _jieba_ready
-    if not _jieba_ready:
-        jieba.setLogLevel(logging.WARNING)
-        if _JIEBA_DICT.exists():
-            jieba.load_userdict(str(_JIEBA_DICT))
-        _jieba_ready = True
-    return [w.lower() for w in jieba.lcut(text) if w.strip()]
+# What a parse reads from the config besides the coefficients, as the model was trained with it. Rasa loads
+# a model with today's code defaults under the config.yml it was trained with, so a default changed later
+# (word_weight 0.5 -> 0.7 in session 14) would otherwise change an older model's answers.
+PARSE_FILE = "request_type_parse.json"
+PARSE_KEYS = ("word_weight", "letter_bias")
+# Models saved before PARSE_FILE: the word weight every one of them with a word block was trained with.
+_BEFORE_PARSE_FILE = {"word_weight": 0.5}
 
 
 def read_labels(path: Path) -> list[tuple[str, str]]:
@@ -179,8 +170,8 @@ class RequestTypeClassifier(GraphComponent):
         merged = {**cls.get_default_config(), **config}
         banks = merged["matters"]
         files = [NLU_DIR / merged["labels"], *(NLU_DIR / bank for bank in ([banks] if isinstance(banks, str) else banks))]
-        if _JIEBA_DICT.exists():
-            files.append(_JIEBA_DICT)
+        if JIEBA_DICT.exists():
+            files.append(JIEBA_DICT)
         return code_fingerprint([cls.__module__], *files)
 
     @classmethod
@@ -282,6 +273,8 @@ class RequestTypeClassifier(GraphComponent):
                 words = {"vocabulary": {k: int(v) for k, v in self._words.vocabulary_.items()},
                          "idf": [float(x) for x in self._words.idf_]}
                 (directory / WORDS_FILE).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+            parse = {key: self._config[key] for key in PARSE_KEYS}
+            (directory / PARSE_FILE).write_text(json.dumps(parse, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -292,6 +285,10 @@ class RequestTypeClassifier(GraphComponent):
                 data = np.load(directory / MODEL_FILE, allow_pickle=False)
                 words_path = directory / WORDS_FILE
                 words = json.loads(words_path.read_text(encoding="utf-8")) if words_path.exists() else None
+                parse_path = directory / PARSE_FILE
+                trained_with = (json.loads(parse_path.read_text(encoding="utf-8")) if parse_path.exists()
+                                else _BEFORE_PARSE_FILE)
+                config = {**config, **{key: trained_with[key] for key in PARSE_KEYS if key in trained_with}}
                 return cls(config, model_storage, resource, vocabulary, data["idf"], data["coef"],
                            data["intercept"], [str(x) for x in data["labels"]], words)
         except (ValueError, FileNotFoundError, KeyError):

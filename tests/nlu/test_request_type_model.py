@@ -49,11 +49,24 @@ chars_diff = 0.0
 for text in texts:
     reference = np.asarray(chars_only._features([text]).dot(chars_only._coef.T)).ravel() + chars_only._intercept
     chars_diff = max(chars_diff, float(np.abs(reference - reloaded._scores(text)).max()))
+# Trained with other parse settings than today's defaults: loaded (with the defaults, as Rasa loads a model
+# under the config.yml it was trained with), it scores as it was trained.
+other = RequestTypeClassifier({"word_weight": 0.3, "letter_bias": {"report": 0.9}}, storage, Resource("other"))
+other.train(TrainingData(messages))
+other_loaded = RequestTypeClassifier.load({}, storage, Resource("other"), None)
+other_diff = 0.0
+for text in texts:
+    other_diff = max(other_diff, float(np.abs(other._scores(text) - other_loaded._scores(text)).max()))
+other_bias = other_loaded._config["letter_bias"]
+# Saved before the parse settings were stored: word weight 0.5, the only one such models were trained with.
+(storage._storage_path / "other" / "request_type_parse.json").unlink(missing_ok=True)
+before_file = RequestTypeClassifier.load({}, storage, Resource("other"), None)._config["word_weight"]
 letter = "我们村有人" + "，" .join(["夜里偷偷往河里排污水"] * 8) + "。请依法查处。"
 bias = {"letter": dict(zip(loaded._labels, loaded.letter_bias(letter).tolist())),
         "short": dict(zip(loaded._labels, loaded.letter_bias(texts[0]).tolist()))}
 has_words = [model._words is not None for model in (trained, loaded, reloaded)]
 print(json.dumps({"diff": diff, "old_diff": old_diff, "chars_diff": chars_diff, "has_words": has_words,
+                  "other_diff": other_diff, "other_bias": other_bias, "before_file": before_file,
                   "types": [m.get("request_type")["name"] for m in tests], "bias": bias}))
 """
 
@@ -67,6 +80,9 @@ def test_fast_prediction_equals_the_trained_regression():
     assert out["diff"] < 1e-5  # the coefficients are stored as float32
     assert out["old_diff"] < 1e-5
     assert out["chars_diff"] < 1e-5 and out["has_words"] == [True, True, False]
+    # Parse settings travel with the model, not with today's code defaults.
+    assert out["other_diff"] < 1e-5 and out["other_bias"] == {"report": 0.9}
+    assert out["before_file"] == 0.5
     assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
     # Letters get the report's calibration bias (config `letter_bias`); short messages none.
     assert out["bias"]["letter"]["report"] == 0.5 and sum(out["bias"]["letter"].values()) == 0.5
