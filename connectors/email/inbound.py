@@ -56,6 +56,8 @@ class HotlineSMTP(SMTP):
 
     def __init__(self, handler: MailboxHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
+        if self._decode_data:
+            raise ValueError("the mailbox reads mail as bytes: decode_data must stay off (see smtp_DATA)")
         self._mailbox = handler
         self._client = "?"
         self._refusal: str | None = None  # the 421 of a connection past a cap

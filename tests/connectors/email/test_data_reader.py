@@ -12,6 +12,7 @@ import asyncio
 import random
 from typing import Any
 
+import pytest
 from aiosmtpd.smtp import SMTP
 
 from connectors.email.inbound import HotlineSMTP, MailboxHandler
@@ -162,3 +163,8 @@ async def test_help_still_describes_data(tmp_path):
 async def test_lines_at_the_limit_of_mails_within_the_size_limit(tmp_path):
     await _compare(tmp_path, _cases(4, 60, line_limit=500, size_limit=100_000), line_limit=500, size_limit=100_000,
                    chunk=333)
+
+
+async def test_the_mailbox_refuses_to_decode_mail_to_text(tmp_path):
+    with pytest.raises(ValueError, match="decode_data"):
+        HotlineSMTP(_KeepingMailbox(tmp_path, _Keep()), decode_data=True, loop=asyncio.get_running_loop())
