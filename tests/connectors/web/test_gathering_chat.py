@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from config.directory import load_directory
 from gateway.infra.resources import SESSIONS
 from gateway.worker.gathering_release import GATHERING_RELEASE
 from tests.gateway.conftest import eventually
@@ -93,7 +94,8 @@ async def test_skipping_sends_the_ticket_on_with_the_gap_flagged(chat):
 
 async def test_the_phone_question_carries_the_privacy_note_and_a_number_lands_on_the_ticket(chat):
     session_id = sid()
-    await say(chat, session_id, "新华区光明路的路灯全不亮", phone=None)
+    # A complaint that names the place (a report would be asked when it happens first).
+    await say(chat, session_id, "新华区光明路的路灯全坏了，一直没人修", phone=None)
     [question] = await bot_replies(chat, session_id, 1)
     assert "手机号" in question["text"] and "不会公开" in question["text"]
     await say(chat, session_id, "13903751001", phone=None)
@@ -136,18 +138,22 @@ async def test_once_an_operator_took_over_the_bot_asks_nothing_more(chat):
 
 async def test_an_ambiguous_message_gets_the_clarifying_question_and_the_answer_sets_the_department(chat):
     session_id = sid()
-    await say(chat, session_id, "小区的下水道堵了")  # the city's sewers, or the estate's (housing)?
+    # The estate's pipes (housing) or the water company's mains (utilities)? Every model since session 13 puts
+    # the two within 0.01 of each other; which one comes first is the model's business, not this test's.
+    await say(chat, session_id, "小区里的下水管道堵了")
     [question] = await bot_replies(chat, session_id, 1)
-    assert "您反映的是市城市管理局的事项，还是市住房和城乡建设局的事项？" in question["text"]
-    assert question["quick_replies"] == ["市城市管理局", "市住房和城乡建设局", "都不是"]
-    assert (await ticket(chat, question["ticket_no"])).department == "urban_management"
-    await say(chat, session_id, "市住房和城乡建设局")
+    first, second, unsure = question["quick_replies"]
+    assert unsure == "都不是"
+    assert f"您反映的是{first}的事项，还是{second}的事项？" in question["text"]
+    codes = {department.name: department.code for department in load_directory().departments}
+    assert (await ticket(chat, question["ticket_no"])).department == codes[first]
+    await say(chat, session_id, second)
     _question, next_reply = await bot_replies(chat, session_id, 2)
     assert next_reply["text"].startswith("好的，已记录。") and "请问事情发生在哪里" in next_reply["text"]
     found = await ticket(chat, question["ticket_no"])
-    assert found.department == "housing_construction"
+    assert found.department == codes[second]
     async with chat.app[SESSIONS]() as session:
         clarified = (await session.execute(select(TicketEvent).where(
             TicketEvent.ticket_id == found.id, TicketEvent.action == "clarified"))).scalar_one()
-    assert (clarified.from_value, clarified.to_value) == ("urban_management", "housing_construction")
-    assert clarified.detail["answer"] == "市住房和城乡建设局"
+    assert (clarified.from_value, clarified.to_value) == (codes[first], codes[second])
+    assert clarified.detail["answer"] == second
