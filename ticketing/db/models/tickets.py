@@ -58,7 +58,8 @@ class Ticket(Base):
     # unclassified (no NLU) → predicted (fields copied from the bot) → confirmed (by an operator)
     classification: Mapped[str] = mapped_column(String(16), default="unclassified")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    # No index of its own: the (status, …) indexes below serve lookups by status alone.
+    status: Mapped[str] = mapped_column(String(32))
     deadline: Mapped[datetime | None] = mapped_column()
     external_deadline: Mapped[datetime | None] = mapped_column()  # kept from the national platform
     citizen_name: Mapped[str | None] = mapped_column(String(100))
