@@ -8,8 +8,9 @@ appends its blobs to the day's pack (``packs/YYYY/MM/DD/<uuid>.pack``) and keys 
 place in it (``<pack>#<offset>+<length>``).
 
 Durability and crashes: a blob's offset is reserved on the event loop (callers' order), its
-bytes are written with ``pwrite`` in the thread, and its caller is answered only after the
-pack's ``fdatasync``, which covers the data and the file's new size.  A new pack is created
+bytes are written with ``pwrite`` in the thread (or, a small batch to a pack that exists while
+the disk is quick, on the loop: ``group_commit.INLINE_SECONDS`` says why), and its caller is
+answered only after the pack's ``fdatasync``, which covers the data and the file's new size.  A new pack is created
 and its directory synced before anything is written into it.  A process never appends to a
 pack it did not create, so a crash's torn tail is never followed by blobs of a later run; the
 bytes of a blob whose caller never published are simply referenced by nothing.  After a failed
@@ -28,10 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from connectors.group_commit import MAX_IN_FLIGHT, BatchJob, DiskBatcher, ensure_dir, fsync_dir
+from connectors.group_commit import INLINE_SECONDS, MAX_IN_FLIGHT, BatchJob, DiskBatcher, ensure_dir, fsync_dir
 
 # A pack is closed for appends past this size (or at the day's end): files stay easy to back up.
 MAX_PACK_BYTES = 256 * 1024 * 1024
+# The most bytes a batch may have for the event loop to append them itself (group_commit.INLINE_SECONDS):
+# copying them into the page cache takes tens of microseconds; a big attachment's batch goes to the thread.
+INLINE_BYTES = 256 * 1024
 _KEY = re.compile(r"(packs/\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.pack)#(\d{1,12})\+(\d{1,12})")
 
 
@@ -76,8 +80,8 @@ class PackLog(DiskBatcher[_AppendJob]):
     """Appends blobs durably to pack files under ``root`` (``<root>/packs/...``)."""
 
     def __init__(self, root: Path, *, max_pack_bytes: int = MAX_PACK_BYTES,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
-        super().__init__(max_in_flight=max_in_flight)
+                 max_in_flight: int = MAX_IN_FLIGHT, inline_seconds: float = INLINE_SECONDS) -> None:
+        super().__init__(max_in_flight=max_in_flight, inline_seconds=inline_seconds)
         self.root = root
         self.max_pack_bytes = max_pack_bytes
         self._current: _Pack | None = None
@@ -104,6 +108,11 @@ class PackLog(DiskBatcher[_AppendJob]):
                 offset += len(blob)
             pack.size = offset
             job.pack = pack
+
+    def _inline_allowed(self, jobs: list[_AppendJob]) -> bool:
+        # Only appends to packs that exist: creating one syncs its directory too.
+        return (sum(len(blob) for job in jobs for blob in job.blobs) <= INLINE_BYTES
+                and all(job.pack is not None and job.pack.file is not None and not job.pack.failed for job in jobs))
 
     def _pack_for(self, need: int) -> _Pack:
         day = f"{datetime.now(timezone.utc):%Y/%m/%d}"

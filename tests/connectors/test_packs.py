@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
+import time
 
 import pytest
 
-from connectors.packs import PackLog, parse_pack_key, read_blob
+from connectors.group_commit import INLINE_AFTER_QUICK, GroupCommit
+from connectors.packs import INLINE_BYTES, PackLog, parse_pack_key, read_blob
 from connectors.storage import AttachmentRejected, AttachmentStore
 
 
@@ -100,3 +103,79 @@ async def test_a_key_past_the_end_of_its_pack_does_not_exist(tmp_path):
     assert not store.exists(forged)
     with pytest.raises(OSError):
         store.read_bytes(forged)
+
+
+# Generous: every real append of these tests counts as quick, even on a loaded machine; a "slow" one
+# sleeps past it.
+QUICK = 0.25
+
+
+class _WatchedPackLog(PackLog):
+    """Records which thread committed each batch; the next ``slow`` batches take longer than QUICK."""
+
+    def __init__(self, root, **kwargs) -> None:
+        super().__init__(root, inline_seconds=QUICK, **kwargs)
+        self.on_loop: list[bool] = []
+        self.slow = 0
+        self.loop_thread = threading.get_ident()
+
+    def _commit(self, jobs) -> None:
+        self.on_loop.append(threading.get_ident() == self.loop_thread)
+        if self.slow:
+            self.slow -= 1
+            time.sleep(QUICK * 1.5)
+        super()._commit(jobs)
+
+
+async def _appends(log: PackLog, n: int, size: int = 100) -> list:
+    return [await log.append((bytes([i % 256]) * size,)) for i in range(n)]
+
+
+async def test_small_batches_to_an_open_pack_are_committed_on_the_loop_once_the_disk_was_quick(tmp_path):
+    log = _WatchedPackLog(tmp_path)
+    placed = await _appends(log, INLINE_AFTER_QUICK + 5)
+    # The first batch creates the pack, in the thread, as do the next until INLINE_AFTER_QUICK were quick.
+    assert log.on_loop == [False] * INLINE_AFTER_QUICK + [True] * 5
+    assert log.inline_batches == 5 and log.batches == INLINE_AFTER_QUICK + 5
+    for i, [blob] in enumerate(placed):
+        assert read_blob(tmp_path, blob) == bytes([i % 256]) * 100
+
+
+async def test_after_a_slow_sync_batches_go_to_the_thread_until_the_disk_is_quick_again(tmp_path):
+    log = _WatchedPackLog(tmp_path)
+    await _appends(log, INLINE_AFTER_QUICK + 1)
+    log.slow = 1
+    await _appends(log, INLINE_AFTER_QUICK + 2)
+    # The slow one was on the loop (nobody can tell beforehand); the next INLINE_AFTER_QUICK in the thread.
+    assert log.on_loop[INLINE_AFTER_QUICK:] == [True, True] + [False] * INLINE_AFTER_QUICK + [True]
+
+
+async def test_a_big_batch_and_the_first_batch_of_a_new_pack_go_to_the_thread(tmp_path):
+    log = _WatchedPackLog(tmp_path, max_pack_bytes=INLINE_BYTES * 4)
+    await _appends(log, INLINE_AFTER_QUICK + 1)
+    [big] = await log.append((b"p" * (INLINE_BYTES + 1),))
+    assert log.on_loop[-2:] == [True, False] and read_blob(tmp_path, big) == b"p" * (INLINE_BYTES + 1)
+    # Still quick; three more of INLINE_BYTES fill the pack, so the third opens a new one: in the thread.
+    placed = [await log.append((b"q" * INLINE_BYTES,)) for _ in range(3)]
+    assert [p.path == big.path for [p] in placed] == [True, True, False]
+    assert log.on_loop[-3:] == [True, True, False]
+    assert all(read_blob(tmp_path, p) == b"q" * INLINE_BYTES for [p] in placed)
+
+
+async def test_a_failed_write_on_the_loop_is_the_callers_error_and_the_next_batch_starts_a_new_pack(tmp_path):
+    log = _WatchedPackLog(tmp_path)
+    [[ok], *_] = await _appends(log, INLINE_AFTER_QUICK)
+    log._current.file = io.FileIO(tmp_path / ok.path, "r")  # as if the disk refused writes
+    with pytest.raises(OSError):
+        await log.append((b"lost",))
+    assert log.on_loop[-1]
+    [later] = await log.append((b"later",))
+    assert later.path != ok.path and read_blob(tmp_path, later) == b"later" and not log.on_loop[-1]
+
+
+async def test_new_files_are_never_committed_on_the_loop(tmp_path):
+    commit = GroupCommit()
+    commit.inline_seconds = 60  # every commit counts as quick
+    for i in range(INLINE_AFTER_QUICK + 3):
+        await commit.write([(tmp_path / f"{i}.bin", b"x")])
+    assert commit.inline_batches == 0 and commit.batches == INLINE_AFTER_QUICK + 3
