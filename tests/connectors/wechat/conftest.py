@@ -76,6 +76,7 @@ class FakePipeline:
     publish_calls: int = 0
     _task: asyncio.Task[Any] | None = None
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
+    _stopping: bool = False
 
     @property
     def stream(self) -> str:
@@ -115,7 +116,9 @@ class FakePipeline:
 
     async def _run(self) -> None:
         last = "0-0"
-        while True:
+        # Not `while True`: a cancellation that lands inside a redis-py command is at times swallowed
+        # there (seen as a fixture teardown hanging until pytest's timeout), so stop() also says so.
+        while not self._stopping:
             got = await self.redis.xread({self.stream: last}, block=200, count=50)
             for _, entries in got or ():
                 for entry_id, fields in entries:
@@ -128,6 +131,7 @@ class FakePipeline:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in [self._task, *self._pending]:
             if task is not None:
                 task.cancel()
