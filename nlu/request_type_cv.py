@@ -10,7 +10,8 @@ Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `trai
   frames (compose.FRAMES_HELDOUT, as nlu/dev/dev_letters.yml), are scored by a model that saw neither their
   training letters nor the bare matter;
 * dev: the dev split (dev/dev_request_types.yml short messages, dev/dev_letters.yml letters) scored by the
-  model trained on everything, as `hotline nlu train` would.
+  model trained on everything, as `hotline nlu train` would; the freehand letters (dev/dev_letters_freehand.yml,
+  written as citizens write, not in the compose frames) on a line of their own.
 
 The held-out sets (tests/heldout_*.yml, letters/heldout_bank.yml) are never read.
 """
@@ -46,9 +47,9 @@ def training_texts() -> list[str]:
     return texts
 
 
-def dev_examples() -> list[tuple[str, str]]:
+def dev_examples(names: tuple[str, ...] = ("dev_request_types.yml", "dev_letters.yml")) -> list[tuple[str, str]]:
     out = []
-    for name in ("dev_request_types.yml", "dev_letters.yml"):
+    for name in names:
         data = yaml.safe_load((NLU_DIR / "dev" / name).read_text(encoding="utf-8"))
         out += [(str(e["text"]), str(e["request_type"])) for e in data["examples"] if e.get("request_type")]
     return out
@@ -161,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     dev = dev_examples()
     short = [x for x in dev if len(x[0]) < rules.LONG_CHARS]
     long = [x for x in dev if len(x[0]) >= rules.LONG_CHARS]
-    for name, part in (("dev short", short), ("dev letters", long), ("dev all", dev)):
+    # The freehand letters (session 16) on their own line: not wrapped in the compose frames as the others are.
+    freehand = dev_examples(("dev_letters_freehand.yml",))
+    for name, part in (("dev short", short), ("dev letters", long), ("dev all", dev), ("dev freehand", freehand)):
         report(name, [k for _, k in part], model.predict([t for t, _ in part]), [t for t, _ in part], args.errors and name != "dev all")
 
 
