@@ -1,6 +1,7 @@
 """Measure the request-type classifier without Rasa's server and without the held-out sets (issue 16).
 
-    .venv-rasa/bin/python -m nlu.request_type_cv [--folds 5] [--C 3] [--errors] [--word-weight W] [--train-only FILE]
+    .venv-rasa/bin/python -m nlu.request_type_cv [--folds 5] [--C 3] [--errors] [--word-weight W]
+        [--short-rule-weight W] [--train-only FILE]
 
 Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `train()` does). Figures:
 
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skip-letters-cv", action="store_true")
     p.add_argument("--no-letter-bias", action="store_true", help="the regression alone (no `letter_bias`)")
     p.add_argument("--word-weight", type=float, help="the jieba words' block weight (default: the component's)")
+    p.add_argument("--short-rule-weight", type=float, help="the rule features' scale on short messages (default: the "
+                   "component's)")
     p.add_argument("--train-only", type=Path, help="more labelled messages (a .tsv) that always train and are never "
                    "scored: the same folds with and without them")
     args = p.parse_args(argv)
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     extra: dict[str, object] = {"letter_bias": {}} if args.no_letter_bias else {}
     if args.word_weight is not None:
         extra["word_weight"] = args.word_weight
+    if args.short_rule_weight is not None:
+        extra["short_rule_weight"] = args.short_rule_weight
     labels = read_labels(NLU_DIR / config["labels"])
     matters = [pair for bank in config["matters"] for pair in read_matters(NLU_DIR / bank)]
     texts = training_texts()

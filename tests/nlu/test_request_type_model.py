@@ -60,13 +60,15 @@ for text in texts:
 other_bias = other_loaded._config["letter_bias"]
 # Saved before the parse settings were stored: word weight 0.5, the only one such models were trained with.
 (storage._storage_path / "other" / "request_type_parse.json").unlink(missing_ok=True)
-before_file = RequestTypeClassifier.load({}, storage, Resource("other"), None)._config["word_weight"]
+before_config = RequestTypeClassifier.load({}, storage, Resource("other"), None)._config
+before_file = before_config["word_weight"]
+rule_weights = {"today": loaded._config["short_rule_weight"], "before_file": before_config["short_rule_weight"]}
 letter = "我们村有人" + "，" .join(["夜里偷偷往河里排污水"] * 8) + "。请依法查处。"
 bias = {"letter": dict(zip(loaded._labels, loaded.letter_bias(letter).tolist())),
         "short": dict(zip(loaded._labels, loaded.letter_bias(texts[0]).tolist()))}
 has_words = [model._words is not None for model in (trained, loaded, reloaded)]
 print(json.dumps({"diff": diff, "old_diff": old_diff, "chars_diff": chars_diff, "has_words": has_words,
-                  "other_diff": other_diff, "other_bias": other_bias, "before_file": before_file,
+                  "other_diff": other_diff, "other_bias": other_bias, "before_file": before_file, "rule_weights": rule_weights,
                   "types": [m.get("request_type")["name"] for m in tests], "bias": bias}))
 """
 
@@ -83,9 +85,12 @@ def test_fast_prediction_equals_the_trained_regression():
     # Parse settings travel with the model, not with today's code defaults.
     assert out["other_diff"] < 1e-5 and out["other_bias"] == {"report": 0.9}
     assert out["before_file"] == 0.5
+    # Short messages' rule features at 0.3 (session 16); a model saved before the setting existed reads them at 1.
+    assert out["rule_weights"] == {"today": 0.3, "before_file": 1.0}
     assert out["types"][:4] == ["complaint", "consult", "report", "praise"]
-    # Letters get the report's calibration bias (config `letter_bias`); short messages none.
-    assert out["bias"]["letter"]["report"] == 0.5 and sum(out["bias"]["letter"].values()) == 0.5
+    # Letters get the report's and the consult's calibration bias (config `letter_bias`); short messages none.
+    assert out["bias"]["letter"]["report"] == 0.5 and out["bias"]["letter"]["consult"] == 0.6
+    assert sum(out["bias"]["letter"].values()) == 1.1
     assert not any(out["bias"]["short"].values())
 
 
