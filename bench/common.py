@@ -72,6 +72,25 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def command_cpu_seconds(*names: str) -> float:
+    """CPU time so far of every running process whose command is one of ``names`` (e.g. ``postgres``,
+    ``redis-server``), their ended children included: a local service's whole cost, read from /proc.
+    0 when the service runs elsewhere (another host or a container this /proc cannot see)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # ended between the listing and the read
+        command = text[text.find("(") + 1:text.rfind(")")]
+        if command in names:
+            total += sum(int(value) for value in text.rsplit(")", 1)[1].split()[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def median(values: list[float]) -> float:
     import statistics
 
