@@ -13,7 +13,8 @@ Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `trai
 * dev: the dev split (dev/dev_request_types.yml short messages, dev/dev_letters.yml letters) scored by the
   model trained on everything, as `hotline nlu train` would; the freehand letters (dev/dev_letters_freehand.yml,
   written as citizens write, not in the compose frames) and the freehand short messages
-  (dev/dev_request_types_freehand.yml, session 17) on lines of their own.
+  (dev/dev_request_types_freehand.yml, session 17) and the letters at the departments' boundaries
+  (dev/dev_letters_boundary.yml, session 17) on lines of their own.
 
 The held-out sets (tests/heldout_*.yml, letters/heldout_bank.yml) are never read.
 """
@@ -171,8 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     # The freehand letters (session 16) on their own line: not wrapped in the compose frames as the others are.
     freehand = dev_examples(("dev_letters_freehand.yml",))
     freehand_short = dev_examples(("dev_request_types_freehand.yml",))
+    boundary = dev_examples(("dev_letters_boundary.yml",))
     for name, part in (("dev short", short), ("dev letters", long), ("dev all", dev), ("dev freehand", freehand),
-                       ("free short", freehand_short)):
+                       ("free short", freehand_short), ("boundary", boundary)):
         report(name, [k for _, k in part], model.predict([t for t, _ in part]), [t for t, _ in part], args.errors and name != "dev all")
 
 
