@@ -65,18 +65,23 @@ def process_tree_cpu_seconds(pid: int) -> float:
     """``process_cpu_seconds`` plus what its ended children used (cutime + cstime): a server's whole
     cost, read while it runs."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return _tree_ticks(stat.read()) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError):
         return 0.0
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_ticks(stat: str) -> int:
+    """utime + stime + cutime + cstime of a /proc/<pid>/stat line, in clock ticks."""
+    # The command name (field 2) may hold spaces: the fields after its closing parenthesis.
+    return sum(int(value) for value in stat.rsplit(")", 1)[1].split()[11:15])
 
 
 def command_cpu_seconds(*names: str) -> float:
     """CPU time so far of every running process whose command is one of ``names`` (e.g. ``postgres``,
     ``redis-server``), their ended children included: a local service's whole cost, read from /proc.
     0 when the service runs elsewhere (another host or a container this /proc cannot see)."""
-    total = 0.0
+    total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -85,9 +90,8 @@ def command_cpu_seconds(*names: str) -> float:
                 text = stat.read()
         except OSError:
             continue  # ended between the listing and the read
-        command = text[text.find("(") + 1:text.rfind(")")]
-        if command in names:
-            total += sum(int(value) for value in text.rsplit(")", 1)[1].split()[11:15])
+        if text[text.find("(") + 1:text.rfind(")")] in names:
+            total += _tree_ticks(text)
     return total / os.sysconf("SC_CLK_TCK")
 
 
