@@ -182,7 +182,10 @@ def test_request_type_features_use_cues_on_letters_only():
 @pytest.mark.parametrize(
     ("text", "suggestion", "praise"),
     [("医院应该给老年人留几个人工挂号窗口", 1.0, 0.0), ("十路公交要是能延到高铁站就好了", 1.0, 0.0),
-     ("县里新修的乡村公路又平又宽，老百姓都说好", 0.0, 1.0), ("楼下烧烤店油烟扰民", 0.0, 0.0)],
+     ("县里新修的乡村公路又平又宽，老百姓都说好", 0.0, 1.0), ("楼下烧烤店油烟扰民", 0.0, 0.0),
+     # in everyday words (session 17): a proposal closed by 「中不中」, praise as 「真给力」「效率挺高」
+     ("社区食堂晚上也开开中不中", 1.0, 0.0), ("派出所的小刘帮俺把证补下来了，真给力", 0.0, 1.0),
+     ("人社窗口效率挺高，半天就办完了", 0.0, 1.0), ("这事到现在都没人管，这合理吗", 0.0, 0.0)],
 )
 def test_request_type_features_read_implied_praise_and_suggestions(text, suggestion, praise):
     assert request_type.features(text)[-3:-1] == [suggestion, praise]
