@@ -59,6 +59,15 @@ def test_emergency_detected(text, kind):
         "社区的应急救护课程怎么参加",
         "想当急救志愿者，去哪里报名",
         "这个弯道没有路灯，早晚会出车祸",
+        # issue 16, session 18: emergency words in ordinary letters of the dev split (figures of speech, a rescue
+        # praised afterwards, a state of affairs, things run over, a quarrel, a stove that will not light)
+        "房贷压力大得我喘不过气，开发商还不复工",
+        "救护车来得真快，救了我爸一命",
+        "王大夫是个好医生，半夜我妈喘不上气也是他跑过来处理的",
+        "他前年打架伤人判了缓刑，现在正在社区矫正，却经常往外地跑",
+        "村口的路被拉砖的大车压坏了，坑坑洼洼的",
+        "两家因为地界吵得快打起来了，想请人来调解",
+        "燃气灶打不着火，是不是灶坏了",
     ],
 )
 def test_emergency_negatives(text):
