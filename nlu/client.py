@@ -340,9 +340,11 @@ class NluClient:
         kind = None
         clf_kind = top_name[len(EMERGENCY_PREFIX):] if top_name.startswith(EMERGENCY_PREFIX) else None
         if assessment.kind:
-            # Several kinds named: let the classifier break the tie if it agrees with one of them.
+            # Several kinds named by specific words: let the classifier break the tie if it agrees with one of
+            # them (a cry of 「救命」 beside 「楼道里全是烟」 names no second kind).
             kind = assessment.kind
-            if clf_kind in assessment.hits and len(assessment.hits) > 1 and not assessment.asked_number:
+            specific = assessment.specific_kinds
+            if clf_kind in specific and len(specific) > 1 and not assessment.asked_number:
                 kind = clf_kind
         elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
             kind = clf_kind
