@@ -266,9 +266,12 @@ def _explicit_kind(hit: str) -> str | None:
 
 
 def pick_kind(hits: dict[str, list[str]]) -> str:
-    """A number or service the citizen asked for wins; then specific words by precedence; then weak ones."""
+    """A number or service the citizen asked for wins; then specific words by precedence; then weak ones. An
+    ambulance asked for at a road accident is the accident's: 122's answer names 120 for the injured too."""
     for kind in PRECEDENCE:
         if any(_explicit_kind(h) == kind for h in hits.get(kind, [])):
+            if kind == "medical" and any(not _WEAK.fullmatch(h.strip()) for h in hits.get("traffic", [])):
+                return "traffic"
             return kind
     specific = [k for k in PRECEDENCE if any(not _WEAK.fullmatch(h.strip()) for h in hits.get(k, []))]
     if specific:

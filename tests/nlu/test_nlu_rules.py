@@ -40,6 +40,7 @@ from nlu.textnorm import normalize, to_simplified
         ("我家小孩把耗子药吃了，嘴里都是白沫", "medical"),
         ("刚才两辆电动车闯红灯撞了，一个人现在躺在路中间不动", "traffic"),
         ("救命，走廊里全是烟，我们在九楼下不去", "fire"),  # not the police's: the smoke is the matter
+        ("前面两辆车撞了，司机头上流血，快叫个救护车", "traffic"),  # 122's answer names 120 for the injured too
     ],
 )
 def test_emergency_detected(text, kind):
