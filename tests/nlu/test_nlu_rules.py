@@ -85,6 +85,7 @@ def test_emergency_detected(text, kind):
         "壁挂炉打不着，燃气公司说表里没气了，我刚充的钱",
         "家里着火了是打12345还是打119",
         "电梯又坏了，九楼以上的老人都下不了楼，物业说在修",
+        "刚才问了，去年被车撞的理赔还要等多久",  # 「刚才」 of another sentence is no now-cue
     ],
 )
 def test_emergency_negatives(text):
