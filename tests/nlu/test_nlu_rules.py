@@ -86,6 +86,7 @@ def test_emergency_detected(text, kind):
         "家里着火了是打12345还是打119",
         "电梯又坏了，九楼以上的老人都下不了楼，物业说在修",
         "刚才问了，去年被车撞的理赔还要等多久",  # 「刚才」 of another sentence is no now-cue
+        "去年楼道着火，物业也没马上通知消防，损失谁赔",
     ],
 )
 def test_emergency_negatives(text):
