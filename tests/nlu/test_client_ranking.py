@@ -80,3 +80,20 @@ def test_a_confident_department_is_not_overruled_by_topic_words():
     raw = _rasa_answer(("dept_housing_construction", 0.7), ("hotline_housing_fund", 0.2), ("dept_commerce", 0.1))
     result = client._interpret(text, raw, emergency.assess(text), None)
     assert result.faq is None and result.department == "housing_construction"
+
+
+def test_an_overruled_emergency_leaves_its_share_to_the_other_intents():
+    # The classifier heard an emergency in a question about the numbers; the rules overrule it (a question,
+    # 「打……还是」). The FAQ intent is read at its confidence given no emergency: 0.3 / (1 - 0.45) = 0.55,
+    # above the FAQ's threshold (0.5), so the bot answers instead of handing the question to an operator.
+    client = NluClient(None)
+    text = "家里闻到煤气味是打119还是打燃气公司的电话"
+    raw = _rasa_answer(("emergency_fire", 0.45), ("faq", 0.3), ("dept_utilities", 0.25))
+    raw["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/emergency_numbers",
+                                                     "confidence": 0.9}}}
+    assessment = emergency.assess(text)
+    assert assessment.negated
+    result = client._interpret(text, raw, assessment, None)
+    assert result.emergency is None
+    assert result.faq and result.faq["key"] == "faq/emergency_numbers" and not result.handoff
+    assert result.intent == {"name": "faq/emergency_numbers", "confidence": 0.5455}
