@@ -74,7 +74,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         # someone taken away by force now (batch 2: 「被一个陌生人拽上面包车拉走了」)
         r"(拽|拖|拉|抱|塞|推)(上|进).{0,4}车", r"拐(走|跑)", r"(强行)?抱走",
         # dev split, session 18: a jump threatened, a child dragged off by a stranger, a threat to set fire
-        r"(桥|楼|楼顶|天台|房顶)上?.{0,4}跳下去", r"(就|要|想)跳下去", r"(孩子|小孩|女孩|男孩|小姑娘).{0,12}(哭着|哭喊|喊着).{0,6}不认识", r"哭着?(喊|说).{0,3}不认识",
+        r"(桥|楼|楼顶|天台|房顶)上?.{0,4}跳下去", r"(就|要|想)跳下去", r"哭着?(喊|说).{0,3}不认识",
+        r"(孩子|小孩|女孩|男孩|小姑娘).{0,12}(哭着|哭喊|喊着).{0,6}不认识",
         r"同归于尽", r"自焚", r"(汽油|油桶).{0,20}(点火|点着|烧)",
     ),
     "traffic": (
@@ -201,7 +202,7 @@ class Assessment:
     @property
     def specific_kinds(self) -> set[str]:
         """The kinds named by a specific event word, not only by a cry or a hint (「救命」「全是烟」)."""
-        return {kind for kind, hs in self.hits.items() if any(not _WEAK.fullmatch(h.strip()) for h in hs)}
+        return {kind for kind, hs in self.hits.items() if any(map(_is_specific, hs))}
 
     @property
     def asked_number(self) -> bool:
@@ -258,6 +259,11 @@ _EXPLICIT = re.compile(r"(?<!\d)(110|119|120|122)(?!\d)|救护车|消防车")
 _EXPLICIT_KIND = {"救护车": "medical", "消防车": "fire"}
 
 
+def _is_specific(hit: str) -> bool:
+    """An event word that says what happened, not only a cry or a hint (_WEAK)."""
+    return not _WEAK.fullmatch(hit.strip())
+
+
 def _explicit_kind(hit: str) -> str | None:
     m = _EXPLICIT.search(hit)
     if not m:
@@ -270,10 +276,10 @@ def pick_kind(hits: dict[str, list[str]]) -> str:
     ambulance asked for at a road accident is the accident's: 122's answer names 120 for the injured too."""
     for kind in PRECEDENCE:
         if any(_explicit_kind(h) == kind for h in hits.get(kind, [])):
-            if kind == "medical" and any(not _WEAK.fullmatch(h.strip()) for h in hits.get("traffic", [])):
+            if kind == "medical" and any(map(_is_specific, hits.get("traffic", []))):
                 return "traffic"
             return kind
-    specific = [k for k in PRECEDENCE if any(not _WEAK.fullmatch(h.strip()) for h in hits.get(k, []))]
+    specific = [k for k in PRECEDENCE if any(map(_is_specific, hits.get(k, [])))]
     if specific:
         return specific[0]
     return next(kind for kind in PRECEDENCE if kind in hits)
