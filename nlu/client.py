@@ -359,18 +359,16 @@ class NluClient:
                 **common,
             )
 
-        # Not an emergency: an emergency intent the rules overruled (「120急救车收费标准」) gives way to
-        # the best other intent of the ranking, with its confidence given that it is no emergency (the
-        # emergency intents' share taken out): a question about the numbers that reads like a call for help
-        # must not fall below the FAQ's threshold because the classifier first heard an emergency in it.
-        if clf_kind:
-            others = [r for r in ranking if not str(r["name"]).startswith(EMERGENCY_PREFIX)]
-            emergency_share = sum(float(r["confidence"]) for r in ranking if r not in others)
-            ranking = others or ranking
+        # Not an emergency: the other intents are read at their confidence given that it is no emergency (the
+        # emergency intents' share taken out), and an emergency intent the rules overruled (「120急救车收费标准」)
+        # gives way to the best other one: a question about the numbers that reads like a call for help must not
+        # fall below the FAQ's threshold because the classifier heard an emergency in it.
+        others = [r for r in ranking if not str(r["name"]).startswith(EMERGENCY_PREFIX)]
+        emergency_share = sum(float(r["confidence"]) for r in ranking if r not in others)
+        if others and 0.0 < emergency_share < 1.0:
+            ranking = [{**r, "confidence": min(1.0, float(r["confidence"]) / (1.0 - emergency_share))} for r in others]
             top = ranking[0]
             top_name, top_conf = str(top["name"]), float(top["confidence"])
-            if others and emergency_share < 1.0:
-                top_conf = min(1.0, top_conf / (1.0 - emergency_share))
             intent = {"name": top_name, "confidence": round(top_conf, 4)}
 
         # A letter that thanks or greets at length is praise or a matter for a unit, not chit-chat

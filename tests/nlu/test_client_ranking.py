@@ -97,3 +97,15 @@ def test_an_overruled_emergency_leaves_its_share_to_the_other_intents():
     assert result.emergency is None
     assert result.faq and result.faq["key"] == "faq/emergency_numbers" and not result.handoff
     assert result.intent == {"name": "faq/emergency_numbers", "confidence": 0.5455}
+
+
+def test_a_question_below_an_emergency_share_is_read_given_no_emergency():
+    # The FAQ intent leads at 0.45 while 0.2 went to an emergency the rules rule out: 0.45 / 0.8 = 0.5625.
+    client = NluClient(None)
+    text = "火警电话是多少"
+    raw = _rasa_answer(("faq", 0.45), ("dept_emergency_management", 0.35), ("emergency_fire", 0.2))
+    raw["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/emergency_numbers",
+                                                     "confidence": 0.9}}}
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.emergency is None
+    assert result.faq and result.faq["key"] == "faq/emergency_numbers" and not result.handoff
