@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nlu import evaluate, training
+from nlu import evaluate, label_audit, training
 
 NLU_DIR = Path(__file__).resolve().parent
 # What else decides the figures besides the model: the held-out sets and the client's rules.
@@ -26,10 +26,16 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("department_top3", "department top-3", "pct"),
     ("letters_top1", "letters top-1", "pct"),
     ("letters_top3", "letters top-3", "pct"),
+    ("letters_top1_read_alike", "letters top-1 (read alike)", "pct"),
+    ("letters_top3_read_alike", "letters top-3 (read alike)", "pct"),
+    ("letters_top1_majority", "letters top-1 (majority label)", "pct"),
+    ("letters_top3_majority", "letters top-3 (majority label)", "pct"),
     ("no_department_rate", "tickets with no department", "pct"),
     ("request_type_accuracy", "request type", "pct"),
     ("request_type_letters", "request type (letters)", "pct"),
     ("request_type_short", "request type (short messages)", "pct"),
+    ("request_type_read_alike", "request type (read alike)", "pct"),
+    ("request_type_majority", "request type (majority label)", "pct"),
     ("faq_accuracy", "FAQ answered right", "pct"),
     ("faq_wrong_answers", "FAQ wrong answers", "count"),
     ("emergency_recall", "emergency recall", "pct"),
@@ -49,7 +55,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 
 def fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in [*evaluate.heldout_files(), *(NLU_DIR / name for name in _RULE_FILES)]:
+    for path in [*evaluate.heldout_files(), *sorted(label_audit.AUDIT_DIR.glob("*.tsv")),
+                 *(NLU_DIR / name for name in _RULE_FILES)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 

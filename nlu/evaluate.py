@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from nlu import label_audit
 from nlu.client import ANSWERED_INTENTS, NluClient, NluResult
 
 HELDOUT_DIR = Path(__file__).parent / "tests"
@@ -99,7 +100,8 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def compute_metrics(examples: list[dict], results: list[NluResult]) -> dict[str, Any]:
+def compute_metrics(examples: list[dict], results: list[NluResult],
+                    audit: dict[str, dict[str, dict[str, str]]] | None = None) -> dict[str, Any]:
     pairs = list(zip(examples, results, strict=True))
     m: dict[str, Any] = {"n": len(pairs)}
 
@@ -219,6 +221,23 @@ def compute_metrics(examples: list[dict], results: list[NluResult]) -> dict[str,
         pairs, lambda e, r: (r.intent or {}).get("name") == e["intent"]
         or (e["intent"].startswith("dept_") and r.department == e["intent"][5:])
     )
+    audit = label_audit.load_audit() if audit is None else audit
+    predictions = [label_audit.Prediction(r.request_type, r.department,
+                                          tuple(a["code"] for a in r.department_alternatives)) for r in results]
+    m["label_audit"] = {
+        "request type": label_audit.summarize(examples, predictions, audit, field="request_type"),
+        "letters": label_audit.summarize(examples, predictions, audit, field="department",
+                                         only_sources=(LETTERS_FILE,)),
+    }
+    # The same figures on the messages every second labeller reads as the held-out label does (nlu/label_audit.py).
+    rt_audit, letters_audit = m["label_audit"]["request type"], m["label_audit"]["letters"]
+    m["request_type_read_alike"] = rt_audit["unanimous"]["accuracy"] if rt_audit else None
+    m["letters_top1_read_alike"] = letters_audit["unanimous"]["accuracy"] if letters_audit else None
+    m["letters_top3_read_alike"] = letters_audit["unanimous"]["top3"] if letters_audit else None
+    # ... and against the reading most readers share (the held-out label where no two agree on another).
+    m["request_type_majority"] = rt_audit["majority"]["accuracy"] if rt_audit else None
+    m["letters_top1_majority"] = letters_audit["majority"]["accuracy"] if letters_audit else None
+    m["letters_top3_majority"] = letters_audit["majority"]["top3"] if letters_audit else None
     m["targets"] = {k: {"target": v, "value": m[k], "met": m[k] is not None and m[k] >= v} for k, v in TARGETS.items()}
     false_alarms = m["emergency_set_false_alarms"]
     m["targets"]["emergency_set_false_alarms"] = {"target": 1, "value": false_alarms,
@@ -289,6 +308,8 @@ def format_report(m: dict[str, Any], *, verbose: bool = False) -> str:
         f"  emergency batch 2       recall {_pct(m.get('emergency_batch2_recall')).strip()}, false alarms "
         f"{m.get('emergency_batch2_false_alarms')}",
         f"  time                    {m.get('seconds', 0):.1f} s",
+        *[line for name, summary in (m.get("label_audit") or {}).items()
+          for line in label_audit.format_lines(name, summary)],
         "",
         "  targets: " + "; ".join(
             (f"{k} {v['value']} (≤{v['target']})" if k.endswith("false_alarms") else

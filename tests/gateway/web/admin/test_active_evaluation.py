@@ -63,3 +63,8 @@ async def test_the_active_model_is_evaluated_at_start_up_and_on_demand(managed_g
     detail = await until(done, 300)
     assert detail["evaluation"]["error"] is None
     assert detail["model"]["metrics"]["confusion_matrix"]["labels"]
+    # The label audit's figures (nlu/label_audit.py) beside the held-out ones, on the page too.
+    assert 0.5 < detail["model"]["metrics"]["request_type_read_alike"] <= 1.0
+    assert 0.5 < detail["model"]["metrics"]["letters_top3_majority"] <= 1.0
+    page = await (await admin.get("/admin/nlu/models/1")).text()
+    assert "诉求类型准确率（复核标注一致的消息）" in page and "长篇来信部门 top-3（按多数标注）" in page
