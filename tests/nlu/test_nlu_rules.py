@@ -41,6 +41,24 @@ from nlu.textnorm import normalize, to_simplified
         ("刚才两辆电动车闯红灯撞了，一个人现在躺在路中间不动", "traffic"),
         ("救命，走廊里全是烟，我们在九楼下不去", "fire"),  # not the police's: the smoke is the matter
         ("前面两辆车撞了，司机头上流血，快叫个救护车", "traffic"),  # 122's answer names 120 for the injured too
+        # session 19, emergency dev batch 4: a car swept into a river, a collapse with people under it, a fraud
+        # transfer still going on, a child knocked down while reversing
+        ("暴雨把路淹了，有辆面包车冲河里了，车顶上站着俩人，水还在涨", "fire"),
+        ("工地上一堵墙塌了，底下压着人", "fire"),
+        ("有人说是公安局的，让俺把钱转到安全账户，已经转了三万，他还让俺接着转，电话还没挂", "police"),
+        ("俺倒车把一个小孩碰倒了，孩子一直哭说腿疼，站不起来", "traffic"),
+        # session 19, the misses left in batches 2 and 3: stranded on a sandbank, gas by its smell, a child gone in a
+        # moment, a confused grandfather not back, a transfer to a "safe account" under way, bleeding in pregnancy, a
+        # snake bite, bleach swallowed, a coal stove's fumes
+        ("有个放羊的老汉困在河中间的沙洲上下不来，水还在涨", "fire"),
+        ("厨房一股臭鸡蛋味儿，阀门关了还是有，孩子说头晕想吐", "fire"),
+        ("孩子在超市门口一转眼就没了，四岁男孩，找了半个钟头了", "police"),
+        ("我爷爷有老年痴呆，早上七点自己出门遛弯，到现在天都黑了还没回来", "police"),
+        ("我妈这会儿正在银行柜台要给一个说是公安局的人转二十万，说是安全账户", "police"),
+        ("我爱人怀孕三十四周，之前产检都正常，刚才去厕所发现出了不少血，现在脸色发白", "medical"),
+        ("我老伴被蛇咬了一口，小腿一会儿就肿起来了，发黑", "medical"),
+        ("孩子误喝了半瓶84消毒液，现在一直吐", "medical"),
+        ("一家三口早上起来都头晕恶心，我儿子怎么喊也不醒，屋里昨晚烧着煤炉子", "medical"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -87,6 +105,18 @@ def test_emergency_detected(text, kind):
         "电梯又坏了，九楼以上的老人都下不了楼，物业说在修",
         "刚才问了，去年被车撞的理赔还要等多久",  # 「刚才」 of another sentence is no now-cue
         "去年楼道着火，物业也没马上通知消防，损失谁赔",
+        # session 19, emergency dev batch 4: a fear of what may happen one day, a first-aid certificate, anger
+        "有人天天从窗户拉线下来给电动车充电，说了也不听，怕哪天起火",
+        "俺想学个急救证，就是红十字会那种，哪里能学",
+        "房东不退押金，气的俺肺都要炸了",
+        "防诈骗宣传说，公安局不会让人把钱转到安全账户",
+        # ... and the false alarms left in batch 2: a simile, a treatment that is over, a boiler that may blow one day
+        "楼下那家烧烤店天天晚上烟熏火燎的，整栋楼跟着了火似的，能不能管管",
+        "家里老人今年突发心梗，抢救花了十几万，请问能不能申请临时救助？",
+        "单位锅炉房的锅炉用了快二十年，大家都说哪天要爆炸，能不能来检验一下",
+        "建议在公园晨练的地方配几台AED除颤仪，万一有人心脏骤停能救命",
+        "昨天城管队员把卖菜的大爷推倒在地，手肘都擦破流血了，请城管局核实，给大爷道歉",
+        "救命！孩子学籍转不过来，下周就开学了",
     ],
 )
 def test_emergency_negatives(text):
