@@ -100,6 +100,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"连着撞", r"car accident", r"crash", r"hit and run",
         # session 19, dev batch 4: someone knocked down by a vehicle in other words than 撞
         r"(倒车|车).{0,12}(碰倒|蹭倒)", r"(碰|蹭)倒.{0,4}(人|孩子|小孩|老人|行人)",
+        # ... and batch 5: vehicles without 车 in their name, a limb or a person pinned under a vehicle
+        r"(摩托|三轮|电驴|电瓶|自行车).{0,8}(碰了|碰上|相碰|撞|翻)", r"车.{0,4}(压|轧)(住|着).{0,3}(腿|脚|人|身子)",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",

@@ -59,6 +59,9 @@ from nlu.textnorm import normalize, to_simplified
         ("我老伴被蛇咬了一口，小腿一会儿就肿起来了，发黑", "medical"),
         ("孩子误喝了半瓶84消毒液，现在一直吐", "medical"),
         ("一家三口早上起来都头晕恶心，我儿子怎么喊也不醒，屋里昨晚烧着煤炉子", "medical"),
+        # batch 5's wrong numbers: vehicles without 车 in their name, a leg pinned under a lorry
+        ("俺骑摩托跟一个三轮碰了，腿动不了，三轮那个人也躺地上了", "traffic"),
+        ("报警 石龙区 一个骑电车的叫大货车压住腿了", "traffic"),
     ],
 )
 def test_emergency_detected(text, kind):
