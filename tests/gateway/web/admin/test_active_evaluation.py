@@ -68,3 +68,4 @@ async def test_the_active_model_is_evaluated_at_start_up_and_on_demand(managed_g
     assert 0.5 < detail["model"]["metrics"]["letters_top3_majority"] <= 1.0
     page = await (await admin.get("/admin/nlu/models/1")).text()
     assert "诉求类型准确率（复核标注一致的消息）" in page and "长篇来信部门 top-3（按多数标注）" in page
+    assert 'data-audit="request type"' in page and 'data-audit="letters"' in page and "留出集标注复核" in page
