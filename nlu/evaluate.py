@@ -282,9 +282,14 @@ def _pct(x: float | None) -> str:
     return "   n/a" if x is None else f"{100 * x:5.1f}%"
 
 
+def _split_name(files: list[str]) -> str:
+    return "dev" if files and all(name.startswith("dev_") for name in files) else "held-out"
+
+
 def format_report(m: dict[str, Any], *, verbose: bool = False) -> str:
     lines = [
-        f"NLU evaluation — model {m.get('model')} — {m['n']} held-out messages ({', '.join(m.get('files', []))})",
+        f"NLU evaluation — model {m.get('model')} — {m['n']} {_split_name(m.get('files', []))} messages"
+        f" ({', '.join(m.get('files', []))})",
         "",
         f"  department top-1        {_pct(m['department_top1'])}   (n={m['department_n']})",
         f"  department top-3        {_pct(m['department_top3'])}",

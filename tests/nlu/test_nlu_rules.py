@@ -62,6 +62,14 @@ from nlu.textnorm import normalize, to_simplified
         # batch 5's wrong numbers: vehicles without 车 in their name, a leg pinned under a lorry
         ("俺骑摩托跟一个三轮碰了，腿动不了，三轮那个人也躺地上了", "traffic"),
         ("报警 石龙区 一个骑电车的叫大货车压住腿了", "traffic"),
+        # batch 6: a pipe of ammonia burst with two still inside, someone going under in a river, a flood at the bed
+        # of a bedridden mother, workers buried by a trench, a child not found in a mall, a drunk driver weaving
+        ("俺们厂刚才氨气管道崩开了，一股子味呛得人眼都睁不开，车间里的人都往外跑，还有俩没出来", "fire"),
+        ("看见一个人在水里扑腾，一会儿冒头一会儿沉下去，看着快不中了", "fire"),
+        ("水已经漫到床沿了还在涨，俺娘瘫在床上出不去，电也停了，手机快没电了，救命", "fire"),
+        ("工地刚刚沟边的土塌了，埋进去两个工人，俺们正用手扒", "fire"),
+        ("孩子在商场里找不着了 五岁男孩穿红上衣 找了二十来分钟了", "police"),
+        ("前面一辆白色小轿车在路上画龙，一会儿蹭马路牙子一会儿跑到对面车道，司机肯定喝多了", "police"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -120,6 +128,18 @@ def test_emergency_detected(text, kind):
         "建议在公园晨练的地方配几台AED除颤仪，万一有人心脏骤停能救命",
         "昨天城管队员把卖菜的大爷推倒在地，手肘都擦破流血了，请城管局核实，给大爷道歉",
         "救命！孩子学籍转不过来，下周就开学了",
+        # batch 6's false alarms: smoke mistaken for a fire, anger, a near miss, a threat of what may happen, a past
+        # tragedy elsewhere
+        "楼下饭店烟道对着俺家窗户，一炒菜满屋子油烟，有回俺还以为着火了",
+        "城管把俺的秤跟筐都收走了，俺心里着火，一家老小就靠这点营生",
+        "驾校教练明着要红包，俺气得心里直冒火",
+        "十字路口红绿灯坏三天了，今儿早上俺差点跟一辆三轮撞上",
+        "燃气公司的人说俺家管子老化了，不换随时会爆炸，这是真的还是吓唬人",
+        "前几年外地出过电动车充电着火烧死人的事，俺看着心里发毛，物业劝了不听",
+        # ... and what the first version of those rules took for events in the dev split
+        "暖气管子爆了，水淌一地，物业电话打不通",
+        "孩子下个月入学，户口本找不着了，补办还来得及不",
+        "孩子的户口本找不着了，咋补办",
     ],
 )
 def test_emergency_negatives(text):
