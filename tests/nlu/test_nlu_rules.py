@@ -70,6 +70,16 @@ from nlu.textnorm import normalize, to_simplified
         ("工地刚刚沟边的土塌了，埋进去两个工人，俺们正用手扒", "fire"),
         ("孩子在商场里找不着了 五岁男孩穿红上衣 找了二十来分钟了", "police"),
         ("前面一辆白色小轿车在路上画龙，一会儿蹭马路牙子一会儿跑到对面车道，司机肯定喝多了", "police"),
+        # batch 7: a blast that shattered windows (the factory's smoke is no nuisance then), a chemical tanker leaking,
+        # someone rummaging in a neighbour's flat while they are away, an electric shock, a motorbike fall, a scrape with
+        # a lorry with someone bleeding
+        ("一个厂子刚才嘭的一声，俺家玻璃都震碎了，那边现在还在冒烟", "fire"),
+        ("国道这有辆拉化工的罐车在漏，黄水淌了一地，味呛得睁不开眼", "fire"),
+        ("对门家门开着，里头有人在翻东西，那家人出去旅游了这几天都不在，俺不敢出声", "police"),
+        ("在厂房里搞装修，刚才一个师傅接线的时候被电打了，从梯子上栽下来，现在躺地上一动不动，叫也不应", "medical"),
+        ("俺骑摩托车在村口摔了，腿动不了，流了好多血", "traffic"),
+        ("俺刚在急转弯跟一辆大车刮了，俺车横在路中间，副驾驶坐的俺兄弟头上一直流血", "traffic"),
+        ("俺爸这会正在银行里给一个自称公安局的人转账，说他涉嫌洗钱，已经转了一笔五万了，还要接着转", "police"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -140,6 +150,12 @@ def test_emergency_detected(text, kind):
         "暖气管子爆了，水淌一地，物业电话打不通",
         "孩子下个月入学，户口本找不着了，补办还来得及不",
         "孩子的户口本找不着了，咋补办",
+        # batch 7's false alarms: a cure for heart disease sold at the gate, anger, a suggestion
+        "小区门口有人天天摆摊卖药说能治心脏病高血压，一盒好几百，这不就是骗人的吗",
+        "路灯坏了仨月了，到现在没人来修，真是气得要炸了",
+        "建议多建几个电动车集中充电棚，家里充电老怕起火",
+        "建议乡镇卫生院也配上救护车和司机，农村老人突发病叫救护车得一个多钟头",
+        "有个自称警察的打电话让俺转账到他的账户，俺没上当，反映一下这个诈骗电话",
     ],
 )
 def test_emergency_negatives(text):
