@@ -156,6 +156,7 @@ def test_emergency_detected(text, kind):
         "建议多建几个电动车集中充电棚，家里充电老怕起火",
         "建议乡镇卫生院也配上救护车和司机，农村老人突发病叫救护车得一个多钟头",
         "有个自称警察的打电话让俺转账到他的账户，俺没上当，反映一下这个诈骗电话",
+        "马路中间的井盖没了，差点把电动车摔了",  # a near miss, not a motorbike fall
     ],
 )
 def test_emergency_negatives(text):
