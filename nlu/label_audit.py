@@ -93,63 +93,61 @@ def summarize(examples: Sequence[dict], predictions: Sequence[Prediction],
     labellers = audit.get(field) or {}
     if not labellers:
         return None
-    rows = [(example, prediction, _gold(example, field)) for example, prediction in zip(examples, predictions, strict=True)
+    # (key, prediction, held-out label) of every labelled example; the key hashes the text once.
+    rows = [(text_key(example["text"]), prediction, _gold(example, field))
+            for example, prediction in zip(examples, predictions, strict=True)
             if (only_sources is None or example.get("source") in only_sources) and _gold(example, field)]
-    if not any(text_key(example["text"]) in labels for example, _, _ in rows for labels in labellers.values()):
+    if not any(key in labels for key, _, _ in rows for labels in labellers.values()):
         return None  # another set of messages (the dev split): nothing of it was audited
     out: dict[str, Any] = {"n": len(rows), "labellers": {}}
     for name, labels in sorted(labellers.items()):
-        pairs = [(gold, labels[text_key(example["text"])]) for example, _, gold in rows
-                 if text_key(example["text"]) in labels]
+        pairs = [(gold, labels[key]) for key, _, gold in rows if key in labels]
         out["labellers"][name] = {
             "n": len(pairs),
             "agreement": _ratio(sum(gold == label for gold, label in pairs), len(pairs)),
             "kappa": cohen_kappa([gold for gold, _ in pairs], [label for _, label in pairs]),
         }
     names = sorted(labellers)
+    # The rows every labeller read, with their readings in the order of `names`.
+    read = [(key, prediction, gold, [labellers[name][key] for name in names]) for key, prediction, gold in rows
+            if all(key in labellers[name] for name in names)]
     if len(names) >= 2:
-        both = [[labellers[name][text_key(example["text"])] for name in names] for example, _, _ in rows
-                if all(text_key(example["text"]) in labellers[name] for name in names)]
         out["between_labellers"] = {
-            "n": len(both),
-            "agreement": _ratio(sum(len(set(labels)) == 1 for labels in both), len(both)),
-            "kappa": cohen_kappa([labels[0] for labels in both], [labels[1] for labels in both]),
+            "n": len(read),
+            "agreement": _ratio(sum(len(set(readings)) == 1 for *_, readings in read), len(read)),
+            "kappa": cohen_kappa([readings[0] for *_, readings in read], [readings[1] for *_, readings in read]),
         }
     unanimous, contested, overruled, majority = [], [], [], []
-    for example, prediction, gold in rows:
-        key = text_key(example["text"])
-        if not all(key in labellers[name] for name in names):
-            continue
-        readings = {labellers[name][key] for name in names}
+    for _, prediction, gold, readings in read:
         # The reading most of the readers (the held-out author among them) share; the held-out label on a tie.
-        votes = Counter([gold, *(labellers[name][key] for name in names)])
+        votes = Counter([gold, *readings])
         best = max(votes.values())
-        majority.append((example, prediction, gold if votes[gold] == best else votes.most_common(1)[0][0]))
-        if readings == {gold}:
-            unanimous.append((example, prediction, gold))
+        majority.append((prediction, gold if votes[gold] == best else votes.most_common(1)[0][0], gold))
+        if set(readings) == {gold}:
+            unanimous.append((prediction, gold, gold))
         else:
-            contested.append((example, prediction, gold))
-            if len(readings) == 1:
-                overruled.append((example, prediction, gold))
+            contested.append((prediction, gold, gold))
+            if len(set(readings)) == 1:
+                # Every labeller reads it alike, and not as the held-out label does.
+                overruled.append((prediction, gold, readings[0]))
 
     def accuracy(subset: list) -> dict[str, Any]:
-        right = sum(_predicted(prediction, field) == gold for _, prediction, gold in subset)
+        """Of (prediction, label, …) triples: the model against the label."""
+        right = sum(_predicted(prediction, field) == label for prediction, label, _ in subset)
         out_subset: dict[str, Any] = {"n": len(subset), "accuracy": _ratio(right, len(subset))}
         if field == "department":
-            out_subset["top3"] = _ratio(sum(gold in prediction.alternatives for _, prediction, gold in subset),
+            out_subset["top3"] = _ratio(sum(label in prediction.alternatives for prediction, label, _ in subset),
                                         len(subset))
         return out_subset
 
     out["unanimous"] = accuracy(unanimous)
-    out["majority"] = {**accuracy(majority),
-                       "relabelled": sum(label != _gold(example, field) for example, _, label in majority)}
+    out["majority"] = {**accuracy(majority), "relabelled": sum(label != gold for _, label, gold in majority)}
     out["contested"] = accuracy(contested)
-    # Every labeller reads the message alike, and not as the held-out label does: the model's answer beside both.
+    # The model's answer beside both readings of the overruled messages.
     out["overruled"] = {
         **accuracy(overruled),
-        "model_with_labellers": _ratio(sum(
-            _predicted(prediction, field) == labellers[names[0]][text_key(example["text"])]
-            for example, prediction, _ in overruled), len(overruled)),
+        "model_with_labellers": _ratio(sum(_predicted(prediction, field) == reading
+                                           for prediction, _, reading in overruled), len(overruled)),
     }
     return out
 
