@@ -80,6 +80,11 @@ from nlu.textnorm import normalize, to_simplified
         ("俺骑摩托车在村口摔了，腿动不了，流了好多血", "traffic"),
         ("俺刚在急转弯跟一辆大车刮了，俺车横在路中间，副驾驶坐的俺兄弟头上一直流血", "traffic"),
         ("俺爸这会正在银行里给一个自称公安局的人转账，说他涉嫌洗钱，已经转了一笔五万了，还要接着转", "police"),
+        # batch 8: a scaffold come down on workers, a transfer of an old woman's savings (养老钱) to a 「safe
+        # account」 going on, a fight with sticks in which someone bleeds (the fight's number, not the ambulance's)
+        ("工地上刚才一面架子倒了下来，有个师傅被压住了，腿抽不出来", "fire"),
+        ("俺奶奶正要去银行把养老钱转到骗子说的安全账户，俺劝不住她", "police"),
+        ("村口几个人抡着钢管在打一个小伙，小伙满头是血", "police"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -157,11 +162,23 @@ def test_emergency_detected(text, kind):
         "建议乡镇卫生院也配上救护车和司机，农村老人突发病叫救护车得一个多钟头",
         "有个自称警察的打电话让俺转账到他的账户，俺没上当，反映一下这个诈骗电话",
         "马路中间的井盖没了，差点把电动车摔了",  # a near miss, not a motorbike fall
+        # batch 8's false alarms: a stench that takes the breath away, a hazard told by the falls it has caused, a
+        # fall some days ago
+        "垃圾站夏天熏得人喘不过气，能不能挪个地方",
+        "桥头那个坑这一个月电动车摔了好几个了，赶紧填上吧",
+        "前两天俺家楼下的台阶塌了一块，邻居大娘摔了一跤流了血，物业还不修",
     ],
 )
 def test_emergency_negatives(text):
     a = emergency.assess(text)
     assert a.kind is None, (text, a)
+
+
+def test_anger_vetoes_the_classifier():
+    # Batch 8: 「气得肺都要炸了」 about a guard who keeps a courier out, which the classifier read as a 110 call;
+    # the false friends take the whole phrase out, so the anger is read before them.
+    a = emergency.assess("快递柜不让放，保安还骂人，气得俺肺都要炸了")
+    assert a.veto == "figurative" and a.kind is None
 
 
 def test_negated_flag_vetoes_even_without_event_words():
