@@ -46,6 +46,9 @@ class EmergencyNumber(_Entry):
     kind: Literal["police", "fire", "medical", "traffic"]
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
+    # The city department the ticket of such a call belongs to once the citizen has been sent to the number
+    # (a fight is the police's matter, not the department the classifier's words leaned to).
+    department: str | None = Field(default=None, pattern=r"^[a-z][a-z_]*$")
 
 
 class Region(_Entry):
@@ -172,6 +175,10 @@ class Directory(_Entry):
         numbers = [e.number for e in self.emergency_numbers]
         if len(numbers) != len(set(numbers)):
             raise ValueError("emergency_numbers: duplicate number")
+        codes = {d.code for d in self.departments}
+        for number in self.emergency_numbers:
+            if number.department and number.department not in codes:
+                raise ValueError(f"emergency_numbers: {number.number}: unknown department {number.department!r}")
         alias_owner: dict[str, str] = {}
         for region in self.regions:
             for alias in (region.name, *region.aliases):

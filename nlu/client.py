@@ -102,6 +102,15 @@ def load_answers(path: str | Path | None = None, directory: Directory | None = N
     return out
 
 
+def _department_ranking(ranking: list[dict]) -> list[dict]:
+    """The departments of Rasa's intent ranking, best first: [{"code", "confidence"}]."""
+    return [
+        {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
+        for r in ranking
+        if str(r["name"]).startswith(DEPT_PREFIX)
+    ]
+
+
 class _Keep(dict):
     """format_map helper: an unknown {placeholder} is left as it is instead of raising."""
 
@@ -291,7 +300,18 @@ class NluClient:
 
     # ---------------------------------------------------------------- interpretation
 
+    def _emergency_departments(self, kind: str, ranking: list[dict]) -> list[dict]:
+        """Three departments of an emergency's ticket: its number's department first (directory.yaml)."""
+        alternatives = _department_ranking(ranking)
+        department = next((e.department for e in self._directory.emergency_numbers if e.kind == kind), None)
+        if department:
+            own = next((a for a in alternatives if a["code"] == department), {"code": department, "confidence": 0.0})
+            alternatives = [own, *(a for a in alternatives if a["code"] != department)]
+        return alternatives[:3]
+
     def _unavailable(self, assessment: emergency_rules.Assessment) -> NluResult:
+        # No department even for an emergency: an unclassified ticket is what the backfill parses again once
+        # the classifier answers (gateway/worker/reclassify.py).
         emergency = emergency_rules.emergency_for(assessment.kind) if assessment.kind else None
         return NluResult(emergency=emergency, handoff=True)
 
@@ -308,11 +328,7 @@ class NluClient:
         top = ranking[0]
         top_name, top_conf = str(top["name"]), float(top["confidence"])
 
-        alternatives = [
-            {"code": r["name"][len(DEPT_PREFIX):], "confidence": round(float(r["confidence"]), 4)}
-            for r in ranking
-            if str(r["name"]).startswith(DEPT_PREFIX)
-        ]
+        alternatives = _department_ranking(ranking)
         if assessment.pollution:
             # Smoke or fumes told as a nuisance: the environment department's matter, whatever the
             # classifier made of the smoke words (issue 16: never 119 for a barbecue).
@@ -349,14 +365,16 @@ class NluClient:
         elif clf_kind and top_conf >= th.emergency_intent and not assessment.negated:
             kind = clf_kind
         if kind:
-            department = best_department
+            # The ticket follows the call to the department of its number (a street fight is the police's even
+            # when the classifier's department words lean to civil affairs), the classifier's others behind it.
+            ranked = self._emergency_departments(kind, ranking)
             return NluResult(
                 request_type="help",
-                department=department,
+                department=ranked[0]["code"] if ranked else best_department,
                 emergency=emergency_rules.emergency_for(kind),
                 handoff=True,
                 intent=intent,
-                **common,
+                **{**common, "department_alternatives": ranked or alternatives},
             )
 
         # Not an emergency: the other intents are read at their confidence given that it is no emergency (the
