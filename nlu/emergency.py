@@ -51,6 +51,8 @@ _FALSE_FRIENDS = re.compile(
     "差点.{0,8}(撞上|撞了|撞到|出车祸|翻车|摔)|(本|证|卡|钥匙|书包|作业|手机|材料)找不着|"
     # a cure for heart disease, anger (batch 7)
     "治.{0,4}心脏病|气得.{0,4}(冒火|(要|快)?炸)|"
+    # batch 9: a piece of news, a first-aid method asked about, a fraud seen through too late
+    "爆炸性|急救(法|方法|知识|常识|措施|手法)|没(有)?反应过来|"
     "应急救护|撞歪|烟囱|烟味|110平|110千伏|110kv|120平|120元|119路|122路|120路|110路|信息泄漏|隐私泄漏|数据泄漏"
 )
 
@@ -81,6 +83,9 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(罐车|槽车|储罐|化工|危化).{0,8}(漏|泄)",
         # ... and batch 8: a scaffold come down on workers
         r"(垮|塌|(架子?|墙|房子?|棚子?|楼板|屋顶|模板)倒)了?(下来|了).{0,16}(压|埋)(住|着|在)",
+        # ... and batch 9: smoke out of a neighbour's window, a flood at a bedridden father's bed, a boat asked for
+        r"(窗户?|门缝)里?.{0,4}(往外)?冒.{0,2}(黑|浓)?烟",
+        r"水.{0,8}(漫|淹)(到|过|进).{0,16}(挪不动|走不了|动不了|下不来)", r"派.{0,2}船",
     ),
     "police": (
         r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"抢(了|走)(我|他|她)", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
@@ -112,6 +117,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(屋里|里头|里面|家里|屋子里).{0,4}有人.{0,6}(翻东西|翻箱倒柜|撬)",
         # ... and batch 8: a street fight with sticks and pipes (the blood in it is the fight's, not an illness)
         r"(拎|提|抡|举|握|抄|挥)着?.{0,3}(菜刀|刀|棍|钢管|斧|砖头|铁锹|镐)",
+        # ... and batch 9: a bag snatched from a motorbike
+        r"(包|手机|钱包|项链|金链子?|耳环).{0,2}(拽|抢|夺|扯|拉)(走|跑)", r"飞车抢",
     ),
     "traffic": (
         r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",
@@ -125,6 +132,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(摩托|三轮|电驴|电瓶|自行车).{0,8}(碰了|碰上|相碰|撞|翻)", r"车.{0,4}(压|轧)(住|着).{0,3}(腿|脚|人|身子)",
         # ... and batch 7: a motorbike fall, a scrape with another vehicle
         r"(摩托|电动车|电瓶车|三轮|自行车)[^，。！？]{0,6}摔(了|倒)", r"跟.{0,6}车.{0,2}(刮|蹭|碰)了",
+        # ... and batch 9: a lorry gone over into a ditch
+        r"车.{0,4}翻(到|进|在)?.{0,2}(沟|河|田|坡)",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
@@ -171,7 +180,9 @@ NEGATIVE_CUES: tuple[str, ...] = (
     r"风险", r"的话", r"该不该", r"要不要", r"涂什么", r"什么药", r"专业人士", r"规定", r"的事太多", r"充电桩", r"警示牌",
     r"防溺水", r"真(要|的)?着火", r"哪天",
     # batch 8: a hazard told by the falls it has already caused
-    r"(摔|撞|伤|出事)了?好几(个|回|次|起)了", r"(这|近)(一|两|几|半)个(多)?月", r"前(两|俩)天", r"前一阵", r"前些日子", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
+    r"(摔|撞|伤|出事)了?好几(个|回|次|起)了",
+    # ... and batch 9: someone missing already found, the towing fee of a crash, a rumour
+    r"(已经|人)找(着|到)了", r"拖车费", r"谣言|造谣|传言|辟谣", r"(这|近)(一|两|几|半)个(多)?月", r"前(两|俩)天", r"前一阵", r"前些日子", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
     r"随时(会|可能|都会|都可能)", r"出过", r"前几年", r"建议", r"怕.{0,2}(起火|着火|出事|爆炸)", r"一键呼叫", r"养老(?!钱|的钱)", r"让道", r"闯红灯",
     r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
     # questions about the numbers and the platform itself (an FAQ, not a call for help)
@@ -192,6 +203,8 @@ NOW_CUES: tuple[str, ...] = (
     r"(?<![没不未])(赶紧|赶快|马上|立刻)(联系|通知|叫|派)[^，。！？,!?]{0,4}(警察|派出所|民警|消防|交警|救护车|医生)", r"来人(啊|呀|哪)",
     r"现在[^，。！？,!?]{0,4}(躺在|倒在|卡在|困在|站在|正往)",
     r"刚(才|刚)[^，。！？,!?]{0,10}(撞|摔|倒|晕|着火|起火|炸|被打|被抢|吃了|喝了|血)", r"这会儿正",
+    # batch 9: what someone does who smells gas now, a fight worse this time than the last
+    r"(灯|开关|电器|火)(也|都)?不敢(开|动|碰|按|点)|不敢(开|动|碰|按|点)(灯|开关|电器|火)", r"这(回|次)(比|更)",
     r"还在烧", r"还在冒", r"还在流", r"出不来", r"快不行", r"不行了", r"求救", r"现在着", r"现在有人", r"紧急",
     r"help", r"sos",
 )
@@ -301,6 +314,7 @@ _WEAK = re.compile(
     r"烟越来越(浓|大|多)"
 )
 _CRY = re.compile(r"报警|救命|救救我|police")
+_TRAPPED = re.compile(r"出不来|被困|困在.*|(关|困|卡)着.*")
 # Nuisance words that make it pollution (the environment department), not fireworks or noise.
 _POLLUTION_RE = re.compile(
     r"烧烤|撸串|炭火|油烟|烟熏火燎|烟囱|烟筒|烟道|工厂|厂子|砖窑|窑厂|焦化|钢厂|高炉|锅炉|化工厂|塑料厂|作坊|搅拌站|熏肉|喷漆|"
@@ -332,6 +346,9 @@ def pick_kind(hits: dict[str, list[str]]) -> str:
                 return "traffic"
             return kind
     specific = [k for k in PRECEDENCE if any(map(_is_specific, hits.get(k, [])))]
+    # Someone trapped in a crashed vehicle is the road accident's (122 brings the rescue along), not a fire.
+    if specific[:2] == ["fire", "traffic"] and all(_TRAPPED.fullmatch(h.strip()) for h in hits["fire"]):
+        return "traffic"
     if specific:
         return specific[0]
     return next(kind for kind in PRECEDENCE if kind in hits)
