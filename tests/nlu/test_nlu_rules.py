@@ -184,6 +184,9 @@ def test_emergency_detected(text, kind):
         "被骗了三千块钱，当时没反应过来，现在还能追回来不",
         "老师教的海姆立克急救法是不是这样做的",
         "网上有人说化工厂要爆炸，是不是谣言，造谣的得管管",
+        # the dev split's false alarms: heart disease told as background, a full bladder
+        "隔壁天天半夜放音乐，俺有心脏病，真受不了",
+        "公园的厕所锁着门，憋得要命",
     ],
 )
 def test_emergency_negatives(text):
@@ -196,6 +199,14 @@ def test_anger_vetoes_the_classifier():
     # the false friends take the whole phrase out, so the anger is read before them.
     a = emergency.assess("快递柜不让放，保安还骂人，气得俺肺都要炸了")
     assert a.veto == "figurative" and a.kind is None
+
+
+def test_a_near_miss_vetoes_the_classifier():
+    # The dev split: 「今儿早上俺差点跟一辆三轮撞上」 about a broken traffic light, read as a crash by the classifier.
+    a = emergency.assess("路口红绿灯坏了，俺骑车差点跟一辆货车撞上")
+    assert a.veto == "figurative" and a.kind is None
+    # ... while a fall that did happen after the near miss is still an event
+    assert emergency.assess("差点被车撞了，躲的时候摔倒起不来了").kind == "medical"
 
 
 def test_negated_flag_vetoes_even_without_event_words():
