@@ -45,7 +45,7 @@ _FALSE_FRIENDS = re.compile(
     # anger (「气的肺都要炸了」), a first-aid certificate or kit
     "(肺|肚子|脑子|脑袋|头)[^，。！？]{0,3}炸了|气炸|急救(证|员证|技能|课|包|箱)|"
     # a simile (「整栋楼跟着了火似的」)
-    "(着了火|着火|失火|起火|火烧|冒烟)(似的|一样)|(能|可以|会|能够)救(命|人命)|"
+    "(着了火|着火|失火|起火|火烧|冒烟|爆炸|炸了|抢钱|抢劫)(似的|一样)|(能|可以|会|能够)救(命|人命)|黑救护车|"
     # smoke mistaken for a fire, anger, a near miss (batch 6)
     "(以为|当成|当是|还当).{0,6}(着火|失火|起火|着了火)|心里.{0,3}(着火|着了火|冒火|窝火|起火)|"
     "差点.{0,8}(撞上|撞了|撞到|出车祸|翻车|摔)|(本|证|卡|钥匙|书包|作业|手机|材料)找不着|"
@@ -86,8 +86,14 @@ EVENTS: dict[str, tuple[str, ...]] = {
         # ... and batch 8: a scaffold come down on workers
         r"(垮|塌|(架子?|墙|房子?|棚子?|楼板|屋顶|模板)倒)了?(下来|了).{0,16}(压|埋)(住|着|在)",
         # ... and batch 9: smoke out of a neighbour's window, a flood at a bedridden father's bed, a boat asked for
-        r"(窗户?|门缝)里?.{0,4}(往外)?冒.{0,2}(黑|浓)?烟",
+        r"(窗户?|门缝)[^，。！？,!?]{0,6}冒.{0,2}(黑|浓)?烟",
         r"水.{0,8}(漫|淹)(到|过|进).{0,16}(挪不动|走不了|动不了|下不来)", r"派.{0,2}船",
+        # ... and batch 10: a bang and smoke after it, a child locked in a car, a worker hanging from a broken gondola,
+        # water up to the knees
+        r"(嘭|砰|轰|咚)的?一声.{0,16}(窜|冒|喷).{0,2}(黑|黄|白|浓)?烟",
+        r"(车|车里|车内).{0,4}(锁|关)着.{0,3}(小孩|孩子|娃|婴儿|宝宝)|(小孩|孩子|娃|婴儿|宝宝).{0,4}(锁|关)在车里",
+        r"(吊篮|升降机|脚手架|安全绳).{0,8}(断了|掉了|塌了|歪了|翻了)|(悬|吊|挂)在.{0,6}(半空|空中|十几层|楼外)",
+        r"(漫|淹)到(了)?(膝盖|大腿|腰|胸口|脖子|床)",
     ),
     "police": (
         r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"抢(了|走)(我|他|她)", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
@@ -98,7 +104,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"失踪", r"有人闹事", r"扭打", r"打骂", r"哭喊", r"呼救", r"堵.{0,8}(要钱|抢|打)", r"勒索",
         r"冒充警察", r"救命", r"救救我", r"police", r"robbery", r"robbed", r"broke into", r"break in",
         r"attack", r"knife", r"\bgun\b", r"kidnap",
-        r"拿着?.{0,2}(菜刀|刀|棍|钢管|斧|砖头|铁锹)", r"追着.{0,4}(砍|打)", r"砸.{0,6}东西", r"砸.{0,3}(车|门|窗|店)", r"(弄|打|砍|捅)死", r"抢走", r"抢了",
+        r"拿着?.{0,2}(菜刀|刀|棍|钢管|斧|砖头|铁锹|酒瓶)", r"追着.{0,4}(砍|打)", r"砸.{0,6}东西", r"砸.{0,3}(车|门|窗|店)", r"(弄|打|砍|捅)死", r"抢走", r"抢了",
         r"打群架", r"(要|想)?往下跳", r"一直跟着我", r"(堵|围)在.{0,6}(车|屋|门|巷)", r"拍着?(车)?窗", r"打得.{0,6}(血|伤|不行)",
         r"(被人)?关在.{0,10}(出不去|出不来)", r"(闯|冲)进",
         r"(孩子|小孩|女儿|儿子|老人|老爷爷|老奶奶|老太太).{0,8}走丢", r"trying to break in",
@@ -121,6 +127,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(拎|提|抡|举|握|抄|挥)着?.{0,3}(菜刀|刀|棍|钢管|斧|砖头|铁锹|镐)",
         # ... and batch 9: a bag snatched from a motorbike
         r"(包|手机|钱包|项链|金链子?|耳环).{0,2}(拽|抢|夺|扯|拉)(走|跑)", r"飞车抢",
+        # ... and batch 10: someone dragged into a flat crying to be let go
+        r"往.{0,4}(屋|车|院)里(拽|拖|拉|塞)", r"放开我",
     ),
     "traffic": (
         r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",
@@ -136,6 +144,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(摩托|电动车|电瓶车|三轮|自行车)[^，。！？]{0,6}摔(了|倒)", r"跟.{0,6}车.{0,2}(刮|蹭|碰)了",
         # ... and batch 9: a lorry gone over into a ditch
         r"车.{0,4}翻(到|进|在)?.{0,2}(沟|河|田|坡)",
+        # ... and batch 10: a bus scraped by a car, a car hit from behind with its door jammed
+        r"(和|跟|与).{0,8}车.{0,2}(刮|蹭|碰|撞)(上|了|到)", r"被.{0,4}车.{0,6}(顶|怼)了", r"车门.{0,4}(变形|卡死|打不开)",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
@@ -155,6 +165,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(流|出)了.{0,3}血", r"见红", r"(被|让).{0,2}(毒)?蛇.{0,2}咬", r"(误喝|误食|喝了|吃了|吞了).{0,6}(消毒液|洁厕|洗衣液|汽油|84)",
         r"(喊|叫|摇|拍)不醒", r"(被)?电(打|击|着|到)了|触电", r"一动不动", r"(叫|喊)(也|都)不(应|答应|醒)",
         r"(从|在).{0,10}栽下来", r"(煤炉|炉子|蜂窝煤|烤火).{0,20}(头晕|恶心|晕倒|不醒)|(头晕|恶心|不醒).{0,20}(煤炉|炉子|蜂窝煤|烤火)",
+        # ... and batch 10: a seizure told by what is seen
+        r"(两眼|眼睛|眼珠子?)往上翻", r"牙(关)?咬得(紧紧|死死)",
         r"heart attack", r"ambulance", r"unconscious", r"collapsed", r"not breathing",
     ),
 }
@@ -162,11 +174,20 @@ EVENTS: dict[str, tuple[str, ...]] = {
 # The numbers themselves count when the citizen asks for them to be called (「快叫120」, 「打110」).
 _CALL_NUMBER = re.compile(r"(?:打|拨|拨打|叫|报|call|找)\s*(110|119|120|122)(?!\d)|(?<!\d)(110|119|120|122)\s*(?:吗|快|来|!|！)")
 
+# When a message tells of the past (「上回」「前年」) and then comes back to now (「这回」「现在」「刚才」), what it tells
+# after coming back is happening (batch 10: 「前年就反映过……没人管，现在好了，那堆纸壳子烧起来了」).
+PAST_TIME_CUES: tuple[str, ...] = (
+    r"上个月", r"上月", r"上周", r"上星期", r"上礼拜", r"去年", r"前年", r"前几天", r"前些天", r"前阵子", r"前段时间",
+    r"几天前", r"几年前", r"个月前", r"年前", r"上次", r"之前", r"以前", r"曾经", r"当年", r"那年", r"那次", r"那天",
+    r"上回", r"那会儿", r"前几年", r"前(两|俩)天", r"前一阵", r"前些日子",
+)
+# 「现在每天要吃安眠药」 tells a habit, not an event.
+BACK_TO_NOW = r"这回|这会儿|现在(?!每|天天|经常|总|老|一到|都)|刚才|刚刚|眼下|此刻"
+
 NEGATIVE_CUES: tuple[str, ...] = (
     # past events
-    r"上个月", r"上月", r"上周", r"上星期", r"上礼拜", r"去年", r"前年", r"前几天", r"前些天", r"前阵子", r"前段时间",
-    r"几天前", r"几年前", r"个月前", r"年前", r"上次", r"之前", r"以前", r"曾经", r"当年", r"那年", r"过火", r"着过",
-    r"撞过", r"已经(灭|扑灭|处理)", r"那次", r"那天", r"上回", r"那会儿", r"\d+月份", r"(之|以)后.{0,8}(还没|一直没)",
+    *PAST_TIME_CUES, r"过火", r"着过(火|一次|一回|两回|两次|好几)",
+    r"撞过", r"已经(灭|扑灭|处理)", r"\d+月份", r"(之|以)后.{0,8}(还没|一直没)",
     r"整改", r"复核", r"熏黑", r"殃及", r"检修", r"道谢", r"说法", r"送医后", r"医药费", r"垫付", r"报警(以后|之后|也|了也|没用|不管)", r"工伤", r"算不算", r"视频为证",
     r"污染", r"排放", r"废气", r"老是", r"经常", r"总是", r"常常", r"多次", r"被扑灭", r"扑灭了", r"火灭了", r"处理完",
     # aftermath: repairs, compensation, responsibility
@@ -184,8 +205,10 @@ NEGATIVE_CUES: tuple[str, ...] = (
     # batch 8: a hazard told by the falls it has already caused
     r"(摔|撞|伤|出事)了?好几(个|回|次|起)了",
     # ... and batch 9: someone missing already found, the towing fee of a crash, a rumour
-    r"(已经|人)找(着|到)了", r"拖车费", r"谣言|造谣|传言|辟谣", r"(这|近)(一|两|几|半)个(多)?月", r"前(两|俩)天", r"前一阵", r"前些日子", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
-    r"随时(会|可能|都会|都可能)", r"出过", r"前几年", r"建议", r"怕.{0,2}(起火|着火|出事|爆炸)", r"一键呼叫", r"养老(?!钱|的钱)", r"让道", r"闯红灯",
+    r"(已经|人)找(着|到)了", r"拖车费",
+    # ... and batch 10: someone back home, a death already registered, a question whether something is legal
+    r"已经.{0,3}回(来|家)了", r"不用找了", r"去世|过世|死亡证明|火化|注销", r"正规(吗|不|嘛)|合法(吗|不)", r"谣言|造谣|传言|辟谣", r"(这|近)(一|两|几|半)个(多)?月", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
+    r"随时(会|可能|都会|都可能)", r"出过", r"建议", r"怕.{0,2}(起火|着火|出事|爆炸)", r"一键呼叫", r"养老(?!钱|的钱)", r"让道", r"闯红灯",
     r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
     # questions about the numbers and the platform itself (an FAQ, not a call for help)
     r"(急救|报警|火警|救护|急救中心|紧急)(电话|号码)", r"打.{0,6}还是", r"还是.{0,3}12345", r"12345(能|管|可以)",
@@ -206,7 +229,8 @@ NOW_CUES: tuple[str, ...] = (
     r"现在[^，。！？,!?]{0,4}(躺在|倒在|卡在|困在|站在|正往)",
     r"刚(才|刚)[^，。！？,!?]{0,10}(撞|摔|倒|晕|着火|起火|炸|被打|被抢|吃了|喝了|血)", r"这会儿正",
     # batch 9: what someone does who smells gas now, a fight worse this time than the last
-    r"(灯|开关|电器|火)(也|都)?不敢(开|动|碰|按|点)|不敢(开|动|碰|按|点)(灯|开关|电器|火)", r"这(回|次)(比|更)",
+    r"(灯|开关|电器|火)(也|都)?不敢(开|动|碰|按|点)|不敢(开|动|碰|按|点|关).{0,2}(灯|开关|电器|火|电闸)", r"这(回|次)(比|更)",
+    r"刚(打|来)电话说", r"还在涨",
     r"还在烧", r"还在冒", r"还在流", r"出不来", r"快不行", r"不行了", r"求救", r"现在着", r"现在有人", r"紧急",
     r"help", r"sos",
 )
@@ -237,6 +261,8 @@ FIGURATIVE_CUES: tuple[str, ...] = (
 
 _EVENT_RES = {kind: re.compile("|".join(words)) for kind, words in EVENTS.items()}
 _NEGATIVE_RE = re.compile("|".join(NEGATIVE_CUES))
+_PAST_RE = re.compile("|".join(PAST_TIME_CUES))
+_BACK_TO_NOW_RE = re.compile(BACK_TO_NOW)
 _NOW_RE = re.compile("|".join(NOW_CUES))
 _NUISANCE_RE = re.compile("|".join(NUISANCE_CUES))
 _FIGURATIVE_RE = re.compile("|".join(FIGURATIVE_CUES))
@@ -292,7 +318,7 @@ def assess(text: str) -> Assessment:
         number = m.group(1) or m.group(2)
         hits.setdefault(KIND_OF_NUMBER[number], []).append(m.group(0))
     negatives = [m.group(0) for m in _NEGATIVE_RE.finditer(norm)]
-    now = [m.group(0) for m in _NOW_RE.finditer(norm)]
+    now = [m.group(0) for m in _NOW_RE.finditer(norm)] + _back_to_now(norm, hits)
     # On the text before the false friends are removed: 「烟囱」 is one of them, and a sign of a nuisance.
     plain = normalize(text)
     nuisance = [m.group(0) for m in _NUISANCE_RE.finditer(plain)]
@@ -309,6 +335,18 @@ def assess(text: str) -> Assessment:
         veto = "figurative"
     kind = pick_kind(hits) if hits and veto is None else None
     return Assessment(kind=kind, hits=hits, negatives=negatives, now=now, nuisance=nuisance, veto=veto)
+
+
+def _back_to_now(norm: str, hits: dict[str, list[str]]) -> list[str]:
+    """The word that brings a story of the past back to now, when an event is told after it."""
+    pasts = [m.end() for m in _PAST_RE.finditer(norm)]
+    if not pasts or not hits:
+        return []
+    back = _BACK_TO_NOW_RE.search(norm, pasts[-1])
+    if back is None:
+        return []
+    told_after = any(norm.find(h, back.end()) >= 0 for hs in hits.values() for h in hs)
+    return [back.group(0)] if told_after else []
 
 
 # Words that ask for help, or hint, without saying what happened: they decide the kind only when
