@@ -69,6 +69,14 @@ def test_missing_name_names_the_entry(tmp_path):
         load_directory(path)
 
 
+def test_an_emergency_number_names_a_known_department(tmp_path):
+    assert {e.kind: e.department for e in load_directory().emergency_numbers} == {
+        "police": "public_security", "fire": "emergency_management", "medical": "health", "traffic": "public_security"}
+    path = _write(tmp_path, lambda d: d["emergency_numbers"][0].update({"department": "fire_brigade"}))
+    with pytest.raises(DirectoryError, match="unknown department 'fire_brigade'"):
+        load_directory(path)
+
+
 def test_alias_shared_by_two_regions_is_refused(tmp_path):
     path = _write(tmp_path, lambda d: d["regions"][1]["aliases"].append("新华"))
     with pytest.raises(DirectoryError, match="alias '新华'"):
