@@ -45,7 +45,7 @@ _FALSE_FRIENDS = re.compile(
     # anger (「气的肺都要炸了」), a first-aid certificate or kit
     "(肺|肚子|脑子|脑袋|头)[^，。！？]{0,3}炸了|气炸|急救(证|员证|技能|课|包|箱)|"
     # a simile (「整栋楼跟着了火似的」)
-    "(着了火|着火|失火|起火|火烧|冒烟|爆炸|炸了|抢钱|抢劫)(似的|一样)|(能|可以|会|能够)救(命|人命)|黑救护车|"
+    "(着了火|着火|失火|起火|火烧|冒烟|爆炸|炸了|抢钱|抢劫|打架|打仗)(似的|一样)|收费站|收费口|(能|可以|会|能够)救(命|人命)|黑救护车|"
     # smoke mistaken for a fire, anger, a near miss (batch 6)
     "(以为|当成|当是|还当).{0,6}(着火|失火|起火|着了火)|心里.{0,3}(着火|着了火|冒火|窝火|起火)|"
     "差点.{0,8}(撞上|撞了|撞到|出车祸|翻车|摔)|(本|证|卡|钥匙|书包|作业|手机|材料)找不着|"
@@ -82,7 +82,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"水.{0,8}(漫|淹)(到|过|进).{0,16}(出不去|出不来|困)", r"埋(进去|在里面|在下面|住了)",
         # ... and batch 7: a blast told by its bang and shattered glass, a chemical tanker leaking
         r"(嘭|砰|轰|咚)的?一声.{0,12}(炸|震|玻璃|冒烟|起火|火)", r"玻璃.{0,4}震(碎|裂)|震(碎|裂).{0,4}玻璃",
-        r"(罐车|槽车|储罐|化工|危化).{0,8}(漏|泄)",
+        r"(罐车|槽车|储罐|化工|危化).{0,8}(漏|泄)", r"(罐车|槽车|储罐|危化).{0,10}(滋|喷|冒|淌)",
         # ... and batch 8: a scaffold come down on workers
         r"(垮|塌|(架子?|墙|房子?|棚子?|楼板|屋顶|模板)倒)了?(下来|了).{0,16}(压|埋)(住|着|在)",
         # ... and batch 9: smoke out of a neighbour's window, a flood at a bedridden father's bed, a boat asked for
@@ -91,7 +91,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         # ... and batch 10: a bang and smoke after it, a child locked in a car, a worker hanging from a broken gondola,
         # water up to the knees
         r"(嘭|砰|轰|咚)的?一声.{0,16}(窜|冒|喷).{0,2}(黑|黄|白|浓)?烟",
-        r"(车|车里|车内).{0,4}(锁|关)着.{0,3}(小孩|孩子|娃|婴儿|宝宝)|(小孩|孩子|娃|婴儿|宝宝).{0,4}(锁|关)在车里",
+        r"(车|车里|车内).{0,4}(锁|关)着.{0,3}(小孩|孩子|娃|婴儿|宝宝)|(小孩|孩子|娃|婴儿|宝宝|闺女|女儿|儿子|孙子|孙女).{0,6}(锁|关)在?车里",
         r"(吊篮|升降机|脚手架|安全绳).{0,8}(断了|掉了|塌了|歪了|翻了)|(悬|吊|挂)在.{0,6}(半空|空中|十几层|楼外)",
         r"(漫|淹)到(了)?(膝盖|大腿|腰|胸口|脖子|床)",
     ),
@@ -146,6 +146,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"车.{0,4}翻(到|进|在)?.{0,2}(沟|河|田|坡)",
         # ... and batch 10: a bus scraped by a car, a car hit from behind with its door jammed
         r"(和|跟|与).{0,8}车.{0,2}(刮|蹭|碰|撞)(上|了|到)", r"被.{0,4}车.{0,6}(顶|怼)了", r"车门.{0,4}(变形|卡死|打不开)",
+        # ... and batch 11: a boy on an e-bike knocked over by a car that drove off
+        r"车.{0,4}给?(别|挂|刮|蹭)倒",
     ),
     "medical": (
         r"晕倒", r"昏倒", r"晕过去", r"昏过去", r"昏迷", r"不省人事", r"叫不醒", r"没有呼吸", r"没呼吸", r"没气了",
@@ -207,7 +209,11 @@ NEGATIVE_CUES: tuple[str, ...] = (
     # ... and batch 9: someone missing already found, the towing fee of a crash, a rumour
     r"(已经|人)找(着|到)了", r"拖车费",
     # ... and batch 10: someone back home, a death already registered, a question whether something is legal
-    r"已经.{0,3}回(来|家)了", r"不用找了", r"去世|过世|死亡证明|火化|注销", r"正规(吗|不|嘛)|合法(吗|不)", r"谣言|造谣|传言|辟谣", r"(这|近)(一|两|几|半)个(多)?月", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
+    r"已经.{0,3}回(来|家)了", r"不用找了",
+    # ... and batch 11: a child brought back, a threat that may come one day, an injury being healed and a claim, a
+    # hazard that makes people fall in one day, a jump talked down, a habit
+    r"找回来了", r"一旦", r"不堪设想", r"打了钢板|在家(养|躺)着|养伤|出院", r"告(他|他们|老板)|去哪(告|起诉)",
+    r"一不小心", r"尽快(修|处理|解决)", r"劝(下来|住|回来)了", r"闹好几(回|次)", r"去世|过世|死亡证明|火化|注销", r"正规(吗|不|嘛)|合法(吗|不)", r"谣言|造谣|传言|辟谣", r"(这|近)(一|两|几|半)个(多)?月", r"抢救.{0,3}(花|费)", r"核实", r"道歉",
     r"随时(会|可能|都会|都可能)", r"出过", r"建议", r"怕.{0,2}(起火|着火|出事|爆炸)", r"一键呼叫", r"养老(?!钱|的钱)", r"让道", r"闯红灯",
     r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
     # questions about the numbers and the platform itself (an FAQ, not a call for help)
@@ -231,7 +237,7 @@ NOW_CUES: tuple[str, ...] = (
     # batch 9: what someone does who smells gas now, a fight worse this time than the last
     r"(灯|开关|电器|火)(也|都)?不敢(开|动|碰|按|点)|不敢(开|动|碰|按|点|关).{0,2}(灯|开关|电器|火|电闸)", r"这(回|次)(比|更)",
     r"刚(打|来)电话说", r"还在涨",
-    r"还在烧", r"还在冒", r"还在流", r"出不来", r"快不行", r"不行了", r"求救", r"现在着", r"现在有人", r"紧急",
+    r"还在(砸|打|追|砍|闹)", r"还在烧", r"还在冒", r"还在流", r"出不来", r"快不行", r"不行了", r"求救", r"现在着", r"现在有人", r"紧急",
     r"help", r"sos",
 )
 
@@ -263,6 +269,8 @@ _EVENT_RES = {kind: re.compile("|".join(words)) for kind, words in EVENTS.items(
 _NEGATIVE_RE = re.compile("|".join(NEGATIVE_CUES))
 _PAST_RE = re.compile("|".join(PAST_TIME_CUES))
 _BACK_TO_NOW_RE = re.compile(BACK_TO_NOW)
+_SCAM_RE = re.compile(r"骗子|诈骗|骗局|骗钱|是不是骗")
+_SAID_RE = re.compile(r"说")
 _NOW_RE = re.compile("|".join(NOW_CUES))
 _NUISANCE_RE = re.compile("|".join(NUISANCE_CUES))
 _FIGURATIVE_RE = re.compile("|".join(FIGURATIVE_CUES))
@@ -279,7 +287,7 @@ class Assessment:
     nuisance: list[str] = field(default_factory=list)
     # Why the rules say "not an emergency" although the message may look like one: "negative" (past,
     # fees, prevention… and no now-cue), "nuisance" (smoke of a recurring nuisance, no fire word),
-    # "figurative" (a cry for help about an ordinary matter), or None.
+    # "figurative" (a cry for help about an ordinary matter), "scam" (an event a fraudster told), or None.
     veto: str | None = None
 
     @property
@@ -317,8 +325,11 @@ def assess(text: str) -> Assessment:
     for m in _CALL_NUMBER.finditer(norm):
         number = m.group(1) or m.group(2)
         hits.setdefault(KIND_OF_NUMBER[number], []).append(m.group(0))
-    negatives = [m.group(0) for m in _NEGATIVE_RE.finditer(norm)]
-    now = [m.group(0) for m in _NOW_RE.finditer(norm)] + _back_to_now(norm, hits)
+    back = _back_to_now(norm, hits)
+    # A story that comes back to now leaves its past behind: what it said before the turn (the past's times,
+    # 「不归你们管」, 「调解」) no longer vetoes; a fee, an insurance claim or a certificate after it still does.
+    negatives = [m.group(0) for m in _NEGATIVE_RE.finditer(norm) if back is None or m.end() > back]
+    now = [m.group(0) for m in _NOW_RE.finditer(norm)]
     # On the text before the false friends are removed: 「烟囱」 is one of them, and a sign of a nuisance.
     plain = normalize(text)
     nuisance = [m.group(0) for m in _NUISANCE_RE.finditer(plain)]
@@ -330,6 +341,8 @@ def assess(text: str) -> Assessment:
         veto = "negative"
     elif not strong and nuisance:
         veto = "nuisance"
+    elif _told_by_a_scammer(norm, hits):
+        veto = "scam"
     # Also before the false friends are removed: they take 「气得肺都要炸了」 out whole, the sign of anger with it.
     elif not strong and (cries_only or not hits) and (_FIGURATIVE_RE.search(norm) or _FIGURATIVE_RE.search(plain)):
         veto = "figurative"
@@ -337,16 +350,26 @@ def assess(text: str) -> Assessment:
     return Assessment(kind=kind, hits=hits, negatives=negatives, now=now, nuisance=nuisance, veto=veto)
 
 
-def _back_to_now(norm: str, hits: dict[str, list[str]]) -> list[str]:
-    """The word that brings a story of the past back to now, when an event is told after it."""
+def _told_by_a_scammer(norm: str, hits: dict[str, list[str]]) -> bool:
+    """A fraud retold (「接了个电话说我儿子出车祸了……这肯定是骗子」): every event is what someone said, and the
+    message names a fraud. A fraud still going on is the police's, and says so (安全账户, 还要接着转)."""
+    if not hits or "police" in hits or not _SCAM_RE.search(norm):
+        return False
+    return all(_SAID_RE.search(norm, max(0, norm.find(h) - 12), max(0, norm.find(h)) + 1)
+               for hs in hits.values() for h in hs)
+
+
+def _back_to_now(norm: str, hits: dict[str, list[str]]) -> int | None:
+    """Where a story of the past comes back to now (「这回」「现在」「刚才」 after the last past cue), when an
+    event is told after it; None otherwise."""
     pasts = [m.end() for m in _PAST_RE.finditer(norm)]
     if not pasts or not hits:
-        return []
+        return None
     back = _BACK_TO_NOW_RE.search(norm, pasts[-1])
     if back is None:
-        return []
+        return None
     told_after = any(norm.find(h, back.end()) >= 0 for hs in hits.values() for h in hs)
-    return [back.group(0)] if told_after else []
+    return back.start() if told_after else None
 
 
 # Words that ask for help, or hint, without saying what happened: they decide the kind only when
