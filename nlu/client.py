@@ -160,6 +160,7 @@ class NluClient:
         self.answers = load_answers(answers_path, self._directory)
         self.gazetteer = Gazetteer(self._directory)
         self._number_keys = hotline_number_keys(self._directory)
+        self._emergency_department = {e.kind: e.department for e in self._directory.emergency_numbers if e.department}
         self._model: str | None = None
         self._model_checked = 0.0
 
@@ -300,10 +301,10 @@ class NluClient:
 
     # ---------------------------------------------------------------- interpretation
 
-    def _emergency_departments(self, kind: str, ranking: list[dict]) -> list[dict]:
-        """Three departments of an emergency's ticket: its number's department first (directory.yaml)."""
-        alternatives = _department_ranking(ranking)
-        department = next((e.department for e in self._directory.emergency_numbers if e.kind == kind), None)
+    def _emergency_departments(self, kind: str, alternatives: list[dict]) -> list[dict]:
+        """Three departments of an emergency's ticket: its number's department first (directory.yaml), then the
+        classifier's `alternatives` (every department of its ranking, best first)."""
+        department = self._emergency_department.get(kind)
         if department:
             own = next((a for a in alternatives if a["code"] == department), {"code": department, "confidence": 0.0})
             alternatives = [own, *(a for a in alternatives if a["code"] != department)]
@@ -328,7 +329,8 @@ class NluClient:
         top = ranking[0]
         top_name, top_conf = str(top["name"]), float(top["confidence"])
 
-        alternatives = _department_ranking(ranking)
+        departments = _department_ranking(ranking)
+        alternatives = list(departments)
         if assessment.pollution:
             # Smoke or fumes told as a nuisance: the environment department's matter, whatever the
             # classifier made of the smoke words (issue 16: never 119 for a barbecue).
@@ -367,7 +369,7 @@ class NluClient:
         if kind:
             # The ticket follows the call to the department of its number (a street fight is the police's even
             # when the classifier's department words lean to civil affairs), the classifier's others behind it.
-            ranked = self._emergency_departments(kind, ranking)
+            ranked = self._emergency_departments(kind, departments)
             return NluResult(
                 request_type="help",
                 department=ranked[0]["code"] if ranked else best_department,
