@@ -73,6 +73,31 @@ def read_labels(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def read_corrections(path: Path) -> list[tuple[str, str]]:
+    """(text, type) pairs of the operators' corrections an admin accepted ("type<TAB>text", as `read_labels`).
+    Written by the admin training from the database; a line with an unknown type is skipped, not fatal: one
+    bad row must not stop the admins' training."""
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        kind, _, text = line.partition("\t")
+        if kind not in rules.TYPES or not text.strip():
+            logger.warning("RequestTypeClassifier: %s line %d skipped (%r)", path.name, number, line[:40])
+            continue
+        pairs.append((text.strip(), kind))
+    return pairs
+
+
+def with_corrections(labels: list[tuple[str, str]], corrections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The labels with the operators' corrections: a corrected text takes the correction's type (the last
+    correction of a text wins), a new text is added once."""
+    corrected = dict(corrections)
+    known = {text for text, _ in labels}
+    return ([(text, corrected.get(text, kind)) for text, kind in labels]
+            + [(text, kind) for text, kind in corrected.items() if text not in known])
+
+
 def read_matters(path: Path) -> list[tuple[str, str]]:
     """(matter, type) pairs of a letters bank ("type|matter" items per department)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -108,6 +133,11 @@ class RequestTypeClassifier(GraphComponent):
         return {
             # Relative to nlu/ of the repository (also when the admins train their working copy).
             "labels": "data/request_types.tsv",
+            # The operators' corrections of the request type that an admin accepted (the console's training
+            # suggestions): relative to the directory Rasa trains in, as config.yml's jieba dictionary, so that
+            # the admins' training project (gateway/web/admin/workspace.py) brings its own. Absent in the
+            # repository; read after `labels`, so a correction overrides the label of the same text.
+            "corrections": "nlu/data/request_types_corrections.tsv",
             # Every training bank of letters (never heldout_bank.yml): one path or a list.
             "matters": ["letters/train_bank.yml", "letters/train_bank_more.yml", "letters/train_bank_third.yml"],
             # 5-fold CV of the labelled short messages the same at C 3 and 10 (83.8 %); the dev letters
@@ -193,6 +223,9 @@ class RequestTypeClassifier(GraphComponent):
         files = [NLU_DIR / merged["labels"], *(NLU_DIR / bank for bank in ([banks] if isinstance(banks, str) else banks))]
         if JIEBA_DICT.exists():
             files.append(JIEBA_DICT)
+        corrections = Path(merged["corrections"])
+        if corrections.is_file():
+            files.append(corrections)
         return code_fingerprint([cls.__module__], *files)
 
     @classmethod
@@ -271,6 +304,11 @@ class RequestTypeClassifier(GraphComponent):
         matters_paths = [NLU_DIR / bank for bank in ([banks] if isinstance(banks, str) else banks)]
         try:
             labels = read_labels(labels_path)
+            corrections = Path(self._config["corrections"])
+            if corrections.is_file():
+                found = read_corrections(corrections)
+                logger.info("RequestTypeClassifier: %d operators' corrections from %s", len(found), corrections)
+                labels = with_corrections(labels, found)
             matters = [pair for path in matters_paths if path.exists() for pair in read_matters(path)]
         except OSError as exc:
             logger.warning("RequestTypeClassifier: no labels (%s); the rules decide", exc)

@@ -318,17 +318,23 @@ def config_epochs(text: str) -> list[int]:
     return [int(m.group(0).split(":")[1]) for m in _EPOCHS_LINE.finditer(text)]
 
 
-def write_project(root: Path, config: str, data_files: dict[str, str]) -> Path:
-    """Lay out a training project under `root`: root/nlu/{config.yml, data/nlu/<files>, jieba_dict/}.
+def write_project(root: Path, config: str, data_files: dict[str, str],
+                  label_files: dict[str, str] | None = None) -> Path:
+    """Lay out a training project under `root`: root/nlu/{config.yml, data/nlu/<data_files>,
+    data/<label_files>, jieba_dict/}.
 
-    Rasa runs with cwd = root, so config.yml's `dictionary_path: nlu/jieba_dict` resolves inside the
-    project. Returns root/nlu (pass it to data_hash())."""
+    Rasa runs with cwd = root, so config.yml's `dictionary_path: nlu/jieba_dict` (and the request-type
+    model's operators' corrections, nlu/data/request_types_corrections.tsv) resolve inside the project;
+    label files are not Rasa's NLU data, hence beside data/nlu/. Both are hashed (data_hash). Returns
+    root/nlu (pass it to data_hash())."""
     nlu_dir = Path(root) / "nlu"
     data = nlu_dir / DATA_DIR.name / "nlu"
     data.mkdir(parents=True, exist_ok=True)
     (nlu_dir / CONFIG.name).write_text(config, encoding="utf-8")
     for name, text in data_files.items():
         (data / name).write_text(text, encoding="utf-8")
+    for name, text in (label_files or {}).items():
+        (data.parent / name).write_text(text, encoding="utf-8")
     shutil.copytree(DICT_DIR, nlu_dir / DICT_DIR.name, dirs_exist_ok=True)
     return nlu_dir
 

@@ -109,3 +109,54 @@ def test_labelled_messages_are_never_dev_or_heldout_texts():
     for path in [*evaluate.heldout_files(), *sorted(evaluate.DEV_DIR.glob("*.yml"))]:
         texts = {str(e["text"]).strip() for e in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]}
         assert not labelled & texts, (path.name, sorted(labelled & texts)[:3])
+
+
+CORRECTIONS_IN_RASA = r"""
+import json, os, sys, tempfile
+from pathlib import Path
+import yaml
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu.request_type_model import RequestTypeClassifier, with_corrections
+
+arg = json.loads(sys.argv[1])
+data = yaml.safe_load(Path("nlu/data/nlu/departments.yml").read_text(encoding="utf-8"))
+messages = [Message.build(text=line.strip()[2:], intent=block["intent"])
+            for block in data["nlu"] for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+
+def trained(name):
+    model = RequestTypeClassifier({}, storage, Resource(name))
+    model.train(TrainingData(messages))
+    probe = Message(data={"text": arg["text"]})
+    model.process([probe])
+    return {r["name"]: r["confidence"] for r in probe.get("request_type")["ranking"]}
+
+default_path = RequestTypeClassifier.get_default_config()["corrections"]
+before, fingerprint_before = trained("before"), RequestTypeClassifier.fingerprint_addon({})
+# The admins' training project: Rasa runs in it, and the corrections lie where the config says.
+project = Path(tempfile.mkdtemp())
+(project / default_path).parent.mkdir(parents=True)
+(project / default_path).write_text("# header\n" + arg["type"] + "\t" + arg["text"] + "\nnot_a_type\t坏的一行\n",
+                                    encoding="utf-8")
+os.chdir(project)
+after, fingerprint_after = trained("after"), RequestTypeClassifier.fingerprint_addon({})
+merged = with_corrections([("甲", "complaint"), ("乙", "consult")], [("甲", "report"), ("丙", "help"), ("甲", "praise")])
+print(json.dumps({"default_path": default_path, "before": before, "after": after,
+                  "fingerprint_changed": fingerprint_before != fingerprint_after, "merged": merged}))
+"""
+
+
+@needs_rasa_python
+def test_accepted_corrections_in_the_training_project_are_labels_of_the_model():
+    # An operator corrected a praise the model read otherwise; an admin accepted it, and the admins' training
+    # writes it where the component reads it (gateway/web/admin/workspace.py CORRECTIONS_FILE).
+    text, kind = "社区卫生服务站的王医生半夜还上门给我家老人输液", "praise"
+    out = run_in_rasa(CORRECTIONS_IN_RASA, {"text": text, "type": kind})
+    assert out["default_path"] == "nlu/data/request_types_corrections.tsv"
+    assert out["after"][kind] > out["before"][kind] + 0.05, (out["before"], out["after"])
+    assert out["fingerprint_changed"]  # Rasa's cache retrains the component when the corrections change
+    # A correction overrides a label of the same text (the last one wins); a new text is added once.
+    assert out["merged"] == [["甲", "praise"], ["乙", "consult"], ["丙", "help"]]

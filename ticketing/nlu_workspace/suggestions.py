@@ -26,10 +26,21 @@ async def suggestions(session: AsyncSession, *, status: str | None = "new", limi
     return list((await session.execute(stmt)).scalars())
 
 
+async def accepted_request_types(session: AsyncSession) -> list[tuple[str, str]]:
+    """(text, request type) of every request-type correction an admin accepted, in the order they were
+    accepted (a later correction of the same text wins when the request-type model reads them)."""
+    stmt = (select(TrainingSuggestion)
+            .where(TrainingSuggestion.field == "request_type", TrainingSuggestion.status == "accepted",
+                   TrainingSuggestion.chosen.is_not(None))
+            .order_by(TrainingSuggestion.reviewed_at, TrainingSuggestion.id))
+    return [(row.text, row.chosen) for row in (await session.execute(stmt)).scalars() if row.text and row.chosen]
+
+
 def suggestion_intent(row: TrainingSuggestion, chosen: str | None = None) -> str | None:
     """The Rasa intent a suggestion trains, or None: only the department is an intent (dept_<code>).
-    Region comes from the gazetteer and request type from rules: those suggestions are reviewed and kept
-    as labelled data, but they add no training example."""
+    Region comes from the gazetteer: its suggestions are reviewed and kept, nothing is trained. The request
+    type is a model of its own beside the intents (nlu/request_type_model.py): an accepted request-type
+    correction is one of its labels at the next training (accepted_request_types), not an intent example."""
     prefix = SUGGESTION_INTENT_FIELDS.get(row.field)
     value = chosen if chosen is not None else row.chosen
     if prefix is None or not value:
@@ -57,6 +68,10 @@ async def review_suggestions(session: AsyncSession, decisions: Sequence[dict[str
                 intent = await _intent(session, intent_name, create=False, actor=actor)
                 text = clean_example(decision.get("text") if decision.get("text") is not None else row.text)
                 examples += await _add_texts(session, intent, [text], actor=actor, source="suggestion")
+            elif decision.get("text") is not None and " ".join(str(decision["text"]).split()) != " ".join(row.text.split()):
+                # No intent (region, request type): the text as the admin edited it is the labelled example the
+                # next training of the request-type model reads (accepted_request_types).
+                row.text = clean_example(decision["text"])
             row.status = "accepted"
             accepted += 1
         else:

@@ -29,7 +29,7 @@ from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.admin import active_evaluation, evaluation
 from gateway.web.admin.job_view import JOB_EVENT, job_dict, job_state
 from gateway.web.admin.state import STATE, TRAIN_LOCK_TTL, NluAdminKeys
-from gateway.web.admin.workspace import export_files, write_project
+from gateway.web.admin.workspace import export_files, export_labels, write_project
 from gateway.web.audiences import Config
 from gateway.web.errors import ApiError
 from nlu import training
@@ -195,10 +195,11 @@ async def _train_and_evaluate(config: Config, job_id: int, actor: str, epochs: i
     cache = training.model_cache_dir()
     async with config[SESSIONS]() as session:
         files = await export_files(session)
+        labels = await export_labels(session)
         answers = dict(config[NLU].answers)
     with tempfile.TemporaryDirectory(prefix="admin-train-", dir=cache) as tmp:
         root = Path(tmp)
-        nlu_dir, hash_ = write_project(root / "project", files, epochs)
+        nlu_dir, hash_ = write_project(root / "project", files, epochs, labels)
         name = training.model_name(hash_)
         target = cache / f"{name}.tar.gz"
         rasa_config = (nlu_dir / "config.yml").read_text(encoding="utf-8")

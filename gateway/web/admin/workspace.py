@@ -19,13 +19,15 @@ from gateway.web.errors import ApiError
 from nlu import training, yaml_io
 from nlu.client import ANSWERS_PATH
 from ticketing.errors import WorkspaceError
-from ticketing.nlu_workspace import intents, registry
+from ticketing.nlu_workspace import intents, registry, suggestions
 from ticketing.nlu_workspace.intents import Block
 
 log = logging.getLogger(__name__)
 
 INTENTS_FILE = "intents.yml"
 RESOURCES_FILE = "resources.yml"
+# The request-type model reads it from the directory Rasa trains in (nlu/request_type_model.py `corrections`).
+CORRECTIONS_FILE = "request_types_corrections.tsv"
 
 
 def _ws_blocks(blocks: list[yaml_io.Block]) -> list[Block]:
@@ -84,12 +86,23 @@ async def export_files(session) -> dict[str, str]:
     }
 
 
+async def export_labels(session) -> dict[str, str]:
+    """The label files beside the Rasa data: the operators' request-type corrections an admin accepted."""
+    pairs = await suggestions.accepted_request_types(session)
+    if not pairs:
+        return {}
+    lines = ["# 坐席更正、管理员采纳的诉求类型（由管理后台导出）：类型<TAB>文本"]
+    lines += [f"{kind}\t{' '.join(text.split())}" for text, kind in pairs]
+    return {CORRECTIONS_FILE: "\n".join(lines) + "\n"}
+
+
 async def export_single(session) -> str:
     return yaml_io.dump_nlu_yaml(await intents.export_blocks(session), header="12345 NLU training data (admin export)")
 
 
-def write_project(root: Path, files: dict[str, str], epochs: int | None) -> tuple[Path, str]:
-    nlu_dir = training.write_project(root, training.config_text(epochs), files)
+def write_project(root: Path, files: dict[str, str], epochs: int | None,
+                  labels: dict[str, str] | None = None) -> tuple[Path, str]:
+    nlu_dir = training.write_project(root, training.config_text(epochs), files, labels)
     return nlu_dir, training.data_hash(nlu_dir)
 
 
