@@ -22,13 +22,13 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu.code_fingerprint import code_fingerprint
+from nlu.rasa_tokenizer import load_user_dictionaries
 from nlu.text_features import TextFeatures
 
 logger = logging.getLogger(__name__)
 
 
 JIEBA_DICT = Path(__file__).resolve().parent / "jieba_dict" / "userdict.txt"
-_jieba_ready = False
 
 
 def text_words(text: Text) -> List[Text]:
@@ -36,12 +36,8 @@ def text_words(text: Text) -> List[Text]:
     that are not Rasa messages (labelled messages, duty phrases) and for a parse without tokens."""
     import jieba
 
-    global _jieba_ready
-    if not _jieba_ready:
-        jieba.setLogLevel(logging.WARNING)
-        if JIEBA_DICT.exists():
-            jieba.load_userdict(str(JIEBA_DICT))
-        _jieba_ready = True
+    # Once per process, shared with the pipeline's tokenizer: a second load would change the cuts.
+    load_user_dictionaries(JIEBA_DICT)
     return [w.lower() for w in jieba.lcut(text) if w.strip()]
 
 

@@ -29,7 +29,7 @@ import yaml
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from nlu.rasa_tokenizer import OnceLoadedJiebaTokenizer
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
 
     storage = LocalModelStorage(Path(tempfile.mkdtemp()))
     context = ExecutionContext(GraphSchema({}), "letters-cv")
-    tokenizer = JiebaTokenizer.create({**JiebaTokenizer.get_default_config(), "dictionary_path": "nlu/jieba_dict"},
-                                      storage, Resource("tokenizer"), context)
+    tokenizer = OnceLoadedJiebaTokenizer.create(
+        {**OnceLoadedJiebaTokenizer.get_default_config(), "dictionary_path": "nlu/jieba_dict"},
+        storage, Resource("tokenizer"), context)
     data = load_data(str(NLU_DIR / "data" / "nlu"))
     if args.extra_bank:
         data = data.merge(TrainingData(bank_letters(args.extra_bank)))

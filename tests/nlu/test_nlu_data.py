@@ -207,7 +207,7 @@ def test_data_hash_follows_the_components_code(tmp_path, monkeypatch):
     shutil.copytree(training.NLU_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "tests", "dev"))
     monkeypatch.setattr(code_fingerprint, "NLU_PACKAGE", package)
     files = {path.name for path in code_fingerprint.code_files(["faq_selector"])}
-    assert files == {"faq_selector.py", "linear_component.py", "text_features.py", "code_fingerprint.py"}
+    assert files == {"faq_selector.py", "linear_component.py", "text_features.py", "code_fingerprint.py", "rasa_tokenizer.py"}
     assert "request_type.py" in {p.name for p in code_fingerprint.code_files(["request_type_model"])}  # `from nlu import x as y`
     before, component = training.data_hash(), code_fingerprint.code_fingerprint(["faq_selector"])
     shared = package / "text_features.py"
