@@ -216,6 +216,8 @@ NEGATIVE_CUES: tuple[str, ...] = (
     r"找回来了", r"一旦", r"不堪设想", r"打了钢板|在家(养|躺)着|养伤|出院", r"告(他|他们|老板)|去哪(告|起诉)",
     r"一不小心", r"尽快(修|处理|解决)", r"劝(下来|住|回来)了", r"闹好几(回|次)",
     r"抢救.{0,3}(花|费)", r"核实", r"道歉",
+    # ... and session 21's everyday dev letters: what one does not want a quarrel to come to (「不想闹到打架」)
+    r"(不想|不愿|免得|省得|以免)(闹|弄|搞)(到|得|成)",
     r"随时(会|可能|都会|都可能)", r"出过", r"建议", r"怕.{0,2}(起火|着火|出事|爆炸)", r"一键呼叫", r"养老(?!钱|的钱)", r"让道", r"闯红灯",
     r"招聘", r"考试", r"电影", r"电视剧", r"游戏", r"小说", r"新闻", r"措施", r"防泄漏", r"防火",
     # questions about the numbers and the platform itself (an FAQ, not a call for help)

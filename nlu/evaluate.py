@@ -40,7 +40,10 @@ DEV_FREEHAND_FILE = "dev_letters_freehand.yml"
 # after a long background; written to find a top-3 signal the other dev letters no longer give (they score 100 %
 # too: the department top-1, 81 %, is where they differ).
 DEV_BOUNDARY_FILE = "dev_letters_boundary.yml"
-LETTER_FILES = (LETTERS_FILE, DEV_LETTERS_FILE, DEV_FREEHAND_FILE, DEV_BOUNDARY_FILE)
+# Dev letters written freehand (session 21): a third at duty boundaries, a third with a second matter or a wrong
+# office named, a third in everyday words without the office's keywords.
+DEV_EVERYDAY_FILE = "dev_letters_everyday.yml"
+LETTER_FILES = (LETTERS_FILE, DEV_LETTERS_FILE, DEV_FREEHAND_FILE, DEV_BOUNDARY_FILE, DEV_EVERYDAY_FILE)
 EMERGENCY_FILE = "heldout_emergency.yml"
 # The second emergency batch (issue 16): written after the rules were frozen, reported on its own.
 EMERGENCY_BATCH2_FILE = "heldout_emergency_batch2.yml"

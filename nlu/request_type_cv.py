@@ -14,7 +14,8 @@ Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `trai
   model trained on everything, as `hotline nlu train` would; the freehand letters (dev/dev_letters_freehand.yml,
   written as citizens write, not in the compose frames) and the freehand short messages
   (dev/dev_request_types_freehand.yml, session 17) and the letters at the departments' boundaries
-  (dev/dev_letters_boundary.yml, session 17) on lines of their own.
+  (dev/dev_letters_boundary.yml, session 17) and the everyday letters (dev/dev_letters_everyday.yml, session 21)
+  on lines of their own.
 
 The held-out sets (tests/heldout_*.yml, letters/heldout_bank.yml) are never read.
 """
@@ -173,8 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     freehand = dev_examples(("dev_letters_freehand.yml",))
     freehand_short = dev_examples(("dev_request_types_freehand.yml",))
     boundary = dev_examples(("dev_letters_boundary.yml",))
+    everyday = dev_examples(("dev_letters_everyday.yml",))
     for name, part in (("dev short", short), ("dev letters", long), ("dev all", dev), ("dev freehand", freehand),
-                       ("free short", freehand_short), ("boundary", boundary)):
+                       ("free short", freehand_short), ("boundary", boundary), ("everyday", everyday)):
         report(name, [k for _, k in part], model.predict([t for t, _ in part]), [t for t, _ in part], args.errors and name != "dev all")
 
 

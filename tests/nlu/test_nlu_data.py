@@ -163,7 +163,8 @@ def _char_grams(text: str, n: int) -> set[str]:
 
 @pytest.mark.parametrize("path", [evaluate.HELDOUT_DIR / "heldout_letters.yml", letters.DEV_OUT,
                                   evaluate.DEV_DIR / evaluate.DEV_FREEHAND_FILE,
-                                  evaluate.DEV_DIR / evaluate.DEV_BOUNDARY_FILE], ids=lambda p: p.name)
+                                  evaluate.DEV_DIR / evaluate.DEV_BOUNDARY_FILE,
+                                  evaluate.DEV_DIR / evaluate.DEV_EVERYDAY_FILE], ids=lambda p: p.name)
 def test_heldout_letters_share_no_passage_with_training(path):
     # Exact-text checks miss a matter reused inside another letter: no 14 characters in a row of a
     # held-out or dev letter may appear anywhere in the training data.

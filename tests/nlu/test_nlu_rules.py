@@ -231,6 +231,8 @@ def test_emergency_detected(text, kind):
         "河边护栏断了，骑车的一不小心就栽河里了，麻烦尽快修",
         "有人打电话说是燃气公司的，说俺家燃气泄漏了要收检测费，是不是骗子",
         "楼下小伙子昨晚又闹着要跳楼，派出所给劝下来了，一个月闹好几回",
+        # session 21's everyday dev letters: a fight one does not want a quarrel to come to (「不想闹到打架」)
+        "两家为院墙边的排水沟闹得很僵，我不想闹到打架，想找个懂理的人给评评理",
     ],
 )
 def test_emergency_negatives(text):
