@@ -22,7 +22,7 @@ from nlu import training
 from ticketing.nlu_workspace import answers as nlu_workspace_answers
 from ticketing.nlu_workspace import intents as nlu_workspace_intents
 from ticketing.nlu_workspace import jobs as nlu_workspace_jobs
-from ticketing.nlu_workspace import registry
+from ticketing.nlu_workspace import registry, suggestions
 
 routes = web.RouteTableDef()
 KIND_LABELS = {"faq": "常见问题", "department": "承办部门", "emergency": "紧急求助", "hotline": "其他热线",
@@ -83,9 +83,10 @@ async def training_page(request: web.Request) -> web.Response:
     await jobs.reap_orphans(request.config_dict)
     async with request.config_dict[SESSIONS]() as session:
         rows = await nlu_workspace_jobs.jobs(session)
+        corrections = len(await suggestions.accepted_request_types(session))
     running = await jobs.running_job_id(request.config_dict)
     return await render(request, "nlu_admin/training.html", _ctx(
-        "training", jobs=rows, views={j.id: job_dict(j, log=False) for j in rows}, running=running, epochs_setting=training.epochs_setting(),
+        "training", jobs=rows, corrections=corrections, views={j.id: job_dict(j, log=False) for j in rows}, running=running, epochs_setting=training.epochs_setting(),
         config_epochs=training.config_epochs(training.config_text())))
 
 

@@ -90,3 +90,6 @@ async def test_an_accepted_request_type_correction_is_a_label_of_the_next_traini
     assert not (nlu_dir / "data" / "nlu" / CORRECTIONS_FILE).exists()  # not among Rasa's NLU files
     _, without = write_project(tmp_path / "b", files, None)
     assert with_labels != without and with_labels == training.data_hash(nlu_dir)
+    # The training page tells the admin how many corrections the next training reads.
+    page = await (await admin.get("/admin/nlu/training")).text()
+    assert "还使用 2 条已采纳的坐席更正" in page
