@@ -60,29 +60,18 @@ _BEFORE_PARSE_FILE = {"word_weight": 0.5}
 _BEFORE_SHORT_RULE_WEIGHT = {"short_rule_weight": 1.0}
 
 
-def read_labels(path: Path) -> list[tuple[str, str]]:
-    """(text, type) pairs of a "type<TAB>text" file; comment and blank lines skipped."""
-    pairs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        kind, _, text = line.partition("\t")
-        if kind not in rules.TYPES or not text.strip():
-            raise ValueError(f"{path.name}: bad line {line[:40]!r}")
-        pairs.append((text.strip(), kind))
-    return pairs
-
-
-def read_corrections(path: Path) -> list[tuple[str, str]]:
-    """(text, type) pairs of the operators' corrections an admin accepted ("type<TAB>text", as `read_labels`).
-    Written by the admin training from the database; a line with an unknown type is skipped, not fatal: one
-    bad row must not stop the admins' training."""
+def read_labels(path: Path, strict: bool = True) -> list[tuple[str, str]]:
+    """(text, type) pairs of a "type<TAB>text" file; comment and blank lines skipped. A bad line raises, or with
+    `strict` off is skipped with a warning: the operators' corrections (written by the admin training from the
+    database) must not stop the admins' training for one bad row."""
     pairs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         kind, _, text = line.partition("\t")
         if kind not in rules.TYPES or not text.strip():
+            if strict:
+                raise ValueError(f"{path.name}: bad line {line[:40]!r}")
             logger.warning("RequestTypeClassifier: %s line %d skipped (%r)", path.name, number, line[:40])
             continue
         pairs.append((text.strip(), kind))
@@ -306,7 +295,7 @@ class RequestTypeClassifier(GraphComponent):
             labels = read_labels(labels_path)
             corrections = Path(self._config["corrections"])
             if corrections.is_file():
-                found = read_corrections(corrections)
+                found = read_labels(corrections, strict=False)
                 logger.info("RequestTypeClassifier: %d operators' corrections from %s", len(found), corrections)
                 labels = with_corrections(labels, found)
             matters = [pair for path in matters_paths if path.exists() for pair in read_matters(path)]
