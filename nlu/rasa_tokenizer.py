@@ -26,6 +26,8 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 logger = logging.getLogger(__name__)
 
 _loaded: Set[str] = set()  # sha256 of the user dictionaries loaded into jieba's default tokenizer
+# Files already looked at: `text_words` asks for every text it cuts, and must not read and hash the file each time.
+_seen: Set[Path] = set()
 
 
 def load_user_dictionaries(path: Path | Text) -> None:
@@ -33,7 +35,9 @@ def load_user_dictionaries(path: Path | Text) -> None:
     already loaded the same content."""
     import jieba
 
-    target = Path(path)
+    target = Path(path).resolve()
+    if target in _seen:
+        return
     files = [Path(p) for p in sorted(glob.glob(f"{target}/*"))] if target.is_dir() else [target]
     for file in files:
         if not file.is_file():
@@ -45,6 +49,7 @@ def load_user_dictionaries(path: Path | Text) -> None:
         jieba.load_userdict(str(file))
         _loaded.add(digest)
         logger.info("jieba user dictionary %s loaded", file)
+    _seen.add(target)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
