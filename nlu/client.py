@@ -3,7 +3,8 @@
 `NluClient.parse(text)` calls Rasa's `POST /model/parse` and turns the raw prediction into the
 gateway's contract (`NluResult.to_dict()`, the body of `POST /api/v1/nlu/parse`):
 
-    {"request_type", "department", "department_alternatives": [{"code", "confidence"}] x3,
+    {"request_type", "request_type_alternatives": [{"code", "confidence"}] <= 3,
+     "department", "department_alternatives": [{"code", "confidence"}] x3,
      "region", "emergency": {"number", "kind"} | null, "faq": {"key", "answer"} | null,
      "handoff": bool, "intent": {"name", "confidence"} | null, "model": version | null}
 
@@ -32,6 +33,7 @@ import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -68,6 +70,8 @@ CHITCHAT_MAX_CHARS = 60
 @dataclass(frozen=True)
 class NluResult:
     request_type: str | None = None
+    # The request-type classifier's ranking, `request_type` first; [] when the rules decided the type.
+    request_type_alternatives: list[dict] = field(default_factory=list)  # [{"code", "confidence"}] <= 3
     department: str | None = None
     department_alternatives: list[dict] = field(default_factory=list)  # [{"code", "confidence"}] x3
     region: str | None = None
@@ -342,6 +346,11 @@ class NluClient:
         intent = {"name": top_name, "confidence": round(top_conf, 4)}
         common = dict(department_alternatives=alternatives, region=region, model=model)
 
+        def typed() -> dict[str, Any]:
+            """A ticket's request type: the classifier's, with its ranking, or the rules' when it gave none."""
+            return dict(request_type=request_type_rules.classify(text, raw.get("request_type")),
+                        request_type_alternatives=request_type_rules.alternatives(raw.get("request_type")))
+
         def answered(key: str, confidence: float) -> NluResult:
             """The bot answers ``key`` itself (an answer of faq_answers.yml): no ticket."""
             return NluResult(faq={"key": key, "answer": self.answers[key]}, handoff=False,
@@ -429,8 +438,7 @@ class NluClient:
                 # The bot was to answer, but unsure; a short question on one hotline's topic settles it.
                 return answered(asked, top_conf)
             return NluResult(
-                request_type=request_type_rules.classify(text, raw.get("request_type")), department=best_department, handoff=True,
-                intent=intent, **common,
+                department=best_department, handoff=True, intent=intent, **typed(), **common,
             )
 
         # 3. A short question on a non-integrated hotline's topic that the classifier cannot place
@@ -444,10 +452,10 @@ class NluClient:
         if top_name.startswith(DEPT_PREFIX) and department == top_name[len(DEPT_PREFIX):]:
             handoff = fell_back or top_conf < th.department_auto
         return NluResult(
-            request_type=request_type_rules.classify(text, raw.get("request_type")),
             department=department,
             handoff=handoff,
             intent=intent,
+            **typed(),
             **common,
         )
 

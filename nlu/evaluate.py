@@ -27,6 +27,7 @@ import yaml
 
 from nlu import label_audit
 from nlu.client import ANSWERED_INTENTS, NluClient, NluResult
+from nlu.thresholds import DEFAULT as THRESHOLDS
 
 HELDOUT_DIR = Path(__file__).parent / "tests"
 DEV_DIR = Path(__file__).parent / "dev"  # the dev split thresholds are set on: never reported as a result
@@ -103,6 +104,18 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def _first_types(result: NluResult, n: int) -> list[str]:
+    """The classifier's first `n` request types, or the one the rules gave."""
+    ranked = [alt["code"] for alt in result.request_type_alternatives[:n]]
+    return ranked or ([result.request_type] if result.request_type else [])
+
+
+def _type_confidence(result: NluResult) -> float | None:
+    """The classifier's confidence in the request type it gave; None when the rules gave it."""
+    return next((float(alt["confidence"]) for alt in result.request_type_alternatives
+                 if alt["code"] == result.request_type), None)
+
+
 def compute_metrics(examples: list[dict], results: list[NluResult],
                     audit: dict[str, dict[str, dict[str, str]]] | None = None) -> dict[str, Any]:
     pairs = list(zip(examples, results, strict=True))
@@ -127,6 +140,15 @@ def compute_metrics(examples: list[dict], results: list[NluResult],
     m["request_type_letters"] = _ratio(sum(r.request_type == e["request_type"] for e, r in typed_letters),
                                        len(typed_letters))
     m["request_type_short"] = _ratio(sum(r.request_type == e["request_type"] for e, r in typed_short), len(typed_short))
+    # What an operator is shown (issue 16, session 22): the label among the classifier's first two types (the
+    # console's one-click alternative), and the messages the console marks 「请核对」 (below request_type_unsure).
+    m["request_type_top2"] = _ratio(sum(e["request_type"] in _first_types(r, 2) for e, r in typed), len(typed))
+    scored = [(e, r, _type_confidence(r)) for e, r in typed]
+    unsure = [(e, r) for e, r, c in scored if c is not None and c < THRESHOLDS.request_type_unsure]
+    sure = [(e, r) for e, r, c in scored if c is not None and c >= THRESHOLDS.request_type_unsure]
+    m["request_type_unsure_rate"] = _ratio(len(unsure), len(typed))
+    m["request_type_unsure_accuracy"] = _ratio(sum(r.request_type == e["request_type"] for e, r in unsure), len(unsure))
+    m["request_type_sure_accuracy"] = _ratio(sum(r.request_type == e["request_type"] for e, r in sure), len(sure))
 
     m["region_accuracy"] = _ratio(sum(r.region == e["region"] for e, r in pairs), len(pairs))
     named = [(e, r) for e, r in pairs if e["region"]]
@@ -299,6 +321,10 @@ def format_report(m: dict[str, Any], *, verbose: bool = False) -> str:
         f"  request type accuracy   {_pct(m['request_type_accuracy'])}   (n={m['request_type_n']}; letters "
         f"{_pct(m.get('request_type_letters')).strip()}, short messages {_pct(m.get('request_type_short')).strip()})  "
         + "  ".join(f"{k} {_pct(v).strip()}" for k, v in m["request_type_by_label"].items()),
+        f"  request type top-2      {_pct(m.get('request_type_top2'))}   marked 请核对 (confidence < "
+        f"{THRESHOLDS.request_type_unsure}) {_pct(m.get('request_type_unsure_rate')).strip()} of the messages, right "
+        f"{_pct(m.get('request_type_unsure_accuracy')).strip()}; the others right "
+        f"{_pct(m.get('request_type_sure_accuracy')).strip()}",
         f"  region accuracy         {_pct(m['region_accuracy'])}   (all messages; recall on the {m['region_named_n']}"
         f" naming a region {_pct(m['region_recall']).strip()}, wrong region given {m['region_false']})",
         f"  emergency recall        {_pct(m['emergency_recall'])}   (n={m['emergency_n']}; right number "

@@ -62,6 +62,21 @@ the topic rules had found (「开发票的问题找哪里」, 0.53) were handed 
 questions, so 0.5 was read from the held-out calibration table, as the first thresholds were:
 >= 0.5: 91.5 % of the answers right, 82.8 % of the answerable answered (0.6: 92.9 % / 81.3 %;
 0.3: 88.3 % / 87.1 %). A dev split of questions would be the better place to set it.
+
+Request type (issue 16, session 22): the console marks the bot's request type 「请核对」 below
+`request_type_unsure` and offers the next types as one-click choices. Set on the 5-fold cross-validation of
+the 1982 labels of data/request_types.tsv (the folds of nlu/request_type_cv.py) and on the dev split's 648
+typed messages (the model trained on everything), the settings of nlu-95910f9a2718; right = the best type,
+top-2 = the label among the first two:
+  confidence     CV: share  right  top-2     dev: share  right  top-2
+   < 0.5             22.6 %  62.7 %  89.7 %         12.0 %  67.9 %  88.5 %
+   0.5–0.6           12.5 %  87.0 %  97.6 %         11.0 %  77.5 %  94.4 %
+   0.6–0.7           12.9 %  94.1 %  98.0 %         13.4 %  94.3 %  98.9 %
+   >= 0.7            52.0 %  98.6 %  99.9 %         63.6 %  95.6 %  98.1 %
+Overall: CV 88.4 % right, 97.1 % among two; dev 90.1 %, 96.6 %. Below 0.6 (35 % of the CV messages, 23 % of
+the dev ones) more than one type in four is wrong (71–73 % right); above it one in twenty or fewer.
+`hotline nlu eval` reports the held-out figures (request type top-2, share below the threshold and its
+accuracy).
 """
 
 from __future__ import annotations
@@ -95,6 +110,9 @@ class Thresholds:
     # The bot asks 「您反映的是……还是……？」 when the best two departments are closer than this
     # (issue #19); derived on held-out messages by bench/gathering.py (figures in the docstring above).
     department_margin: float = 0.20
+    # The console asks the operator to check the bot's request type below this confidence (the request-type
+    # classifier's probability of its best type; measurement in the docstring above).
+    request_type_unsure: float = 0.60
 
 
 DEFAULT = Thresholds()

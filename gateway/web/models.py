@@ -41,6 +41,8 @@ class NluResult(BaseModel):
     """The NLU contract (``nlu.client.NluResult.to_dict``)."""
 
     request_type: str | None = None
+    request_type_alternatives: list[Confidence] = Field(
+        [], description="诉求类型模型的排序（第一项即 request_type）；由规则判定时为空")
     department: str | None = None
     department_alternatives: list[Confidence] = []
     region: str | None = None

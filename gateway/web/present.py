@@ -13,6 +13,7 @@ from typing import Any
 
 from config.directory import Directory
 from config.local_time import LOCAL_TZ
+from nlu.thresholds import DEFAULT as THRESHOLDS
 from ticketing.accounts.roles import CONSOLE_ROLES, DISPATCH_ROLES, Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Dispatch, Ticket
@@ -214,24 +215,35 @@ def contact(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
-    if pred is None:
-        return None
-    alternatives = []
-    for alt in (pred.alternatives or [])[:3]:
+def _ranked(items: Any, field: str, labels: Labels) -> list[dict[str, Any]]:
+    """A stored ranking ([{"code", "confidence"}]) with each code's label, at most three."""
+    out = []
+    for alt in (items or [])[:3]:
         code = alt.get("code") if isinstance(alt, dict) else None
         if not code:
             continue
         conf = alt.get("confidence")
-        alternatives.append({"code": code, "label": labels.of("department", code),
-                             "confidence": round(float(conf), 3) if isinstance(conf, (int, float)) else None})
+        out.append({"code": code, "label": labels.of(field, code),
+                    "confidence": round(float(conf), 3) if isinstance(conf, (int, float)) else None})
+    return out
+
+
+def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
+    if pred is None:
+        return None
+    typed = _ranked(pred.request_type_alternatives, "request_type", labels)
+    # The classifier's confidence in the type it gave (None: the rules decided, or an older prediction).
+    typed_confidence = next((alt["confidence"] for alt in typed if alt["code"] == pred.request_type), None)
     return {
         "department": pred.department, "department_label": labels.of("department", pred.department),
         "region": pred.region, "region_label": labels.of("region", pred.region),
         "request_type": pred.request_type, "request_type_label": labels.of("request_type", pred.request_type),
+        "request_type_confidence": typed_confidence,
+        "request_type_unsure": typed_confidence is not None and typed_confidence < THRESHOLDS.request_type_unsure,
+        "request_type_alternatives": [alt for alt in typed if alt["code"] != pred.request_type][:2],
         "intent": pred.intent,
         "confidence": round(pred.confidence, 3) if pred.confidence is not None else None,
-        "alternatives": alternatives,
+        "alternatives": _ranked(pred.alternatives, "department", labels),
         "model_version": pred.model_version,
         "created_at": iso(pred.created_at),
     }

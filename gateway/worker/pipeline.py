@@ -82,6 +82,7 @@ def classification_of(result: NluResult) -> Classification:
         region=result.region,
         request_type=result.request_type,
         alternatives=tuple(result.department_alternatives or ()),
+        request_type_alternatives=tuple(result.request_type_alternatives or ()),
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         emergency=result.emergency,

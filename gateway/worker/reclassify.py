@@ -108,7 +108,7 @@ class Reclassifier:
         machine = MachineClassification(
             department=found.department, region=found.region, request_type=found.request_type,
             intent=found.intent, confidence=found.confidence, alternatives=found.alternatives,
-            model=found.model, emergency=found.emergency)
+            request_type_alternatives=found.request_type_alternatives, model=found.model, emergency=found.emergency)
         async with self.app[SESSIONS]() as session, session.begin():
             ticket = await backfill_classification(session, ticket_id, self.app[DIRECTORY], machine)
             changed = ticket is not None and ticket.classification == "predicted"

@@ -135,3 +135,38 @@ def test_an_emergency_department_missing_from_the_ranking_still_comes_first():
     assert [a["code"] for a in result.department_alternatives] == ["emergency_management", "housing_construction",
                                                                     "utilities"]
 
+
+
+def test_a_ticket_carries_the_request_type_classifiers_ranking():
+    client = NluClient(None)
+    text = "小区门口的路灯坏了一个月，晚上黑漆漆的，能不能尽快修一下"
+    raw = _rasa_answer(("dept_urban_management", 0.8), ("dept_utilities", 0.1), ("dept_housing_construction", 0.05))
+    raw["request_type"] = {"name": "complaint", "confidence": 0.48, "ranking": [
+        {"name": "complaint", "confidence": 0.48}, {"name": "help", "confidence": 0.31},
+        {"name": "made_up", "confidence": 0.12}, {"name": "consult", "confidence": "n/a"},
+        {"name": "suggestion", "confidence": 0.05}, {"name": "praise", "confidence": 0.01}]}
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.request_type == "complaint"
+    # Best first, unknown types and unreadable confidences left out, at most three.
+    assert result.request_type_alternatives == [{"code": "complaint", "confidence": 0.48},
+                                                {"code": "help", "confidence": 0.31},
+                                                {"code": "suggestion", "confidence": 0.05}]
+    assert result.to_dict()["request_type_alternatives"] == result.request_type_alternatives
+
+
+def test_a_request_type_the_rules_decide_has_no_ranking():
+    # A model without the request-type component (or one that answered nonsense): the rules decide, unranked.
+    client = NluClient(None)
+    text = "举报有人在河边偷偷倒建筑垃圾"
+    raw = _rasa_answer(("dept_urban_management", 0.8), ("dept_ecology_environment", 0.1), ("dept_utilities", 0.05))
+    raw["request_type"] = {"name": "not_a_type", "confidence": 0.9}
+    result = client._interpret(text, raw, emergency.assess(text), None)
+    assert result.request_type == "report" and result.request_type_alternatives == []
+
+
+def test_an_answered_question_has_no_request_type():
+    client = NluClient(None)
+    raw = _rasa_answer(("thanks", 0.9), ("dept_market_supervision", 0.05), ("dept_commerce", 0.03))
+    raw["request_type"] = {"name": "praise", "confidence": 0.9, "ranking": [{"name": "praise", "confidence": 0.9}]}
+    result = client._interpret("谢谢你们的帮助", raw, emergency.assess("谢谢你们的帮助"), None)
+    assert result.faq and result.request_type is None and result.request_type_alternatives == []

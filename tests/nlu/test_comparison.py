@@ -41,6 +41,29 @@ def test_letter_and_emergency_set_figures():
     assert "letters top-1 / top-3" in evaluate.format_report(m)
 
 
+def test_request_type_figures_of_what_the_console_shows():
+    def typed(*ranking: tuple[str, float]) -> NluResult:
+        return NluResult(request_type=ranking[0][0], department="health",
+                         request_type_alternatives=[{"code": c, "confidence": p} for c, p in ranking])
+
+    examples = [{"text": f"消息{i}", "intent": "dept_health", "request_type": kind, "region": None}
+                for i, kind in enumerate(("complaint", "consult", "help", "report", "praise"))]
+    results = [
+        typed(("complaint", 0.9), ("consult", 0.05)),  # sure, right
+        typed(("complaint", 0.5), ("consult", 0.4)),  # unsure, wrong, right one second
+        typed(("help", 0.55), ("complaint", 0.3)),  # unsure, right
+        typed(("complaint", 0.8), ("help", 0.1), ("report", 0.05)),  # sure, wrong, right one third
+        NluResult(request_type="praise", department="health"),  # the rules decided: no confidence
+    ]
+    m = evaluate.compute_metrics(examples, results)
+    assert m["request_type_accuracy"] == 0.6 and m["request_type_top2"] == 0.8
+    assert m["request_type_unsure_rate"] == 0.4 and m["request_type_unsure_accuracy"] == 0.5
+    assert m["request_type_sure_accuracy"] == 0.5
+    report = evaluate.format_report(m)
+    assert "request type top-2" in report and "请核对" in report
+    assert "request_type_top2" in {key for key, _, _ in comparison.HEADLINE}
+
+
 def test_side_by_side_and_kept_evaluations(tmp_path, monkeypatch):
     monkeypatch.setenv("HOTLINE_NLU_MODEL_DIR", str(tmp_path))
     old, new, newest = (tmp_path / f"nlu-{h}.tar.gz" for h in ("aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"))

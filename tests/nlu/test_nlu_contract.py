@@ -9,8 +9,8 @@ from config.directory import load_directory
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
 CONTRACT_KEYS = {
-    "request_type", "department", "department_alternatives", "region", "emergency", "faq", "handoff",
-    "intent", "model",
+    "request_type", "request_type_alternatives", "department", "department_alternatives", "region", "emergency",
+    "faq", "handoff", "intent", "model",
 }
 
 
@@ -27,6 +27,12 @@ async def test_contract_shape(nlu):
     assert confidences == sorted(confidences, reverse=True)
     assert body["region"] == "xinhua"
     assert body["request_type"] in load_directory().request_type_codes
+    # The request-type classifier's ranking: its type first, then the runner-ups the console offers.
+    typed = body["request_type_alternatives"]
+    assert 2 <= len(typed) <= 3 and typed[0]["code"] == body["request_type"]
+    assert all(a["code"] in load_directory().request_type_codes and 0.0 <= a["confidence"] <= 1.0 for a in typed)
+    assert [a["confidence"] for a in typed] == sorted((a["confidence"] for a in typed), reverse=True)
+    assert len({a["code"] for a in typed}) == len(typed)
     assert body["emergency"] is None and body["faq"] is None
 
 

@@ -191,6 +191,7 @@ class BatchIntake:
                     "region": classification.region, "request_type": classification.request_type,
                     "intent": classification.intent, "confidence": classification.confidence,
                     "alternatives": list(classification.alternatives), "model_version": classification.model,
+                    "request_type_alternatives": list(classification.request_type_alternatives) or None,
                     "created_at": now,
                 })
             events.append({

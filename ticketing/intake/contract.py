@@ -97,6 +97,8 @@ class Classification:
     region: str | None = None
     request_type: str | None = None
     alternatives: tuple[dict[str, Any], ...] = ()
+    # The request-type classifier's ranking ({"code", "confidence"}, `request_type` first), if it decided.
+    request_type_alternatives: tuple[dict[str, Any], ...] = ()
     intent: str | None = None
     confidence: float | None = None
     emergency: dict[str, str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,6 +83,8 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
             confidence=intent.get("confidence") if isinstance(intent, dict) else None,
             alternatives=[a for a in pred.get("department_alternatives") or [] if isinstance(a, dict)][:3],
             model_version=pred.get("model"),
+            request_type_alternatives=_known_ranking(pred.get("request_type_alternatives"),
+                                                     directory.request_type_codes),
         )
     if classified:
         session.add(ClassificationChange(ticket_id=ticket.id, at=now, actor=actor.username, field=None,
@@ -91,3 +94,17 @@ async def manual_intake(session: AsyncSession, actor: Actor, directory: Director
             await suggest_training(session, ticket, actor, prediction,
                                    [k for k in NLU_FIELDS if values[k] != getattr(prediction, k)])
     return ticket
+
+
+def _known_ranking(items: Any, codes: Collection[str]) -> list[dict[str, Any]]:
+    """The entries of a ranking the browser sent back ({"code", "confidence"}) that name a known code with a
+    confidence in [0, 1], at most three: the page posts what the parse gave, but it is the client's JSON."""
+    out: list[dict[str, Any]] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or item.get("code") not in codes:
+            continue
+        confidence = item.get("confidence")
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+            continue
+        out.append({"code": item["code"], "confidence": float(confidence)})
+    return out[:3]

@@ -239,6 +239,7 @@ class IntakeRules:
                 request_type=classification.request_type, intent=classification.intent,
                 confidence=classification.confidence, alternatives=list(classification.alternatives),
                 model_version=classification.model,
+                request_type_alternatives=list(classification.request_type_alternatives),
             )
             reply = texts.ticket_created(ticket.number, ticket.deadline, off_hours)
         else:

@@ -197,6 +197,7 @@ class MachineClassification:
     intent: str | None = None
     confidence: float | None = None
     alternatives: tuple[dict[str, Any], ...] = ()
+    request_type_alternatives: tuple[dict[str, Any], ...] = ()
     model: str | None = None
     emergency: dict[str, str] | None = None
 
@@ -231,7 +232,8 @@ async def backfill_classification(session: AsyncSession, ticket_id: int, directo
         await store.add_prediction(session, ticket, entry=entry, department=values["department"],
                                    region=values["region"], request_type=values["request_type"],
                                    intent=result.intent, confidence=result.confidence,
-                                   alternatives=list(result.alternatives), model_version=result.model)
+                                   alternatives=list(result.alternatives), model_version=result.model,
+                                   request_type_alternatives=list(result.request_type_alternatives))
     if ("request_type" in changes or urgent) and ticket.external_deadline is None:
         deadline = deadline_for(directory, ticket.request_type, ticket.created_at, urgent=ticket.urgent)
         if deadline != ticket.deadline:

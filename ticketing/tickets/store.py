@@ -237,6 +237,7 @@ async def add_prediction(
     confidence: float | None,
     alternatives: Sequence[dict[str, Any]] | None,
     model_version: str | None,
+    request_type_alternatives: Sequence[dict[str, Any]] | None = None,
 ) -> Prediction:
     prediction = Prediction(
         ticket_id=ticket.id,
@@ -247,6 +248,7 @@ async def add_prediction(
         intent=intent,
         confidence=confidence,
         alternatives=list(alternatives or []),
+        request_type_alternatives=list(request_type_alternatives) if request_type_alternatives else None,
         model_version=model_version,
     )
     session.add(prediction)

@@ -248,6 +248,12 @@ class Prediction(BaseModel):
     department: str | None
     region: str | None
     request_type: str | None
+    request_type_confidence: float | None = Field(
+        None, description="诉求类型模型对 request_type 的置信度；由规则判定时为空")
+    request_type_unsure: bool = Field(
+        False, description="置信度低于阈值（nlu/thresholds.py request_type_unsure），请坐席核对诉求类型")
+    request_type_alternatives: list[Alternative] = Field(
+        [], max_length=2, description="模型排在其后的诉求类型（候选）")
     intent: str | None
     confidence: float | None
     alternatives: list[Alternative] = Field(max_length=3)

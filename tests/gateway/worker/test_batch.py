@@ -277,13 +277,18 @@ async def test_a_classified_message_gets_its_prediction_in_the_batch(app):
 
     pipeline = app[PIPELINE]
     # What the NLU says is the pipeline's input here; tests/gateway/worker/test_pipeline_nlu.py asks Rasa.
+    ranking = ({"code": "complaint", "confidence": 0.55}, {"code": "report", "confidence": 0.4})
     classification = Classification(handoff=True, department="urban_management", intent="dept_urban_management",
-                                    confidence=0.9, model="m1")
+                                    confidence=0.9, model="m1", request_type="complaint",
+                                    request_type_alternatives=ranking)
     msg = message("路边占道经营")
     async with app[SESSIONS]() as session, session.begin():
         [outcome] = await pipeline.batch.take_in(session, [(msg, classification)])
     assert outcome is not None and outcome.kind == "ticket"
     assert await count(app, Prediction) == 1
+    async with app[SESSIONS]() as session:
+        prediction = (await session.execute(select(Prediction))).scalar_one()
+    assert prediction.request_type_alternatives == list(ranking)  # the console's 请核对 reads it
     async with app[SESSIONS]() as session:
         ticket = (await session.execute(select(Ticket))).scalar_one()
     assert ticket.department == "urban_management" and ticket.classification == "predicted"

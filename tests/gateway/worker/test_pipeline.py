@@ -81,11 +81,14 @@ def test_a_connector_message_is_what_the_intake_takes():
 
 def test_the_nlu_result_becomes_the_intake_s_classification():
     result = NluResult(request_type="complaint", department="market_supervision",
+                       request_type_alternatives=[{"code": "complaint", "confidence": 0.7},
+                                                  {"code": "report", "confidence": 0.2}],
                        department_alternatives=[{"code": "health", "confidence": 0.2}], region="zhanhe",
                        handoff=True, intent={"name": "dept_market_supervision", "confidence": 0.91}, model="nlu-1")
     assert classification_of(result) == Classification(
         handoff=True, department="market_supervision", region="zhanhe", request_type="complaint",
         alternatives=({"code": "health", "confidence": 0.2},), intent="dept_market_supervision", confidence=0.91,
+        request_type_alternatives=({"code": "complaint", "confidence": 0.7}, {"code": "report", "confidence": 0.2}),
         model="nlu-1")
     assert classification_of(NluResult()) == Classification()
     faq = NluResult(faq={"key": "faq/x", "answer": "答"}, handoff=False)

@@ -56,6 +56,10 @@ async def test_a_complaint_becomes_a_pre_classified_ticket_with_alternatives(nlu
     assert ticket.request_type in app[DIRECTORY].request_type_codes
     assert len(prediction.alternatives) == 3 and prediction.model_version.startswith("nlu-")
     assert {a["code"] for a in prediction.alternatives} <= app[DIRECTORY].department_codes
+    # The request-type classifier's ranking is kept for the console (its type first, with its confidence).
+    typed = prediction.request_type_alternatives
+    assert typed[0]["code"] == ticket.request_type == prediction.request_type and 0 < typed[0]["confidence"] <= 1
+    assert 2 <= len(typed) <= 3 and {a["code"] for a in typed} <= app[DIRECTORY].request_type_codes
 
 
 async def test_an_emergency_gets_the_number_at_once_and_an_urgent_record(nlu_client):
@@ -72,9 +76,10 @@ async def test_the_parse_api_speaks_the_contract(nlu_client):
     resp = await nlu_client.post("/api/v1/nlu/parse", json={"text": "12319还能打吗"})
     assert resp.status == 200
     body = await resp.json()
-    assert set(body) == {"request_type", "department", "department_alternatives", "region", "emergency", "faq",
-                         "handoff", "intent", "model"}
+    assert set(body) == {"request_type", "request_type_alternatives", "department", "department_alternatives",
+                         "region", "emergency", "faq", "handoff", "intent", "model"}
     assert body["faq"] and "12345" in body["faq"]["answer"] and body["handoff"] is False
+    assert body["request_type"] is None and body["request_type_alternatives"] == []  # answered: no ticket to type
 
     for payload, status in (({"text": ""}, 400), ({"text": "x", "extra": 1}, 400), ({"text": "长" * 6000}, 413)):
         resp = await nlu_client.post("/api/v1/nlu/parse", json=payload)

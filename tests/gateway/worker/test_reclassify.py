@@ -17,7 +17,7 @@ from gateway.worker.reclassify import Reclassifier
 from gateway.worker.service import PIPELINE
 from nlu.server import free_port
 from tests.gateway.conftest import eventually
-from ticketing.db.models.tickets import Ticket, TicketEvent
+from ticketing.db.models.tickets import Prediction, Ticket, TicketEvent
 from ticketing.tickets.classification import BACKFILL_ACTION
 
 pytestmark = pytest.mark.rasa
@@ -76,6 +76,9 @@ async def test_a_ticket_opened_while_rasa_loads_is_classified_when_it_answers(aw
         await task
     assert ticket.department == "urban_management" and ticket.region == "weidong"
     assert await backfills(away, number) == 1
+    async with away[SESSIONS]() as session:
+        prediction = (await session.execute(select(Prediction).where(Prediction.ticket_id == ticket.id))).scalar_one()
+    assert prediction.request_type_alternatives[0]["code"] == ticket.request_type  # the console's 请核对 reads it
     # Once per ticket: another pass (a restart, another worker) finds nothing to do.
     assert (await reclassifier.run_once()).looked_at == 0
     assert await backfills(away, number) == 1

@@ -153,6 +153,9 @@ class Prediction(Base):
     intent: Mapped[str | None] = mapped_column(String(100))
     confidence: Mapped[float | None] = mapped_column(Float)
     alternatives: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The request-type classifier's ranking ([{"code", "confidence"}], `request_type` first); None when the
+    # rules decided the type or the prediction predates it (migration 0012).
+    request_type_alternatives: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     model_version: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -102,7 +102,7 @@ async def make_ticket(app, *, channel: str = "web", sender: str | None = None, t
                       department: str | None = "urban_management", region: str | None = "weidong",
                       request_type: str | None = "complaint", confidence: float = 0.81, urgent: bool = False,
                       predicted: bool = True, at: datetime | None = None, message_id: str | None = None,
-                      subject: str | None = None) -> str:
+                      subject: str | None = None, type_ranking: list[dict] | None = None) -> str:
     """A hand-off as the pipeline would store it: conversation, ticket, citizen entry, prediction."""
     at = at or utcnow()
     sender = sender or ("s" + uuid.uuid4().hex)
@@ -126,7 +126,7 @@ async def make_ticket(app, *, channel: str = "web", sender: str | None = None, t
                 alternatives=[{"code": department, "confidence": confidence},
                               {"code": "housing_construction", "confidence": 0.1},
                               {"code": "transport", "confidence": 0.05}],
-                model_version="nlu-test-1",
+                model_version="nlu-test-1", request_type_alternatives=type_ranking,
             )
         return ticket.number
 

@@ -23,6 +23,10 @@ async def test_the_suggestion_shows_department_region_and_an_emergency(console):
     department = re.search(r'data-department="([a-z_]*)"', html).group(1)
     assert department in client.app[DIRECTORY].department_codes
     assert 'data-region="yexian"' in html and "候选：" in html
+    # The request type with the classifier's confidence (and 请核对 with the next types when it is unsure).
+    typed = re.search(r"类型 (\S+?)（(\d+)%(，<span class=\"warn\">请核对</span>，或 (\S+))?）", html)
+    assert typed and typed.group(1) in {"投诉", "举报", "咨询", "求助", "建议", "表扬"}
+    assert (int(typed.group(2)) < 60) == bool(typed.group(3))
 
     resp = await op.form("/console/intake/suggest", {"text": "来电说家里老人突然晕倒了，叫不醒"})
     html = await resp.text()

@@ -80,6 +80,29 @@ async def test_ticket_page_shows_prediction_beside_the_confirmed_values(console)
     assert 'id="claim-form"' in html and "确认分类（Enter）" in html
 
 
+async def test_an_unsure_request_type_is_marked_for_checking_with_the_next_types_one_click_away(console):
+    client, agent, user = console
+    unsure = await make_ticket(client.app, request_type="complaint", type_ranking=[
+        {"code": "complaint", "confidence": 0.46}, {"code": "consult", "confidence": 0.38},
+        {"code": "help", "confidence": 0.09}])
+    sure = await make_ticket(client.app, request_type="complaint", type_ranking=[
+        {"code": "complaint", "confidence": 0.91}, {"code": "report", "confidence": 0.05}])
+    older = await make_ticket(client.app, request_type="complaint")  # a prediction stored before the ranking
+    op = await agent("li")
+    html = await (await op.get(f"/console/tickets/{unsure}")).text()
+    row = re.search(r"<th>诉求类型</th>(.*?)</tr>", html, re.S).group(1)
+    assert "投诉 <span class=\"conf\">46%</span>" in row and 'id="request-type-unsure"' in row and "请核对" in row
+    buttons = re.findall(r'<button type="button" class="alt small" data-field="request_type" data-code="(\w+)">([^<]+)</button>',
+                         row)
+    assert buttons == [("consult", "咨询 38%"), ("help", "求助 9%")]
+    html = await (await op.get(f"/console/tickets/{sure}")).text()
+    row = re.search(r"<th>诉求类型</th>(.*?)</tr>", html, re.S).group(1)
+    assert "91%" in row and "请核对" not in row and 'data-code="report"' in row
+    html = await (await op.get(f"/console/tickets/{older}")).text()
+    row = re.search(r"<th>诉求类型</th>(.*?)</tr>", html, re.S).group(1)
+    assert "投诉" in row and "请核对" not in row and 'data-field="request_type"' not in row.split("<select")[0]
+
+
 async def test_image_attachments_show_a_thumbnail_other_files_a_name(console):
     client, agent, user = console
     number = await make_ticket(client.app)

@@ -478,6 +478,11 @@ async def test_manual_intake_of_a_phone_call(console):
         "department": "utilities", "region": "lushan", "request_type": "help",
         "prediction": {"department": "urban_management", "region": "lushan", "request_type": "help",
                        "department_alternatives": [{"code": "urban_management", "confidence": 0.6}],
+                       # What the parse gave, posted back by the page: only known types with a confidence stay.
+                       "request_type_alternatives": [{"code": "help", "confidence": 0.52},
+                                                     {"code": "<script>", "confidence": 0.3},
+                                                     {"code": "complaint", "confidence": 7},
+                                                     {"code": "consult", "confidence": 0.2}, "junk"],
                        "intent": {"name": "dept_urban_management", "confidence": 0.6}, "model": "m1"},
     })
     assert resp.status == 201, await resp.text()
@@ -486,6 +491,8 @@ async def test_manual_intake_of_a_phone_call(console):
     assert t["channel"] == "phone" and t["assignee"] == "li" and t["classification"] == "confirmed"
     assert t["entries"][0]["text"] == "鲁山县某村自来水停了两天" and t["contact"]["phone"] == "139****5678"
     assert t["prediction"]["department"] == "urban_management"
+    assert (t["prediction"]["request_type_confidence"], t["prediction"]["request_type_unsure"]) == (0.52, True)
+    assert [(a["code"], a["label"]) for a in t["prediction"]["request_type_alternatives"]] == [("consult", "咨询")]
     ticket = await _ticket(app, number)
     assert ticket.citizen_phone == "13912345678"
     assert ticket.deadline == deadline_for(app[DIRECTORY], "help", ticket.created_at)
