@@ -157,6 +157,8 @@ def alternatives(model: dict | None, limit: int = 3) -> list[dict]:
             confidence = round(float(item["confidence"]), 4)
         except (KeyError, TypeError, ValueError):
             continue
+        if not 0.0 <= confidence <= 1.0:  # NaN too: stored and shown as a percentage, it must be a probability
+            continue
         out.append({"code": str(item["name"]), "confidence": confidence})
     out.sort(key=lambda a: a["confidence"], reverse=True)
     return out[:limit]

@@ -144,6 +144,7 @@ def test_a_ticket_carries_the_request_type_classifiers_ranking():
     raw["request_type"] = {"name": "complaint", "confidence": 0.48, "ranking": [
         {"name": "complaint", "confidence": 0.48}, {"name": "help", "confidence": 0.31},
         {"name": "made_up", "confidence": 0.12}, {"name": "consult", "confidence": "n/a"},
+        {"name": "report", "confidence": float("nan")},
         {"name": "suggestion", "confidence": 0.05}, {"name": "praise", "confidence": 0.01}]}
     result = client._interpret(text, raw, emergency.assess(text), None)
     assert result.request_type == "complaint"
