@@ -8,10 +8,13 @@ reply; a second operator cannot claim it; an unauthenticated console request is 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from gateway.infra.resources import SESSIONS
 from tests.browser.citizen_chat import citizen_writes
+from tests.gateway.web.console.conftest import make_ticket
 from ticketing.accounts import users
+from ticketing.db.models.nlu import TrainingSuggestion
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass-1"
@@ -169,3 +172,36 @@ async def test_the_open_ticket_page_is_live(live_gateway, browser):
     assert not [e for e in errors if "Content Security Policy" in e], errors
     for c in (ctx, citizen_ctx, page2.context):
         await c.close()
+
+
+async def test_an_unsure_request_type_is_corrected_with_one_click(live_gateway, browser):
+    """The bot's request type marked 请核对: the runner-up's button sets the type, Enter confirms, and the
+    correction is a training suggestion for the request-type model."""
+    base, app = live_gateway
+    await _users(app)
+    number = await make_ticket(app, text="小区门口的下水道井盖没了，晚上很危险，物业说不归他们管", request_type="complaint",
+                               type_ranking=[{"code": "complaint", "confidence": 0.47},
+                                             {"code": "help", "confidence": 0.41},
+                                             {"code": "consult", "confidence": 0.08}])
+    errors: list[str] = []
+    ctx = await browser.new_context(locale="zh-CN")
+    page = await ctx.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await _login(page, base, "li")
+    await page.goto(f"{base}/console/tickets/{number}")
+    await page.click("#claim-button")
+    await page.wait_for_selector(".flash:has-text('已认领工单')")
+    assert await page.locator("#request-type-unsure").inner_text() == "请核对"
+
+    await page.click("button.alt[data-field=request_type][data-code=help]")
+    assert await page.locator("#f-request_type").input_value() == "help"
+    await page.evaluate("document.activeElement.blur()")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".flash:has-text('已更正分类')")
+    assert await page.locator("#f-request_type").input_value() == "help"
+    async with app[SESSIONS]() as session:
+        suggestion = (await session.execute(
+            select(TrainingSuggestion).where(TrainingSuggestion.field == "request_type"))).scalar_one()
+    assert (suggestion.predicted, suggestion.chosen) == ("complaint", "help")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    await ctx.close()
