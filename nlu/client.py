@@ -40,7 +40,7 @@ import yaml
 
 from config.directory import Directory, load_directory
 from nlu import emergency as emergency_rules
-from nlu import hotline_topics, pleasantries
+from nlu import hotline_topics, pleasantries, type_ranking
 from nlu import request_type as request_type_rules
 from nlu.regions import Gazetteer
 from nlu.servers import PER_SERVER, RasaPool
@@ -349,7 +349,7 @@ class NluClient:
         def typed() -> dict[str, Any]:
             """A ticket's request type: the classifier's, with its ranking, or the rules' when it gave none."""
             return dict(request_type=request_type_rules.classify(text, raw.get("request_type")),
-                        request_type_alternatives=request_type_rules.alternatives(raw.get("request_type")))
+                        request_type_alternatives=type_ranking.alternatives(raw.get("request_type")))
 
         def answered(key: str, confidence: float) -> NluResult:
             """The bot answers ``key`` itself (an answer of faq_answers.yml): no ticket."""

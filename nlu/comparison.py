@@ -18,7 +18,8 @@ from nlu import evaluate, label_audit, training
 
 NLU_DIR = Path(__file__).resolve().parent
 # What else decides the figures besides the model: the held-out sets and the client's rules.
-_RULE_FILES = ("client.py", "emergency.py", "request_type.py", "hotline_topics.py", "pleasantries.py", "thresholds.py", "regions.py", "faq_answers.yml")
+_RULE_FILES = ("client.py", "emergency.py", "request_type.py", "hotline_topics.py", "pleasantries.py", "thresholds.py",
+               "regions.py", "type_ranking.py", "faq_answers.yml")
 
 # (metric, label, kind): "pct" a ratio, "count" a number of messages, "seconds".
 HEADLINE: tuple[tuple[str, str, str], ...] = (

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from nlu import label_audit
+from nlu import type_ranking
 from nlu.client import ANSWERED_INTENTS, NluClient, NluResult
 from nlu.thresholds import DEFAULT as THRESHOLDS
 
@@ -110,12 +111,6 @@ def _first_types(result: NluResult, n: int) -> list[str]:
     return ranked or ([result.request_type] if result.request_type else [])
 
 
-def _type_confidence(result: NluResult) -> float | None:
-    """The classifier's confidence in the request type it gave; None when the rules gave it."""
-    return next((float(alt["confidence"]) for alt in result.request_type_alternatives
-                 if alt["code"] == result.request_type), None)
-
-
 def compute_metrics(examples: list[dict], results: list[NluResult],
                     audit: dict[str, dict[str, dict[str, str]]] | None = None) -> dict[str, Any]:
     pairs = list(zip(examples, results, strict=True))
@@ -143,9 +138,9 @@ def compute_metrics(examples: list[dict], results: list[NluResult],
     # What an operator is shown (issue 16, session 22): the label among the classifier's first two types (the
     # console's one-click alternative), and the messages the console marks 「请核对」 (below request_type_unsure).
     m["request_type_top2"] = _ratio(sum(e["request_type"] in _first_types(r, 2) for e, r in typed), len(typed))
-    scored = [(e, r, _type_confidence(r)) for e, r in typed]
-    unsure = [(e, r) for e, r, c in scored if c is not None and c < THRESHOLDS.request_type_unsure]
-    sure = [(e, r) for e, r, c in scored if c is not None and c >= THRESHOLDS.request_type_unsure]
+    confidences = [type_ranking.confidence_of(r.request_type, r.request_type_alternatives) for _, r in typed]
+    unsure = [(e, r) for (e, r), c in zip(typed, confidences) if type_ranking.unsure(c)]
+    sure = [(e, r) for (e, r), c in zip(typed, confidences) if c is not None and not type_ranking.unsure(c)]
     m["request_type_unsure_rate"] = _ratio(len(unsure), len(typed))
     m["request_type_unsure_accuracy"] = _ratio(sum(r.request_type == e["request_type"] for e, r in unsure), len(unsure))
     m["request_type_sure_accuracy"] = _ratio(sum(r.request_type == e["request_type"] for e, r in sure), len(sure))

@@ -142,28 +142,6 @@ def features(text: str) -> list[float]:
     return explicit + [min(len(_CUE_RE[t].findall(norm)), 6) / 3 for t in TYPES] + [0.0] * (len(_IMPLIED) + 1)
 
 
-def alternatives(model: dict | None, limit: int = 3) -> list[dict]:
-    """The classifier's ranking of request types as [{"code", "confidence"}], best first, at most `limit`:
-    what an operator is shown beside the type to confirm it (the second type is right on most of the
-    classifier's errors, nlu/thresholds.py `request_type_unsure`). [] when the classifier gave no known type
-    (the rules decide, and they have no confidence)."""
-    if not isinstance(model, dict) or model.get("name") not in TYPES:
-        return []
-    out = []
-    for item in model.get("ranking") or [{"name": model["name"], "confidence": model.get("confidence")}]:
-        if not isinstance(item, dict) or item.get("name") not in TYPES:
-            continue
-        try:
-            confidence = round(float(item["confidence"]), 4)
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not 0.0 <= confidence <= 1.0:  # NaN too: stored and shown as a percentage, it must be a probability
-            continue
-        out.append({"code": str(item["name"]), "confidence": confidence})
-    out.sort(key=lambda a: a["confidence"], reverse=True)
-    return out[:limit]
-
-
 def classify(text: str, model: dict | None = None) -> str:
     """The request type: the classifier's (`model`: Rasa's `request_type` output) when it gave a
     known type, otherwise the rules'."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from config.directory import Directory
 from config.local_time import LOCAL_TZ
-from nlu.thresholds import DEFAULT as THRESHOLDS
+from nlu import type_ranking
 from ticketing.accounts.roles import CONSOLE_ROLES, DISPATCH_ROLES, Actor
 from ticketing.db.models.base import utcnow
 from ticketing.db.models.tickets import Dispatch, Ticket
@@ -232,14 +232,14 @@ def _prediction(pred, labels: Labels) -> dict[str, Any] | None:
     if pred is None:
         return None
     typed = _ranked(pred.request_type_alternatives, "request_type", labels)
-    # The classifier's confidence in the type it gave (None: the rules decided, or an older prediction).
-    typed_confidence = next((alt["confidence"] for alt in typed if alt["code"] == pred.request_type), None)
+    # None: the rules decided the type, or the prediction is older than the ranking.
+    typed_confidence = type_ranking.confidence_of(pred.request_type, typed)
     return {
         "department": pred.department, "department_label": labels.of("department", pred.department),
         "region": pred.region, "region_label": labels.of("region", pred.region),
         "request_type": pred.request_type, "request_type_label": labels.of("request_type", pred.request_type),
         "request_type_confidence": typed_confidence,
-        "request_type_unsure": typed_confidence is not None and typed_confidence < THRESHOLDS.request_type_unsure,
+        "request_type_unsure": type_ranking.unsure(typed_confidence),
         "request_type_alternatives": [alt for alt in typed if alt["code"] != pred.request_type][:2],
         "intent": pred.intent,
         "confidence": round(pred.confidence, 3) if pred.confidence is not None else None,

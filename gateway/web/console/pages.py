@@ -40,7 +40,7 @@ from gateway.web.present import Labels, local, summary
 from gateway.web.security import check_csrf
 from gateway.web.staff_pages import render
 from gateway.web.validation import path_id
-from nlu.thresholds import DEFAULT as THRESHOLDS
+from nlu import type_ranking
 from ticketing.accounts import canned_replies
 from ticketing.accounts import users as accounts_users
 from ticketing.accounts.roles import CONSOLE_ROLES
@@ -474,5 +474,6 @@ async def intake_suggest(request: web.Request) -> web.Response:
         nlu = request.config_dict.get(NLU)
         if nlu is not None:
             result = (await nlu.parse(text)).to_dict()
-    return await render(request, "console/_suggest.html",
-                        {"r": result, "text": text, "type_unsure": THRESHOLDS.request_type_unsure})
+    typed = type_ranking.confidence_of(result["request_type"], result["request_type_alternatives"]) if result else None
+    return await render(request, "console/_suggest.html", {"r": result, "text": text, "type_confidence": typed,
+                                                           "type_unsure": type_ranking.unsure(typed)})
