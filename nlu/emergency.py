@@ -94,6 +94,9 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(车|车里|车内).{0,4}(锁|关)着.{0,3}(小孩|孩子|娃|婴儿|宝宝)|(小孩|孩子|娃|婴儿|宝宝|闺女|女儿|儿子|孙子|孙女).{0,6}(锁|关)在?车里",
         r"(吊篮|升降机|脚手架|安全绳).{0,8}(断了|掉了|塌了|歪了|翻了)|(悬|吊|挂)在.{0,6}(半空|空中|十几层|楼外)",
         r"(漫|淹)到(了)?(膝盖|大腿|腰|胸口|脖子|床)",
+        # ... and session 23 (dev batches, two emergencies the classifier no longer read after the freehand training
+        # letters): a leaking tank whose fumes already hurt the people near it
+        r"(罐|管道|管子|阀门|钢瓶).{0,4}漏了.{0,24}(眼睛?.{0,2}睁不开|喘不上|呛得|熏得|头晕|晕倒)",
     ),
     "police": (
         r"抢劫", r"打劫", r"抢包", r"抢钱", r"抢手机", r"抢(了|走)(我|他|她)", r"持刀", r"拿刀", r"拿着刀", r"砍人", r"砍伤", r"捅人",
@@ -129,6 +132,8 @@ EVENTS: dict[str, tuple[str, ...]] = {
         r"(包|手机|钱包|项链|金链子?|耳环).{0,2}(拽|抢|夺|扯|拉)(走|跑)", r"飞车抢",
         # ... and batch 10: someone dragged into a flat crying to be let go
         r"往.{0,4}(屋|车|院)里(拽|拖|拉|塞)", r"放开我",
+        # ... and session 23: a passenger driven off against their will in a locked car
+        r"(让|叫|喊)(他|司机|师傅)停(车|下).{0,6}(他|司机)?(也)?不停.{0,20}(锁|不让下|下不去)",
     ),
     "traffic": (
         r"车祸", r"撞车", r"追尾", r"被车撞", r"撞人", r"撞了人", r"撞倒", r"撞伤", r"撞死", r"翻车", r"侧翻",

@@ -11,11 +11,12 @@ Runs in .venv-rasa (it trains `RequestTypeClassifier`'s regression the way `trai
   frames (compose.FRAMES_HELDOUT, as nlu/dev/dev_letters.yml), are scored by a model that saw neither their
   training letters nor the bare matter;
 * dev: the dev split (dev/dev_request_types.yml short messages, dev/dev_letters.yml letters) scored by the
-  model trained on everything, as `hotline nlu train` would; the freehand letters (dev/dev_letters_freehand.yml,
+  model trained on everything, as `hotline nlu train` would; the freehand letters (letters/written/freehand.yml,
   written as citizens write, not in the compose frames) and the freehand short messages
   (dev/dev_request_types_freehand.yml, session 17) and the letters at the departments' boundaries
-  (dev/dev_letters_boundary.yml, session 17) and the everyday letters (dev/dev_letters_everyday.yml, session 21)
-  on lines of their own.
+  (letters/written/boundary.yml, session 17) and the everyday letters (letters/written/everyday.yml, session 21)
+  and the fresh letters (dev/dev_letters_fresh.yml, session 23) on lines of their own. The three written sets
+  train the departments since session 23, never the request type, so they still measure it.
 
 The held-out sets (tests/heldout_*.yml, letters/heldout_bank.yml) are never read.
 """
@@ -51,10 +52,11 @@ def training_texts() -> list[str]:
     return texts
 
 
-def dev_examples(names: tuple[str, ...] = ("dev_request_types.yml", "dev_letters.yml")) -> list[tuple[str, str]]:
+def dev_examples(names: tuple[str, ...] = ("dev_request_types.yml", "dev_letters.yml"),
+                 directory: Path = NLU_DIR / "dev") -> list[tuple[str, str]]:
     out = []
     for name in names:
-        data = yaml.safe_load((NLU_DIR / "dev" / name).read_text(encoding="utf-8"))
+        data = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
         out += [(str(e["text"]), str(e["request_type"])) for e in data["examples"] if e.get("request_type")]
     return out
 
@@ -170,13 +172,17 @@ def main(argv: list[str] | None = None) -> None:
     dev = dev_examples()
     short = [x for x in dev if len(x[0]) < rules.LONG_CHARS]
     long = [x for x in dev if len(x[0]) >= rules.LONG_CHARS]
-    # The freehand letters (session 16) on their own line: not wrapped in the compose frames as the others are.
-    freehand = dev_examples(("dev_letters_freehand.yml",))
+    # The freehand letters on lines of their own: not wrapped in the compose frames as the others are. Those of
+    # sessions 16, 17 and 21 train the departments since session 23 (nlu/letters/written/), never the request type.
+    written = NLU_DIR / "letters" / "written"
+    freehand = dev_examples(("freehand.yml",), written)
     freehand_short = dev_examples(("dev_request_types_freehand.yml",))
-    boundary = dev_examples(("dev_letters_boundary.yml",))
-    everyday = dev_examples(("dev_letters_everyday.yml",))
+    boundary = dev_examples(("boundary.yml",), written)
+    everyday = dev_examples(("everyday.yml",), written)
+    fresh = dev_examples(("dev_letters_fresh.yml",))
     for name, part in (("dev short", short), ("dev letters", long), ("dev all", dev), ("dev freehand", freehand),
-                       ("free short", freehand_short), ("boundary", boundary), ("everyday", everyday)):
+                       ("free short", freehand_short), ("boundary", boundary), ("everyday", everyday),
+                       ("fresh", fresh)):
         report(name, [k for _, k in part], model.predict([t for t, _ in part]), [t for t, _ in part], args.errors and name != "dev all")
 
 

@@ -119,6 +119,9 @@ from nlu.textnorm import normalize, to_simplified
         # a fraud still going on is the police's even when it is called one; an illness it caused is an illness
         ("骗子说我涉嫌洗钱，还要我接着转钱", "police"),
         ("被骗子骗走了十万，俺爸一着急晕过去了，叫不醒", "medical"),
+        # session 23: two the classifier stopped reading as emergencies after the freehand training letters
+        ("我们车间的罐子漏了，黄色的气一直往外冒，好几个工友眼睛睁不开，高新区，能不能派人来", "fire"),
+        ("我在出租车上，司机不按导航走一直往山里开，我让他停车他不停，车门也锁了，我偷偷发的消息", "police"),
     ],
 )
 def test_emergency_detected(text, kind):
@@ -233,6 +236,9 @@ def test_emergency_detected(text, kind):
         "楼下小伙子昨晚又闹着要跳楼，派出所给劝下来了，一个月闹好几回",
         # session 21's everyday dev letters: a fight one does not want a quarrel to come to (「不想闹到打架」)
         "两家为院墙边的排水沟闹得很僵，我不想闹到打架，想找个懂理的人给评评理",
+        # session 23's two event patterns told of the past or of a nuisance
+        "上个月坐出租车，我让司机停车他不停，车门锁了非要多收二十块，投诉一下",
+        "小区的水管漏了好几天，物业不管",
     ],
 )
 def test_emergency_negatives(text):
