@@ -41,7 +41,10 @@ async def test_a_message_whose_answer_is_due_is_stored_unclassified_without_a_pa
     [(outcome, classification)] = await app[PIPELINE].process_batch([due])
     assert outcome is not None and outcome.kind == "ticket" and outcome.ticket_no in outcome.reply
     assert classification is not None and classification.handoff and classification.department is None
-    assert gate.parsed == []  # Rasa's time went to messages still in time
+    # Rasa's time went to messages still in time. Only the due message is looked for: the admin sub-app's start-up
+    # evaluation of a model without figures (gateway/web/admin/active_evaluation.py) parses the held-out set through
+    # the same server, and on a loaded host it can start before this line (CI, session 23).
+    assert due.text not in gate.parsed
     async with app[SESSIONS]() as session:
         ticket = (await session.execute(select(Ticket).where(Ticket.number == outcome.ticket_no))).scalar_one()
         assert ticket.classification == "unclassified"  # the backfill's to classify
