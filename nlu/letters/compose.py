@@ -219,10 +219,10 @@ TRAIN_BANKS = (("train_bank.yml", 16), ("train_bank_more.yml", 1604), ("train_ba
                ("train_bank_fourth.yml", 3612))
 
 
-# Whole letters written freehand, as citizens write them (session 23: three former dev sets and three new ones,
+# Whole letters written freehand, as citizens write them (session 23: three former dev sets and six new ones,
 # every author a helper who read no training, dev or held-out file). The banks' letters all share the compose
-# frames; trained beside them, these lifted the department top-1 of every other freehand letter set (the fresh dev
-# letters 95.1 -> 98.0 %, each former dev set scored by a model trained on the others: +1.5 to +6.9 points).
+# frames; trained beside them, these lifted the department top-1 of the other freehand letters (each former dev set
+# scored by a model trained without it: +1.5 to +6.9 points with the first three new sets, nlu/README.md).
 WRITTEN_DIR = HERE / "written"
 
 
