@@ -15,11 +15,16 @@ trained on: whether new matters help the others.
 
 `--duty-weights`: the department prior of the duties (nlu/duty_prior.py) at several `duty_weight`s, each fold
 trained once (session 12).
+
+`--written`: the letters written freehand instead (letters/written/, session 24): each set scored by a classifier
+trained without it, and the dev letters (compose-framed and fresh) by one trained on everything; `--grid` scores
+settings that a parse reads (duty_weight, matter_weight, frame_cutoff…) from the same trainings. ~12 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import tempfile
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--extra-bank", type=Path)
     p.add_argument("-v", "--verbose", action="store_true", help="list the letters without their department among three")
     p.add_argument("--duty-weights", help="comma-separated duty_weight values scored from one training per fold")
+    p.add_argument("--written", action="store_true", help="leave one set of letters/written/ out at a time")
+    p.add_argument("--grid", default="{}", help='with --written: JSON {"setting": [values]} of parse-time settings')
     args = p.parse_args(argv)
     overrides = json.loads(args.config)
     weights = [float(w) for w in args.duty_weights.split(",")] if args.duty_weights else [None]
@@ -78,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         {**OnceLoadedJiebaTokenizer.get_default_config(), "dictionary_path": "nlu/jieba_dict"},
         storage, Resource("tokenizer"), context)
     data = load_data(str(NLU_DIR / "data" / "nlu"))
+    if args.written:
+        tokenizer.process_training_data(data)
+        return written_cv(data, tokenizer, classifier_config(overrides), json.loads(args.grid), storage, context)
     if args.extra_bank:
         data = data.merge(TrainingData(bank_letters(args.extra_bank)))
     tokenizer.process_training_data(data)
@@ -119,6 +129,49 @@ def main(argv: list[str] | None = None) -> None:
     if args.verbose:
         for miss in misses:
             print("  ", *miss)
+
+
+def labelled_letters(path: Path) -> list[tuple[str, str]]:
+    """(text, department) of a letters file, the text spaced as compose.written_letters writes it."""
+    return [(" ".join(str(item["text"]).split()), item["intent"].removeprefix("dept_"))
+            for item in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]]
+
+
+def written_cv(data: TrainingData, tokenizer: OnceLoadedJiebaTokenizer, config: dict, grid: dict,
+               storage: LocalModelStorage, context: ExecutionContext) -> None:
+    """Each written set by a classifier trained without it; the dev letters by one trained on all (`--written`)."""
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
+    counts: dict[int, dict[str, list[int]]] = {i: {} for i in range(len(combos))}
+    written = {path.stem: labelled_letters(path) for path in sorted(compose.WRITTEN_DIR.glob("*.yml"))}
+    dev = {name: labelled_letters(NLU_DIR / "dev" / f"{name}.yml") for name in ("dev_letters", "dev_letters_fresh")}
+    runs = [(name, {name: letters}) for name, letters in written.items()] + [("", dev)]
+    for left_out, scored in runs:
+        held = {text for text, _ in written.get(left_out, [])}
+        keep = [ex for ex in data.intent_examples if ex.get("text") not in held]
+        if len(data.intent_examples) - len(keep) != len(held):
+            raise SystemExit(f"{left_out}: {len(held)} letters, {len(data.intent_examples) - len(keep)} left out "
+                             "(run `python -m nlu.letters.compose` first)")
+        classifier = LetterAwareIntentClassifier.create(config, storage, Resource(f"written-{left_out}"), context)
+        classifier.train(TrainingData(keep))
+        for name, letters in scored.items():
+            messages = [Message(data={"text": text}) for text, _ in letters]
+            tokenizer.process(messages)
+            for i, combo in enumerate(combos):
+                classifier._config.update(combo)
+                classifier.process(messages)
+                tally = counts[i].setdefault(name, [0, 0, 0])
+                for (_, dept), message in zip(letters, messages):
+                    ranking = [r["name"][5:] for r in message.get("intent_ranking")
+                               if r["name"].startswith("dept_")][:3]
+                    tally[0] += ranking[0] == dept
+                    tally[1] += dept in ranking
+                    tally[2] += 1
+    for i, combo in enumerate(combos):
+        sets = counts[i]
+        top1, top3, n = (sum(sets[name][k] for name in written) for k in range(3))
+        parts = ", ".join(f"{name} {t1}/{t3}/{m}" for name, (t1, t3, m) in sets.items())
+        print(f"written-cv {json.dumps(combo)}: top-1 {100 * top1 / n:.1f} %, top-3 {100 * top3 / n:.1f} % "
+              f"({n} letters, {n - top3} without their department among three); top-1/top-3/letters: {parts}")
 
 
 if __name__ == "__main__":
