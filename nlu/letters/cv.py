@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--written", action="store_true", help="leave one set of letters/written/ out at a time")
     p.add_argument("--grid", default="{}", help='with --written: JSON {"setting": [values]} of parse-time settings')
     args = p.parse_args(argv)
+    if args.written and (args.extra_bank or args.duty_weights):
+        p.error("--written scores the written sets as data/nlu holds them: --grid, not --extra-bank or --duty-weights")
     overrides = json.loads(args.config)
     weights = [float(w) for w in args.duty_weights.split(",")] if args.duty_weights else [None]
     if args.duty_weights:
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
                 classifier._config["duty_weight"] = weight
             classifier.process(messages)
             for dept, message in tests:
-                ranking = [r["name"][5:] for r in message.get("intent_ranking") if r["name"].startswith("dept_")][:3]
+                ranking = top_departments(message)
                 counts[weight][0] += ranking[0] == dept
                 counts[weight][1] += dept in ranking
                 counts[weight][2] += 1
@@ -129,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.verbose:
         for miss in misses:
             print("  ", *miss)
+
+
+def top_departments(message: Message) -> list[str]:
+    """The first three departments of a processed message's ranking (other intents skipped), as `eval` counts them."""
+    return [r["name"].removeprefix("dept_") for r in message.get("intent_ranking") if r["name"].startswith("dept_")][:3]
 
 
 def labelled_letters(path: Path) -> list[tuple[str, str]]:
@@ -161,8 +168,7 @@ def written_cv(data: TrainingData, tokenizer: OnceLoadedJiebaTokenizer, config: 
                 classifier.process(messages)
                 tally = counts[i].setdefault(name, [0, 0, 0])
                 for (_, dept), message in zip(letters, messages):
-                    ranking = [r["name"][5:] for r in message.get("intent_ranking")
-                               if r["name"].startswith("dept_")][:3]
+                    ranking = top_departments(message)
                     tally[0] += ranking[0] == dept
                     tally[1] += dept in ranking
                     tally[2] += 1
