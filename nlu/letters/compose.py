@@ -226,13 +226,16 @@ TRAIN_BANKS = (("train_bank.yml", 16), ("train_bank_more.yml", 1604), ("train_ba
 WRITTEN_DIR = HERE / "written"
 
 
+def read_letters(path: Path) -> list[dict]:
+    """The letters of one file ({"text", "intent", "request_type", "region"}), each text on one line with single
+    spaces, as it goes into the training data."""
+    return [{**item, "text": " ".join(str(item["text"]).split())}
+            for item in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]]
+
+
 def written_letters() -> list[dict]:
-    """Every written letter ({"text", "intent", "request_type", "region"}), file by file in name order."""
-    out = []
-    for path in sorted(WRITTEN_DIR.glob("*.yml")):
-        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]:
-            out.append({**item, "text": " ".join(str(item["text"]).split())})
-    return out
+    """Every written letter, file by file in name order."""
+    return [letter for path in sorted(WRITTEN_DIR.glob("*.yml")) for letter in read_letters(path)]
 
 
 def training_letters(directory: Directory) -> dict[str, list[str]]:

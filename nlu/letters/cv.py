@@ -139,16 +139,15 @@ def top_departments(message: Message) -> list[str]:
 
 
 def labelled_letters(path: Path) -> list[tuple[str, str]]:
-    """(text, department) of a letters file, the text spaced as compose.written_letters writes it."""
-    return [(" ".join(str(item["text"]).split()), item["intent"].removeprefix("dept_"))
-            for item in yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]]
+    """(text, department) of a letters file, the text as the training data holds it."""
+    return [(letter["text"], letter["intent"].removeprefix("dept_")) for letter in compose.read_letters(path)]
 
 
 def written_cv(data: TrainingData, tokenizer: OnceLoadedJiebaTokenizer, config: dict, grid: dict,
                storage: LocalModelStorage, context: ExecutionContext) -> None:
     """Each written set by a classifier trained without it; the dev letters by one trained on all (`--written`)."""
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
-    counts: dict[int, dict[str, list[int]]] = {i: {} for i in range(len(combos))}
+    counts: list[dict[str, list[int]]] = [{} for _ in combos]  # per combo: set -> [top-1, top-3, letters]
     written = {path.stem: labelled_letters(path) for path in sorted(compose.WRITTEN_DIR.glob("*.yml"))}
     dev = {name: labelled_letters(NLU_DIR / "dev" / f"{name}.yml") for name in ("dev_letters", "dev_letters_fresh")}
     runs = [(name, {name: letters}) for name, letters in written.items()] + [("", dev)]
@@ -172,8 +171,7 @@ def written_cv(data: TrainingData, tokenizer: OnceLoadedJiebaTokenizer, config: 
                     tally[0] += ranking[0] == dept
                     tally[1] += dept in ranking
                     tally[2] += 1
-    for i, combo in enumerate(combos):
-        sets = counts[i]
+    for combo, sets in zip(combos, counts):
         top1, top3, n = (sum(sets[name][k] for name in written) for k in range(3))
         parts = ", ".join(f"{name} {t1}/{t3}/{m}" for name, (t1, t3, m) in sets.items())
         print(f"written-cv {json.dumps(combo)}: top-1 {100 * top1 / n:.1f} %, top-3 {100 * top3 / n:.1f} % "
