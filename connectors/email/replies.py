@@ -18,6 +18,7 @@ from connectors.email.loop_guard import AutoReplyLimiter
 from connectors.email.outbound import OutboundMail, build_message, send_via_relay
 from connectors.email.parsing import ParsedEmail
 from connectors.email.settings import EmailSettings, looks_like_address
+from connectors.task_stop import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +262,5 @@ class EmailConnector:
         self._closing = True
         if self._tasks:
             await self.drain(timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -16,6 +16,7 @@ from connectors.national_feed.outbound import NationalPlatformReplies
 from connectors.national_feed.poller import FeedPoller, poller_from_settings
 from connectors.national_feed.protocol import CHANNEL
 from connectors.national_feed.settings import load_national_feed_settings
+from connectors.task_stop import end_within
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,7 @@ class NationalFeedChannel(Channel):
             yield
         finally:
             stop.set()
-            try:
-                await asyncio.wait_for(task, timeout=STOP_TIMEOUT)
-            except TimeoutError:
-                task.cancel()
+            await end_within(task, STOP_TIMEOUT)
 
     def output(self) -> NationalPlatformReplies:
         return self.replies

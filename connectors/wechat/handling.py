@@ -40,6 +40,7 @@ from connectors.base import (
     WaitReply,
 )
 from connectors.storage import AttachmentRejected, AttachmentStore
+from connectors.task_stop import cancel_and_wait
 from connectors.wechat.const import CHANNEL, PENDING_GRACE_SECONDS, RETRY_POLL_SECONDS, STORE_SECONDS
 from connectors.wechat.inbound import Interpretation, interpret
 from connectors.wechat.outbound import WeChatApi, WeChatApiError
@@ -116,11 +117,9 @@ class WeChatConnector:
         """
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
             if pending:
                 log.warning("wechat: %d deferred deliveries stopped at shutdown", len(pending))
-                await asyncio.gather(*pending, return_exceptions=True)
+                await cancel_and_wait(pending)
         await self.api.aclose()
 
     # ---- one callback ---------------------------------------------------------------

@@ -20,6 +20,8 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from connectors.task_stop import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[bytes], None]
@@ -67,9 +69,7 @@ class Fanout:
 
     async def close(self) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await cancel_and_wait([self._reader])
             self._reader = None
         if self._pubsub is not None:
             await self._pubsub.aclose()

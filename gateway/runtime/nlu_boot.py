@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.resources import NLU
 from gateway.web import audiences
 from gateway.web.admin.state import STATE, ManagedRasa, active_model_path, publish_managed
@@ -161,6 +162,6 @@ def nlu_boot_ctx(boot: NluBoot) -> Callable[[web.Application], AsyncIterator[Non
         yield
         task.cancel()
         await asyncio.to_thread(boot.stop)
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait([task])
 
     return ctx

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
 
+from connectors.task_stop import end_within
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -62,12 +64,11 @@ async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
 @contextlib.asynccontextmanager
 async def background_task(run: Callable[[asyncio.Event], Awaitable[None]], *, name: str) -> AsyncIterator[asyncio.Task]:
     """``run(stop)`` as a task for the body of the ``async with``; then ``stop`` is set and the task gets
-    ``SHUTDOWN_GRACE_SECONDS`` to end (wait_for cancels it after that)."""
+    ``SHUTDOWN_GRACE_SECONDS`` to end before it is cancelled."""
     stop = asyncio.Event()
     task = asyncio.create_task(run(stop), name=name)
     try:
         yield task
     finally:
         stop.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(task, timeout=SHUTDOWN_GRACE_SECONDS)
+        await end_within(task, SHUTDOWN_GRACE_SECONDS)

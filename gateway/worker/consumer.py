@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from connectors.base import InboundMessage
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.metrics import Metrics
 from gateway.infra.stream import IntakeStream, StreamEntry
 from gateway.worker.outage import Backoff, DependencyProbe, is_connectivity_error
@@ -89,9 +90,7 @@ class Worker:
             await self._loop(stop)
         except asyncio.CancelledError:
             # Cancelled, not stopped: the batches in flight go too (their entries stay pending).
-            for task in self._in_flight:
-                task.cancel()
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await cancel_and_wait(self._in_flight)
             self._in_flight.clear()
             raise
         await self.settle(raising=False)

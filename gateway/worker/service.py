@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from connectors.task_stop import end_within
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, KEYS, NLU, SESSIONS, SETTINGS
 from gateway.infra.stream import STREAM
+from gateway.worker.background import SHUTDOWN_GRACE_SECONDS
 from gateway.worker.consumer import Worker
 from gateway.worker.pipeline import Pipeline
 
@@ -46,9 +48,6 @@ def worker_ctx(consumer: str | None = None) -> Callable[[web.Application], Async
         app[WORKER_TASK] = asyncio.create_task(worker.run(stop), name="intake-worker")
         yield
         stop.set()
-        try:
-            await asyncio.wait_for(app[WORKER_TASK], timeout=10)
-        except TimeoutError:
-            app[WORKER_TASK].cancel()
+        await end_within(app[WORKER_TASK], SHUTDOWN_GRACE_SECONDS)
 
     return ctx

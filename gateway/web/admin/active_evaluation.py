@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.resources import NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.admin import evaluation
 from gateway.web.admin.state import STATE, NluAdminKeys
@@ -125,5 +126,4 @@ async def startup_evaluation(config: Config) -> AsyncIterator[None]:
         yield
     finally:
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait([task])

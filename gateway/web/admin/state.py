@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.task_stop import cancel_and_wait, end_within
 from gateway.infra.resources import DIRECTORY, KEYS, NLU, REDIS, SESSIONS, SETTINGS
 from gateway.web.audiences import Config
 from ticketing.nlu_workspace import answers, registry
@@ -265,16 +266,11 @@ async def follower(config: Config) -> AsyncIterator[None]:
 
     task = asyncio.create_task(loop(), name="nlu-follower")
     yield
-    # Let the current tick finish instead of cancelling a Redis/DB call half-way (a connection
-    # cancelled mid-command can hang the pool's shutdown).
+    # Let the current tick finish instead of cancelling a Redis/DB call half-way.
     stop.set()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), 10)
-    except TimeoutError:
-        task.cancel()
-    for t in list(state.tasks):
-        t.cancel()
-    await asyncio.gather(task, *state.tasks, return_exceptions=True)
+    with contextlib.suppress(Exception):  # logged by the loop itself
+        await end_within(task, 10)
+    await cancel_and_wait(state.tasks)
     # Servers this process started for blue/green: stop them with the app (the launcher stops its own).
     for proc in state.retired:
         await asyncio.to_thread(proc.stop)

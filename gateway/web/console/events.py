@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import KEYS, REDIS, SESSIONS
 from gateway.infra.sse import relay
@@ -97,8 +98,7 @@ async def auto_assigner(config: Config) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.wait([task], timeout=5)
+        await cancel_and_wait([task])
 
 
 async def assign_backlog(config: Config, limit: int = 50) -> int:

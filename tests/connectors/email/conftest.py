@@ -39,6 +39,7 @@ from connectors.base import InboundMessage, IntakeUnavailable
 from connectors.email import bound_address, load_email_settings, start_smtp_server, stop_smtp_server
 from connectors.email.replies import EmailConnector
 from connectors.storage import AttachmentStore
+from connectors.task_stop import cancel_and_wait
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MAILBOX = "mayor@12345.pds.gov.cn"
@@ -152,8 +153,7 @@ async def responder(intake: Intake) -> AsyncIterator[Responder]:
     r = Responder(intake)
     r.task = asyncio.create_task(r.run())
     yield r
-    r.task.cancel()
-    await asyncio.gather(r.task, return_exceptions=True)
+    await cancel_and_wait([r.task])
 
 
 # --------------------------------------------------------------------------- the relay sink

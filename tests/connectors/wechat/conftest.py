@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from connectors.base import InboundMessage, IntakeUnavailable
+from connectors.task_stop import cancel_and_wait
 from connectors.storage import AttachmentStore
 from connectors.wechat import WeChatConnector, load_wechat_settings, setup_wechat
 from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
@@ -117,7 +118,7 @@ class FakePipeline:
     async def _run(self) -> None:
         last = "0-0"
         # Not `while True`: a cancellation that lands inside a redis-py command is at times swallowed
-        # there (seen as a fixture teardown hanging until pytest's timeout), so stop() also says so.
+        # there (see connectors/task_stop.py), so stop() also says so.
         while not self._stopping:
             got = await self.redis.xread({self.stream: last}, block=200, count=50)
             for _, entries in got or ():
@@ -132,10 +133,7 @@ class FakePipeline:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in [self._task, *self._pending]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in [self._task, *self._pending] if t is not None), return_exceptions=True)
+        await cancel_and_wait(t for t in [self._task, *self._pending] if t is not None)
 
 
 @pytest_asyncio.fixture

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.keys import RedisKeys
 from gateway.infra.redis_client import connect
 from gateway.infra.replies import LISTENER_QUEUE, ReplyBus
@@ -45,9 +46,7 @@ async def test_a_hundred_listeners_share_one_redis_connection(bus):
         await bus.deliver("web", "m7", "您的工单号是 N1")
         assert await asyncio.wait_for(waits[7], 5) == "您的工单号是 N1"
     finally:
-        for task in waits:
-            task.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
+        await cancel_and_wait(waits)
         for events in streams:
             await events.aclose()
     assert bus.fanout.topics == 0  # every topic given back when its last listener left
