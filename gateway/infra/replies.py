@@ -140,8 +140,11 @@ class ReplyBus:
         async with self.fanout.listen(topic, on_event):
             yield None
             while True:
+                # Not wait_for: on Python 3.11 it can swallow the listener's cancellation when an
+                # event arrives in the same moment (see connectors/task_stop.py).
                 try:
-                    data = await asyncio.wait_for(queue.get(), heartbeat)
+                    async with asyncio.timeout(heartbeat):
+                        data = await queue.get()
                 except TimeoutError:
                     yield None
                     continue

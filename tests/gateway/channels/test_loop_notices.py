@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from config.directory import load_directory
 from connectors.email import texts as email_texts
+from connectors.task_stop import cancel_and_wait
 from gateway.channels import loop_notices
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, SESSIONS
@@ -55,7 +56,7 @@ async def test_without_a_relay_the_outcome_is_recorded_and_the_desk_still_hears(
     notice = loop_notices.answer_rejected(app, number, unit="health", reason="答复未说明整改时限")
     outcomes = await loop_notices.send_notices(app, number, [notice], actor="disp")
     await asyncio.sleep(0.2)
-    task.cancel()
+    await cancel_and_wait([task])
     assert received == [{"type": "answer_rejected", "ticket_no": number}]
     assert [(o.unit, o.delivered) for o in outcomes] == [("health", False)]
     assert outcomes[0].detail == email_texts.RELAY_NOT_CONFIGURED

@@ -14,6 +14,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
 from config.settings import SettingsError, load_settings
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.keys import RedisKeys
 from gateway.infra.metrics import METRICS
 from gateway.infra.replies import REPLIES
@@ -173,9 +174,7 @@ async def test_notices_go_live_to_the_units_desk_and_overdue_ones_to_the_console
         assert [n.kind for n in result.notices] == ["overdue"] and result.mailed == 1
         await eventually(lambda: _found(heard["desk"] and heard["console"]))
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
     expected = {"type": "reminder", "kind": "overdue", "ticket_no": number, "unit": "health"}
     assert heard == {"desk": [expected], "console": [expected]}
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from connectors.national_feed.simulator import SIMULATOR, create_simulator_app, demo_items
+from connectors.task_stop import cancel_and_wait
 from gateway.channels.survey_links import survey_link
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import SECRET, SESSIONS
@@ -112,8 +113,7 @@ async def test_unsolved_goes_back_to_the_unit_for_a_second_round_and_tells_its_d
                 break
             await asyncio.sleep(0.05)
     finally:
-        for task in listeners:
-            task.cancel()
+        await cancel_and_wait(listeners)
     assert {"type": "redo", "ticket_no": number} in heard
     assert any(e.get("type") == "updated" and e.get("ticket_no") == number for e in heard)
     done = await client.get(path + "/done")

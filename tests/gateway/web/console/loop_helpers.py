@@ -15,6 +15,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
 from config.local_time import LOCAL_TZ
+from connectors.task_stop import cancel_and_wait
 from gateway.infra.replies import REPLIES
 from gateway.infra.resources import DIRECTORY, SESSIONS
 from tests.connectors.email.conftest import Sink, SinkHandler
@@ -102,9 +103,7 @@ async def desk_listener(app, unit: str) -> AsyncIterator[list[dict[str, Any]]]:
     try:
         yield received
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
 
 def mails_to(sink: Sink, address: str) -> list[Any]:
