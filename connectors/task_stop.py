@@ -4,9 +4,9 @@ On Python 3.11 one ``cancel()`` does not always stop a task.  ``asyncio.wait_for
 cancellation that arrives in the moment its inner awaitable completes: it returns the result and
 the task runs on as if nothing had happened (CPython gh-86296, mended in 3.12 only).  redis-py
 wraps every command it sends in ``wait_for`` when a ``socket_timeout`` is set, as ours is, so a
-loop that talks to Redis loses a cancellation now and then (about one in a hundred in
-``tests/connectors/test_task_stop.py``), and whoever awaited it after ``cancel()`` waited for
-ever: a hung shutdown, or a test's teardown that never ends.  Cancelling again once the first
+loop that talks to Redis loses a cancellation now and then (a loop of PINGs, more than half of
+them: ``tests/connectors/test_task_stop.py``), and whoever awaited it after ``cancel()`` waited
+for ever: a hung shutdown, or a test's teardown that never ends.  Cancelling again once the first
 request has had its chance ends such a task at its next await.
 """
 

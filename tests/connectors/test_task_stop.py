@@ -40,7 +40,7 @@ async def test_tasks_cancelled_in_the_middle_of_redis_commands_all_end():
     """The shape that hung a test's teardown on CI: a loop of Redis commands on a client with a
     ``socket_timeout`` (redis-py then sends every command through ``wait_for``), cancelled at
     different moments of a command.  Here more than half of the single cancellations are lost
-    (one cancel and a wait of a second fails this test); every task must still end."""
+    (with one cancel this test hangs); every task must still end."""
     client = aioredis.Redis.from_url(REDIS_SERVER_URL, socket_timeout=5)
 
     async def pinger() -> None:
