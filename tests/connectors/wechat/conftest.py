@@ -23,8 +23,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from connectors.base import InboundMessage, IntakeUnavailable
-from connectors.task_stop import cancel_and_wait
 from connectors.storage import AttachmentStore
+from connectors.task_stop import cancel_and_wait
 from connectors.wechat import WeChatConnector, load_wechat_settings, setup_wechat
 from connectors.wechat.simulator import WeChatApiSimulator, WeChatPlatform
 
@@ -77,7 +77,6 @@ class FakePipeline:
     publish_calls: int = 0
     _task: asyncio.Task[Any] | None = None
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
-    _stopping: bool = False
 
     @property
     def stream(self) -> str:
@@ -117,9 +116,7 @@ class FakePipeline:
 
     async def _run(self) -> None:
         last = "0-0"
-        # Not `while True`: a cancellation that lands inside a redis-py command is at times swallowed
-        # there (see connectors/task_stop.py), so stop() also says so.
-        while not self._stopping:
+        while True:
             got = await self.redis.xread({self.stream: last}, block=200, count=50)
             for _, entries in got or ():
                 for entry_id, fields in entries:
@@ -132,7 +129,6 @@ class FakePipeline:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        self._stopping = True
         await cancel_and_wait(t for t in [self._task, *self._pending] if t is not None)
 
 
